@@ -1,0 +1,244 @@
+"""ResNet building blocks shared by every model of the package.
+
+One implementation of the authors' residual, dense residual, scale and dense
+scale blocks (Split-VAE paper, section III-A and Figure 6; the same blocks are
+used by the two-stage / balancing VAE of the variance-loss paper). Each block
+is a function `block(x) -> y` that creates its layers on call, in the style of
+`keras.applications`, so that the models stay plain functional graphs and the
+parameter counts equal those of the authors' Keras 2 code.
+"""
+
+import keras
+from keras import layers
+
+from keras_vaes.layers import FusedBatchNormalization
+
+# The authors' BatchNormalization: momentum 0.999, epsilon 1e-5.
+BN_MOMENTUM = 0.999
+BN_EPSILON = 1e-5
+
+
+def _batch_norm(name):
+    return FusedBatchNormalization(
+        momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name
+    )
+
+
+def residual_block(
+    filters,
+    depth=2,
+    kernel_size=3,
+    activation="swish",
+    name="residual_block",
+):
+    """Convolutional residual block.
+
+    `depth` times [BatchNormalization -> activation -> Conv2D(kernel_size,
+    "same")], plus a Conv2D(kernel_size) shortcut of the block input; the
+    output is their sum.
+
+    Args:
+        filters: int. Output channels.
+        depth: int. Number of BN-activation-convolution units. Defaults to 2.
+        kernel_size: int. Convolution kernel size. Defaults to 3.
+        activation: str. Non-linearity. Defaults to `"swish"` as the
+            authors' Split-VAE code.
+        name: str. Prefix of the layer names.
+
+    Returns:
+        A function mapping a 4D tensor to a 4D tensor with `filters`
+        channels.
+    """
+
+    def apply(x):
+        y = x
+        for i in range(depth):
+            y = _batch_norm(f"{name}_bn{i}")(y)
+            y = layers.Activation(activation, name=f"{name}_act{i}")(y)
+            y = layers.Conv2D(
+                filters, kernel_size, padding="same", name=f"{name}_conv{i}"
+            )(y)
+        shortcut = layers.Conv2D(
+            filters, kernel_size, padding="same", name=f"{name}_shortcut"
+        )(x)
+        return layers.Add(name=f"{name}_add")([y, shortcut])
+
+    return apply
+
+
+def dense_residual_block(
+    units, depth=2, activation="swish", name="dense_residual_block"
+):
+    """Dense residual block: `residual_block` with Dense layers.
+
+    Args:
+        units: int. Output width.
+        depth: int. Number of BN-activation-Dense units. Defaults to 2.
+        activation: str. Non-linearity. Defaults to `"swish"`.
+        name: str. Prefix of the layer names.
+
+    Returns:
+        A function mapping a 2D tensor to a 2D tensor of width `units`.
+    """
+
+    def apply(x):
+        y = x
+        for i in range(depth):
+            y = _batch_norm(f"{name}_bn{i}")(y)
+            y = layers.Activation(activation, name=f"{name}_act{i}")(y)
+            y = layers.Dense(units, name=f"{name}_dense{i}")(y)
+        shortcut = layers.Dense(units, name=f"{name}_shortcut")(x)
+        return layers.Add(name=f"{name}_add")([y, shortcut])
+
+    return apply
+
+
+def scale_block(
+    filters,
+    block_per_scale=1,
+    depth_per_block=2,
+    kernel_size=3,
+    activation="swish",
+    name="scale_block",
+):
+    """Scale block: `block_per_scale` residual blocks in sequence."""
+
+    def apply(x):
+        for i in range(block_per_scale):
+            x = residual_block(
+                filters,
+                depth=depth_per_block,
+                kernel_size=kernel_size,
+                activation=activation,
+                name=f"{name}_res{i}",
+            )(x)
+        return x
+
+    return apply
+
+
+def dense_scale_block(
+    units,
+    block_per_scale=1,
+    depth_per_block=2,
+    activation="swish",
+    name="dense_scale_block",
+):
+    """Dense scale block: `block_per_scale` dense residual blocks."""
+
+    def apply(x):
+        for i in range(block_per_scale):
+            x = dense_residual_block(
+                units,
+                depth=depth_per_block,
+                activation=activation,
+                name=f"{name}_res{i}",
+            )(x)
+        return x
+
+    return apply
+
+
+def decoder_channels(image_size, base_dim, max_dim=1024, base_size=4):
+    """Channel list of the decoder, from `base_size` up to `image_size`.
+
+    Starts at `base_dim` at the output scale and doubles (capped at
+    `max_dim`) toward the `base_size` x `base_size` map, as the authors'
+    `FullModel`. Returned in decoding order (coarsest first).
+    """
+    dims = []
+    size, dim = base_size, base_dim
+    while size <= image_size:
+        dims.append(dim)
+        size *= 2
+        dim = min(dim * 2, max_dim)
+    return list(reversed(dims))
+
+
+def check_image_size(image_size, base_size=4):
+    """Raise unless `image_size` is `base_size * 2**k` with k >= 1."""
+    size = base_size * 2
+    while size < image_size:
+        size *= 2
+    if size != image_size:
+        raise ValueError(
+            f"The image side must be {base_size}*2^k with k >= 1 "
+            f"(8, 16, 32, 64, ...). Received: image side {image_size}."
+        )
+
+
+def conv_encoder(
+    input_shape,
+    base_dim=64,
+    num_scale=4,
+    kernel_size=3,
+    block_per_scale=1,
+    depth_per_block=2,
+    emb_dim=512,
+    activation="swish",
+    stem_strides=2,
+    name="encoder",
+):
+    """The authors' ResNet encoder, returning the embedding.
+
+    Conv2D(base_dim, stride `stem_strides`); then `num_scale - 1` times
+    [scale block, channels x2, Conv2D stride 2]; global average pooling;
+    one dense scale block of width `emb_dim`.
+    """
+    inputs = keras.Input(shape=input_shape, name=f"{name}_input")
+    dim = base_dim
+    x = layers.Conv2D(
+        dim, kernel_size, strides=stem_strides, padding="same",
+        name=f"{name}_stem",
+    )(inputs)
+    for i in range(num_scale - 1):
+        x = scale_block(
+            dim, block_per_scale, depth_per_block, kernel_size, activation,
+            name=f"{name}_scale{i}",
+        )(x)
+        dim *= 2
+        x = layers.Conv2D(
+            dim, kernel_size, strides=2, padding="same",
+            name=f"{name}_down{i}",
+        )(x)
+    x = layers.GlobalAveragePooling2D(name=f"{name}_pool")(x)
+    x = dense_scale_block(
+        emb_dim, 1, depth_per_block, activation, name=f"{name}_dense"
+    )(x)
+    return keras.Model(inputs, x, name=name)
+
+
+def conv_decoder(
+    image_shape,
+    output_channels,
+    emb_dim=512,
+    base_dim=64,
+    kernel_size=3,
+    block_per_scale=1,
+    depth_per_block=2,
+    activation="swish",
+    name="decoder",
+):
+    """The authors' ResNet decoder, from the embedding to a sigmoid map.
+
+    Dense(4*4*dims[0]) reshaped to 4x4; per scale Conv2DTranspose(stride 2)
+    then a scale block; a final Conv2D(kernel_size, sigmoid) with
+    `output_channels` channels.
+    """
+    dims = decoder_channels(image_shape[0], base_dim)
+    inputs = keras.Input(shape=(emb_dim,), name=f"{name}_input")
+    x = layers.Dense(4 * 4 * dims[0], name=f"{name}_dense")(inputs)
+    x = layers.Reshape((4, 4, dims[0]), name=f"{name}_reshape")(x)
+    for i, dim in enumerate(dims[1:]):
+        x = layers.Conv2DTranspose(
+            dim, kernel_size, strides=2, padding="same", name=f"{name}_up{i}"
+        )(x)
+        x = scale_block(
+            dim, block_per_scale, depth_per_block, kernel_size, activation,
+            name=f"{name}_scale{i}",
+        )(x)
+    outputs = layers.Conv2D(
+        output_channels, kernel_size, padding="same", activation="sigmoid",
+        name=f"{name}_output",
+    )(x)
+    return keras.Model(inputs, outputs, name=name)

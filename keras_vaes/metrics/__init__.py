@@ -1,0 +1,19 @@
+"""Metrics: FID (Split-VAE eq. (5)) and latent / reconstruction diagnostics."""
+
+from keras_vaes.metrics.diagnostics import InactiveVariables
+from keras_vaes.metrics.diagnostics import VarianceLaw
+from keras_vaes.metrics.diagnostics import inactive_variables
+from keras_vaes.metrics.diagnostics import mse
+from keras_vaes.metrics.diagnostics import variance_law
+from keras_vaes.metrics.diagnostics import variance_loss
+from keras_vaes.metrics.fid import FeatureStatistics
+from keras_vaes.metrics.fid import InceptionWeightsUnavailable
+from keras_vaes.metrics.fid import StatisticsMismatchError
+from keras_vaes.metrics.fid import cached_statistics
+from keras_vaes.metrics.fid import compute_statistics
+from keras_vaes.metrics.fid import extract_features
+from keras_vaes.metrics.fid import fid_score
+from keras_vaes.metrics.fid import frechet_distance
+from keras_vaes.metrics.fid import inception_feature_model
+from keras_vaes.metrics.fid import preprocess_images
+from keras_vaes.metrics.fid import statistics_key

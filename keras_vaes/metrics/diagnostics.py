@@ -1,0 +1,188 @@
+"""Latent-space and reconstruction diagnostics of the reproduced papers.
+
+- Variance law: Asperti, "Variance Loss in Variational Autoencoders"
+  (LOD 2020), section 2.1 eq. (4); Asperti & Trentin, "Balancing
+  reconstruction error and Kullback-Leibler divergence in Variational
+  Autoencoders" (2020).
+- Inactive (collapsed) latent variables: the criteria of the Split-VAE
+  authors' script (DESIGN.md, "Inactive").
+- Variance loss: "Variance Loss in Variational Autoencoders", section 3.
+
+All functions take NumPy arrays (or tensors convertible with `np.asarray`)
+and compute in float64. Latent log-variances are log sigma^2 throughout.
+"""
+
+import dataclasses
+import typing
+
+import numpy as np
+
+
+def _check_latents(z_mean, z_log_var):
+    z_mean = np.asarray(z_mean, dtype=np.float64)
+    z_log_var = np.asarray(z_log_var, dtype=np.float64)
+    if z_mean.ndim != 2 or z_mean.shape != z_log_var.shape or z_mean.shape[0] < 1:
+        raise ValueError(
+            "`z_mean` and `z_log_var` must both have shape "
+            "(num_samples, latent_dim), num_samples >= 1. Received: "
+            f"z_mean.shape={z_mean.shape}, z_log_var.shape={z_log_var.shape}"
+        )
+    return z_mean, z_log_var
+
+
+class VarianceLaw(typing.NamedTuple):
+    """Result of `variance_law`.
+
+    Attributes:
+        per_variable: array `(latent_dim,)`, `var(z_mean) + mean(sigma^2)`.
+        mean: float, the mean of `per_variable` (expected close to 1).
+    """
+
+    per_variable: np.ndarray
+    mean: float
+
+
+def variance_law(z_mean, z_log_var):
+    """Variance law of the aggregate posterior, per latent variable.
+
+    "Variance Loss in VAEs", eq. (4) (after Asperti & Trentin 2020):
+    `E_X mu_z(X)^2 + E_X sigma_z^2(X) = 1` when the KL term works, with
+    `E_X mu_z(X) = 0` (eq. (3)). As in the authors' code, the first term is
+    computed as the variance of `z_mean` over the samples:
+
+        per_variable[j] = var_i(z_mean[i, j]) + mean_i(exp(z_log_var[i, j]))
+
+    Args:
+        z_mean: array `(num_samples, latent_dim)`. Posterior means.
+        z_log_var: array `(num_samples, latent_dim)`. Posterior log-variances.
+
+    Returns:
+        A `VarianceLaw` `(per_variable, mean)`; unpacks as a tuple.
+
+    Example:
+
+    >>> import numpy as np
+    >>> law = variance_law(np.array([[1.0], [-1.0]]), np.zeros((2, 1)))
+    >>> law.per_variable, law.mean
+    (array([2.]), 2.0)
+    """
+    z_mean, z_log_var = _check_latents(z_mean, z_log_var)
+    per_variable = np.var(z_mean, axis=0) + np.mean(np.exp(z_log_var), axis=0)
+    return VarianceLaw(per_variable=per_variable, mean=float(np.mean(per_variable)))
+
+
+@dataclasses.dataclass(frozen=True)
+class InactiveVariables:
+    """Result of `inactive_variables`.
+
+    Attributes:
+        count: int. Variables with `var(z_mean) < threshold`.
+        mask: bool array `(latent_dim,)`, True for those variables.
+        count_by_posterior_variance: int. Variables with
+            `mean(exp(z_log_var)) > log_var_threshold` (second view).
+        mask_by_posterior_variance: bool array `(latent_dim,)`.
+        mean_variance: array `(latent_dim,)`, `var(z_mean)` per variable.
+        posterior_variance: array `(latent_dim,)`, `mean(exp(z_log_var))`.
+    """
+
+    count: int
+    mask: np.ndarray
+    count_by_posterior_variance: int
+    mask_by_posterior_variance: np.ndarray
+    mean_variance: np.ndarray
+    posterior_variance: np.ndarray
+
+
+def inactive_variables(z_mean, z_log_var, threshold=0.05, log_var_threshold=0.95):
+    """Counts inactive (collapsed) latent variables, two ways.
+
+    A collapsed variable carries no information: its posterior mean barely
+    moves across inputs, and (by the variance law) its posterior variance
+    is close to the prior's 1. The Split-VAE authors' script counts
+    `var(z_mean) < 0.05`, and as a second view `mean(exp(z_log_var)) > 0.95`
+    (DESIGN.md, "Inactive").
+
+    Args:
+        z_mean: array `(num_samples, latent_dim)`. Posterior means.
+        z_log_var: array `(num_samples, latent_dim)`. Posterior log-variances.
+        threshold: float. Bound on `var(z_mean)`. Defaults to 0.05.
+        log_var_threshold: float. Bound on the mean posterior variance
+            `mean(exp(z_log_var))` (a variance, not a log-variance).
+            Defaults to 0.95.
+
+    Returns:
+        An `InactiveVariables` with both counts and boolean masks.
+    """
+    z_mean, z_log_var = _check_latents(z_mean, z_log_var)
+    mean_variance = np.var(z_mean, axis=0)
+    posterior_variance = np.mean(np.exp(z_log_var), axis=0)
+    mask = mean_variance < threshold
+    mask_posterior = posterior_variance > log_var_threshold
+    return InactiveVariables(
+        count=int(np.sum(mask)),
+        mask=mask,
+        count_by_posterior_variance=int(np.sum(mask_posterior)),
+        mask_by_posterior_variance=mask_posterior,
+        mean_variance=mean_variance,
+        posterior_variance=posterior_variance,
+    )
+
+
+def _check_pair(x, x_hat):
+    x = np.asarray(x, dtype=np.float64)
+    x_hat = np.asarray(x_hat, dtype=np.float64)
+    if x.shape != x_hat.shape or x.ndim < 2 or x.shape[0] < 1:
+        raise ValueError(
+            "`x` and `x_hat` must have the same shape (num_samples, ...), "
+            f"rank >= 2. Received: x.shape={x.shape}, x_hat.shape={x_hat.shape}"
+        )
+    # Samples along axis 0, features (pixels, channels) flattened on axis 1.
+    return x.reshape(x.shape[0], -1), x_hat.reshape(x.shape[0], -1)
+
+
+def mse(x, x_hat):
+    """Mean squared error over all axes, "Variance Loss in VAEs", section 3.
+
+    Args:
+        x: array `(num_samples, ...)`. Data.
+        x_hat: array of the same shape. Reconstructions.
+
+    Returns:
+        `mean((x - x_hat)^2)`, a Python float.
+    """
+    x, x_hat = _check_pair(x, x_hat)
+    return float(np.mean(np.square(x - x_hat)))
+
+
+def variance_loss(x, x_hat):
+    """Variance loss of reconstructed data, with the MSE it is compared to.
+
+    "Variance Loss in Variational Autoencoders", section 3: for n data with
+    m features, `mean(var(X) - var(X_hat))`, the variance of each feature
+    taken across the data (axis 0, population variance as `np.var`) and
+    averaged over the features; the paper observes it is close to
+    `mse(X, X_hat) = mean((X - X_hat)^2)`. Equal to the authors'
+    `mean(var(z, axis=0)) - mean(var(z_hat, axis=0))`. Features of images
+    are their flattened pixels and channels.
+
+    Args:
+        x: array `(num_samples, ...)`. Data (images or latents).
+        x_hat: array of the same shape. Reconstructions or generations.
+
+    Returns:
+        A dict with floats "variance_loss", "mse" and "ratio"
+        (`variance_loss / mse`, NaN when mse is 0), the quantity the
+        renormalisation test of `samplers.should_renormalize_latents` uses.
+
+    Example:
+
+    >>> import numpy as np
+    >>> x = np.array([[0.0], [2.0]])
+    >>> variance_loss(x, np.ones_like(x))  # predicting the mean
+    {'variance_loss': 1.0, 'mse': 1.0, 'ratio': 1.0}
+    """
+    x, x_hat = _check_pair(x, x_hat)
+    loss = float(np.mean(np.var(x, axis=0) - np.var(x_hat, axis=0)))
+    error = float(np.mean(np.square(x - x_hat)))
+    ratio = loss / error if error > 0 else float("nan")
+    return {"variance_loss": loss, "mse": error, "ratio": ratio}
