@@ -221,7 +221,7 @@ class SplitVAE(keras.Model):
     def metrics(self):
         return [self.loss_tracker, self.mse_tracker, self.kl_tracker]
 
-    def _losses(self, images, training):
+    def _loss_terms(self, images, training):
         outputs = self(images, training=training)
         loss, _, kl = balanced_split_vae_loss(
             images,
@@ -249,7 +249,7 @@ class SplitVAE(keras.Model):
 
         images = data[0] if isinstance(data, (tuple, list)) else data
         with tf.GradientTape() as tape:
-            loss, mse, kl = self._losses(images, training=True)
+            loss, mse, kl = self._loss_terms(images, training=True)
             total = loss + ops.sum(self.losses) if self.losses else loss
         gradients = tape.gradient(total, self.trainable_variables)
         self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
@@ -262,7 +262,7 @@ class SplitVAE(keras.Model):
 
     def test_step(self, data):
         images = data[0] if isinstance(data, (tuple, list)) else data
-        loss, mse, kl = self._losses(images, training=False)
+        loss, mse, kl = self._loss_terms(images, training=False)
         self.loss_tracker.update_state(loss)
         self.mse_tracker.update_state(mse)
         self.kl_tracker.update_state(kl)

@@ -1,0 +1,735 @@
+"""Two-stage VAE with gamma balancing and variance renormalisation.
+
+Asperti, "Variance Loss in Variational Autoencoders" (LOD 2020), built on
+Dai & Wipf's two-stage VAE ("Diagnosing and enhancing VAE models", ICLR
+2019) with the balancing of Asperti & Trentin (2020), as in the authors'
+BalancingVAE code:
+
+- `FirstStage`: the authors' ResNet VAE on images (ReLU, 3x3 stem at full
+  resolution, `num_scale` scale blocks with strided downsampling, global
+  pooling, a dense block without BN, Dense -> mean and log-sd; decoder from
+  a 2x2 map with transposed convolutions, sigmoid output). Loss
+  k * KL + Gaussian NLL with gamma_x = sqrt(mse estimate),
+  k = (2 * image_side / latent_dim)^2.
+- `SecondStage`: a dense VAE on the latents z of the first stage (encoder
+  `second_depth` x Dense(second_dim, relu), concatenated with its input,
+  Dense -> mean and log-sd; decoder symmetric), same loss with gamma_z and
+  k = 1, trained on z = mu + sigma * eps with fresh noise at every draw.
+- `TwoStageVAE`: holds both, trains them in sequence, generates images
+  (GEN-1: z ~ N(0, I); GEN-2: u ~ N(0, I) -> second decoder -> z) with or
+  without the paper's renormalisation (section 4, `keras_vaes.samplers`).
+
+Both stages output log-variances (2 * the authors' log-sd, through a
+parameter-free rescaling), so every diagnostic uses log sigma^2.
+"""
+
+import dataclasses
+import math
+import os
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from keras_vaes import blocks, samplers
+from keras_vaes.balancing import GammaBalancer
+from keras_vaes.layers import PACKAGE, Sampling
+from keras_vaes.losses import balanced_gaussian_vae_loss
+from keras_vaes.metrics import diagnostics
+from keras_vaes.utils import atomic_write, check_images
+
+
+def first_stage_kl_weight(image_side, latent_dim):
+    """k = (2 * image_side / latent_dim)^2, the authors' stage-1 KL weight."""
+    return (2.0 * image_side / latent_dim) ** 2
+
+
+def _check_positive_int(**values):
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+
+
+def _check_first_stage_config(input_shape, latent_dim, num_scale):
+    if len(input_shape) != 3:
+        raise ValueError(
+            "Expected input_shape=(height, width, channels). "
+            f"Received: input_shape={input_shape}"
+        )
+    height, width, channels = input_shape
+    if height != width:
+        raise ValueError(f"Expected square images. Received: input_shape={input_shape}")
+    _check_positive_int(latent_dim=latent_dim, num_scale=num_scale, channels=channels)
+    blocks.check_image_size(height, base_size=2)
+    if height // 2 ** (num_scale - 1) < 1:
+        raise ValueError(
+            f"num_scale={num_scale} downsamples a {height}x{width} image "
+            f"below 1x1; use num_scale <= {int(np.log2(height)) + 1}."
+        )
+
+
+def _mean_and_log_var(features, latent_dim, prefix):
+    """Dense -> mean and Dense -> log-sd (the authors' layers), as log-var."""
+    mean = layers.Dense(latent_dim, name=f"{prefix}_mean")(features)
+    log_sd = layers.Dense(latent_dim, name=f"{prefix}_log_sd")(features)
+    log_var = layers.Rescaling(2.0, name=f"{prefix}_log_var")(log_sd)
+    return mean, log_var
+
+
+class BalancedVAE(keras.Model):
+    """A VAE trained with the two-stage balancing rule; base of both stages.
+
+    Subclasses build `encoder` (data -> [mean, log_var]) and `decoder`
+    (latent -> reconstruction) and call `_build_graph`. `fit` trains with
+    `kl_weight * KL + sum(((x - x_hat) / gamma)^2 / 2 + log gamma
+    + log(2 pi) / 2) / batch` (`losses.balanced_gaussian_vae_loss`) and
+    updates gamma after each step with `GammaBalancer(rule="two_stage")`;
+    the progress bar shows loss, mse, kl and gamma. Gamma is saved with the
+    weights and kept out of `count_params()`.
+    """
+
+    # Names of (reconstruction, mean, log-variance) in the output dict.
+    output_keys = ("x_hat", "z_mean", "z_log_var")
+
+    def _build_graph(self, encoder, decoder, seed, **kwargs):
+        sampling = Sampling(seed=seed, name="sampling")
+        data = keras.Input(shape=encoder.input_shape[1:], name="inputs")
+        mean, log_var = encoder(data)
+        reconstruction = decoder(sampling([mean, log_var]))
+        rec_key, mean_key, log_var_key = self.output_keys
+        outputs = {rec_key: reconstruction, mean_key: mean, log_var_key: log_var}
+        super().__init__(inputs=data, outputs=outputs, **kwargs)
+        self.encoder = encoder
+        self.decoder = decoder
+        self.sampling = sampling
+        self.balancer = GammaBalancer(rule="two_stage")
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.mse_tracker = keras.metrics.Mean(name="mse")
+        self.kl_tracker = keras.metrics.Mean(name="kl")
+
+    # --- Public API -------------------------------------------------------
+
+    @property
+    def gamma(self):
+        """Current gamma (the decoder's standard deviation), a float."""
+        return float(ops.convert_to_numpy(self.balancer.gamma))
+
+    @property
+    def mse_estimate(self):
+        """Current running MSE estimate (gamma^2), a float."""
+        return float(ops.convert_to_numpy(self.balancer.mse_estimate))
+
+    def _check_data(self, data, name="x"):
+        return np.asarray(data, dtype="float32")
+
+    def encode(self, data, batch_size=100):
+        """Posterior `(mean, log_var)` of `data` as NumPy arrays."""
+        data = self._check_data(data)
+        mean, log_var = self.encoder.predict(data, batch_size=batch_size, verbose=0)
+        return mean, log_var
+
+    def decode(self, latents, batch_size=100):
+        """Decodes latent vectors; returns `{reconstruction key: array}`."""
+        latents = np.asarray(latents, dtype="float32")
+        if latents.ndim != 2 or latents.shape[1] != self.latent_dim:
+            raise ValueError(
+                f"Expected latents of shape (N, {self.latent_dim}). "
+                f"Received: shape={latents.shape}"
+            )
+        decoded = self.decoder.predict(latents, batch_size=batch_size, verbose=0)
+        return {self.output_keys[0]: decoded}
+
+    def reconstruct(self, data, sample=False, seed=None, batch_size=100):
+        """Reconstructions from the posterior mean (or a sample of it).
+
+        Args:
+            data: array of the model's inputs.
+            sample: bool. Decode mean + sigma * eps instead of the mean.
+                Defaults to False.
+            seed: int or None. Seed of eps when `sample`.
+        """
+        mean, log_var = self.encode(data, batch_size=batch_size)
+        if sample:
+            eps = np.random.default_rng(seed).standard_normal(mean.shape)
+            mean = (mean + np.exp(0.5 * log_var) * eps).astype("float32")
+        return self.decode(mean, batch_size=batch_size)[self.output_keys[0]]
+
+    # --- Training ---------------------------------------------------------
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.mse_tracker, self.kl_tracker]
+
+    def _training_inputs(self, x):
+        return x
+
+    def _compute_losses(self, x, training):
+        outputs = self(x, training=training)
+        rec_key, mean_key, log_var_key = self.output_keys
+        loss, _, kl = balanced_gaussian_vae_loss(
+            x,
+            outputs[rec_key],
+            outputs[mean_key],
+            outputs[log_var_key],
+            ops.convert_to_tensor(self.balancer.gamma),
+            self.kl_weight,
+        )
+        mse = ops.mean(ops.square(x - outputs[rec_key]))
+        return loss, mse, kl
+
+    def _logs(self):
+        logs = {m.name: m.result() for m in self.metrics}
+        logs["gamma"] = ops.convert_to_tensor(self.balancer.gamma)
+        return logs
+
+    def _track(self, loss, mse, kl):
+        self.loss_tracker.update_state(loss)
+        self.mse_tracker.update_state(mse)
+        self.kl_tracker.update_state(kl)
+
+    def train_step(self, data):
+        if keras.backend.backend() != "tensorflow":
+            raise NotImplementedError(
+                f"{type(self).__name__}.train_step is implemented for the "
+                f"TensorFlow backend. Received: backend={keras.backend.backend()!r}"
+            )
+        import tensorflow as tf
+
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        x = self._training_inputs(x)
+        with tf.GradientTape() as tape:
+            loss, mse, kl = self._compute_losses(x, training=True)
+            total = loss + ops.sum(self.losses) if self.losses else loss
+        gradients = tape.gradient(total, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
+        # The authors update the estimate after the step, from the batch MSE.
+        self.balancer.update(mse)
+        self._track(loss, mse, kl)
+        return self._logs()
+
+    def test_step(self, data):
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        loss, mse, kl = self._compute_losses(self._training_inputs(x), training=False)
+        self._track(loss, mse, kl)
+        return self._logs()
+
+    def estimate_gamma(self, data, batch_size=100):
+        """Restarts the estimate from the measured MSE of `data`.
+
+        The authors' resume: reconstruct (with sampling, as training does)
+        and set mse_estimate = MSE, gamma = sqrt(MSE). Returns the MSE.
+        """
+        x = self._check_data(data)
+        rec = self.predict(x, batch_size=batch_size, verbose=0)[self.output_keys[0]]
+        error = float(np.mean(np.square(x - rec)))
+        self.balancer.reset(error)
+        return error
+
+    # --- Saving -----------------------------------------------------------
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        self.balancer.save_to(store)
+
+    def load_own_variables(self, store):
+        self.balancer.load_from(store)
+        own = {k: store[k] for k in store.keys() if not k.startswith("balancer_")}
+        super().load_own_variables(own)
+
+    def save_weights(self, filepath, overwrite=True, **kwargs):
+        """Saves weights (and gamma) atomically to a `.weights.h5` file."""
+        if not str(filepath).endswith(".weights.h5"):
+            raise ValueError(
+                "The weights file name must end in `.weights.h5`. "
+                f"Received: filepath={filepath}"
+            )
+        if not overwrite and os.path.exists(filepath):
+            return super().save_weights(filepath, overwrite=False, **kwargs)
+        atomic_write(filepath, lambda tmp: super(BalancedVAE, self).save_weights(tmp, **kwargs))
+
+    def load_weights(self, filepath, *args, **kwargs):
+        """Loads a `.weights.h5` file written by the same configuration."""
+        try:
+            super().load_weights(filepath, *args, **kwargs)
+        except FileNotFoundError:
+            raise
+        except (ValueError, KeyError) as error:
+            raise ValueError(
+                f"Could not load {filepath} into this {type(self).__name__} "
+                f"({self.get_config()}): the file was written by a model of a "
+                f"different configuration. Keras said: {error}"
+            ) from error
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class FirstStage(BalancedVAE):
+    """First stage: the authors' ResNet VAE on images, balanced.
+
+    Calling the model on images returns `{"x_hat", "z_mean", "z_log_var"}`.
+
+    Args:
+        input_shape: tuple (H, W, C), H = W = 2 * 2^k.
+        latent_dim: int. Defaults to 64.
+        base_dim: int. Channels at full resolution. Defaults to 32.
+        num_scale: int. Scale blocks of the encoder (num_scale - 1
+            downsamplings). Defaults to 4.
+        fc_dim: int. Width of the dense block. Defaults to 512.
+        kernel_size: int. Defaults to 3.
+        block_per_scale: int. Defaults to 1.
+        depth_per_block: int. Defaults to 2.
+        l2_reg: float or None. L2 weight on the strided (transposed)
+            convolutions, as the authors (0.001 for CelebA). Defaults to
+            None.
+        kl_weight: float or None. None gives k = (2 * H / latent_dim)^2.
+        seed: int or None. Seed of the sampling layer.
+
+    Example:
+    >>> stage = FirstStage((16, 16, 1), 8, base_dim=8, num_scale=2, fc_dim=16)
+    >>> stage.decode(np.zeros((2, 8), "float32"))["x_hat"].shape
+    (2, 16, 16, 1)
+    """
+
+    def __init__(
+        self,
+        input_shape,
+        latent_dim=64,
+        base_dim=32,
+        num_scale=4,
+        fc_dim=512,
+        kernel_size=3,
+        block_per_scale=1,
+        depth_per_block=2,
+        l2_reg=None,
+        kl_weight=None,
+        seed=None,
+        **kwargs,
+    ):
+        input_shape = tuple(int(d) for d in input_shape)
+        _check_first_stage_config(input_shape, latent_dim, num_scale)
+        _check_positive_int(base_dim=base_dim, fc_dim=fc_dim)
+        regularizer = keras.regularizers.L2(l2_reg) if l2_reg else None
+        net = dict(
+            kernel_size=kernel_size,
+            block_per_scale=block_per_scale,
+            depth_per_block=depth_per_block,
+            activation="relu",
+        )
+
+        # === Layers ===
+        images = keras.Input(shape=input_shape, name="images")
+        embedding = blocks.conv_encoder(
+            input_shape, base_dim, num_scale, emb_dim=fc_dim, stem_strides=1,
+            final_scale_block=True, dense_batch_norm=False,
+            downsample_regularizer=regularizer, name="embedding", **net,
+        )(images)
+        encoder = keras.Model(
+            images, _mean_and_log_var(embedding, latent_dim, "z"), name="encoder"
+        )
+        decoder = blocks.conv_decoder(
+            input_shape, input_shape[-1], emb_dim=latent_dim, base_dim=base_dim,
+            base_size=2, upsample_regularizer=regularizer, name="decoder", **net,
+        )
+
+        # === Functional model ===
+        self._build_graph(encoder, decoder, seed, **kwargs)
+
+        # === Config ===
+        self.image_shape = input_shape
+        self.latent_dim = latent_dim
+        self.base_dim = base_dim
+        self.num_scale = num_scale
+        self.fc_dim = fc_dim
+        self.kernel_size = kernel_size
+        self.block_per_scale = block_per_scale
+        self.depth_per_block = depth_per_block
+        self.l2_reg = l2_reg
+        self.kl_weight_arg = kl_weight
+        self.kl_weight = (
+            first_stage_kl_weight(input_shape[0], latent_dim)
+            if kl_weight is None
+            else float(kl_weight)
+        )
+        self.seed = seed
+
+    def _check_data(self, data, name="images"):
+        return check_images(data, self.image_shape, name=name).astype("float32")
+
+    def fit(self, x=None, *args, **kwargs):
+        if isinstance(x, np.ndarray):
+            check_images(x, self.image_shape, name="x")
+        return super().fit(x, *args, **kwargs)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "input_shape": self.image_shape,
+            "latent_dim": self.latent_dim,
+            "base_dim": self.base_dim,
+            "num_scale": self.num_scale,
+            "fc_dim": self.fc_dim,
+            "kernel_size": self.kernel_size,
+            "block_per_scale": self.block_per_scale,
+            "depth_per_block": self.depth_per_block,
+            "l2_reg": self.l2_reg,
+            "kl_weight": self.kl_weight_arg,
+            "seed": self.seed,
+        }
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SecondStage(BalancedVAE):
+    """Second stage: a dense VAE on the latent space of the first stage.
+
+    Calling the model on z returns `{"z_hat", "u_mean", "u_log_var"}`.
+    `fit` takes either latents z `(N, latent_dim)` or the first stage's
+    posterior as a dict `{"z_mean": ..., "z_log_var": ...}`; then every
+    training draw is z = mean + exp(log_var / 2) * eps with fresh eps, so
+    each epoch sees a new sample of the aggregate posterior (the authors
+    resample once per epoch; the distribution is the same).
+
+    Args:
+        latent_dim: int. Dimension of z (and of u). Defaults to 64.
+        second_dim: int. Width of the dense layers. Defaults to 1024.
+        second_depth: int. Dense layers per side. Defaults to 3.
+        kl_weight: float. Defaults to 1.
+        seed: int or None. Seed of the sampling of u and of z.
+
+    Example:
+    >>> stage = SecondStage(8, second_dim=16)
+    >>> stage.decode(np.zeros((2, 8), "float32"))["z_hat"].shape
+    (2, 8)
+    """
+
+    output_keys = ("z_hat", "u_mean", "u_log_var")
+
+    def __init__(
+        self,
+        latent_dim=64,
+        second_dim=1024,
+        second_depth=3,
+        kl_weight=1.0,
+        seed=None,
+        **kwargs,
+    ):
+        _check_positive_int(
+            latent_dim=latent_dim, second_dim=second_dim, second_depth=second_depth
+        )
+
+        # === Layers ===
+        encoder = self._dense_side(latent_dim, second_dim, second_depth, "encoder")
+        decoder = self._dense_side(latent_dim, second_dim, second_depth, "decoder")
+
+        # === Functional model ===
+        self._build_graph(encoder, decoder, seed, **kwargs)
+
+        # === Config ===
+        self.latent_dim = latent_dim
+        self.second_dim = second_dim
+        self.second_depth = second_depth
+        self.kl_weight = float(kl_weight)
+        self.seed = seed
+        self.noise_generator = keras.random.SeedGenerator(
+            None if seed is None else seed + 1
+        )
+
+    @staticmethod
+    def _dense_side(latent_dim, second_dim, second_depth, name):
+        inputs = keras.Input(shape=(latent_dim,), name=f"{name}_input")
+        t = inputs
+        for i in range(second_depth):
+            t = layers.Dense(second_dim, activation="relu", name=f"{name}_fc{i}")(t)
+        t = layers.Concatenate(name=f"{name}_concat")([inputs, t])
+        if name == "encoder":
+            outputs = _mean_and_log_var(t, latent_dim, "u")
+        else:
+            outputs = layers.Dense(latent_dim, name="z_hat")(t)
+        return keras.Model(inputs, outputs, name=name)
+
+    def _check_data(self, data, name="z"):
+        data = np.asarray(data, dtype="float32")
+        if data.ndim != 2 or data.shape[1] != self.latent_dim:
+            raise ValueError(
+                f"Expected {name} of shape (N, {self.latent_dim}). "
+                f"Received: {name}.shape={data.shape}"
+            )
+        return data
+
+    def _training_inputs(self, x):
+        if isinstance(x, dict):
+            mean, log_var = x["z_mean"], x["z_log_var"]
+            eps = keras.random.normal(
+                ops.shape(mean), dtype=mean.dtype, seed=self.noise_generator
+            )
+            return mean + ops.exp(0.5 * log_var) * eps
+        return x
+
+    def fit(self, x=None, *args, **kwargs):
+        if isinstance(x, dict):
+            if set(x) != {"z_mean", "z_log_var"}:
+                raise ValueError(
+                    "Expected x={'z_mean': ..., 'z_log_var': ...}. "
+                    f"Received keys: {sorted(x)}"
+                )
+            x = {k: self._check_data(v, name=k) for k, v in x.items()}
+            if x["z_mean"].shape != x["z_log_var"].shape:
+                raise ValueError(
+                    "z_mean and z_log_var must have the same shape. Received: "
+                    f"{x['z_mean'].shape} and {x['z_log_var'].shape}"
+                )
+        elif isinstance(x, np.ndarray):
+            self._check_data(x, name="x")
+        return super().fit(x, *args, **kwargs)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "latent_dim": self.latent_dim,
+            "second_dim": self.second_dim,
+            "second_depth": self.second_depth,
+            "kl_weight": self.kl_weight,
+            "seed": self.seed,
+        }
+
+
+@dataclasses.dataclass
+class Renormalization:
+    """What the renormalisation at generation needs, measured on data.
+
+    Attributes:
+        variance_law: float. Mean variance law of the first stage
+            (`diagnostics.variance_law`); its square root is the target
+            std of the generated latents.
+        latent_variance_loss: float. Variance loss of the second stage's
+            reconstruction of the latent means (var_loss2).
+        latent_mse: float. MSE of that reconstruction (mse2).
+        renormalize_latents: bool. var_loss2 / mse2 > 0.25
+            (`samplers.should_renormalize_latents`).
+        data_std: float. Mean per-pixel std of the reference images.
+    """
+
+    variance_law: float
+    latent_variance_loss: float
+    latent_mse: float
+    renormalize_latents: bool
+    data_std: float
+
+
+def _learning_rate_schedule(learning_rate, lr_epochs, lr_factor):
+    def schedule(epoch, lr=None):
+        if lr_epochs and lr_epochs > 0:
+            return learning_rate * lr_factor ** math.floor(epoch / lr_epochs)
+        return learning_rate
+
+    return keras.callbacks.LearningRateScheduler(schedule)
+
+
+class TwoStageVAE:
+    """The two stages, their training in sequence, and generation.
+
+    Built by `build_two_stage_vae`. Each stage is a `keras.Model` with its
+    own `fit`; `fit_first_stage` and `fit_second_stage` add the authors'
+    optimiser (Adam) and step learning-rate schedule.
+    """
+
+    def __init__(self, first_stage, second_stage):
+        if first_stage.latent_dim != second_stage.latent_dim:
+            raise ValueError(
+                "The second stage must model the first stage's latents. Received: "
+                f"latent_dim {first_stage.latent_dim} and {second_stage.latent_dim}"
+            )
+        self.first_stage = first_stage
+        self.second_stage = second_stage
+        self.renormalization = None
+
+    @property
+    def latent_dim(self):
+        return self.first_stage.latent_dim
+
+    @property
+    def image_shape(self):
+        return self.first_stage.image_shape
+
+    def count_params(self):
+        return self.first_stage.count_params() + self.second_stage.count_params()
+
+    # --- Training ---------------------------------------------------------
+
+    @staticmethod
+    def _fit(model, x, epochs, batch_size, learning_rate, lr_epochs, lr_factor,
+             callbacks, verbose):
+        if not model.compiled:
+            model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+        callbacks = [_learning_rate_schedule(learning_rate, lr_epochs, lr_factor)] + list(
+            callbacks or []
+        )
+        return model.fit(
+            x, epochs=epochs, batch_size=batch_size, shuffle=True,
+            callbacks=callbacks, verbose=verbose,
+        )
+
+    def fit_first_stage(self, images, epochs, batch_size=100, learning_rate=1e-4,
+                        lr_epochs=0, lr_factor=0.5, callbacks=None, verbose="auto"):
+        """Trains the first stage on images (Adam, lr x lr_factor every lr_epochs)."""
+        return self._fit(self.first_stage, images, epochs, batch_size, learning_rate,
+                         lr_epochs, lr_factor, callbacks, verbose)
+
+    def fit_second_stage(self, images, epochs, batch_size=100, learning_rate=1e-4,
+                         lr_epochs=0, lr_factor=0.5, callbacks=None, verbose="auto"):
+        """Trains the second stage on the frozen first stage's posterior of images."""
+        z_mean, z_log_var = self.first_stage.encode(images, batch_size=batch_size)
+        return self._fit(self.second_stage, {"z_mean": z_mean, "z_log_var": z_log_var},
+                         epochs, batch_size, learning_rate, lr_epochs, lr_factor,
+                         callbacks, verbose)
+
+    # --- Renormalisation and generation -----------------------------------
+
+    def fit_renormalization(self, images, batch_size=100, seed=None):
+        """Measures the renormalisation statistics on reference images.
+
+        As the authors: the variance law of the first stage's posterior, the
+        second stage's variance loss and MSE on the latent means (decoded
+        from a sample of u, as their `reconstruct2`), and the data's mean
+        per-pixel std. Stores and returns a `Renormalization`.
+        """
+        images = check_images(images, self.image_shape)
+        z_mean, z_log_var = self.first_stage.encode(images, batch_size=batch_size)
+        law = diagnostics.variance_law(z_mean, z_log_var)
+        z_hat = self.second_stage.reconstruct(z_mean, sample=True, seed=seed,
+                                              batch_size=batch_size)
+        latent = diagnostics.variance_loss(z_mean, z_hat)
+        self.renormalization = Renormalization(
+            variance_law=law.mean,
+            latent_variance_loss=latent["variance_loss"],
+            latent_mse=latent["mse"],
+            renormalize_latents=samplers.should_renormalize_latents(
+                latent["variance_loss"], latent["mse"]
+            ),
+            data_std=float(np.mean(np.std(images, axis=0))),
+        )
+        return self.renormalization
+
+    def _require_renormalization(self):
+        if self.renormalization is None:
+            raise ValueError(
+                "renormalize=True needs the statistics of reference data: call "
+                "`fit_renormalization(images)` first."
+            )
+        return self.renormalization
+
+    def sample_latents(self, n, stage=2, renormalize=False, seed=None, batch_size=100):
+        """Latents z for generation: N(0, I) (stage 1) or the second decoder's.
+
+        With `renormalize` and an evident variance loss of the second stage
+        (var_loss2 / mse2 > 0.25), z is rescaled to the std the variance
+        law predicts (`samplers.renormalize_latents`), for both stages as
+        in the authors' code.
+        """
+        if stage not in (1, 2):
+            raise ValueError(f"`stage` must be 1 or 2. Received: stage={stage!r}")
+        if stage == 1:
+            z = samplers.NormalSampler(self.latent_dim).sample(n, seed=seed)
+        else:
+            u = samplers.NormalSampler(self.latent_dim).sample(n, seed=seed)
+            z = self.second_stage.decode(u, batch_size=batch_size)["z_hat"]
+        if renormalize:
+            stats = self._require_renormalization()
+            if stats.renormalize_latents:
+                z = samplers.renormalize_latents(z, stats.variance_law)
+        return z
+
+    def generate(self, n, stage=2, renormalize=False, seed=None, batch_size=100):
+        """Generates `n` images: GEN-1 (`stage=1`) or GEN-2 (`stage=2`).
+
+        With `renormalize`, the latents are renormalised (see
+        `sample_latents`) and the images rescaled to the data's mean
+        per-pixel std, then clipped (`samplers.renormalize_images`).
+
+        Returns:
+            Float32 array `(n, H, W, C)` in [0, 1].
+        """
+        z = self.sample_latents(n, stage, renormalize, seed, batch_size)
+        images = self.first_stage.decode(z, batch_size=batch_size)["x_hat"]
+        if renormalize:
+            images = samplers.renormalize_images(images, self._require_renormalization().data_std)
+        return images
+
+    def reconstruct(self, images, renormalize=False, batch_size=100):
+        """Reconstructions of the posterior means (REC), optionally renormalised."""
+        rec = self.first_stage.reconstruct(images, batch_size=batch_size)
+        if renormalize:
+            rec = samplers.renormalize_images(rec, self._require_renormalization().data_std)
+        return rec
+
+    # --- Saving -----------------------------------------------------------
+
+    @staticmethod
+    def weights_paths(prefix):
+        """`(prefix.first_stage.weights.h5, prefix.second_stage.weights.h5)`."""
+        prefix = os.fspath(prefix)
+        return (f"{prefix}.first_stage.weights.h5", f"{prefix}.second_stage.weights.h5")
+
+    def save_weights(self, prefix):
+        """Saves both stages (with their gammas) next to `prefix`; returns the paths."""
+        first, second = self.weights_paths(prefix)
+        self.first_stage.save_weights(first)
+        self.second_stage.save_weights(second)
+        return first, second
+
+    def load_weights(self, prefix):
+        """Loads the files written by `save_weights(prefix)`."""
+        first, second = self.weights_paths(prefix)
+        for path in (first, second):
+            if not os.path.exists(path):
+                raise FileNotFoundError(f"Weights file {path!r} does not exist.")
+        self.first_stage.load_weights(first)
+        self.second_stage.load_weights(second)
+
+
+def build_two_stage_vae(
+    input_shape,
+    latent_dim=64,
+    *,
+    base_dim=32,
+    num_scale=4,
+    fc_dim=512,
+    kernel_size=3,
+    block_per_scale=1,
+    depth_per_block=2,
+    second_dim=1024,
+    second_depth=3,
+    l2_reg=None,
+    seed=None,
+):
+    """Builds the authors' two-stage VAE (BalancingVAE code).
+
+    Their configurations (latent 64, base_dim 32, fc_dim 512, second_depth
+    3): CIFAR-10 `((32, 32, 3), num_scale=3, second_dim=2048)`; CelebA
+    `((64, 64, 3), num_scale=4, second_dim=4096, l2_reg=0.001)`.
+
+    Returns:
+        A `TwoStageVAE` with `.first_stage` (`FirstStage`) and
+        `.second_stage` (`SecondStage`).
+
+    Example:
+    >>> model = build_two_stage_vae((16, 16, 1), 8, base_dim=8, num_scale=2,
+    ...                             fc_dim=16, second_dim=16)
+    >>> model.generate(4, stage=2, seed=0).shape
+    (4, 16, 16, 1)
+    """
+    first = FirstStage(
+        input_shape, latent_dim, base_dim=base_dim, num_scale=num_scale,
+        fc_dim=fc_dim, kernel_size=kernel_size, block_per_scale=block_per_scale,
+        depth_per_block=depth_per_block, l2_reg=l2_reg, seed=seed,
+        name="first_stage",
+    )
+    second = SecondStage(
+        latent_dim, second_dim=second_dim, second_depth=second_depth,
+        seed=None if seed is None else seed + 1, name="second_stage",
+    )
+    return TwoStageVAE(first, second)

@@ -1,0 +1,251 @@
+import os
+
+import keras
+import numpy as np
+import pytest
+
+import keras_vaes as kv
+from keras_vaes.layers import SplitComposition, split_composition
+
+TINY = dict(base_dim=8, emb_dim=16, num_scale=2, beta=2.0, seed=1)
+
+
+def tiny_model(split=True, **kwargs):
+    return kv.build_svae((16, 16, 1), 4, split=split, **{**TINY, **kwargs})
+
+
+def tiny_data(n=20, seed=0, channels=1):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(0, 1, (n, 16, 16, channels)).astype("float32")
+
+
+# --- architecture --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "shape,latent,trainable,total",
+    [
+        ((32, 32, 1), 32, 12_793_667, 12_799_299),
+        ((32, 32, 3), 200, None, 13_061_143),
+        ((64, 64, 3), 150, None, 28_989_363),
+    ],
+)
+def test_parameter_counts_match_papers(shape, latent, trainable, total):
+    model = kv.build_svae(shape, latent)
+    assert model.count_params() == total
+    if trainable is not None:
+        n = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+        assert n == trainable
+
+
+def test_vanilla_differs_only_in_last_layer():
+    split, vanilla = tiny_model(True), tiny_model(False)
+    # Last conv: 3x3 kernel, 8 input channels; 2C+1 = 3 vs C = 1 outputs.
+    assert split.count_params() - vanilla.count_params() == (3 * 3 * 8 + 1) * 2
+    assert sorted(vanilla.decode(np.zeros((2, 4)))) == ["x_hat"]
+
+
+def test_split_composition_against_numpy():
+    rng = np.random.default_rng(0)
+    sigma = rng.uniform(size=(2, 5, 5, 1)).astype("float32")
+    x1 = rng.uniform(size=(2, 5, 5, 3)).astype("float32")
+    x2 = rng.uniform(size=(2, 5, 5, 3)).astype("float32")
+    expected = np.empty_like(x1)
+    for c in range(3):  # broadcast over channels, by hand
+        expected[..., c] = sigma[..., 0] * x1[..., c] + (1 - sigma[..., 0]) * x2[..., c]
+    np.testing.assert_allclose(split_composition(sigma, x1, x2), expected, rtol=1e-6)
+    out = SplitComposition(3)(np.concatenate([sigma, x1, x2], axis=-1))
+    np.testing.assert_allclose(out["x_hat"], expected, rtol=1e-6)
+    np.testing.assert_array_equal(out["x2"], x2)
+
+
+def test_encode_decode_generate_shapes_and_ranges():
+    model = tiny_model()
+    z_mean, z_log_var = model.encode(tiny_data(6))
+    assert z_mean.shape == z_log_var.shape == (6, 4)
+    out = model.generate(5, seed=3)
+    assert out["x_hat"].shape == out["x1"].shape == (5, 16, 16, 1)
+    assert out["sigma"].shape == (5, 16, 16, 1)
+    assert 0.0 <= out["x_hat"].min() and out["x_hat"].max() <= 1.0
+    np.testing.assert_allclose(
+        out["x_hat"], out["sigma"] * out["x1"] + (1 - out["sigma"]) * out["x2"], atol=1e-6
+    )
+    np.testing.assert_array_equal(model.generate(5, seed=3)["x_hat"], out["x_hat"])
+
+
+def test_rgb_split_channels():
+    model = kv.build_svae((16, 16, 3), 4, **TINY)
+    out = model.generate(2, seed=0)
+    assert out["x1"].shape == (2, 16, 16, 3) and out["sigma"].shape == (2, 16, 16, 1)
+
+
+# --- training and gamma --------------------------------------------------
+
+
+class BatchLogs(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.logs = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.logs.append({k: float(v) for k, v in logs.items()})
+
+
+def test_fit_shows_metrics_and_gamma_follows_rule():
+    model = tiny_model()
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    record = BatchLogs()
+    history = model.fit(tiny_data(40), batch_size=10, epochs=1, verbose=0,
+                        shuffle=False, callbacks=[record])
+    assert {"loss", "mse", "kl", "gamma"} <= set(history.history)
+    # Per-batch MSE from the running means the progress bar shows.
+    means = [log["mse"] for log in record.logs]
+    batch_mse = [means[0]] + [
+        (k + 1) * means[k] - k * means[k - 1] for k in range(1, len(means))
+    ]
+    estimate, gamma = 1.0, 1.0
+    for mse, log in zip(batch_mse, record.logs):
+        estimate = 0.99 * estimate + 0.01 * mse
+        gamma = min(gamma, estimate)
+        assert log["gamma"] == pytest.approx(gamma, rel=1e-5)
+    assert model.gamma == pytest.approx(gamma, rel=1e-5)
+    assert gamma < 1.0
+
+
+def test_loss_value_matches_numpy_on_one_batch():
+    model = tiny_model()
+    x = tiny_data(10)
+    model.balancer.gamma.assign(0.25)
+    loss, mse, kl = model._loss_terms(x, training=False)
+    # training=False still samples z: recompute from the same draw is not
+    # possible, so check the formula from the returned pieces instead.
+    out = model(x, training=False)
+    mean, log_var = np.asarray(out["z_mean"]), np.asarray(out["z_log_var"])
+    kl_np = 0.5 * np.sum(mean**2 + np.exp(log_var) - 1 - log_var, axis=1).mean()
+    assert float(kl) == pytest.approx(kl_np, rel=1e-5)
+    x_hat = np.asarray(out["x_hat"])
+    assert float(mse) == pytest.approx(np.mean((x - x_hat) ** 2), rel=0.2)
+
+
+def test_balancing_update_by_hand():
+    estimate, gamma = 1.0, 1.0
+    for batch_mse in [0.5, 0.2, 3.0, 0.1]:
+        new_est, new_gamma = kv.balancing_update("split_vae", estimate, gamma, batch_mse)
+        estimate = 0.99 * estimate + 0.01 * batch_mse
+        gamma = min(gamma, estimate)
+        assert float(new_est) == pytest.approx(estimate)
+        assert float(new_gamma) == pytest.approx(gamma)
+    new_est, new_gamma = kv.balancing_update("two_stage", 0.04, 0.2, 0.01)
+    assert float(new_est) == pytest.approx(min(0.04, 0.99 * 0.04 + 0.01 * 0.01))
+    assert float(new_gamma) == pytest.approx(np.sqrt(float(new_est)))
+    with pytest.raises(ValueError, match="rule"):
+        kv.balancing_update("nope", 1.0, 1.0, 1.0)
+
+
+def test_standard_callbacks_work(tmp_path):
+    model = tiny_model()
+    model.compile(optimizer="adam")
+    ckpt = str(tmp_path / "ckpt.weights.h5")
+    model.fit(
+        tiny_data(20), batch_size=10, epochs=2, verbose=0,
+        validation_data=(tiny_data(10, seed=1),),
+        callbacks=[
+            keras.callbacks.ModelCheckpoint(ckpt, save_weights_only=True),
+            keras.callbacks.TensorBoard(str(tmp_path / "tb")),
+            keras.callbacks.EarlyStopping(monitor="val_loss", patience=5),
+        ],
+    )
+    assert os.path.getsize(ckpt) > 0
+    assert any(f.startswith("events") for _, _, fs in os.walk(tmp_path / "tb") for f in fs)
+
+
+# --- saving ----------------------------------------------------------------
+
+
+def test_weights_round_trip_restores_outputs_and_gamma(tmp_path):
+    model = tiny_model()
+    model.compile(optimizer="adam")
+    model.fit(tiny_data(20), batch_size=10, epochs=1, verbose=0)
+    path = str(tmp_path / "m.weights.h5")
+    model.save_weights(path)
+    assert not [f for f in os.listdir(tmp_path) if f.startswith(".tmp")]
+    other = tiny_model(seed=99)
+    other.load_weights(path)
+    z = np.random.default_rng(0).normal(size=(3, 4)).astype("float32")
+    for key in ("x_hat", "sigma", "x1", "x2"):
+        np.testing.assert_array_equal(model.decode(z)[key], other.decode(z)[key])
+    np.testing.assert_array_equal(model.encode(tiny_data(3))[0], other.encode(tiny_data(3))[0])
+    assert other.gamma == model.gamma < 1.0
+
+
+def test_resume_training_continues_from_saved_gamma(tmp_path):
+    model = tiny_model()
+    model.compile(optimizer="adam")
+    model.fit(tiny_data(40), batch_size=10, epochs=1, verbose=0)
+    path = str(tmp_path / "m.weights.h5")
+    model.save_weights(path)
+    resumed = tiny_model()
+    resumed.load_weights(path)
+    resumed.compile(optimizer="adam")
+    record = BatchLogs()
+    resumed.fit(tiny_data(10), batch_size=10, epochs=1, verbose=0, callbacks=[record])
+    saved_est = float(np.asarray(model.balancer.mse_estimate))
+    expected = min(model.gamma, 0.99 * saved_est + 0.01 * record.logs[0]["mse"])
+    assert record.logs[0]["gamma"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_keras_format_round_trip(tmp_path):
+    model = tiny_model()
+    model.compile(optimizer="adam")
+    model.fit(tiny_data(20), batch_size=10, epochs=1, verbose=0)
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert isinstance(loaded, kv.SplitVAE)
+    assert loaded.get_config() == model.get_config()
+    z = np.random.default_rng(1).normal(size=(3, 4)).astype("float32")
+    np.testing.assert_array_equal(model.decode(z)["x_hat"], loaded.decode(z)["x_hat"])
+    assert loaded.gamma == model.gamma
+
+
+def test_estimate_gamma_from_data():
+    model = tiny_model()
+    x = tiny_data(10)
+    mse = model.estimate_gamma(x)
+    assert model.gamma == pytest.approx(mse, rel=1e-6)
+    assert 0.0 < mse < 1.0
+
+
+# --- bad input -------------------------------------------------------------
+
+
+def test_bad_config_errors():
+    with pytest.raises(ValueError, match=r"4\*2\^k.*Received: image side 24"):
+        kv.build_svae((24, 24, 1), 4)
+    with pytest.raises(ValueError, match="square"):
+        kv.build_svae((32, 16, 1), 4)
+    with pytest.raises(ValueError, match=r"input_shape=\(height, width, channels\)"):
+        kv.build_svae((32, 32), 4)
+
+
+def test_bad_images_errors():
+    model = tiny_model()
+    with pytest.raises(ValueError, match=r"shape \(16, 16, 1\).*\(4, 32, 32, 1\)"):
+        model.encode(np.zeros((4, 32, 32, 1), "float32"))
+    with pytest.raises(ValueError, match=r"Received: images.shape=\(16, 16, 1\)"):
+        model.encode(np.zeros((16, 16, 1), "float32"))
+    with pytest.raises(ValueError, match=r"\[0, 1\].*0-255"):
+        model.encode(np.full((2, 16, 16, 1), 255.0, "float32"))
+    model.compile(optimizer="adam")
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        model.fit(np.full((10, 16, 16, 1), 200.0, "float32"), epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"z of shape \(N, 4\)"):
+        model.decode(np.zeros((2, 5)))
+
+
+def test_weights_from_other_configuration_error(tmp_path):
+    path = str(tmp_path / "big.weights.h5")
+    kv.build_svae((16, 16, 1), 8, **{**TINY, "emb_dim": 32}).save_weights(path)
+    with pytest.raises(ValueError, match="different configuration"):
+        tiny_model().load_weights(path)
+    with pytest.raises(ValueError, match=r"\.weights\.h5"):
+        tiny_model().save_weights(str(tmp_path / "m.h5"))
