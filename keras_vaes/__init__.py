@@ -1,6 +1,13 @@
-"""keras_vaes: Keras 3 reproductions of four papers on variational autoencoders."""
+"""keras_vaes: Keras 3 reproductions of four papers on variational autoencoders.
 
-from keras_vaes import blocks, datasets, layers, losses
+- Split-VAE (Asperti, Bugo, Filippini 2022): `build_svae`, `SplitVAE`.
+- Evaluation as the papers measure it: `metrics` (FID, variance law,
+  inactive variables, variance loss), `samplers` (N(0, I), ex-post GMM,
+  renormalisation), `evaluation` (the Split-VAE table).
+"""
+
+from keras_vaes import blocks, datasets, layers, losses, metrics, plotting, samplers
+from keras_vaes import evaluation
 from keras_vaes.balancing import GammaBalancer, balancing_update
 from keras_vaes.layers import Sampling, SplitComposition, split_composition
 from keras_vaes.models.svae import SplitVAE, build_svae
