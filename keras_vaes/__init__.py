@@ -1,15 +1,24 @@
 """keras_vaes: Keras 3 reproductions of four papers on variational autoencoders.
 
 - Split-VAE (Asperti, Bugo, Filippini 2022): `build_svae`, `SplitVAE`.
+- Two-stage VAE with balancing and variance renormalisation (Asperti 2020):
+  `build_two_stage_vae`, `TwoStageVAE`.
 - Evaluation as the papers measure it: `metrics` (FID, variance law,
   inactive variables, variance loss), `samplers` (N(0, I), ex-post GMM,
   renormalisation), `evaluation` (the Split-VAE table).
 """
 
 from keras_vaes import blocks, datasets, layers, losses, metrics, plotting, samplers
-from keras_vaes import evaluation
+from keras_vaes import evaluation, two_stage_eval
 from keras_vaes.balancing import GammaBalancer, balancing_update
 from keras_vaes.layers import Sampling, SplitComposition, split_composition
 from keras_vaes.models.svae import SplitVAE, build_svae
+from keras_vaes.models.two_stage import (
+    BalancedVAE,
+    FirstStage,
+    SecondStage,
+    TwoStageVAE,
+    build_two_stage_vae,
+)
 
 __version__ = "0.1.0"

@@ -67,7 +67,11 @@ def residual_block(
 
 
 def dense_residual_block(
-    units, depth=2, activation="swish", name="dense_residual_block"
+    units,
+    depth=2,
+    activation="swish",
+    name="dense_residual_block",
+    batch_norm=True,
 ):
     """Dense residual block: `residual_block` with Dense layers.
 
@@ -76,6 +80,8 @@ def dense_residual_block(
         depth: int. Number of BN-activation-Dense units. Defaults to 2.
         activation: str. Non-linearity. Defaults to `"swish"`.
         name: str. Prefix of the layer names.
+        batch_norm: bool. Normalise before each activation. Defaults to
+            True (Split-VAE); the BalancingVAE code has no BN here.
 
     Returns:
         A function mapping a 2D tensor to a 2D tensor of width `units`.
@@ -84,7 +90,8 @@ def dense_residual_block(
     def apply(x):
         y = x
         for i in range(depth):
-            y = _batch_norm(f"{name}_bn{i}")(y)
+            if batch_norm:
+                y = _batch_norm(f"{name}_bn{i}")(y)
             y = layers.Activation(activation, name=f"{name}_act{i}")(y)
             y = layers.Dense(units, name=f"{name}_dense{i}")(y)
         shortcut = layers.Dense(units, name=f"{name}_shortcut")(x)
@@ -123,6 +130,7 @@ def dense_scale_block(
     depth_per_block=2,
     activation="swish",
     name="dense_scale_block",
+    batch_norm=True,
 ):
     """Dense scale block: `block_per_scale` dense residual blocks."""
 
@@ -133,6 +141,7 @@ def dense_scale_block(
                 depth=depth_per_block,
                 activation=activation,
                 name=f"{name}_res{i}",
+                batch_norm=batch_norm,
             )(x)
         return x
 
@@ -178,12 +187,22 @@ def conv_encoder(
     activation="swish",
     stem_strides=2,
     name="encoder",
+    final_scale_block=False,
+    dense_batch_norm=True,
+    downsample_regularizer=None,
 ):
     """The authors' ResNet encoder, returning the embedding.
 
     Conv2D(base_dim, stride `stem_strides`); then `num_scale - 1` times
     [scale block, channels x2, Conv2D stride 2]; global average pooling;
     one dense scale block of width `emb_dim`.
+
+    The defaults are the Split-VAE encoder. The BalancingVAE (two-stage)
+    encoder uses `stem_strides=1`, `activation="relu"`,
+    `final_scale_block=True` (a scale block also after the last
+    downsampling, so `num_scale` scale blocks in all),
+    `dense_batch_norm=False` and optionally an L2 `downsample_regularizer`
+    on the strided convolutions.
     """
     inputs = keras.Input(shape=input_shape, name=f"{name}_input")
     dim = base_dim
@@ -200,10 +219,17 @@ def conv_encoder(
         x = layers.Conv2D(
             dim, kernel_size, strides=2, padding="same",
             name=f"{name}_down{i}",
+            kernel_regularizer=downsample_regularizer,
+        )(x)
+    if final_scale_block:
+        x = scale_block(
+            dim, block_per_scale, depth_per_block, kernel_size, activation,
+            name=f"{name}_scale{num_scale - 1}",
         )(x)
     x = layers.GlobalAveragePooling2D(name=f"{name}_pool")(x)
     x = dense_scale_block(
-        emb_dim, 1, depth_per_block, activation, name=f"{name}_dense"
+        emb_dim, 1, depth_per_block, activation, name=f"{name}_dense",
+        batch_norm=dense_batch_norm,
     )(x)
     return keras.Model(inputs, x, name=name)
 
@@ -218,20 +244,27 @@ def conv_decoder(
     depth_per_block=2,
     activation="swish",
     name="decoder",
+    base_size=4,
+    upsample_regularizer=None,
 ):
     """The authors' ResNet decoder, from the embedding to a sigmoid map.
 
     Dense(4*4*dims[0]) reshaped to 4x4; per scale Conv2DTranspose(stride 2)
     then a scale block; a final Conv2D(kernel_size, sigmoid) with
     `output_channels` channels.
+
+    The BalancingVAE (two-stage) decoder starts from `base_size=2` (a 2x2
+    map), uses ReLU and optionally an L2 `upsample_regularizer` on the
+    transposed convolutions.
     """
-    dims = decoder_channels(image_shape[0], base_dim)
+    dims = decoder_channels(image_shape[0], base_dim, base_size=base_size)
     inputs = keras.Input(shape=(emb_dim,), name=f"{name}_input")
-    x = layers.Dense(4 * 4 * dims[0], name=f"{name}_dense")(inputs)
-    x = layers.Reshape((4, 4, dims[0]), name=f"{name}_reshape")(x)
+    x = layers.Dense(base_size * base_size * dims[0], name=f"{name}_dense")(inputs)
+    x = layers.Reshape((base_size, base_size, dims[0]), name=f"{name}_reshape")(x)
     for i, dim in enumerate(dims[1:]):
         x = layers.Conv2DTranspose(
-            dim, kernel_size, strides=2, padding="same", name=f"{name}_up{i}"
+            dim, kernel_size, strides=2, padding="same", name=f"{name}_up{i}",
+            kernel_regularizer=upsample_regularizer,
         )(x)
         x = scale_block(
             dim, block_per_scale, depth_per_block, kernel_size, activation,

@@ -113,15 +113,14 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
     statistics and normalisation go through one fused op
     (`FusedBatchNormV3`), several times faster on CPU than the composite
     `ops.moments` + `ops.batch_normalization` path that Keras 3 uses, and as
-    fast as the fused layer of Keras 2 the authors trained with. Elsewhere
-    (other backends, masks, other axes, renorm) it is the Keras layer.
+    fast as the fused layer of Keras 2 the authors trained with; inference
+    (moving statistics) uses the same op. Elsewhere (other backends, masks,
+    other axes, renorm, float16) it is the Keras layer.
     """
 
-    def _use_fused(self, inputs, training, mask):
+    def _use_fused(self, inputs, mask):
         return (
-            training
-            and self.trainable
-            and mask is None
+            mask is None
             and not self.renorm
             and not self.synchronized
             and keras.backend.backend() == "tensorflow"
@@ -133,36 +132,45 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         )
 
     def call(self, inputs, training=None, mask=None):
-        if not self._use_fused(inputs, training, mask):
+        if not self._use_fused(inputs, mask):
             return super().call(inputs, training=training, mask=mask)
         import tensorflow as tf
 
+        # Keras normalises with the batch statistics only when training a
+        # trainable layer; otherwise with the moving statistics.
+        training = bool(training) and self.trainable
         x = inputs
         if len(inputs.shape) == 2:
             x = tf.reshape(inputs, [-1, 1, 1, inputs.shape[-1]])
-        empty = tf.constant([], dtype=x.dtype)
+        if training:
+            mean = variance = tf.constant([], dtype=x.dtype)
+        else:
+            mean = tf.convert_to_tensor(self.moving_mean)
+            variance = tf.convert_to_tensor(self.moving_variance)
         # The raw op keeps the layer's epsilon exactly (the v1 wrapper clamps
         # it to 1.001e-5).
-        y, mean, variance, _, _, _ = tf.raw_ops.FusedBatchNormV3(
+        y, batch_mean, batch_variance, _, _, _ = tf.raw_ops.FusedBatchNormV3(
             x=x,
             scale=tf.convert_to_tensor(self.gamma),
             offset=tf.convert_to_tensor(self.beta),
-            mean=empty,
-            variance=empty,
+            mean=mean,
+            variance=variance,
             epsilon=self.epsilon,
-            is_training=True,
+            is_training=training,
         )
-        # The fused op returns the unbiased (Bessel-corrected) variance;
-        # Keras 3 keeps the biased one in its moving statistics.
-        n = tf.cast(tf.size(x) // tf.shape(x)[-1], variance.dtype)
-        variance = variance * (n - 1.0) / n
-        self.moving_mean.assign(
-            self.moving_mean * self.momentum + mean * (1.0 - self.momentum)
-        )
-        self.moving_variance.assign(
-            self.moving_variance * self.momentum
-            + variance * (1.0 - self.momentum)
-        )
+        if training:
+            # The fused op returns the unbiased (Bessel-corrected) variance;
+            # Keras 3 keeps the biased one in its moving statistics.
+            n = tf.cast(tf.size(x) // tf.shape(x)[-1], batch_variance.dtype)
+            batch_variance = batch_variance * (n - 1.0) / n
+            self.moving_mean.assign(
+                self.moving_mean * self.momentum
+                + batch_mean * (1.0 - self.momentum)
+            )
+            self.moving_variance.assign(
+                self.moving_variance * self.momentum
+                + batch_variance * (1.0 - self.momentum)
+            )
         if len(inputs.shape) == 2:
             y = tf.reshape(y, tf.shape(inputs))
         return y

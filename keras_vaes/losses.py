@@ -58,3 +58,24 @@ def gaussian_nll(x, x_hat, gamma):
         + 0.5 * math.log(2.0 * math.pi)
     )
     return ops.sum(terms, axis=axes)
+
+
+def balanced_gaussian_vae_loss(x, x_hat, z_mean, z_log_var, gamma, kl_weight=1.0):
+    """Loss of the authors' two-stage (BalancingVAE) code, batch-averaged.
+
+    kl_weight * KL + sum(((x - x_hat) / gamma)^2 / 2 + log(gamma)
+    + 0.5 * log(2 pi)) / batch: the Gaussian negative log-likelihood of
+    Dai & Wipf's two-stage VAE ("Diagnosing and enhancing VAE models",
+    2019, eq. (1) with a learned scalar gamma) with gamma = sqrt(mse
+    estimate) from the balancing rule (Asperti & Trentin 2020; variance-loss
+    paper, section 4), and the KL of the variance-loss paper, eq. (2).
+    The first stage uses kl_weight = (2 * image_side / latent_dim)^2, the
+    second kl_weight = 1.
+
+    Returns:
+        `(loss, nll, kl)`: scalars, the two terms batch-averaged.
+    """
+    nll = gaussian_nll(x, x_hat, gamma)
+    kl = gaussian_kl(z_mean, z_log_var)
+    loss = ops.mean(kl_weight * kl + nll)
+    return loss, ops.mean(nll), ops.mean(kl)

@@ -95,5 +95,16 @@ def test_shape_errors():
         diagnostics.inactive_variables(np.zeros(5), np.zeros(5))
     with pytest.raises(ValueError, match="x_hat.shape=\\(4, 3\\)"):
         diagnostics.variance_loss(np.zeros((4, 2)), np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="x_hat.shape=\\(3, 2\\)"):
+        diagnostics.mse(np.zeros((4, 2)), np.zeros((3, 2)))
+
+
+def test_variance_loss_of_generated_samples_with_another_count():
+    rng = np.random.default_rng(4)
+    x, generated = rng.normal(size=(40, 3)), 0.5 * rng.normal(size=(25, 3))
+    expected = sum(_loop_var(list(x[:, j])) - _loop_var(list(generated[:, j])) for j in range(3)) / 3
+    result = diagnostics.variance_loss(x, generated)
+    np.testing.assert_allclose(result["variance_loss"], expected, rtol=1e-10)
+    assert math.isnan(result["mse"]) and math.isnan(result["ratio"])
     with pytest.raises(ValueError, match="x.shape=\\(4,\\)"):
         diagnostics.mse(np.zeros(4), np.zeros(4))

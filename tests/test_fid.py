@@ -43,6 +43,8 @@ def test_diagonal_covariances_closed_form():
     expected = np.sum((mu1 - mu2) ** 2) + np.sum((np.sqrt(a) - np.sqrt(b)) ** 2)
     got = fid.frechet_distance(mu1, np.diag(a), mu2, np.diag(b))
     np.testing.assert_allclose(got, expected, rtol=1e-12)
+    # A zero covariance (a single repeated feature vector) is rank 0.
+    assert fid.frechet_distance(np.zeros(3), np.zeros((3, 3)), np.ones(3), np.eye(3)) == 6.0
 
 
 def test_matches_scipy_sqrtm_on_well_conditioned_matrices():
@@ -67,6 +69,20 @@ def test_rank_deficient_covariances_are_finite_real_symmetric():
     d21 = fid.frechet_distance(s2.mu, s2.sigma, s1.mu, s1.sigma)
     assert isinstance(d12, float) and np.isfinite(d12) and d12 >= 0
     np.testing.assert_allclose(d12, d21, rtol=1e-6)
+
+
+def test_rank_deficient_matches_symmetric_square_root_reference():
+    # 100 samples in 256 dimensions: both covariances have rank 99.
+    rng = np.random.default_rng(9)
+    f1 = rng.normal(size=(100, 256)) * np.geomspace(1.0, 1e-3, 256)
+    f2 = rng.normal(size=(100, 256)) + 0.5
+    mu1, sigma1, mu2, sigma2 = f1.mean(0), np.cov(f1.T), f2.mean(0), np.cov(f2.T)
+    # Reference: Tr sqrt(S1 C2 S1), S1 = C1^(1/2) from eigh, eigenvalues clipped.
+    w, v = np.linalg.eigh(sigma1)
+    s1 = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    inner = np.linalg.eigvalsh(s1 @ sigma2 @ s1)
+    expected = np.sum((mu1 - mu2) ** 2) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.sum(np.sqrt(np.clip(inner, 0, None)))
+    np.testing.assert_allclose(fid.frechet_distance(mu1, sigma1, mu2, sigma2), expected, rtol=1e-6)
 
 
 def test_identical_statistics_give_zero():

@@ -128,16 +128,22 @@ def inactive_variables(z_mean, z_log_var, threshold=0.05, log_var_threshold=0.95
     )
 
 
-def _check_pair(x, x_hat):
+def _check_pair(x, x_hat, same_count=True):
     x = np.asarray(x, dtype=np.float64)
     x_hat = np.asarray(x_hat, dtype=np.float64)
-    if x.shape != x_hat.shape or x.ndim < 2 or x.shape[0] < 1:
+    if same_count:
+        valid = x.shape == x_hat.shape
+        expected = "the same shape (num_samples, ...)"
+    else:
+        valid = x.shape[1:] == x_hat.shape[1:] and x_hat.ndim >= 1 and x_hat.shape[0] >= 2
+        expected = "the same feature shape (num_samples, ...), >= 2 samples each"
+    if not valid or x.ndim < 2 or x.shape[0] < (1 if same_count else 2):
         raise ValueError(
-            "`x` and `x_hat` must have the same shape (num_samples, ...), "
-            f"rank >= 2. Received: x.shape={x.shape}, x_hat.shape={x_hat.shape}"
+            f"`x` and `x_hat` must have {expected}, rank >= 2. "
+            f"Received: x.shape={x.shape}, x_hat.shape={x_hat.shape}"
         )
     # Samples along axis 0, features (pixels, channels) flattened on axis 1.
-    return x.reshape(x.shape[0], -1), x_hat.reshape(x.shape[0], -1)
+    return x.reshape(x.shape[0], -1), x_hat.reshape(x_hat.shape[0], -1)
 
 
 def mse(x, x_hat):
@@ -167,12 +173,16 @@ def variance_loss(x, x_hat):
 
     Args:
         x: array `(num_samples, ...)`. Data (images or latents).
-        x_hat: array of the same shape. Reconstructions or generations.
+        x_hat: array `(num_samples_hat, ...)`, same feature shape.
+            Reconstructions of `x`, or generated samples (then the number
+            of samples may differ).
 
     Returns:
         A dict with floats "variance_loss", "mse" and "ratio"
-        (`variance_loss / mse`, NaN when mse is 0), the quantity the
-        renormalisation test of `samplers.should_renormalize_latents` uses.
+        (`variance_loss / mse`, the quantity the renormalisation test of
+        `samplers.should_renormalize_latents` uses). "mse" and "ratio" are
+        NaN when the sample counts differ (no pairing) and "ratio" is NaN
+        when mse is 0.
 
     Example:
 
@@ -181,8 +191,11 @@ def variance_loss(x, x_hat):
     >>> variance_loss(x, np.ones_like(x))  # predicting the mean
     {'variance_loss': 1.0, 'mse': 1.0, 'ratio': 1.0}
     """
-    x, x_hat = _check_pair(x, x_hat)
+    x, x_hat = _check_pair(x, x_hat, same_count=False)
     loss = float(np.mean(np.var(x, axis=0) - np.var(x_hat, axis=0)))
-    error = float(np.mean(np.square(x - x_hat)))
+    if x.shape == x_hat.shape:
+        error = float(np.mean(np.square(x - x_hat)))
+    else:
+        error = float("nan")
     ratio = loss / error if error > 0 else float("nan")
     return {"variance_loss": loss, "mse": error, "ratio": ratio}

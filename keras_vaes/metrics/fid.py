@@ -21,6 +21,7 @@ import socket
 
 import keras
 import numpy as np
+import scipy.linalg
 
 INCEPTION_WEIGHTS_ENV = "KERAS_VAES_INCEPTION_WEIGHTS"
 INCEPTION_WEIGHTS_FILENAME = (
@@ -78,12 +79,20 @@ def _check_statistics(mu, sigma, name):
     return mu, 0.5 * (sigma + sigma.T)
 
 
-def _psd_sqrt(matrix):
-    """Symmetric square root of a symmetric PSD matrix via `eigh`."""
-    eigenvalues, eigenvectors = np.linalg.eigh(matrix)
-    # Negative eigenvalues of a PSD matrix are round-off: clip them.
-    root = np.sqrt(np.clip(eigenvalues, 0.0, None))
-    return (eigenvectors * root) @ eigenvectors.T
+def _psd_factor(matrix):
+    """`G` with `matrix = G @ G.T`, `G` of shape `(d, rank)`, for PSD input.
+
+    Rank-revealing pivoted Cholesky (LAPACK `?pstrf`): `P.T A P = L L.T`,
+    so `G = P L[:, :rank]`. It handles singular covariances, where a plain
+    Cholesky fails, at a fraction of the cost of an eigendecomposition.
+    """
+    lower, pivots, rank, info = scipy.linalg.lapack.dpstrf(matrix, lower=1)
+    if info < 0:
+        raise ValueError(f"LAPACK dpstrf failed on a covariance (info={info}).")
+    factor = np.zeros((matrix.shape[0], rank))
+    # dpstrf leaves the strict upper triangle untouched; pivots are 1-based.
+    factor[pivots - 1] = np.tril(lower)[:, :rank]
+    return factor
 
 
 def frechet_distance(mu1, sigma1, mu2, sigma2):
@@ -92,13 +101,14 @@ def frechet_distance(mu1, sigma1, mu2, sigma2):
     `||mu1 - mu2||^2 + Tr(C1 + C2 - 2 (C1 C2)^(1/2))`, the FID when the
     Gaussians are fitted to Inception features.
 
-    `Tr((C1 C2)^(1/2))` is computed as the sum of the square roots of the
-    eigenvalues of the symmetric PSD matrix `S1 C2 S1`, `S1 = C1^(1/2)`:
-    `C1 C2 = S1 (S1 C2 S1) S1^-1` is similar to it, so both have the same
-    (non-negative) eigenvalues. Two symmetric eigendecompositions in float64
-    replace `scipy.linalg.sqrtm` of the non-symmetric product: faster, and
-    real and finite for rank-deficient covariances (e.g. 2048-dimensional
-    features of fewer than 2048 images), where `sqrtm` returns complex
+    `Tr((C1 C2)^(1/2))` is the sum of the square roots of the eigenvalues
+    of `C1 C2`. With any factor `C1 = G G^T` (here a rank-revealing pivoted
+    Cholesky, `G` of shape `(d, rank)`), `C1 C2 = G (G^T C2)` has the same
+    nonzero eigenvalues as the symmetric PSD matrix `G^T C2 G`, so one
+    symmetric eigenvalue problem in float64 replaces `scipy.linalg.sqrtm`
+    of the non-symmetric product: several times faster on 2048x2048
+    covariances, and real and finite when they are rank-deficient (e.g.
+    features of fewer than 2048 images), where `sqrtm` leaves complex
     round-off or NaN. Negative eigenvalues (round-off) are clipped at 0,
     and so is a tiny negative result.
 
@@ -125,9 +135,9 @@ def frechet_distance(mu1, sigma1, mu2, sigma2):
             f"Received: mu1.shape={mu1.shape}, mu2.shape={mu2.shape}"
         )
     diff = mu1 - mu2
-    sqrt_sigma1 = _psd_sqrt(sigma1)
-    product = sqrt_sigma1 @ sigma2 @ sqrt_sigma1
-    product = 0.5 * (product + product.T)
+    factor = _psd_factor(sigma1)
+    product = factor.T @ sigma2 @ factor
+    product = 0.5 * (product + product.T)  # exact symmetry for eigvalsh
     eigenvalues = np.linalg.eigvalsh(product)
     trace_covmean = np.sum(np.sqrt(np.clip(eigenvalues, 0.0, None)))
     distance = (

@@ -1,3 +1,4 @@
 """One module per paper."""
 
 from keras_vaes.models.svae import SplitVAE, build_svae
+from keras_vaes.models.two_stage import TwoStageVAE, build_two_stage_vae

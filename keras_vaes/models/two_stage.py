@@ -91,7 +91,7 @@ class BalancedVAE(keras.Model):
     # Names of (reconstruction, mean, log-variance) in the output dict.
     output_keys = ("x_hat", "z_mean", "z_log_var")
 
-    def _build_graph(self, encoder, decoder, seed, **kwargs):
+    def _build_graph(self, encoder, decoder, seed, initial_mse=1.0, **kwargs):
         sampling = Sampling(seed=seed, name="sampling")
         data = keras.Input(shape=encoder.input_shape[1:], name="inputs")
         mean, log_var = encoder(data)
@@ -102,7 +102,8 @@ class BalancedVAE(keras.Model):
         self.encoder = encoder
         self.decoder = decoder
         self.sampling = sampling
-        self.balancer = GammaBalancer(rule="two_stage")
+        self.balancer = GammaBalancer(rule="two_stage", initial_mse=initial_mse)
+        self.initial_mse = initial_mse
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.mse_tracker = keras.metrics.Mean(name="mse")
         self.kl_tracker = keras.metrics.Mean(name="kl")
@@ -285,6 +286,9 @@ class FirstStage(BalancedVAE):
             convolutions, as the authors (0.001 for CelebA). Defaults to
             None.
         kl_weight: float or None. None gives k = (2 * H / latent_dim)^2.
+        initial_mse: float. Starting MSE estimate (gamma = its square
+            root). Defaults to 1 as the authors; a lower start shortens
+            the early phase where the KL term dominates (short runs).
         seed: int or None. Seed of the sampling layer.
 
     Example:
@@ -305,6 +309,7 @@ class FirstStage(BalancedVAE):
         depth_per_block=2,
         l2_reg=None,
         kl_weight=None,
+        initial_mse=1.0,
         seed=None,
         **kwargs,
     ):
@@ -335,7 +340,7 @@ class FirstStage(BalancedVAE):
         )
 
         # === Functional model ===
-        self._build_graph(encoder, decoder, seed, **kwargs)
+        self._build_graph(encoder, decoder, seed, initial_mse, **kwargs)
 
         # === Config ===
         self.image_shape = input_shape
@@ -377,6 +382,7 @@ class FirstStage(BalancedVAE):
             "depth_per_block": self.depth_per_block,
             "l2_reg": self.l2_reg,
             "kl_weight": self.kl_weight_arg,
+            "initial_mse": self.initial_mse,
             "seed": self.seed,
         }
 
@@ -397,6 +403,7 @@ class SecondStage(BalancedVAE):
         second_dim: int. Width of the dense layers. Defaults to 1024.
         second_depth: int. Dense layers per side. Defaults to 3.
         kl_weight: float. Defaults to 1.
+        initial_mse: float. Starting MSE estimate. Defaults to 1.
         seed: int or None. Seed of the sampling of u and of z.
 
     Example:
@@ -413,6 +420,7 @@ class SecondStage(BalancedVAE):
         second_dim=1024,
         second_depth=3,
         kl_weight=1.0,
+        initial_mse=1.0,
         seed=None,
         **kwargs,
     ):
@@ -425,7 +433,7 @@ class SecondStage(BalancedVAE):
         decoder = self._dense_side(latent_dim, second_dim, second_depth, "decoder")
 
         # === Functional model ===
-        self._build_graph(encoder, decoder, seed, **kwargs)
+        self._build_graph(encoder, decoder, seed, initial_mse, **kwargs)
 
         # === Config ===
         self.latent_dim = latent_dim
@@ -493,6 +501,7 @@ class SecondStage(BalancedVAE):
             "second_dim": self.second_dim,
             "second_depth": self.second_depth,
             "kl_weight": self.kl_weight,
+            "initial_mse": self.initial_mse,
             "seed": self.seed,
         }
 
@@ -704,6 +713,7 @@ def build_two_stage_vae(
     second_dim=1024,
     second_depth=3,
     l2_reg=None,
+    initial_mse=1.0,
     seed=None,
 ):
     """Builds the authors' two-stage VAE (BalancingVAE code).
@@ -725,11 +735,11 @@ def build_two_stage_vae(
     first = FirstStage(
         input_shape, latent_dim, base_dim=base_dim, num_scale=num_scale,
         fc_dim=fc_dim, kernel_size=kernel_size, block_per_scale=block_per_scale,
-        depth_per_block=depth_per_block, l2_reg=l2_reg, seed=seed,
-        name="first_stage",
+        depth_per_block=depth_per_block, l2_reg=l2_reg, initial_mse=initial_mse,
+        seed=seed, name="first_stage",
     )
     second = SecondStage(
         latent_dim, second_dim=second_dim, second_depth=second_depth,
-        seed=None if seed is None else seed + 1, name="second_stage",
+        initial_mse=initial_mse, seed=None if seed is None else seed + 1, name="second_stage",
     )
     return TwoStageVAE(first, second)

@@ -1,0 +1,223 @@
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from keras_vaes import losses
+from keras_vaes.models.two_stage import (
+    FirstStage,
+    SecondStage,
+    TwoStageVAE,
+    build_two_stage_vae,
+    first_stage_kl_weight,
+)
+
+SHAPE = (16, 16, 1)
+LATENT = 8
+TINY = dict(base_dim=8, num_scale=2, fc_dim=16, second_dim=16, seed=1)
+
+
+def tiny_model(**kwargs):
+    return build_two_stage_vae(SHAPE, LATENT, **{**TINY, **kwargs})
+
+
+def tiny_data(n=32, seed=0):
+    return np.random.default_rng(seed).uniform(0, 1, (n,) + SHAPE).astype("float32")
+
+
+class BatchLog(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.logs = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.logs.append({k: float(v) for k, v in logs.items()})
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A tiny two-stage VAE trained a few steps, with the per-batch logs."""
+    model = tiny_model()
+    data = tiny_data()
+    log1, log2 = BatchLog(), BatchLog()
+    model.fit_first_stage(data, 1, batch_size=8, callbacks=[log1], verbose=0)
+    model.fit_second_stage(data, 1, batch_size=8, callbacks=[log2], verbose=0)
+    return model, data, log1.logs, log2.logs
+
+
+# --- architecture --------------------------------------------------------
+
+
+def test_first_stage_structure():
+    stage = tiny_model().first_stage
+    layers = {layer.name: layer for layer in stage.encoder.get_layer("embedding").layers}
+    # 3x3 stem at full resolution, num_scale scale blocks, num_scale-1 downsamplings.
+    assert layers["embedding_stem"].strides == (1, 1)
+    assert layers["embedding_stem"].kernel_size == (3, 3)
+    downs = [n for n in layers if "_down" in n]
+    assert downs == ["embedding_down0"]
+    assert {"embedding_scale0_res0_conv0", "embedding_scale1_res0_conv0"} <= set(layers)
+    # ReLU everywhere, no batch normalisation in the dense block.
+    acts = [l for l in layers.values() if isinstance(l, keras.layers.Activation)]
+    assert acts and all(l.get_config()["activation"] == "relu" for l in acts)
+    assert not [n for n in layers if n.startswith("embedding_dense") and "_bn" in n]
+    # Decoder from a 2x2 map: 2 -> 4 -> 8 -> 16, channels doubling toward 2x2.
+    decoder = stage.decoder
+    assert decoder.get_layer("decoder_reshape").output.shape[1:] == (2, 2, 64)
+    ups = [l for l in decoder.layers if isinstance(l, keras.layers.Conv2DTranspose)]
+    assert [l.filters for l in ups] == [32, 16, 8]
+    assert decoder.get_layer("decoder_output").get_config()["activation"] == "sigmoid"
+    assert stage.kl_weight == first_stage_kl_weight(16, LATENT) == 16.0
+    # count_params is the networks only; gamma is not a weight.
+    n = sum(int(np.prod(w.shape)) for w in stage.weights)
+    assert stage.count_params() == n
+
+
+def test_second_stage_parameter_count_by_hand():
+    latent, width, depth = LATENT, 16, 3
+    stage = SecondStage(latent, second_dim=width, second_depth=depth)
+    dense = latent * width + width + (depth - 1) * (width * width + width)
+    head = (latent + width) * latent + latent
+    assert stage.encoder.count_params() == dense + 2 * head
+    assert stage.decoder.count_params() == dense + head
+    assert stage.count_params() == 2 * dense + 3 * head
+    out = stage(np.zeros((3, latent), "float32"))
+    assert sorted(out) == ["u_log_var", "u_mean", "z_hat"]
+
+
+def test_paper_configuration_builds():
+    model = build_two_stage_vae((64, 64, 3), 64, num_scale=4, second_dim=4096,
+                                l2_reg=0.001)
+    assert model.first_stage.kl_weight == 4.0
+    assert model.second_stage.encoder.get_layer("encoder_fc0").units == 4096
+    assert model.first_stage.count_params() > 0
+
+
+# --- loss and balancing --------------------------------------------------
+
+
+def test_stage1_loss_against_numpy():
+    stage = tiny_model().first_stage
+    x = tiny_data(6)
+    out = stage(x, training=False)
+    x_hat, mu, log_var = (keras.ops.convert_to_numpy(out[k]).astype("float64")
+                          for k in ("x_hat", "z_mean", "z_log_var"))
+    gamma, k = 0.3, stage.kl_weight
+    loss, nll, kl = losses.balanced_gaussian_vae_loss(
+        x, out["x_hat"], out["z_mean"], out["z_log_var"], gamma, k
+    )
+    kl_np = 0.5 * np.sum(mu**2 + np.exp(log_var) - 1 - log_var, axis=1)
+    nll_np = np.sum(((x - x_hat) / gamma) ** 2 / 2 + math.log(gamma)
+                    + 0.5 * math.log(2 * math.pi), axis=(1, 2, 3))
+    np.testing.assert_allclose(float(kl), kl_np.mean(), rtol=1e-5)
+    np.testing.assert_allclose(float(nll), nll_np.mean(), rtol=1e-5)
+    np.testing.assert_allclose(float(loss), np.mean(k * kl_np + nll_np), rtol=1e-5)
+
+
+def _check_balancing(logs):
+    estimate, previous_mean = 1.0, 0.0
+    assert len(logs) >= 3
+    for b, log in enumerate(logs):
+        # Batch MSE recovered from the running epoch mean of the progress bar.
+        batch_mse = (b + 1) * log["mse"] - b * previous_mean
+        previous_mean = log["mse"]
+        estimate = min(estimate, 0.99 * estimate + 0.01 * batch_mse)
+        np.testing.assert_allclose(log["gamma"], math.sqrt(estimate), rtol=1e-4)
+    return estimate
+
+
+def test_balancing_update_by_hand(trained):
+    model, _, logs1, logs2 = trained
+    assert {"loss", "mse", "kl", "gamma"} <= set(logs1[0])
+    estimate = _check_balancing(logs1)
+    assert estimate < 1.0
+    np.testing.assert_allclose(model.first_stage.mse_estimate, estimate, rtol=1e-4)
+    _check_balancing(logs2)
+
+
+# --- generation ----------------------------------------------------------
+
+
+def test_generation_shapes_ranges_and_renormalisation(trained):
+    model, data, _, _ = trained
+    with pytest.raises(ValueError, match="fit_renormalization"):
+        model.generate(4, stage=2, renormalize=True)
+    stats = model.fit_renormalization(data, seed=0)
+    np.testing.assert_allclose(stats.data_std, np.mean(np.std(data, axis=0)), rtol=1e-5)
+    for stage in (1, 2):
+        plain = model.generate(20, stage=stage, seed=3)
+        renorm = model.generate(20, stage=stage, renormalize=True, seed=3)
+        for images in (plain, renorm):
+            assert images.shape == (20,) + SHAPE
+            assert images.min() >= 0.0 and images.max() <= 1.0
+        gap = lambda g: abs(np.mean(np.std(g, axis=0)) - stats.data_std)
+        assert gap(renorm) < gap(plain)
+    z = model.sample_latents(10, stage=2, seed=0)
+    assert z.shape == (10, LATENT)
+    rec = model.reconstruct(data[:5], renormalize=True)
+    assert rec.shape == (5,) + SHAPE
+
+
+# --- saving --------------------------------------------------------------
+
+
+def test_weights_round_trip_restores_outputs_and_gamma(trained, tmp_path):
+    model, data, _, _ = trained
+    prefix = tmp_path / "ts"
+    first, second = model.save_weights(prefix)
+    assert first.endswith(".first_stage.weights.h5")
+    other = tiny_model(seed=7)
+    assert other.first_stage.gamma == 1.0
+    other.load_weights(prefix)
+    assert other.first_stage.gamma == pytest.approx(model.first_stage.gamma)
+    assert other.second_stage.gamma == pytest.approx(model.second_stage.gamma)
+    assert other.first_stage.mse_estimate == pytest.approx(model.first_stage.mse_estimate)
+    np.testing.assert_allclose(other.first_stage.encode(data[:4])[0],
+                               model.first_stage.encode(data[:4])[0], atol=1e-6)
+    u = np.random.default_rng(0).standard_normal((4, LATENT)).astype("float32")
+    np.testing.assert_allclose(other.second_stage.decode(u)["z_hat"],
+                               model.second_stage.decode(u)["z_hat"], atol=1e-6)
+    np.testing.assert_allclose(other.generate(4, stage=2, seed=1),
+                               model.generate(4, stage=2, seed=1), atol=1e-6)
+
+
+# --- errors --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "shape,kwargs,match",
+    [
+        ((16, 8, 1), {}, "square"),
+        ((12, 12, 1), {}, "image side"),
+        ((16, 16), {}, "height, width, channels"),
+        (SHAPE, {"num_scale": 6}, "num_scale"),
+        (SHAPE, {"latent_dim": 0}, "latent_dim"),
+    ],
+)
+def test_bad_config_errors(shape, kwargs, match):
+    config = {**dict(latent_dim=LATENT, base_dim=8, num_scale=2, fc_dim=16), **kwargs}
+    with pytest.raises(ValueError, match=match):
+        FirstStage(shape, **config)
+
+
+def test_bad_inputs_errors(tmp_path):
+    model = tiny_model()
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        model.first_stage.encode(255 * tiny_data(2))
+    with pytest.raises(ValueError, match="shape"):
+        model.first_stage.encode(np.zeros((2, 8, 8, 1), "float32"))
+    with pytest.raises(ValueError, match="latents of shape"):
+        model.first_stage.decode(np.zeros((2, LATENT + 1), "float32"))
+    with pytest.raises(ValueError, match="stage"):
+        model.generate(2, stage=3)
+    with pytest.raises(ValueError, match="z_mean"):
+        model.second_stage.fit({"z": np.zeros((4, LATENT), "float32")})
+    with pytest.raises(ValueError, match="second_dim"):
+        SecondStage(LATENT, second_dim=0)
+    with pytest.raises(ValueError, match="latent"):
+        TwoStageVAE(model.first_stage, SecondStage(LATENT + 1, second_dim=4))
+    with pytest.raises(ValueError, match=".weights.h5"):
+        model.first_stage.save_weights(tmp_path / "x.h5")
+    with pytest.raises(FileNotFoundError):
+        model.load_weights(tmp_path / "missing")
