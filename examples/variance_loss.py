@@ -30,7 +30,7 @@ from keras import layers
 
 from keras_vaes import datasets
 from keras_vaes.metrics import diagnostics
-from keras_vaes.models.two_stage import BalancedVAE, FirstStage, first_stage_kl_weight
+from keras_vaes.models.two_stage import FirstStage, GaussianVAE, first_stage_kl_weight
 from keras_vaes.plotting import _pyplot
 
 SHAPE = (32, 32, 1)
@@ -38,11 +38,12 @@ LATENT = 32
 COLORS = {"dense": "tab:blue", "resnet": "tab:red", "convolutional": "tab:green"}
 
 
-class ImageVAE(BalancedVAE):
+class ImageVAE(GaussianVAE):
     """A balanced VAE around any image encoder (-> mean, log_var) and decoder."""
 
     def __init__(self, encoder, decoder, latent_dim, seed=None, initial_mse=0.05, **kwargs):
         self._build_graph(encoder, decoder, seed, initial_mse, **kwargs)
+        self.image_shape = SHAPE
         self.latent_dim = latent_dim
         self.kl_weight = first_stage_kl_weight(SHAPE[0], latent_dim)
 
@@ -91,7 +92,7 @@ class VarianceLossRecorder(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         model, x = self.model, self.test_images
-        rec = model.reconstruct(x)
+        rec = model.reconstruct(x)["x_hat"]
         z = np.random.default_rng(self.seed).standard_normal((len(x), model.latent_dim))
         gen = model.decode(z.astype("float32"))["x_hat"]
         rec_loss = diagnostics.variance_loss(x, rec)

@@ -10,10 +10,10 @@ import numpy as np
 from keras import layers, ops
 
 from keras_vaes import blocks
-from keras_vaes.balancing import GammaBalancer
-from keras_vaes.layers import PACKAGE, Sampling, SplitComposition
+from keras_vaes.layers import PACKAGE, SplitComposition
 from keras_vaes.losses import balanced_split_vae_loss
-from keras_vaes.utils import atomic_write, check_images
+from keras_vaes.models.base import BalancedVAE
+from keras_vaes.samplers import NormalSampler
 
 
 def _check_config(input_shape, latent_dim, num_scale):
@@ -41,7 +41,7 @@ def _check_config(input_shape, latent_dim, num_scale):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class SplitVAE(keras.Model):
+class SplitVAE(BalancedVAE):
     """Split-VAE with the authors' ResNet and gamma balancing.
 
     Calling the model on images returns a dict with `"x_hat"` (and, when
@@ -73,6 +73,8 @@ class SplitVAE(keras.Model):
     ['sigma', 'x1', 'x2', 'x_hat']
     """
 
+    balancing_rule = "split_vae"
+
     def __init__(
         self,
         input_shape,
@@ -90,7 +92,6 @@ class SplitVAE(keras.Model):
     ):
         input_shape = tuple(int(d) for d in input_shape)
         _check_config(input_shape, latent_dim, num_scale)
-        channels = input_shape[-1]
         net = dict(
             kernel_size=kernel_size,
             block_per_scale=block_per_scale,
@@ -104,20 +105,11 @@ class SplitVAE(keras.Model):
         decoder = self._build_decoder(
             input_shape, latent_dim, base_dim, emb_dim, split, net
         )
-        sampling = Sampling(seed=seed, name="sampling")
 
-        # === Functional model ===
-        images = keras.Input(shape=input_shape, name="images")
-        z_mean, z_log_var = encoder(images)
-        z = sampling([z_mean, z_log_var])
-        outputs = dict(decoder(z))
-        outputs.update(z_mean=z_mean, z_log_var=z_log_var)
-        super().__init__(inputs=images, outputs=outputs, **kwargs)
+        # === Functional model (and gamma, rule "split_vae") ===
+        self._build_graph(encoder, decoder, seed, **kwargs)
 
         # === Config ===
-        self.encoder = encoder
-        self.decoder = decoder
-        self.sampling = sampling
         self.image_shape = input_shape
         self.latent_dim = latent_dim
         self.base_dim = base_dim
@@ -129,12 +121,6 @@ class SplitVAE(keras.Model):
         self.beta = beta
         self.split = split
         self.seed = seed
-
-        # === Training state ===
-        self.balancer = GammaBalancer(rule="split_vae")
-        self.loss_tracker = keras.metrics.Mean(name="loss")
-        self.mse_tracker = keras.metrics.Mean(name="mse")
-        self.kl_tracker = keras.metrics.Mean(name="kl")
 
     @staticmethod
     def _build_encoder(input_shape, latent_dim, base_dim, num_scale, emb_dim, net):
@@ -167,37 +153,6 @@ class SplitVAE(keras.Model):
 
     # --- Public API -------------------------------------------------------
 
-    @property
-    def gamma(self):
-        """Current gamma of the balancing rule (a float)."""
-        return float(ops.convert_to_numpy(self.balancer.gamma))
-
-    def encode(self, images, batch_size=100):
-        """Encodes images; returns `(z_mean, z_log_var)` as NumPy arrays."""
-        images = check_images(images, self.image_shape)
-        z_mean, z_log_var = self.encoder.predict(
-            images, batch_size=batch_size, verbose=0
-        )
-        return z_mean, z_log_var
-
-    def decode(self, z, batch_size=100):
-        """Decodes latents; returns a dict of NumPy arrays.
-
-        Keys: `"x_hat"` and, for a Split-VAE, `"sigma"`, `"x1"`, `"x2"`.
-        """
-        z = np.asarray(z, dtype="float32")
-        if z.ndim != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(
-                f"Expected z of shape (N, {self.latent_dim}). "
-                f"Received: z.shape={z.shape}"
-            )
-        return self.decoder.predict(z, batch_size=batch_size, verbose=0)
-
-    def reconstruct(self, images, batch_size=100):
-        """Decodes the posterior means of `images` (no sampling)."""
-        z_mean, _ = self.encode(images, batch_size=batch_size)
-        return self.decode(z_mean, batch_size=batch_size)
-
     def generate(self, n, seed=None, sampler=None, batch_size=100):
         """Generates `n` images from z ~ N(0, I), or from `sampler`.
 
@@ -208,125 +163,21 @@ class SplitVAE(keras.Model):
                 (e.g. a fitted `keras_vaes.samplers.GMMSampler`), or None
                 for the standard normal prior.
         """
-        if sampler is None:
-            rng = np.random.default_rng(seed)
-            z = rng.standard_normal((n, self.latent_dim)).astype("float32")
-        else:
-            z = sampler.sample(n, seed=seed)
-        return self.decode(z, batch_size=batch_size)
+        sampler = sampler or NormalSampler(self.latent_dim)
+        return self.decode(sampler.sample(n, seed=seed), batch_size=batch_size)
 
     # --- Training ---------------------------------------------------------
 
-    @property
-    def metrics(self):
-        return [self.loss_tracker, self.mse_tracker, self.kl_tracker]
-
-    def _loss_terms(self, images, training):
-        outputs = self(images, training=training)
+    def loss_terms(self, x, outputs):
         loss, _, kl = balanced_split_vae_loss(
-            images,
+            x,
             outputs["x_hat"],
             outputs["z_mean"],
             outputs["z_log_var"],
             ops.convert_to_tensor(self.balancer.gamma),
             self.beta,
         )
-        mse = ops.mean(ops.square(images - outputs["x_hat"]))
-        return loss, mse, kl
-
-    def _logs(self):
-        logs = {m.name: m.result() for m in self.metrics}
-        logs["gamma"] = ops.convert_to_tensor(self.balancer.gamma)
-        return logs
-
-    def train_step(self, data):
-        if keras.backend.backend() != "tensorflow":
-            raise NotImplementedError(
-                "SplitVAE.train_step is implemented for the TensorFlow "
-                f"backend. Received: backend={keras.backend.backend()!r}"
-            )
-        import tensorflow as tf
-
-        images = data[0] if isinstance(data, (tuple, list)) else data
-        with tf.GradientTape() as tape:
-            loss, mse, kl = self._loss_terms(images, training=True)
-            total = loss + ops.sum(self.losses) if self.losses else loss
-        gradients = tape.gradient(total, self.trainable_variables)
-        self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
-        # Gamma is updated after the step, from the batch MSE (authors' loop).
-        self.balancer.update(mse)
-        self.loss_tracker.update_state(loss)
-        self.mse_tracker.update_state(mse)
-        self.kl_tracker.update_state(kl)
-        return self._logs()
-
-    def test_step(self, data):
-        images = data[0] if isinstance(data, (tuple, list)) else data
-        loss, mse, kl = self._loss_terms(images, training=False)
-        self.loss_tracker.update_state(loss)
-        self.mse_tracker.update_state(mse)
-        self.kl_tracker.update_state(kl)
-        return self._logs()
-
-    def fit(self, x=None, *args, **kwargs):
-        if isinstance(x, np.ndarray):
-            check_images(x, self.image_shape, name="x")
-        return super().fit(x, *args, **kwargs)
-
-    def estimate_gamma(self, images, batch_size=100):
-        """Restarts gamma from the MSE of `images` (the authors' resume).
-
-        The authors' script, loading weights without a stored gamma,
-        re-estimates the MSE on 10,000 training images and starts from it.
-        Returns the measured MSE.
-        """
-        images = check_images(images, self.image_shape)
-        x_hat = self.predict(images, batch_size=batch_size, verbose=0)["x_hat"]
-        mse = float(np.mean(np.square(images - x_hat)))
-        self.balancer.reset(mse)
-        return mse
-
-    # --- Saving -----------------------------------------------------------
-
-    def save_own_variables(self, store):
-        super().save_own_variables(store)
-        self.balancer.save_to(store)
-
-    def load_own_variables(self, store):
-        self.balancer.load_from(store)
-        own = {k: store[k] for k in store.keys() if not k.startswith("balancer_")}
-        super().load_own_variables(own)
-
-    def save_weights(self, filepath, overwrite=True, **kwargs):
-        """Saves weights (and gamma) atomically to a `.weights.h5` file."""
-        if not str(filepath).endswith(".weights.h5"):
-            raise ValueError(
-                "The weights file name must end in `.weights.h5`. "
-                f"Received: filepath={filepath}"
-            )
-        if not overwrite and keras.utils.file_utils.exists(filepath):
-            return super().save_weights(filepath, overwrite=False, **kwargs)
-        atomic_write(filepath, lambda tmp: super(SplitVAE, self).save_weights(tmp, **kwargs))
-
-    def load_weights(self, filepath, *args, **kwargs):
-        """Loads a `.weights.h5` file written by the same configuration."""
-        try:
-            super().load_weights(filepath, *args, **kwargs)
-        except FileNotFoundError:
-            raise
-        except (ValueError, KeyError) as error:
-            raise ValueError(
-                f"Could not load {filepath} into this SplitVAE "
-                f"({self._describe()}): the file was written by a model "
-                f"of a different configuration. Keras said: {error}"
-            ) from error
-
-    def _describe(self):
-        return (
-            f"input_shape={self.image_shape}, latent_dim={self.latent_dim}, "
-            f"base_dim={self.base_dim}, emb_dim={self.emb_dim}, "
-            f"num_scale={self.num_scale}, split={self.split}"
-        )
+        return loss, kl
 
     def get_config(self):
         return {
@@ -345,9 +196,6 @@ class SplitVAE(keras.Model):
             "seed": self.seed,
         }
 
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
 
 def build_svae(

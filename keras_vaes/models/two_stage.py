@@ -32,11 +32,11 @@ import numpy as np
 from keras import layers, ops
 
 from keras_vaes import blocks, samplers
-from keras_vaes.balancing import GammaBalancer
-from keras_vaes.layers import PACKAGE, Sampling
+from keras_vaes.layers import PACKAGE
 from keras_vaes.losses import balanced_gaussian_vae_loss
 from keras_vaes.metrics import diagnostics
-from keras_vaes.utils import atomic_write, check_images
+from keras_vaes.models.base import BalancedVAE
+from keras_vaes.utils import check_images
 
 
 def first_stage_kl_weight(image_side, latent_dim):
@@ -76,96 +76,17 @@ def _mean_and_log_var(features, latent_dim, prefix):
     return mean, log_var
 
 
-class BalancedVAE(keras.Model):
-    """A VAE trained with the two-stage balancing rule; base of both stages.
+class GaussianVAE(BalancedVAE):
+    """A VAE with the two-stage balancing loss; base of both stages.
 
-    Subclasses build `encoder` (data -> [mean, log_var]) and `decoder`
-    (latent -> reconstruction) and call `_build_graph`. `fit` trains with
     `kl_weight * KL + sum(((x - x_hat) / gamma)^2 / 2 + log gamma
-    + log(2 pi) / 2) / batch` (`losses.balanced_gaussian_vae_loss`) and
-    updates gamma after each step with `GammaBalancer(rule="two_stage")`;
-    the progress bar shows loss, mse, kl and gamma. Gamma is saved with the
-    weights and kept out of `count_params()`.
+    + log(2 pi) / 2) / batch` (`losses.balanced_gaussian_vae_loss`), gamma
+    = sqrt of the running-min MSE (`GammaBalancer(rule="two_stage")`).
     """
 
-    # Names of (reconstruction, mean, log-variance) in the output dict.
-    output_keys = ("x_hat", "z_mean", "z_log_var")
+    balancing_rule = "two_stage"
 
-    def _build_graph(self, encoder, decoder, seed, initial_mse=1.0, **kwargs):
-        sampling = Sampling(seed=seed, name="sampling")
-        data = keras.Input(shape=encoder.input_shape[1:], name="inputs")
-        mean, log_var = encoder(data)
-        reconstruction = decoder(sampling([mean, log_var]))
-        rec_key, mean_key, log_var_key = self.output_keys
-        outputs = {rec_key: reconstruction, mean_key: mean, log_var_key: log_var}
-        super().__init__(inputs=data, outputs=outputs, **kwargs)
-        self.encoder = encoder
-        self.decoder = decoder
-        self.sampling = sampling
-        self.balancer = GammaBalancer(rule="two_stage", initial_mse=initial_mse)
-        self.initial_mse = initial_mse
-        self.loss_tracker = keras.metrics.Mean(name="loss")
-        self.mse_tracker = keras.metrics.Mean(name="mse")
-        self.kl_tracker = keras.metrics.Mean(name="kl")
-
-    # --- Public API -------------------------------------------------------
-
-    @property
-    def gamma(self):
-        """Current gamma (the decoder's standard deviation), a float."""
-        return float(ops.convert_to_numpy(self.balancer.gamma))
-
-    @property
-    def mse_estimate(self):
-        """Current running MSE estimate (gamma^2), a float."""
-        return float(ops.convert_to_numpy(self.balancer.mse_estimate))
-
-    def _check_data(self, data, name="x"):
-        return np.asarray(data, dtype="float32")
-
-    def encode(self, data, batch_size=100):
-        """Posterior `(mean, log_var)` of `data` as NumPy arrays."""
-        data = self._check_data(data)
-        mean, log_var = self.encoder.predict(data, batch_size=batch_size, verbose=0)
-        return mean, log_var
-
-    def decode(self, latents, batch_size=100):
-        """Decodes latent vectors; returns `{reconstruction key: array}`."""
-        latents = np.asarray(latents, dtype="float32")
-        if latents.ndim != 2 or latents.shape[1] != self.latent_dim:
-            raise ValueError(
-                f"Expected latents of shape (N, {self.latent_dim}). "
-                f"Received: shape={latents.shape}"
-            )
-        decoded = self.decoder.predict(latents, batch_size=batch_size, verbose=0)
-        return {self.output_keys[0]: decoded}
-
-    def reconstruct(self, data, sample=False, seed=None, batch_size=100):
-        """Reconstructions from the posterior mean (or a sample of it).
-
-        Args:
-            data: array of the model's inputs.
-            sample: bool. Decode mean + sigma * eps instead of the mean.
-                Defaults to False.
-            seed: int or None. Seed of eps when `sample`.
-        """
-        mean, log_var = self.encode(data, batch_size=batch_size)
-        if sample:
-            eps = np.random.default_rng(seed).standard_normal(mean.shape)
-            mean = (mean + np.exp(0.5 * log_var) * eps).astype("float32")
-        return self.decode(mean, batch_size=batch_size)[self.output_keys[0]]
-
-    # --- Training ---------------------------------------------------------
-
-    @property
-    def metrics(self):
-        return [self.loss_tracker, self.mse_tracker, self.kl_tracker]
-
-    def _training_inputs(self, x):
-        return x
-
-    def _compute_losses(self, x, training):
-        outputs = self(x, training=training)
+    def loss_terms(self, x, outputs):
         rec_key, mean_key, log_var_key = self.output_keys
         loss, _, kl = balanced_gaussian_vae_loss(
             x,
@@ -175,99 +96,11 @@ class BalancedVAE(keras.Model):
             ops.convert_to_tensor(self.balancer.gamma),
             self.kl_weight,
         )
-        mse = ops.mean(ops.square(x - outputs[rec_key]))
-        return loss, mse, kl
-
-    def _logs(self):
-        logs = {m.name: m.result() for m in self.metrics}
-        logs["gamma"] = ops.convert_to_tensor(self.balancer.gamma)
-        return logs
-
-    def _track(self, loss, mse, kl):
-        self.loss_tracker.update_state(loss)
-        self.mse_tracker.update_state(mse)
-        self.kl_tracker.update_state(kl)
-
-    def train_step(self, data):
-        if keras.backend.backend() != "tensorflow":
-            raise NotImplementedError(
-                f"{type(self).__name__}.train_step is implemented for the "
-                f"TensorFlow backend. Received: backend={keras.backend.backend()!r}"
-            )
-        import tensorflow as tf
-
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        x = self._training_inputs(x)
-        with tf.GradientTape() as tape:
-            loss, mse, kl = self._compute_losses(x, training=True)
-            total = loss + ops.sum(self.losses) if self.losses else loss
-        gradients = tape.gradient(total, self.trainable_variables)
-        self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
-        # The authors update the estimate after the step, from the batch MSE.
-        self.balancer.update(mse)
-        self._track(loss, mse, kl)
-        return self._logs()
-
-    def test_step(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        loss, mse, kl = self._compute_losses(self._training_inputs(x), training=False)
-        self._track(loss, mse, kl)
-        return self._logs()
-
-    def estimate_gamma(self, data, batch_size=100):
-        """Restarts the estimate from the measured MSE of `data`.
-
-        The authors' resume: reconstruct (with sampling, as training does)
-        and set mse_estimate = MSE, gamma = sqrt(MSE). Returns the MSE.
-        """
-        x = self._check_data(data)
-        rec = self.predict(x, batch_size=batch_size, verbose=0)[self.output_keys[0]]
-        error = float(np.mean(np.square(x - rec)))
-        self.balancer.reset(error)
-        return error
-
-    # --- Saving -----------------------------------------------------------
-
-    def save_own_variables(self, store):
-        super().save_own_variables(store)
-        self.balancer.save_to(store)
-
-    def load_own_variables(self, store):
-        self.balancer.load_from(store)
-        own = {k: store[k] for k in store.keys() if not k.startswith("balancer_")}
-        super().load_own_variables(own)
-
-    def save_weights(self, filepath, overwrite=True, **kwargs):
-        """Saves weights (and gamma) atomically to a `.weights.h5` file."""
-        if not str(filepath).endswith(".weights.h5"):
-            raise ValueError(
-                "The weights file name must end in `.weights.h5`. "
-                f"Received: filepath={filepath}"
-            )
-        if not overwrite and os.path.exists(filepath):
-            return super().save_weights(filepath, overwrite=False, **kwargs)
-        atomic_write(filepath, lambda tmp: super(BalancedVAE, self).save_weights(tmp, **kwargs))
-
-    def load_weights(self, filepath, *args, **kwargs):
-        """Loads a `.weights.h5` file written by the same configuration."""
-        try:
-            super().load_weights(filepath, *args, **kwargs)
-        except FileNotFoundError:
-            raise
-        except (ValueError, KeyError) as error:
-            raise ValueError(
-                f"Could not load {filepath} into this {type(self).__name__} "
-                f"({self.get_config()}): the file was written by a model of a "
-                f"different configuration. Keras said: {error}"
-            ) from error
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+        return loss, kl
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class FirstStage(BalancedVAE):
+class FirstStage(GaussianVAE):
     """First stage: the authors' ResNet VAE on images, balanced.
 
     Calling the model on images returns `{"x_hat", "z_mean", "z_log_var"}`.
@@ -360,14 +193,6 @@ class FirstStage(BalancedVAE):
         )
         self.seed = seed
 
-    def _check_data(self, data, name="images"):
-        return check_images(data, self.image_shape, name=name).astype("float32")
-
-    def fit(self, x=None, *args, **kwargs):
-        if isinstance(x, np.ndarray):
-            check_images(x, self.image_shape, name="x")
-        return super().fit(x, *args, **kwargs)
-
     def get_config(self):
         return {
             "name": self.name,
@@ -388,7 +213,7 @@ class FirstStage(BalancedVAE):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class SecondStage(BalancedVAE):
+class SecondStage(GaussianVAE):
     """Second stage: a dense VAE on the latent space of the first stage.
 
     Calling the model on z returns `{"z_hat", "u_mean", "u_log_var"}`.
@@ -610,7 +435,7 @@ class TwoStageVAE:
         z_mean, z_log_var = self.first_stage.encode(images, batch_size=batch_size)
         law = diagnostics.variance_law(z_mean, z_log_var)
         z_hat = self.second_stage.reconstruct(z_mean, sample=True, seed=seed,
-                                              batch_size=batch_size)
+                                              batch_size=batch_size)["z_hat"]
         latent = diagnostics.variance_loss(z_mean, z_hat)
         self.renormalization = Renormalization(
             variance_law=law.mean,
@@ -670,7 +495,7 @@ class TwoStageVAE:
 
     def reconstruct(self, images, renormalize=False, batch_size=100):
         """Reconstructions of the posterior means (REC), optionally renormalised."""
-        rec = self.first_stage.reconstruct(images, batch_size=batch_size)
+        rec = self.first_stage.reconstruct(images, batch_size=batch_size)["x_hat"]
         if renormalize:
             rec = samplers.renormalize_images(rec, self._require_renormalization().data_std)
         return rec
