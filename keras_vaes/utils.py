@@ -6,24 +6,30 @@ import tempfile
 import numpy as np
 
 
-def check_images(images, expected_shape=None, name="images"):
+def check_images(images, expected_shape=None, name="images", channels=None, tolerance=0.0):
     """Checks an image batch: rank 4, per-image shape, values in [0, 1].
+
+    The one image check of the package (models, datasets, FID).
 
     Args:
         images: array-like (N, H, W, C).
         expected_shape: tuple (H, W, C) or None.
         name: str. How the array is called in error messages.
+        channels: tuple of allowed channel counts, or None for any.
+        tolerance: float. Slack on the [0, 1] range (rounding of
+            generated images).
 
     Returns:
-        The images as a NumPy array.
+        The images as a NumPy array (not copied when already one).
     """
     images = np.asarray(images)
-    if images.ndim != 4:
-        expected = (
-            f"(N, {', '.join(str(d) for d in expected_shape)})"
-            if expected_shape
-            else "(N, H, W, C)"
-        )
+    if images.ndim != 4 or (channels and images.shape[-1] not in channels):
+        if expected_shape:
+            expected = f"(N, {', '.join(str(d) for d in expected_shape)})"
+        elif channels:
+            expected = f"(N, H, W, C) with C in {set(channels)}"
+        else:
+            expected = "(N, H, W, C)"
         raise ValueError(
             f"Expected {name} as a batch of shape {expected}. "
             f"Received: {name}.shape={images.shape}"
@@ -35,10 +41,12 @@ def check_images(images, expected_shape=None, name="images"):
         )
     if images.size:
         low, high = float(np.min(images)), float(np.max(images))
-        if low < 0.0 or high > 1.0:
+        if not (np.isfinite(low) and np.isfinite(high)):
+            raise ValueError(f"{name} contains NaN or infinite values.")
+        if low < -tolerance or high > 1.0 + tolerance:
             hint = (
                 " They look like 0-255 pixel values: divide by 255."
-                if high > 1.0 and high <= 255.0
+                if 2.0 < high <= 255.0
                 else ""
             )
             raise ValueError(

@@ -23,6 +23,8 @@ import keras
 import numpy as np
 import scipy.linalg
 
+from keras_vaes import utils
+
 INCEPTION_WEIGHTS_ENV = "KERAS_VAES_INCEPTION_WEIGHTS"
 INCEPTION_WEIGHTS_FILENAME = (
     "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
@@ -383,32 +385,12 @@ def _extractor_name(feature_model):
 
 
 def check_images(images, name="images"):
-    """Validates a batch of images for FID: rank 4, 1 or 3 channels, [0, 1].
-
-    Args:
-        images: array of shape `(N, H, W, C)`.
-        name: str. Name used in error messages.
-
-    Returns:
-        `images` as a NumPy array (not copied when already one).
-    """
-    images = np.asarray(images)
-    if images.ndim != 4 or images.shape[-1] not in (1, 3):
-        raise ValueError(
-            f"`{name}` must have shape (N, H, W, C) with C in {{1, 3}}. "
-            f"Received: {name}.shape={images.shape}"
-        )
+    """Validates images for FID: rank 4, 1 or 3 channels, [0, 1], not empty."""
+    images = utils.check_images(
+        images, name=name, channels=(1, 3), tolerance=_RANGE_TOLERANCE
+    )
     if images.shape[0] == 0:
         raise ValueError(f"`{name}` is empty. Received: {name}.shape={images.shape}")
-    low, high = float(np.min(images)), float(np.max(images))
-    if not (np.isfinite(low) and np.isfinite(high)):
-        raise ValueError(f"`{name}` contains NaN or infinite values.")
-    if high > 1.0 + _RANGE_TOLERANCE or low < -_RANGE_TOLERANCE:
-        hint = " (it looks like 0-255 data: divide by 255)" if high > 2 else ""
-        raise ValueError(
-            f"`{name}` must have values in [0, 1]{hint}. Received values in "
-            f"[{low:.4g}, {high:.4g}]"
-        )
     return images
 
 
