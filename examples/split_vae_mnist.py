@@ -30,7 +30,6 @@ import numpy as np
 
 import keras_vaes as kv
 from keras_vaes import evaluation, plotting
-from keras_vaes.utils import atomic_write
 
 
 def parse_args():
@@ -120,7 +119,7 @@ def main():
     # --- Evaluate: Table 1 ---------------------------------------------------
     if args.no_eval:
         return
-    feature_model, description, reason = evaluation.resolve_feature_model(args.feature_model)
+    feature_model, description, reason = kv.metrics.feature_model_from_spec(args.feature_model)
     results = evaluation.evaluate_split_vae(
         model, x_test, feature_model=feature_model,
         gmm_components=tuple(args.gmm_components),

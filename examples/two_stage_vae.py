@@ -22,7 +22,7 @@ import os
 
 import numpy as np
 
-from keras_vaes import datasets, plotting, two_stage_eval
+from keras_vaes import datasets, metrics, plotting, two_stage_eval
 from keras_vaes.models.two_stage import build_two_stage_vae
 
 # The authors' suggested configurations (latent 64, base_dim 32, fc_dim 512,
@@ -103,7 +103,7 @@ def main():
                              keys=["loss", "mse", "kl", "gamma"], title="second stage")
 
     # Evaluate.
-    feature_model, why = two_stage_eval.load_feature_model(args.feature_model)
+    feature_model, _, why = metrics.feature_model_from_spec(args.feature_model)
     results = two_stage_eval.evaluate_two_stage(
         model, reference, feature_model, why, seed=args.seed, batch_size=batch_size)
     notes = [

@@ -12,10 +12,11 @@ from keras_vaes import blocks, datasets, layers, losses, metrics, plotting, samp
 from keras_vaes import evaluation, two_stage_eval
 from keras_vaes.balancing import GammaBalancer, balancing_update
 from keras_vaes.layers import Sampling, SplitComposition, split_composition
+from keras_vaes.models.base import BalancedVAE
 from keras_vaes.models.svae import SplitVAE, build_svae
 from keras_vaes.models.two_stage import (
-    BalancedVAE,
     FirstStage,
+    GaussianVAE,
     SecondStage,
     TwoStageVAE,
     build_two_stage_vae,

@@ -39,28 +39,6 @@ def mix_halves(outputs):
     return mixed
 
 
-def resolve_feature_model(spec):
-    """`"inception"` or a path to a `.keras` model -> (model, description, reason).
-
-    Returns `(None, description, reason)` when the Inception weights are not
-    available, so that a run completes every other column.
-    """
-    if spec in (None, "inception"):
-        try:
-            return fid.inception_feature_model(), "InceptionV3 (ImageNet, pool 2048)", None
-        except fid.InceptionWeightsUnavailable as error:
-            return None, "InceptionV3 (ImageNet, pool 2048)", str(error)
-    import keras
-
-    if not os.path.exists(spec):
-        raise FileNotFoundError(
-            f"--feature-model must be 'inception' or a path to a saved .keras "
-            f"model. Received: {spec!r}, which does not exist."
-        )
-    model = keras.saving.load_model(spec, compile=False)
-    return model, f"{os.path.basename(spec)} ({model.count_params():,} params)", None
-
-
 def evaluate_split_vae(
     model,
     reference_images,

@@ -11,7 +11,6 @@ script: MSE, variance law, inactive variables, and the variance loss
 import csv
 import os
 
-import keras
 import numpy as np
 
 from keras_vaes.metrics import diagnostics, fid
@@ -40,21 +39,6 @@ PAPER_TABLES = {
 }
 
 COLUMNS = ("REC", "GEN-1", "GEN-2")
-
-
-def load_feature_model(spec):
-    """`"inception"` -> InceptionV3 (ImageNet weights); a path -> a `.keras` model.
-
-    Returns `(model, None)` or `(None, reason)` when it cannot be loaded.
-    """
-    try:
-        if spec in (None, "inception"):
-            return fid.inception_feature_model(), None
-        if not os.path.isfile(spec):
-            return None, f"feature model file {spec!r} does not exist"
-        return keras.saving.load_model(spec, compile=False), None
-    except fid.InceptionWeightsUnavailable as error:
-        return None, f"InceptionV3 ImageNet weights unavailable: {error}"
 
 
 def _pixel_std(images):

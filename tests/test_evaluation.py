@@ -80,11 +80,11 @@ def test_results_files_with_and_without_fid(evaluated, tmp_path):
 
 def test_feature_model_resolution(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_VAES_INCEPTION_WEIGHTS", str(tmp_path / "missing.h5"))
-    model, description, reason = evaluation.resolve_feature_model("inception")
+    model, description, reason = fid.feature_model_from_spec("inception")
     assert model is None and "InceptionV3" in description and "missing.h5" in reason
     path = str(tmp_path / "f.keras")
     tiny_feature_model().save(path)
-    model, description, reason = evaluation.resolve_feature_model(path)
+    model, description, reason = fid.feature_model_from_spec(path)
     assert reason is None and model.output_shape == (None, 6)
     with pytest.raises(FileNotFoundError, match="--feature-model"):
-        evaluation.resolve_feature_model(str(tmp_path / "nope.keras"))
+        fid.feature_model_from_spec(str(tmp_path / "nope.keras"))

@@ -12,6 +12,7 @@ from keras_vaes.metrics.fid import StatisticsMismatchError
 from keras_vaes.metrics.fid import cached_statistics
 from keras_vaes.metrics.fid import compute_statistics
 from keras_vaes.metrics.fid import extract_features
+from keras_vaes.metrics.fid import feature_model_from_spec
 from keras_vaes.metrics.fid import fid_score
 from keras_vaes.metrics.fid import frechet_distance
 from keras_vaes.metrics.fid import inception_feature_model

@@ -368,6 +368,32 @@ def inception_feature_model(weights=None):
         socket.setdefaulttimeout(previous_timeout)
 
 
+def feature_model_from_spec(spec):
+    """A command-line feature-model choice -> `(model, description, reason)`.
+
+    Args:
+        spec: `"inception"` (or None) for InceptionV3 with ImageNet weights,
+            or a path to a saved `.keras` feature extractor.
+
+    Returns:
+        `(model, description, None)`, or `(None, description, reason)` when
+        the Inception weights are not available, so that an evaluation can
+        complete every other column and say why its FID cells are empty.
+    """
+    if spec in (None, "inception"):
+        try:
+            return inception_feature_model(), "InceptionV3 (ImageNet, pool 2048)", None
+        except InceptionWeightsUnavailable as error:
+            return None, "InceptionV3 (ImageNet, pool 2048)", str(error)
+    if not os.path.exists(spec):
+        raise FileNotFoundError(
+            f"--feature-model must be 'inception' or a path to a saved .keras "
+            f"model. Received: {spec!r}, which does not exist."
+        )
+    model = keras.saving.load_model(spec, compile=False)
+    return model, f"{os.path.basename(spec)} ({model.count_params():,} params)", None
+
+
 def _resolve_feature_model(feature_model):
     if feature_model is None:
         return inception_feature_model()
