@@ -1,0 +1,395 @@
+"""Training (and predict-path) throughput of the paper's Split-VAE on CPU.
+
+Issue 5: images/s of one training step of the paper configurations
+(MNIST 32x32x1, latent 32, beta 8; CIFAR-10 32x32x3, latent 200, beta 3),
+batch 100, on random data in [0, 1], after warm-up, median of `--repeats`
+repeats of `--steps` timed steps. One run prints, per configuration:
+
+- the package's default path, what users get: `model.compile(Adam(1e-3))`
+  then `model.fit(x, epochs=1, batch_size=100, verbose=0)`, timed between
+  consecutive `on_train_batch_end` callbacks (data adapter, metrics,
+  balancing and callbacks included; the first `--warmup` steps excluded);
+- a plain reference: the same network trained by a minimal `tf.function`
+  GradientTape loop written here (loss 0.5*sum((x-x_hat)^2)/gamma + beta*KL,
+  Adam, fixed in-memory batch), and the ratio default/reference;
+- variants side by side, measured in the same process and interleaved
+  repeat by repeat (the machine may be shared: interleaving spreads the
+  load evenly, and CPU seconds per image are printed next to wall time);
+- FLOPs per training image counted from the layer shapes (2 * MACs forward,
+  x3 for a training step), achieved GFLOP/s, and peak RSS;
+- with `--predict`, `encode` and `decode` (generation) of 10,000 images.
+
+Process-wide settings (oneDNN, thread pools) cannot change inside one
+process: `--env-variants` reruns this script once per setting and prints
+those rows too.
+
+Usage:
+    python benchmarks/train_throughput.py --config mnist
+    python benchmarks/train_throughput.py --config all --repeats 5 --steps 10
+    python benchmarks/train_throughput.py --variants fit,reference,keras_bn,jit
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+CONFIGS = {
+    "mnist": dict(input_shape=(32, 32, 1), latent_dim=32, beta=8.0),
+    "cifar10": dict(input_shape=(32, 32, 3), latent_dim=200, beta=3.0),
+}
+
+# name -> help. "fit" is the package default, "reference" the plain loop.
+VARIANTS = {
+    "fit": "package default: compile(Adam) + fit (fused BN)",
+    "reference": "plain tf.function GradientTape loop, same network",
+    "keras_bn": "reference loop, network with keras.layers.BatchNormalization",
+    "jit": "fit with compile(jit_compile=True) (XLA)",
+    "spe": "fit with compile(steps_per_execution=STEPS)",
+    "train_function": "model.train_function called per batch (no fit loop)",
+}
+ENV_VARIANTS = {
+    "onednn_off": ({"TF_ENABLE_ONEDNN_OPTS": "0"}, []),
+    "inter_op_1": ({}, ["--inter-op", "1"]),
+    "intra_op_1": ({}, ["--intra-op", "1"]),
+}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Variants: "
+        + "; ".join(f"{k}: {v}" for k, v in VARIANTS.items())
+        + ". Env variants: "
+        + ", ".join(ENV_VARIANTS),
+    )
+    parser.add_argument("--config", choices=["mnist", "cifar10", "all"], default="mnist")
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per repeat (default 5)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps per repeat (default 2)")
+    parser.add_argument("--repeats", type=int, default=3, help="repeats; the median is reported (default 3)")
+    parser.add_argument(
+        "--variants",
+        default="fit,reference",
+        help="comma-separated in-process variants (default fit,reference; 'all' for every one)",
+    )
+    parser.add_argument(
+        "--env-variants",
+        default="",
+        help="comma-separated process-wide variants run as subprocesses ('all' for every one)",
+    )
+    parser.add_argument("--jit", action=argparse.BooleanOptionalAction, default=False,
+                        help="also compile the default path with jit_compile=True (same as variant 'jit')")
+    parser.add_argument("--predict", action=argparse.BooleanOptionalAction, default=True,
+                        help="measure encode/decode of --predict-images images (default on)")
+    parser.add_argument("--predict-images", type=int, default=10000)
+    parser.add_argument("--inter-op", type=int, default=0, help="tf inter-op threads (0: TF default)")
+    parser.add_argument("--intra-op", type=int, default=0, help="tf intra-op threads (0: TF default)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", action="store_true", help="print one JSON line of results only")
+    args = parser.parse_args(argv)
+    if args.variants == "all":
+        args.variants = ",".join(VARIANTS)
+    args.variants = [v for v in args.variants.split(",") if v]
+    if args.jit and "jit" not in args.variants:
+        args.variants.append("jit")
+    unknown = set(args.variants) - set(VARIANTS)
+    if unknown:
+        parser.error(f"unknown variants {sorted(unknown)}; choose from {list(VARIANTS)}")
+    if args.env_variants == "all":
+        args.env_variants = ",".join(ENV_VARIANTS)
+    args.env_variants = [v for v in args.env_variants.split(",") if v]
+    unknown = set(args.env_variants) - set(ENV_VARIANTS)
+    if unknown:
+        parser.error(f"unknown env variants {sorted(unknown)}; choose from {list(ENV_VARIANTS)}")
+    return args
+
+
+def _progress(message):
+    print(f"# {message}", file=sys.stderr, flush=True)
+
+
+# --- FLOPs ------------------------------------------------------------------
+
+
+def forward_macs(model):
+    """Multiply-accumulates of one image's forward pass, from layer shapes.
+
+    Conv2D: out_h * out_w * k_h * k_w * c_in * c_out; Conv2DTranspose:
+    in_h * in_w * k_h * k_w * c_in * c_out (each input pixel scatters one
+    kernel); Dense: in * out. BN, activations and additions are not counted
+    (they are memory-bound, < 1% of the arithmetic).
+    """
+    import keras
+
+    macs = 0
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        if isinstance(layer, keras.layers.Conv2DTranspose):
+            _, h, w, cin = layer.input.shape
+            kh, kw = layer.kernel_size
+            macs += h * w * kh * kw * cin * layer.filters
+        elif isinstance(layer, keras.layers.Conv2D):
+            _, h, w, _ = layer.output.shape
+            cin = layer.input.shape[-1]
+            kh, kw = layer.kernel_size
+            macs += h * w * kh * kw * cin * layer.filters
+        elif isinstance(layer, keras.layers.Dense):
+            macs += layer.input.shape[-1] * layer.units
+    return macs
+
+
+# --- Timing -----------------------------------------------------------------
+
+
+class _Clock:
+    def __init__(self):
+        self.wall, self.cpu = [], []
+
+    def tick(self):
+        self.wall.append(time.perf_counter())
+        self.cpu.append(time.process_time())
+
+    def rates(self, warmup, images_per_tick):
+        import numpy as np
+
+        wall = np.diff(self.wall[warmup:])
+        cpu = np.diff(self.cpu[warmup:])
+        n = images_per_tick * len(wall)
+        return n / wall.sum(), n / cpu.sum()
+
+
+def _make_fit_runner(model, x, batch, warmup, per_tick=1):
+    import keras
+
+    clock = _Clock()
+
+    class Timer(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch_index, logs=None):
+            clock.tick()
+
+    def run():
+        clock.__init__()
+        model.fit(x, epochs=1, batch_size=batch, verbose=0, shuffle=False, callbacks=[Timer()])
+        return clock.rates(warmup, batch * per_tick)
+
+    return run
+
+
+def _make_train_function_runner(model, x, batch, warmup):
+    import tensorflow as tf
+
+    model.make_train_function()
+    dataset = tf.data.Dataset.from_tensor_slices(x).batch(batch)
+
+    def run():
+        clock = _Clock()
+        for images in dataset:
+            model.train_function(iter([images]))
+            clock.tick()
+        return clock.rates(warmup, batch)
+
+    return run
+
+
+def _make_reference_runner(model, x, batch, warmup, beta):
+    """Minimal tf.function GradientTape loop on a fixed in-memory batch."""
+    import keras
+    import tensorflow as tf
+
+    optimizer = keras.optimizers.Adam(1e-3)
+    gamma = tf.Variable(1.0, trainable=False)
+    variables = model.trainable_variables
+
+    @tf.function
+    def step(images):
+        with tf.GradientTape() as tape:
+            out = model(images, training=True)
+            rec = 0.5 * tf.reduce_sum(tf.square(images - out["x_hat"]), axis=[1, 2, 3]) / gamma
+            z_mean, z_log_var = out["z_mean"], out["z_log_var"]
+            kl = 0.5 * tf.reduce_sum(tf.square(z_mean) + tf.exp(z_log_var) - 1.0 - z_log_var, axis=-1)
+            loss = tf.reduce_mean(rec + beta * kl)
+        grads = tape.gradient(loss, variables)
+        optimizer.apply_gradients(zip(grads, variables))
+        return loss
+
+    batches = [tf.constant(x[i : i + batch]) for i in range(0, len(x), batch)]
+
+    def run():
+        clock = _Clock()
+        for images in batches:
+            step(images).numpy()
+            clock.tick()
+        return clock.rates(warmup, batch)
+
+    return run
+
+
+def _build(config, keras_bn=False, seed=0):
+    from keras_vaes import blocks, build_svae
+
+    if not keras_bn:
+        return build_svae(seed=seed, **CONFIGS[config])
+    import keras
+
+    original = blocks.FusedBatchNormalization
+    blocks.FusedBatchNormalization = keras.layers.BatchNormalization
+    try:
+        return build_svae(seed=seed, **CONFIGS[config])
+    finally:
+        blocks.FusedBatchNormalization = original
+
+
+def _runner(variant, config, x, args):
+    import keras
+    import numpy as np
+
+    batch, warmup = args.batch_size, args.warmup
+    beta = CONFIGS[config]["beta"]
+    if variant in ("reference", "keras_bn"):
+        model = _build(config, keras_bn=variant == "keras_bn", seed=args.seed)
+        return _make_reference_runner(model, x, batch, warmup, beta)
+    model = _build(config, seed=args.seed)
+    compile_kwargs = {}
+    if variant == "jit":
+        compile_kwargs["jit_compile"] = True
+    if variant == "spe":
+        compile_kwargs["steps_per_execution"] = args.steps
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), **compile_kwargs)
+    if variant == "train_function":
+        return _make_train_function_runner(model, x, batch, warmup)
+    if variant == "spe":
+        # One callback per execution of `steps` batches: three executions,
+        # the first one untimed.
+        x = np.concatenate([x] * (1 + 3 * args.steps // (len(x) // batch)))
+        x = x[: 3 * args.steps * batch]
+        return _make_fit_runner(model, x, batch, 0, per_tick=args.steps)
+    return _make_fit_runner(model, x, batch, warmup)
+
+
+def measure_training(config, args):
+    import numpy as np
+
+    batch = args.batch_size
+    shape = CONFIGS[config]["input_shape"]
+    rng = np.random.default_rng(args.seed)
+    per_repeat = args.warmup + args.steps
+    x = rng.random((per_repeat * batch,) + shape, dtype=np.float32)
+
+    runners = {}
+    for variant in args.variants:
+        start = time.perf_counter()
+        runners[variant] = _runner(variant, config, x, args)
+        runners[variant]()  # trace, compile and warm up
+        _progress(f"{config} {variant}: built and warmed up in {time.perf_counter() - start:.0f} s")
+    results = {v: [] for v in args.variants}
+    for repeat in range(args.repeats):
+        for variant in args.variants:  # interleaved, repeat by repeat
+            results[variant].append(runners[variant]())
+            _progress(f"{config} repeat {repeat} {variant}: {results[variant][-1][0]:.1f} images/s")
+    summary = {}
+    for variant, rates in results.items():
+        rates = np.asarray(rates)
+        summary[variant] = {
+            "images_per_s": float(np.median(rates[:, 0])),
+            "images_per_cpu_s": float(np.median(rates[:, 1])),
+            "all_images_per_s": [round(float(r), 2) for r in rates[:, 0]],
+        }
+    return summary
+
+
+def measure_predict(config, args):
+    import numpy as np
+
+    model = _build(config, seed=args.seed)
+    n = args.predict_images
+    rng = np.random.default_rng(args.seed)
+    images = rng.random((n,) + CONFIGS[config]["input_shape"], dtype=np.float32)
+    z = rng.standard_normal((n, model.latent_dim)).astype("float32")
+    model.encode(images[:200])  # trace
+    model.decode(z[:200])
+    out = {}
+    start = time.perf_counter()
+    model.encode(images)
+    out["encode_images_per_s"] = n / (time.perf_counter() - start)
+    start = time.perf_counter()
+    model.generate(n, seed=args.seed)
+    out["generate_images_per_s"] = n / (time.perf_counter() - start)
+    return out
+
+
+def run_env_variant(name, config, args):
+    env, extra = ENV_VARIANTS[name]
+    argv = [
+        sys.executable, os.path.abspath(__file__), "--json", "--config", config,
+        "--variants", "fit", "--no-predict",
+        "--steps", str(args.steps), "--warmup", str(args.warmup),
+        "--repeats", str(args.repeats), "--batch-size", str(args.batch_size),
+    ] + extra
+    done = subprocess.run(
+        argv, env={**os.environ, **env}, capture_output=True, text=True, check=True
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])[config]["training"]["fit"]
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import tensorflow as tf
+
+    if args.inter_op:
+        tf.config.threading.set_inter_op_parallelism_threads(args.inter_op)
+    if args.intra_op:
+        tf.config.threading.set_intra_op_parallelism_threads(args.intra_op)
+    import keras
+
+    configs = list(CONFIGS) if args.config == "all" else [args.config]
+    report = {}
+    for config in configs:
+        model = _build(config, seed=args.seed)
+        macs = forward_macs(model)
+        params = model.count_params()
+        del model
+        entry = {"params": params, "train_gflop_per_image": 3 * 2 * macs / 1e9}
+        entry["training"] = measure_training(config, args)
+        for name in args.env_variants:
+            entry["training"][name] = run_env_variant(name, config, args)
+        if args.predict:
+            entry["predict"] = measure_predict(config, args)
+        report[config] = entry
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    if args.json:
+        print(json.dumps(report))
+        return
+    print(
+        f"keras {keras.__version__}, tensorflow {tf.__version__}, backend "
+        f"{keras.backend.backend()}, {os.cpu_count()} CPUs, batch {args.batch_size}, "
+        f"{args.repeats} repeats x {args.steps} steps after {args.warmup} warm-up; "
+        f"1-min load average {os.getloadavg()[0]:.1f}"
+    )
+    for config, entry in report.items():
+        flop = entry["train_gflop_per_image"]
+        print(f"\n[{config}] {CONFIGS[config]} params={entry['params']:,} "
+              f"training FLOPs/image={flop:.2f} GFLOP (2*MACs fwd x3)")
+        print(f"{'variant':<16}{'images/s':>10}{'GFLOP/s':>10}{'img/CPU-s':>11}  repeats")
+        training = entry["training"]
+        for name, row in training.items():
+            rate = row["images_per_s"]
+            print(f"{name:<16}{rate:>10.1f}{rate * flop:>10.0f}"
+                  f"{row['images_per_cpu_s']:>11.1f}  {row['all_images_per_s']}")
+        if "fit" in training and "reference" in training:
+            ratio = training["fit"]["images_per_s"] / training["reference"]["images_per_s"]
+            print(f"default (fit) / reference = {ratio:.3f}")
+        if "predict" in entry:
+            p = entry["predict"]
+            print(f"predict, {args.predict_images} images: encode "
+                  f"{p['encode_images_per_s']:.0f} images/s, generate (decode) "
+                  f"{p['generate_images_per_s']:.0f} images/s")
+    print(f"\npeak RSS {peak_mb:.0f} MB (this process)")
+
+
+if __name__ == "__main__":
+    main()
