@@ -47,7 +47,8 @@ def parse_args():
     paper.add_argument("--depth-per-block", type=int, default=2)
     paper.add_argument("--learning-rate", type=float, default=1e-3)
     paper.add_argument("--batch-size", type=int, default=100)
-    paper.add_argument("--epochs", type=int, default=300)
+    paper.add_argument("--epochs", type=int, default=None,
+                       help="training epochs (paper: 300; default 300, or 0 with --weights)")
     paper.add_argument("--vanilla", action="store_true", help="split=False: the ablation's vanilla VAE")
     run = parser.add_argument_group("run")
     run.add_argument("--data", default=None, help="mnist.npz in Keras's layout (default: keras.datasets)")
@@ -63,7 +64,10 @@ def parse_args():
     evaluate.add_argument("--gmm-fit", choices=["test", "train"], default="test",
                           help="fit the GMM on encodings of the test (authors) or training images")
     evaluate.add_argument("--no-eval", action="store_true")
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.epochs is None:
+        args.epochs = 0 if args.weights else 300
+    return args
 
 
 def main():
@@ -87,7 +91,11 @@ def main():
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     print(f"Split-VAE: {trainable:,} trainable parameters (paper: 12,793,667)")
     if args.weights:
-        model.load_weights(args.weights)
+        if not model.load_weights(args.weights):
+            # A file without gamma (e.g. the authors'): restart the balancing
+            # from the measured MSE, as their script does.
+            mse = model.estimate_gamma(x_train[:10000])
+            print(f"{args.weights} stores no gamma; restarted it from the MSE {mse:.5f}")
         print(f"loaded {args.weights}; gamma = {model.gamma:.5f}")
 
     # --- Train ---------------------------------------------------------------

@@ -177,6 +177,16 @@ def preprocess_celeba_image(image, side=64):
     return np.asarray(resized, dtype=np.uint8)
 
 
+def _celeba_number(filename):
+    stem = os.path.splitext(filename)[0]
+    if not stem.isdigit():
+        raise ValueError(
+            "Expected CelebA file names like 000001.jpg (the image number). "
+            f"Received: {filename!r}"
+        )
+    return int(stem)
+
+
 def _celeba_split_array(folder, split, side, cache_dir, limit):
     from PIL import Image
 
@@ -186,14 +196,12 @@ def _celeba_split_array(folder, split, side, cache_dir, limit):
             f"No .jpg images in {folder!r}. Expected the img_align_celeba "
             "folder of CelebA (000001.jpg ... 202599.jpg)."
         )
-    if len(files) == CELEBA_SPLITS["test"][1]:
-        start, stop = CELEBA_SPLITS[split]
-    else:  # a subset: keep the official proportions, in file order
-        n = len(files)
-        bounds = {k: (round(a * n / 202599), round(b * n / 202599)) for k, (a, b) in CELEBA_SPLITS.items()}
-        start, stop = bounds[split]
-    files = files[start:stop][:limit]
-    key = f"celeba_{split}_{side}_{start}_{len(files)}.npy"
+    # The official partition goes by image number: 1..162770 train,
+    # 162771..182637 val, 182638..202599 test (list_eval_partition.txt).
+    start, stop = CELEBA_SPLITS[split]
+    files = [f for f in files if start < _celeba_number(f) <= stop][:limit]
+    first = files[0] if files else "none"
+    key = f"celeba_{split}_{side}_{first[:-4]}_{len(files)}.npy"
     cache = os.path.join(cache_dir, key) if cache_dir else None
     if cache and os.path.exists(cache):
         return np.load(cache)

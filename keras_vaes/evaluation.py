@@ -17,16 +17,19 @@ from keras_vaes import plotting
 from keras_vaes.metrics import diagnostics, fid
 from keras_vaes.samplers import GMMSampler, NormalSampler, decode_latents
 
-# Split-VAE paper, Table 1 (MNIST, 32 latent variables, 12,793,667 params).
+# The Split-VAE paper's FID numbers, {row: {column: value}}.
+# Table 1, MNIST (32 latent variables, 12,793,667 params), by beta.
 PAPER_MNIST = {
-    8.0: {"GEN": 20.4, "GMM-20": 7.3, "GMM-100": 7.2},
-    3.0: {"GEN": 41.1, "GMM-20": 7.2, "GMM-100": 4.8},
+    8.0: {"GEN": {"x_hat": 20.4}, "GMM-20": {"x_hat": 7.3}, "GMM-100": {"x_hat": 7.2}},
+    3.0: {"GEN": {"x_hat": 41.1}, "GMM-20": {"x_hat": 7.2}, "GMM-100": {"x_hat": 4.8}},
 }
-# Tables 3 and 4: CIFAR-10 (GMM 100 components) and CelebA (GEN for x_hat,
-# x1, x2 is not reported separately in Table 3; Table 4 gives x_hat, x1, x2,
-# mix after GMM).
-PAPER_CIFAR10 = {3.0: {"GEN": 81.9, "GMM-100": 69.5}}
-PAPER_CELEBA = {3.0: {"GEN": 54.8, "GMM-100": 49.0, "GMM-100 x1": 45.7, "GMM-100 mix": 35.1}}
+# Table 3, CIFAR-10 (latent 200, beta 3, GMM with 100 components).
+PAPER_CIFAR10 = {3.0: {"GEN": {"x_hat": 81.9}, "GMM-100": {"x_hat": 69.5}}}
+# Table 4, CelebA (latent 150, beta 3): the caption gives the three GEN
+# values for x_hat, x1, x2 and the GMM value (100 components) for the mix.
+PAPER_CELEBA = {
+    3.0: {"GEN": {"x_hat": 54.8, "x1": 49.0, "x2": 45.7}, "GMM-100": {"mix": 35.1}},
+}
 
 OUTPUT_COLUMNS = ("x_hat", "x1", "x2", "mix")
 
@@ -122,24 +125,35 @@ def _cell(value):
 
 
 def write_results(results, output_dir, paper=None, feature_description="", fid_reason=None, header=""):
-    """Writes results.md and results.csv in the paper's Table 1 layout."""
+    """Writes results.md and results.csv in the paper's table layout.
+
+    Args:
+        paper: {row: {column: value}} of the paper's numbers (e.g.
+            `PAPER_MNIST[8.0]`), shown beside the obtained ones.
+    """
     os.makedirs(output_dir, exist_ok=True)
     paper = paper or {}
-    rows = list(results["samples"])
     md = [header, "", f"FID feature model: {feature_description}", ""]
     if fid_reason:
         md += [f"FID cells are empty: {fid_reason}", ""]
     md += [
-        "| samples | FID x_hat | FID x1 | FID x2 | FID mix | paper (x_hat) |",
-        "|---|---|---|---|---|---|",
+        "Each cell: obtained FID (the paper's value in brackets where it reports one).",
+        "",
+        "| samples | " + " | ".join(f"FID {c}" for c in OUTPUT_COLUMNS) + " |",
+        "|---|" + "---|" * len(OUTPUT_COLUMNS),
     ]
-    csv_rows = [["samples", "fid_x_hat", "fid_x1", "fid_x2", "fid_mix", "paper_x_hat"]]
-    for row in rows:
+    csv_rows = [["samples"] + [f"fid_{c}" for c in OUTPUT_COLUMNS] + [f"paper_{c}" for c in OUTPUT_COLUMNS]]
+    for row in results["samples"]:
         values = [results["fid"].get(row, {}).get(c) for c in OUTPUT_COLUMNS]
-        cells = [_cell(v) if not fid_reason else "n/a (no weights)" for v in values]
-        paper_value = paper.get(row)
-        md.append(f"| {row} | " + " | ".join(cells) + f" | {_cell(paper_value) or '-'} |")
-        csv_rows.append([row] + ["" if v is None else f"{v:.4f}" for v in values] + ["" if paper_value is None else paper_value])
+        papers = [paper.get(row, {}).get(c) for c in OUTPUT_COLUMNS]
+        cells = []
+        for value, reported in zip(values, papers):
+            cell = "n/a (no weights)" if fid_reason else (_cell(value) or "-")
+            cells.append(cell + (f" [{reported}]" if reported is not None else ""))
+        md.append(f"| {row} | " + " | ".join(cells) + " |")
+        csv_rows.append(
+            [row] + ["" if v is None else f"{v:.4f}" for v in values] + ["" if p is None else p for p in papers]
+        )
     d = results["diagnostics"]
     md += [
         "",
@@ -152,7 +166,7 @@ def write_results(results, output_dir, paper=None, feature_description="", fid_r
         f"| inactive variables (mean sigma^2 > 0.95) | {d['inactive_by_posterior_variance']} |",
     ]
     for key in ("mse_rec", "variance_loss_rec", "variance_law_mean", "inactive", "inactive_by_posterior_variance"):
-        csv_rows.append([key, d[key], "", "", "", ""])
+        csv_rows.append([key, d[key]] + [""] * (2 * len(OUTPUT_COLUMNS) - 1))
     with open(os.path.join(output_dir, "results.md"), "w") as f:
         f.write("\n".join(md) + "\n")
     with open(os.path.join(output_dir, "results.csv"), "w", newline="") as f:

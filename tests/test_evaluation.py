@@ -64,12 +64,16 @@ def test_diagnostics_match_numpy(evaluated):
 
 def test_results_files_with_and_without_fid(evaluated, tmp_path):
     *_, results = evaluated
-    evaluation.write_results(results, str(tmp_path / "a"), paper={"GEN": 20.4}, feature_description="tiny")
+    evaluation.write_results(results, str(tmp_path / "a"), paper=evaluation.PAPER_CELEBA[3.0],
+                             feature_description="tiny")
     text = (tmp_path / "a" / "results.md").read_text()
-    assert "| GEN |" in text and "20.40" in text
+    gen_line = next(line for line in text.splitlines() if line.startswith("| GEN |"))
+    assert "[54.8]" in gen_line and "[45.7]" in gen_line
     rows = list(csv.reader(open(tmp_path / "a" / "results.csv")))
+    assert rows[0][:2] == ["samples", "fid_x_hat"] and rows[0][-1] == "paper_mix"
     gen = next(r for r in rows if r[0] == "GEN")
     assert float(gen[1]) == pytest.approx(results["fid"]["GEN"]["x_hat"], rel=1e-3)
+    assert float(gen[6]) == 49.0  # paper x1
     no_fid = dict(results, fid={})
     evaluation.write_results(no_fid, str(tmp_path / "b"), fid_reason="no weights: put the file in ~/.keras/models")
     text = (tmp_path / "b" / "results.md").read_text()

@@ -226,3 +226,18 @@ def test_corrupt_inception_weights_file_gives_clear_error(tmp_path):
     corrupt.write_bytes(b"not an h5 file")
     with pytest.raises(fid.InceptionWeightsUnavailable, match="Could not load"):
         fid.inception_feature_model(weights=str(corrupt))
+
+
+def test_precomputed_statistics_from_another_extractor_are_refused():
+    def features(name):
+        inputs = keras.Input((8, 8, 3))
+        pooled = keras.layers.GlobalAveragePooling2D()(inputs)
+        return keras.Model(inputs, keras.layers.Dense(4)(pooled), name=name)
+
+    images = np.random.default_rng(0).uniform(size=(12, 8, 8, 3)).astype("float32")
+    first, second = features("first"), features("second")
+    stats = fid.compute_statistics(images, first)
+    assert stats.source["extractor"] == "model:first"
+    assert fid.fid_score(stats, images, first) == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(fid.StatisticsMismatchError, match="'model:first'.*'model:second'"):
+        fid.fid_score(stats, images, second)

@@ -206,6 +206,9 @@ def test_diverged_weights_never_overwrite_a_file(tmp_path):
     with pytest.raises(ValueError, match="NaN or inf.*left as it was"):
         model.save_weights(str(path))
     assert path.read_bytes() == before
+    with pytest.raises(ValueError, match="NaN or inf"):
+        model.save(str(tmp_path / "m.keras"))
+    assert not (tmp_path / "m.keras").exists()
 
 
 def test_keras_format_round_trip(tmp_path):
@@ -220,6 +223,27 @@ def test_keras_format_round_trip(tmp_path):
     z = np.random.default_rng(1).normal(size=(3, 4)).astype("float32")
     np.testing.assert_array_equal(model.decode(z)["x_hat"], loaded.decode(z)["x_hat"])
     assert loaded.gamma == model.gamma
+
+
+def test_file_without_gamma_is_reported_and_gamma_restarts_from_mse(tmp_path):
+    import h5py
+
+    model = tiny_model()
+    path = str(tmp_path / "m.weights.h5")
+    model.balancer.reset(0.01)
+    model.save_weights(path)
+    assert tiny_model().load_weights(path) is True
+    with h5py.File(path, "a") as f:  # a file as the authors' (no gamma)
+        removed = []
+        f.visit(lambda name: removed.append(name) if name.endswith("balancer_gamma") or name.endswith("balancer_mse_estimate") else None)
+        for name in removed:
+            del f[name]
+    assert len(removed) == 2
+    other = tiny_model()
+    assert other.load_weights(path) is False
+    assert other.gamma == 1.0
+    mse = other.estimate_gamma(tiny_data(10))
+    assert other.gamma == pytest.approx(mse) and mse < 1.0
 
 
 def test_estimate_gamma_from_data():

@@ -1,7 +1,7 @@
 """Fréchet Inception Distance (FID) with the protocol of the reproduced papers.
 
 The Fréchet distance between two Gaussians fitted to feature activations is
-Split-VAE (Asperti & Tonelli) eq. (5):
+Split-VAE (Asperti, Bugo, Filippini, IEEE Access 2022) eq. (5):
 
     FID = ||mu1 - mu2||^2 + Tr(C1 + C2 - 2 (C1 C2)^(1/2)).
 
@@ -239,14 +239,17 @@ class FeatureStatistics:
         )
 
     def save(self, path):
-        """Writes the statistics and their source to a `.npz` file."""
-        np.savez(
-            path,
+        """Writes the statistics and their source to a `.npz` file, atomically."""
+        path = os.fspath(path)
+        if not path.endswith(".npz"):
+            path += ".npz"  # what np.savez would do
+        utils.atomic_write(path, lambda tmp: np.savez(
+            tmp,
             mu=self.mu,
             sigma=self.sigma,
             count=np.int64(self.count),
             source=np.array(json.dumps(self.source, sort_keys=True)),
-        )
+        ))
 
     @classmethod
     def load(cls, path, expected_source=None):
@@ -519,6 +522,8 @@ def compute_statistics(
     """
     model = _resolve_feature_model(feature_model)
     features = extract_features(images, model, batch_size=batch_size, verbose=verbose)
+    source = _canonical_source(source)
+    source.setdefault("extractor", _extractor_name(feature_model))
     return FeatureStatistics.from_features(features, source=source)
 
 
@@ -594,8 +599,17 @@ def fid_score(
     """
     model = None
     stats = []
+    extractor = _extractor_name(feature_model)
     for images in (images_a, images_b):
         if isinstance(images, FeatureStatistics):
+            produced_by = (images.source or {}).get("extractor")
+            if produced_by is not None and produced_by != extractor:
+                raise StatisticsMismatchError(
+                    f"The precomputed statistics were produced by {produced_by!r}, "
+                    f"but the other images would be featurised by {extractor!r}: "
+                    "FIDs across extractors are meaningless. Pass the same "
+                    "feature_model that produced the statistics."
+                )
             stats.append(images)
             continue
         if model is None:  # built only when some images need features

@@ -180,9 +180,18 @@ class BalancedVAE(keras.Model):
         self.balancer.save_to(store)
 
     def load_own_variables(self, store):
-        self.balancer.load_from(store)
+        self._restored_gamma = self.balancer.load_from(store)
         own = {k: store[k] for k in store.keys() if not k.startswith("balancer_")}
         super().load_own_variables(own)
+
+    def _check_finite(self, filepath):
+        broken = [w.path for w in self.weights if not np.all(np.isfinite(ops.convert_to_numpy(w)))]
+        if broken:
+            raise ValueError(
+                f"Refusing to write {filepath}: {len(broken)} weight tensors hold "
+                f"NaN or inf (e.g. {broken[0]}), so training diverged; the file "
+                "on disk, if any, is left as it was."
+            )
 
     def save_weights(self, filepath, overwrite=True, **kwargs):
         """Saves weights (and gamma) atomically to a `.weights.h5` file.
@@ -194,21 +203,29 @@ class BalancedVAE(keras.Model):
                 "The weights file name must end in `.weights.h5`. "
                 f"Received: filepath={filepath}"
             )
-        broken = [w.path for w in self.weights if not np.all(np.isfinite(ops.convert_to_numpy(w)))]
-        if broken:
-            raise ValueError(
-                f"Refusing to write {filepath}: {len(broken)} weight tensors hold "
-                f"NaN or inf (e.g. {broken[0]}), so training diverged; the file "
-                "on disk, if any, is left as it was."
-            )
+        self._check_finite(filepath)
         if not overwrite and os.path.exists(filepath):
             return super().save_weights(filepath, overwrite=False, **kwargs)
         atomic_write(filepath, lambda tmp: super(BalancedVAE, self).save_weights(tmp, **kwargs))
 
+    def save(self, filepath, overwrite=True, **kwargs):
+        """Saves the whole model (`.keras`) atomically; never diverged weights."""
+        self._check_finite(filepath)
+        if not str(filepath).endswith(".keras") or (not overwrite and os.path.exists(filepath)):
+            return super().save(filepath, overwrite=overwrite, **kwargs)
+        atomic_write(filepath, lambda tmp: super(BalancedVAE, self).save(tmp, **kwargs))
+
     def load_weights(self, filepath, *args, **kwargs):
-        """Loads a `.weights.h5` file written by the same configuration."""
+        """Loads a `.weights.h5` file written by the same configuration.
+
+        Returns:
+            True when the file also restored gamma and the MSE estimate;
+            False for a file without them (then call `estimate_gamma` on
+            training data before resuming training, as the authors do).
+        """
         if not os.path.exists(filepath):
             raise FileNotFoundError(f"Weights file {filepath!r} does not exist.")
+        self._restored_gamma = False
         try:
             super().load_weights(filepath, *args, **kwargs)
         except (ValueError, KeyError) as error:
@@ -218,6 +235,7 @@ class BalancedVAE(keras.Model):
                 f"({config}): the file was written by a model of a different "
                 f"configuration. Keras said: {error}"
             ) from error
+        return self._restored_gamma
 
     @classmethod
     def from_config(cls, config):
