@@ -20,7 +20,7 @@ epochs (700 + 1400 on CIFAR-10, 70 + 140 on CelebA) need a GPU.
 import argparse
 import os
 
-import numpy as np
+import keras
 
 from keras_vaes import datasets, metrics, plotting, two_stage_eval
 from keras_vaes.models.two_stage import build_two_stage_vae
@@ -44,14 +44,20 @@ CONFIGS["fashion_mnist"] = CONFIGS["mnist"]
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dataset", choices=sorted(CONFIGS), default="mnist")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--dataset", choices=sorted(CONFIGS), default="mnist",
+                        help="cifar10 / celeba: the paper's Tables 1 / 2 configurations; "
+                             "mnist / fashion_mnist: a small CPU configuration (not in the paper)")
     parser.add_argument("--data", help="dataset file/folder (default: keras.datasets)")
     parser.add_argument("--epochs", type=int, help="first-stage epochs (default: per dataset)")
     parser.add_argument("--epochs2", type=int, help="second-stage epochs (default: per dataset)")
     parser.add_argument("--train-size", type=int, help="use the first N training images")
-    parser.add_argument("--output", default="two_stage_results")
-    parser.add_argument("--weights", help="prefix of saved weights: load them, skip training")
+    parser.add_argument("--output", default="runs/two_stage", help="folder for weights, figures, tables")
+    parser.add_argument("--weights", help="prefix P of saved weights (P.first_stage.weights.h5 and "
+                                          "P.second_stage.weights.h5): load them, skip training")
     parser.add_argument("--fid-samples", type=int, default=10000,
                         help="reference / generated images per cell (paper: 10000)")
     parser.add_argument("--feature-model", default="inception",
@@ -60,7 +66,7 @@ def parse_args():
     parser.add_argument("--initial-mse", type=float, default=1.0,
                         help="starting MSE estimate of the balancing (authors: 1; "
                              "e.g. 0.05 keeps short CPU runs from collapsing)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of weights, sampling and data order")
     return parser.parse_args()
 
 
@@ -70,7 +76,7 @@ def main():
     epochs = config["epochs"] if args.epochs is None else args.epochs
     epochs2 = config["epochs2"] if args.epochs2 is None else args.epochs2
     batch_size = args.batch_size or config.get("batch_size", 100)
-    np.random.seed(args.seed)
+    keras.utils.set_random_seed(args.seed)
 
     # Data: the authors train on the training set and evaluate against
     # its first 10,000 images.

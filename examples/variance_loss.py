@@ -31,7 +31,7 @@ from keras import layers
 from keras_vaes import datasets
 from keras_vaes.metrics import diagnostics
 from keras_vaes.models.two_stage import FirstStage, GaussianVAE, first_stage_kl_weight
-from keras_vaes.plotting import _pyplot
+from keras_vaes.plotting import pyplot
 
 SHAPE = (32, 32, 1)
 LATENT = 32
@@ -114,7 +114,7 @@ def figure3_smoothing(output, seed, window=25):
     smooth = np.convolve(padded, np.ones(window) / window, mode="valid")
     smooth += curve.mean() - smooth.mean()
     loss = diagnostics.variance_loss(curve[:, None], smooth[:, None])
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3))
     ax.plot(t, curve, color="tab:blue", label="curve")
     ax.plot(t, smooth, color="tab:green", label=f"neighbourhood average ({window} points)")
@@ -127,7 +127,7 @@ def figure3_smoothing(output, seed, window=25):
 
 
 def plot_training(rows, output):
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(8, 3))
     for key, ax in zip(("mse", "variance_loss"), axes):
         for (dataset, arch), group in _groups(rows).items():
@@ -143,7 +143,7 @@ def plot_training(rows, output):
 
 
 def plot_figure4(rows, output):
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
     for (dataset, arch), group in _groups(rows).items():
         mse = [r["mse"] for r in group]
@@ -173,7 +173,10 @@ def _dataset_name(path):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     parser.add_argument("--data", nargs="+", default=[None],
                         help="MNIST / Fashion-MNIST npz files (name decides which); "
                              "default: keras.datasets MNIST")
@@ -183,8 +186,8 @@ def main():
     parser.add_argument("--architectures", nargs="+", default=list(ARCHITECTURES),
                         choices=list(ARCHITECTURES))
     parser.add_argument("--batch-size", type=int, default=50)
-    parser.add_argument("--output", default="variance_loss_results")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--output", default="runs/variance_loss", help="folder for figures and CSV")
+    parser.add_argument("--seed", type=int, default=0, help="seed of weights and data order")
     args = parser.parse_args()
     os.makedirs(args.output, exist_ok=True)
     keras.utils.set_random_seed(args.seed)

@@ -9,7 +9,8 @@ import os
 import numpy as np
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot with the non-interactive Agg backend (files only)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -48,7 +49,7 @@ def _show(ax, image):
 
 def save_image_grid(images, path, ncols=10, title=None):
     """Saves images in [0, 1] as one grid PNG (the paper's Figures 7, 10)."""
-    plt = _pyplot()
+    plt = pyplot()
     grid = tile_images(images, ncols)
     scale = 0.5 * max(1, grid.shape[1] // 320)
     fig, ax = plt.subplots(figsize=(grid.shape[1] / 40 / scale, grid.shape[0] / 40 / scale))
@@ -67,7 +68,7 @@ def save_split_rows(outputs, path, n=10, title=None):
         outputs: dict with `"sigma"`, `"x1"`, `"x2"`, `"x_hat"` arrays, as
             returned by `SplitVAE.decode`.
     """
-    plt = _pyplot()
+    plt = pyplot()
     rows = ["sigma", "x1", "x2", "x_hat"]
     missing = [r for r in rows if r not in outputs]
     if missing:
@@ -91,7 +92,7 @@ def save_split_rows(outputs, path, n=10, title=None):
 
 def save_curves(history, path, keys=None, title=None):
     """Plots training curves from a `History.history`-like dict, one panel a key."""
-    plt = _pyplot()
+    plt = pyplot()
     keys = [k for k in (keys or sorted(history)) if k in history]
     fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 2.8), squeeze=False)
     for ax, key in zip(axes[0], keys):
@@ -111,7 +112,7 @@ def save_curves(history, path, keys=None, title=None):
 
 def save_variance_law(per_variable, path, inactive=None, title=None):
     """Bars of the per-variable variance law, inactive variables marked."""
-    plt = _pyplot()
+    plt = pyplot()
     per_variable = np.asarray(per_variable)
     colors = ["tab:blue"] * len(per_variable)
     if inactive is not None:

@@ -288,3 +288,16 @@ def test_weights_from_other_configuration_error(tmp_path):
         tiny_model().load_weights(path)
     with pytest.raises(ValueError, match=r"\.weights\.h5"):
         tiny_model().save_weights(str(tmp_path / "m.h5"))
+
+
+def test_compiled_train_step_reads_the_current_gamma():
+    model = tiny_model()
+    model.compile(optimizer=keras.optimizers.SGD(0.0))  # weights stay put
+    x = tiny_data(10)
+    first = model.train_on_batch(x, return_dict=True)
+    model.balancer.gamma.assign(first["gamma"] / 100.0)
+    second = model.train_on_batch(x, return_dict=True)
+    # The reconstruction term is 0.5*SSE/gamma: ~100x larger with gamma/100.
+    rec_first = first["loss"] - 2.0 * first["kl"]
+    rec_second = second["loss"] - 2.0 * second["kl"]
+    assert rec_second / rec_first == pytest.approx(100.0, rel=0.1)

@@ -221,3 +221,23 @@ def test_bad_inputs_errors(tmp_path):
         model.first_stage.save_weights(tmp_path / "x.h5")
     with pytest.raises(FileNotFoundError):
         model.load_weights(tmp_path / "missing")
+
+
+def test_latent_renormalisation_rule_both_ways(trained):
+    from keras_vaes.models.two_stage import Renormalization
+
+    model = trained[0]
+    previous = model.renormalization
+    plain = model.sample_latents(200, stage=2, seed=5)
+    for should in (True, False):  # var_loss2 / mse2 above or below 0.25
+        model.renormalization = Renormalization(
+            variance_law=0.5, latent_variance_loss=0.3 if should else 0.2,
+            latent_mse=1.0, renormalize_latents=should, data_std=0.2,
+        )
+        z = model.sample_latents(200, stage=2, seed=5, renormalize=True)
+        if should:
+            assert np.mean(np.std(z, axis=0)) == pytest.approx(np.sqrt(0.5), rel=1e-5)
+            np.testing.assert_allclose(z / plain, (z / plain)[0, 0], rtol=1e-4)
+        else:
+            np.testing.assert_array_equal(z, plain)
+    model.renormalization = previous
