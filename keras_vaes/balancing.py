@@ -25,6 +25,19 @@ from keras import ops
 RULES = ("split_vae", "two_stage")
 
 
+def gamma_from_mse(rule, mse):
+    """The gamma a rule starts from (or restarts from) for a measured MSE.
+
+    `"split_vae"`: gamma = mse (the loss divides by gamma); `"two_stage"`:
+    gamma = sqrt(mse) (a standard deviation).
+    """
+    if rule == "split_vae":
+        return mse
+    if rule == "two_stage":
+        return ops.sqrt(mse) if not isinstance(mse, (int, float)) else float(np.sqrt(mse))
+    raise ValueError(f"Unknown balancing rule. Expected one of {RULES}. Received: rule={rule!r}")
+
+
 def balancing_update(rule, mse_estimate, gamma, batch_mse, decay=0.99):
     """One step of the gamma balancing rule, on tensors or NumPy values.
 
@@ -40,11 +53,9 @@ def balancing_update(rule, mse_estimate, gamma, batch_mse, decay=0.99):
     """
     running = decay * mse_estimate + (1.0 - decay) * batch_mse
     if rule == "split_vae":
-        return running, ops.minimum(gamma, running)
-    if rule == "two_stage":
-        new_estimate = ops.minimum(mse_estimate, running)
-        return new_estimate, ops.sqrt(new_estimate)
-    raise ValueError(f"Unknown balancing rule. Expected one of {RULES}. Received: rule={rule!r}")
+        return running, ops.minimum(gamma, gamma_from_mse(rule, running))
+    new_estimate = ops.minimum(mse_estimate, running)
+    return new_estimate, gamma_from_mse(rule, new_estimate)
 
 
 class GammaBalancer:
@@ -74,9 +85,8 @@ class GammaBalancer:
         self.mse_estimate = keras.Variable(
             initial_mse, dtype="float32", trainable=False, name="mse_estimate"
         )
-        initial_gamma = initial_mse if rule == "split_vae" else np.sqrt(initial_mse)
         self.gamma = keras.Variable(
-            initial_gamma, dtype="float32", trainable=False, name="gamma"
+            gamma_from_mse(rule, float(initial_mse)), dtype="float32", trainable=False, name="gamma"
         )
 
     def update(self, batch_mse):
@@ -91,7 +101,7 @@ class GammaBalancer:
     def reset(self, mse):
         """Restarts the estimate from a measured MSE (the authors' resume)."""
         self.mse_estimate.assign(float(mse))
-        self.gamma.assign(float(mse) if self.rule == "split_vae" else float(np.sqrt(mse)))
+        self.gamma.assign(gamma_from_mse(self.rule, float(mse)))
 
     def save_to(self, store):
         store["balancer_mse_estimate"] = np.asarray(self.mse_estimate)

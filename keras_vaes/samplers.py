@@ -274,6 +274,16 @@ def should_renormalize_latents(var_loss, mse, threshold=0.25):
     return bool(var_loss / mse > threshold)
 
 
+def mean_std(x):
+    """Mean over features of the std across samples: mean_j std_i(x[i, j]).
+
+    The spread the renormalisation rules match ("Variance Loss in VAEs",
+    section 4): per latent variable for z, per pixel for images.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    return float(np.mean(np.std(x.reshape(x.shape[0], -1), axis=0)))
+
+
 def renormalize_latents(z, variance_law_mean):
     """Rescales generated latents to the standard deviation the variance law expects.
 
@@ -303,10 +313,10 @@ def renormalize_latents(z, variance_law_mean):
         raise ValueError(
             f"`variance_law_mean` must be > 0. Received: variance_law_mean={variance_law_mean}"
         )
-    mean_std = np.mean(np.std(z, axis=0))
-    if mean_std == 0:
+    spread = mean_std(z)
+    if spread == 0:
         raise ValueError("All generated latents are identical: nothing to rescale.")
-    return (z * (np.sqrt(variance_law_mean) / mean_std)).astype(np.float32)
+    return (z * (np.sqrt(variance_law_mean) / spread)).astype(np.float32)
 
 
 def renormalize_images(images, data_std):
@@ -340,8 +350,8 @@ def renormalize_images(images, data_std):
     if not target >= 0:
         raise ValueError(f"`data_std` must be >= 0. Received: data_std={data_std}")
     mean_image = np.mean(images, axis=0)
-    mean_std = np.mean(np.std(images, axis=0))
-    if mean_std == 0:
+    spread = mean_std(images)
+    if spread == 0:
         raise ValueError("All generated images are identical: nothing to rescale.")
-    rescaled = (images - mean_image) * (target / mean_std) + mean_image
+    rescaled = (images - mean_image) * (target / spread) + mean_image
     return np.clip(rescaled, 0.0, 1.0).astype(dtype)

@@ -13,6 +13,7 @@ import os
 
 import numpy as np
 
+from keras_vaes import samplers
 from keras_vaes.metrics import diagnostics, fid
 
 # The paper's numbers (FID, mean +- std over ten trainings), Tables 1 and 2
@@ -40,10 +41,6 @@ PAPER_TABLES = {
 }
 
 COLUMNS = ("REC", "GEN-1", "GEN-2")
-
-
-def _pixel_std(images):
-    return float(np.mean(np.std(images, axis=0)))
 
 
 def evaluate_two_stage(model, reference, feature_model=None, fid_unavailable=None,
@@ -92,13 +89,13 @@ def evaluate_two_stage(model, reference, feature_model=None, fid_unavailable=Non
             row[f"{column} variance loss"] = diagnostics.variance_loss(reference, generated)[
                 "variance_loss"
             ]
-            row[f"{column} pixel std"] = _pixel_std(generated)
+            row[f"{column} pixel std"] = samplers.mean_std(generated)
         row["MSE"] = diagnostics.mse(reference, cells["REC"])
         rows.append(row)
     return {
         "rows": rows,
         "diagnostics": {
-            "data pixel std": _pixel_std(reference),
+            "data pixel std": samplers.mean_std(reference),
             "variance law (mean)": law.mean,
             "inactive variables (var(mu) < 0.05)": inactive.count,
             "inactive variables (mean sigma^2 > 0.95)": inactive.count_by_posterior_variance,

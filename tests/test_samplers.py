@@ -177,3 +177,10 @@ def test_renormalize_images_matches_numpy():
         assert got.dtype == np.float32
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
     assert got.min() >= 0 and got.max() <= 1 and (got == 0).any() and (got == 1).any()
+
+
+def test_mean_std_by_hand():
+    x = np.random.default_rng(3).normal(size=(7, 2, 3, 1))
+    flat = x.reshape(7, -1)
+    by_hand = np.mean([np.sqrt(np.mean((flat[:, j] - flat[:, j].mean()) ** 2)) for j in range(6)])
+    assert samplers.mean_std(x) == pytest.approx(by_hand, rel=1e-12)

@@ -444,7 +444,7 @@ class TwoStageVAE:
             renormalize_latents=samplers.should_renormalize_latents(
                 latent["variance_loss"], latent["mse"]
             ),
-            data_std=float(np.mean(np.std(images, axis=0))),
+            data_std=samplers.mean_std(images),
         )
         return self.renormalization
 
