@@ -170,9 +170,35 @@ def check_image_size(image_size, base_size=4):
     while size < image_size:
         size *= 2
     if size != image_size:
+        sizes = ", ".join(str(base_size * 2**k) for k in range(1, 5))
         raise ValueError(
             f"The image side must be {base_size}*2^k with k >= 1 "
-            f"(8, 16, 32, 64, ...). Received: image side {image_size}."
+            f"({sizes}, ...). Received: image side {image_size}."
+        )
+
+
+def check_input_shape(input_shape, downsamplings, base_size=4):
+    """Checks `(H, W, C)` for the ResNet encoder/decoder of this module.
+
+    Square, side `base_size * 2**k` (the decoder doubles from
+    `base_size`), and not downsampled below 1x1 by the encoder's
+    `downsamplings` stride-2 convolutions.
+    """
+    if len(input_shape) != 3:
+        raise ValueError(
+            "Expected input_shape=(height, width, channels). "
+            f"Received: input_shape={input_shape}"
+        )
+    height, width, channels = input_shape
+    if height != width:
+        raise ValueError(f"Expected square images. Received: input_shape={input_shape}")
+    if channels < 1:
+        raise ValueError(f"Expected at least one channel. Received: input_shape={input_shape}")
+    check_image_size(height, base_size)
+    if height // 2**downsamplings < 1:
+        raise ValueError(
+            f"{downsamplings} stride-2 downsamplings take a {height}x{width} "
+            "image below 1x1: use fewer scales (num_scale)."
         )
 
 

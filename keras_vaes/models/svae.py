@@ -6,7 +6,6 @@ vanilla VAE of the ablation (section VI), identical but for the last layer.
 """
 
 import keras
-import numpy as np
 from keras import layers, ops
 
 from keras_vaes import blocks
@@ -14,30 +13,6 @@ from keras_vaes.layers import PACKAGE, SplitComposition
 from keras_vaes.losses import balanced_split_vae_loss
 from keras_vaes.models.base import BalancedVAE
 from keras_vaes.samplers import NormalSampler
-
-
-def _check_config(input_shape, latent_dim, num_scale):
-    if len(input_shape) != 3:
-        raise ValueError(
-            "Expected input_shape=(height, width, channels). "
-            f"Received: input_shape={input_shape}"
-        )
-    height, width, channels = input_shape
-    if height != width:
-        raise ValueError(
-            f"Expected square images. Received: input_shape={input_shape}"
-        )
-    blocks.check_image_size(height)
-    if height // 2**num_scale < 1:
-        raise ValueError(
-            f"num_scale={num_scale} downsamples a {height}x{width} image "
-            f"below 1x1; use num_scale <= {int(np.log2(height))}."
-        )
-    if latent_dim < 1 or channels < 1:
-        raise ValueError(
-            "latent_dim and channels must be positive. Received: "
-            f"latent_dim={latent_dim}, input_shape={input_shape}"
-        )
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -67,6 +42,7 @@ class SplitVAE(BalancedVAE):
         seed: int or None. Seed of the sampling layer.
 
     Example:
+    >>> import numpy as np
     >>> model = SplitVAE((16, 16, 1), 4, base_dim=8, emb_dim=16, num_scale=2)
     >>> out = model.decode(np.zeros((2, 4), "float32"))
     >>> sorted(out)
@@ -91,7 +67,9 @@ class SplitVAE(BalancedVAE):
         **kwargs,
     ):
         input_shape = tuple(int(d) for d in input_shape)
-        _check_config(input_shape, latent_dim, num_scale)
+        blocks.check_input_shape(input_shape, downsamplings=num_scale)
+        if latent_dim < 1:
+            raise ValueError(f"latent_dim must be positive. Received: latent_dim={latent_dim}")
         net = dict(
             kernel_size=kernel_size,
             block_per_scale=block_per_scale,

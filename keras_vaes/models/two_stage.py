@@ -51,21 +51,10 @@ def _check_positive_int(**values):
 
 
 def _check_first_stage_config(input_shape, latent_dim, num_scale):
-    if len(input_shape) != 3:
-        raise ValueError(
-            "Expected input_shape=(height, width, channels). "
-            f"Received: input_shape={input_shape}"
-        )
-    height, width, channels = input_shape
-    if height != width:
-        raise ValueError(f"Expected square images. Received: input_shape={input_shape}")
-    _check_positive_int(latent_dim=latent_dim, num_scale=num_scale, channels=channels)
-    blocks.check_image_size(height, base_size=2)
-    if height // 2 ** (num_scale - 1) < 1:
-        raise ValueError(
-            f"num_scale={num_scale} downsamples a {height}x{width} image "
-            f"below 1x1; use num_scale <= {int(np.log2(height)) + 1}."
-        )
+    _check_positive_int(latent_dim=latent_dim, num_scale=num_scale)
+    # A stem at full resolution, then num_scale - 1 downsamplings; the
+    # decoder starts from 2x2.
+    blocks.check_input_shape(input_shape, downsamplings=num_scale - 1, base_size=2)
 
 
 def _mean_and_log_var(features, latent_dim, prefix):
