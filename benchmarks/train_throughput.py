@@ -55,6 +55,7 @@ ENV_VARIANTS = {
     "onednn_off": ({"TF_ENABLE_ONEDNN_OPTS": "0"}, []),
     "inter_op_1": ({}, ["--inter-op", "1"]),
     "intra_op_1": ({}, ["--intra-op", "1"]),
+    "mixed_bfloat16": ({}, ["--dtype-policy", "mixed_bfloat16"]),
 }
 
 
@@ -88,6 +89,8 @@ def parse_args(argv=None):
                         help="measure encode/decode of --predict-images images (default on)")
     parser.add_argument("--predict-images", type=int, default=10000)
     parser.add_argument("--inter-op", type=int, default=0, help="tf inter-op threads (0: TF default)")
+    parser.add_argument("--dtype-policy", default=None,
+                        help="keras dtype policy, e.g. mixed_bfloat16 (changes the numerics)")
     parser.add_argument("--intra-op", type=int, default=0, help="tf intra-op threads (0: TF default)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="print one JSON line of results only")
@@ -344,6 +347,9 @@ def main(argv=None):
     if args.intra_op:
         tf.config.threading.set_intra_op_parallelism_threads(args.intra_op)
     import keras
+
+    if args.dtype_policy:
+        keras.config.set_dtype_policy(args.dtype_policy)
 
     configs = list(CONFIGS) if args.config == "all" else [args.config]
     report = {}

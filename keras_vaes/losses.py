@@ -5,6 +5,12 @@ import math
 from keras import ops
 
 
+def _float32(x):
+    # Losses are summed over many terms: keep them in float32 also when the
+    # network runs in mixed precision.
+    return ops.cast(x, "float32")
+
+
 def gaussian_kl(z_mean, z_log_var):
     """KL(N(mu, sigma^2) || N(0, I)) per sample, summed over latents.
 
@@ -18,6 +24,7 @@ def gaussian_kl(z_mean, z_log_var):
     Returns:
         Tensor (N,).
     """
+    z_mean, z_log_var = _float32(z_mean), _float32(z_log_var)
     return 0.5 * ops.sum(
         ops.square(z_mean) + ops.exp(z_log_var) - 1.0 - z_log_var, axis=-1
     )
@@ -25,6 +32,7 @@ def gaussian_kl(z_mean, z_log_var):
 
 def squared_error(x, x_hat):
     """Per-sample sum of squared errors over all non-batch axes."""
+    x, x_hat = _float32(x), _float32(x_hat)
     axes = tuple(range(1, len(x.shape)))
     return ops.sum(ops.square(x - x_hat), axis=axes)
 
@@ -51,6 +59,7 @@ def gaussian_nll(x, x_hat, gamma):
     stage-1 reconstruction term of the authors' BalancingVAE (variance-loss
     paper, section 2.1, after Dai & Wipf), with gamma the standard deviation.
     """
+    x, x_hat = _float32(x), _float32(x_hat)
     axes = tuple(range(1, len(x.shape)))
     terms = (
         0.5 * ops.square((x - x_hat) / gamma)

@@ -116,7 +116,8 @@ class BalancedVAE(keras.Model):
     def _compute_losses(self, x, training):
         outputs = self(x, training=training)
         loss, kl = self.loss_terms(x, outputs)
-        mse = ops.mean(ops.square(x - outputs[self.output_keys[0]]))
+        reconstruction = ops.cast(outputs[self.output_keys[0]], "float32")
+        mse = ops.mean(ops.square(ops.cast(x, "float32") - reconstruction))
         return loss, mse, kl
 
     def _logs(self):
