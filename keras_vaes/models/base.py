@@ -69,7 +69,7 @@ class BalancedVAE(keras.Model):
         return float(ops.convert_to_numpy(self.balancer.mse_estimate))
 
     def _check_data(self, data, name="images"):
-        return check_images(data, self.image_shape, name=name).astype("float32")
+        return check_images(data, self.image_shape, name=name).astype("float32", copy=False)
 
     def encode(self, data, batch_size=100):
         """Posterior `(mean, log_var)` of `data` as NumPy arrays."""
