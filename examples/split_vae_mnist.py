@@ -56,6 +56,10 @@ def parse_args():
     run.add_argument("--output", default="runs/split_vae_mnist")
     run.add_argument("--weights", default=None, help="a .weights.h5 to load; trains further only if --epochs > 0")
     run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--recalibrate-bn", action="store_true",
+                     help="after training/loading, recompute BatchNormalization statistics on 10k "
+                          "training images (needed after short runs: momentum 0.999 keeps stale "
+                          "statistics for thousands of steps)")
     evaluate = parser.add_argument_group("evaluation")
     evaluate.add_argument("--fid-samples", type=int, default=10000)
     evaluate.add_argument("--feature-model", default="inception",
@@ -117,6 +121,12 @@ def main():
         last = {k: v[-1] for k, v in history.history.items()}
         print("final: " + ", ".join(f"{k}={v:.5g}" for k, v in last.items()))
         print(f"wrote {weights_path}")
+
+    if args.recalibrate_bn:
+        batches = model.recalibrate_batch_norm(x_train[:10000])
+        print(f"BatchNormalization statistics recomputed over {batches} batches")
+        if args.epochs > 0:
+            model.save_weights(weights_path)
 
     # --- Show: generated samples like the paper's Figures 1/2 and 7 --------
     generated = model.generate(100, seed=args.seed)

@@ -301,3 +301,18 @@ def test_compiled_train_step_reads_the_current_gamma():
     rec_first = first["loss"] - 2.0 * first["kl"]
     rec_second = second["loss"] - 2.0 * second["kl"]
     assert rec_second / rec_first == pytest.approx(100.0, rel=0.1)
+
+
+def test_recalibrate_batch_norm_averages_batch_statistics():
+    model = tiny_model()
+    x = tiny_data(30, seed=7)
+    assert model.recalibrate_batch_norm(x, batch_size=10) == 3
+    embedding = model.encoder.get_layer("embedding")
+    stem = keras.Model(embedding.input, embedding.get_layer("embedding_stem").output)
+    bn = embedding.get_layer("embedding_scale0_res0_bn0")
+    features = np.asarray(stem(x))
+    batch_means = [features[i : i + 10].mean(axis=(0, 1, 2)) for i in (0, 10, 20)]
+    batch_vars = [features[i : i + 10].var(axis=(0, 1, 2)) for i in (0, 10, 20)]
+    np.testing.assert_allclose(bn.moving_mean, np.mean(batch_means, axis=0), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(bn.moving_variance, np.mean(batch_vars, axis=0), rtol=1e-4, atol=1e-6)
+    assert bn.momentum == 0.999  # restored

@@ -104,6 +104,38 @@ class BalancedVAE(keras.Model):
             mean = (mean + np.exp(0.5 * log_var) * eps).astype("float32")
         return self.decode(mean, batch_size=batch_size)
 
+    def recalibrate_batch_norm(self, data, batch_size=100):
+        """Recomputes every BatchNormalization's moving statistics on `data`.
+
+        With the authors' momentum of 0.999 the moving statistics need
+        thousands of steps to forget the early network; after a short run
+        they are stale, and inference (encode, decode, generate) is much
+        worse than training. This runs the model in training mode over
+        `data` without touching the weights, setting each BN's moving mean
+        and variance to the average of its batch statistics ("precise BN").
+        The maths of the model is unchanged; only inference statistics are.
+
+        Returns:
+            The number of batches averaged.
+        """
+        data = self._check_data(data)
+        norms = [
+            layer for layer in self._flatten_layers()
+            if isinstance(layer, keras.layers.BatchNormalization)
+        ]
+        momenta = [layer.momentum for layer in norms]
+        steps = 0
+        try:
+            for start in range(0, len(data) - batch_size + 1, batch_size):
+                steps += 1
+                for layer in norms:  # cumulative average of batch statistics
+                    layer.momentum = (steps - 1) / steps
+                self(data[start : start + batch_size], training=True)
+        finally:
+            for layer, momentum in zip(norms, momenta):
+                layer.momentum = momentum
+        return steps
+
     # --- Training ---------------------------------------------------------
 
     @property
