@@ -281,6 +281,7 @@ def test_bad_images_errors():
         model.decode(np.zeros((2, 5)))
 
 
+@pytest.mark.filterwarnings("ignore:Skipping nested container")
 def test_weights_from_other_configuration_error(tmp_path):
     path = str(tmp_path / "big.weights.h5")
     kv.build_svae((16, 16, 1), 8, **{**TINY, "emb_dim": 32}).save_weights(path)
