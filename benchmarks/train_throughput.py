@@ -26,6 +26,7 @@ those rows too.
 Usage:
     python benchmarks/train_throughput.py --config mnist
     python benchmarks/train_throughput.py --config all --repeats 5 --steps 10
+    python benchmarks/train_throughput.py --variants fit,reference,keras2_authors
     python benchmarks/train_throughput.py --variants fit,reference,keras_bn,jit
 """
 
@@ -50,6 +51,8 @@ VARIANTS = {
     "jit": "fit with compile(jit_compile=True) (XLA)",
     "spe": "fit with compile(steps_per_execution=STEPS)",
     "train_function": "model.train_function called per batch (no fit loop)",
+    "keras2_authors": "the authors' Keras 2 script: tf_keras functional model + add_loss, "
+    "train_on_batch loop (needs `pip install tf-keras`)",
 }
 ENV_VARIANTS = {
     "onednn_off": ({"TF_ENABLE_ONEDNN_OPTS": "0"}, []),
@@ -252,6 +255,8 @@ def _runner(variant, config, x, args):
 
     batch, warmup = args.batch_size, args.warmup
     beta = CONFIGS[config]["beta"]
+    if variant == "keras2_authors":
+        return _make_keras2_authors_runner(config, x, batch, warmup)
     if variant in ("reference", "keras_bn"):
         model = _build(config, keras_bn=variant == "keras_bn", seed=args.seed)
         return _make_reference_runner(model, x, batch, warmup, beta)
@@ -271,6 +276,69 @@ def _runner(variant, config, x, args):
         x = x[: 3 * args.steps * batch]
         return _make_fit_runner(model, x, batch, 0, per_tick=args.steps)
     return _make_fit_runner(model, x, batch, warmup)
+
+
+def _make_keras2_authors_runner(config, x, batch, warmup):
+    """The authors' Split-VAE script, as written for Keras 2 (tf_keras).
+
+    Same architecture (checked by its parameter count), loss added with
+    `add_loss` and a gamma input, `compile(loss=None, metrics=["mse"])`,
+    then `train_on_batch` and the gamma update in Python, as their loop.
+    """
+    import tensorflow as tf
+    import tf_keras as k2
+    from tf_keras import layers as L
+
+    cfg = CONFIGS[config]
+    shape, latent, beta = cfg["input_shape"], cfg["latent_dim"], cfg["beta"]
+
+    def res_block(y, dim, layer):
+        shortcut = layer(dim)(y)
+        for _ in range(2):
+            y = L.BatchNormalization(momentum=0.999, epsilon=1e-5)(y)
+            y = L.Activation("swish")(y)
+            y = layer(dim)(y)
+        return y + shortcut
+
+    conv = lambda dim: L.Conv2D(dim, 3, padding="same")  # noqa: E731
+    images, gamma_in = L.Input(shape), L.Input(())
+    dim = 64
+    y = L.Conv2D(dim, 3, strides=2, padding="same")(images)
+    for _ in range(3):
+        y = res_block(y, dim, conv)
+        dim *= 2
+        y = L.Conv2D(dim, 3, strides=2, padding="same")(y)
+    y = res_block(L.GlobalAveragePooling2D()(y), 512, L.Dense)
+    z_mean, z_log_var = L.Dense(latent)(y), L.Dense(latent)(y)
+    z = z_mean + k2.backend.random_normal(tf.shape(z_mean)) * tf.exp(z_log_var * 0.5)
+    y = L.Reshape((4, 4, 512))(L.Dense(4 * 4 * 512)(L.Dense(512)(z)))
+    for dim in (256, 128, 64):
+        y = L.Conv2DTranspose(dim, 3, strides=2, padding="same")(y)
+        y = res_block(y, dim, conv)
+    channels = shape[-1]
+    out = L.Conv2D(2 * channels + 1, 3, padding="same", activation="sigmoid")(y)
+    mask, x1, x2 = out[..., :1], out[..., 1 : 1 + channels], out[..., 1 + channels :]
+    x_hat = x1 * mask + x2 * (1 - mask)
+    vae = k2.Model([images, gamma_in], x_hat)
+    rec = 0.5 * tf.reduce_sum(tf.square(images - x_hat), axis=[1, 2, 3]) / gamma_in
+    kl = 0.5 * tf.reduce_sum(tf.square(z_mean) + tf.exp(z_log_var) - 1 - z_log_var, axis=-1)
+    vae.add_loss(tf.reduce_mean(rec + beta * kl))
+    vae.compile(optimizer=k2.optimizers.Adam(1e-3), loss=None, metrics=["mse"])
+    _progress(f"keras2_authors: {vae.count_params():,} parameters (tf_keras {k2.__version__})")
+    state = {"mse": 1.0, "gamma": 1.0}
+    gamma_batch = tf.ones((batch,))
+
+    def run():
+        clock = _Clock()
+        for start in range(0, len(x), batch):
+            xb = x[start : start + batch]
+            _, batch_mse = vae.train_on_batch([xb, gamma_batch * state["gamma"]], xb)
+            state["mse"] = 0.99 * state["mse"] + 0.01 * batch_mse
+            state["gamma"] = min(state["gamma"], state["mse"])
+            clock.tick()
+        return clock.rates(warmup, batch)
+
+    return run
 
 
 def measure_training(config, args):
