@@ -16,6 +16,10 @@ import os
 
 WEIGHTS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "weights")
 
+# How weights/svae_mnist_2ep.weights.h5 was made (README, Results, run D):
+#   python examples/split_vae_mnist.py --data mnist.npz --epochs 2 \
+#       --learning-rate 1e-4 --seed 0 --recalibrate-bn --output runs/mnist_2ep
+#   then export_weights(model, "weights/svae_mnist_2ep.weights.h5").
 PRESETS = {
     "svae_mnist_2ep": {
         "builder": "build_svae",
@@ -41,6 +45,21 @@ def sha256(path, chunk=1 << 20):
         for block in iter(lambda: f.read(chunk), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def export_weights(model, path):
+    """Writes `model`'s weights and gamma without the optimizer state.
+
+    `save_weights` of a compiled Keras 3 model also stores the optimizer's
+    variables (Adam: twice the model), which resuming training needs but a
+    shipped preset does not. Returns the file's SHA-256.
+    """
+    bare = type(model).from_config(model.get_config())
+    bare.set_weights(model.get_weights())
+    bare.balancer.mse_estimate.assign(model.balancer.mse_estimate)
+    bare.balancer.gamma.assign(model.balancer.gamma)
+    bare.save_weights(path)
+    return sha256(path)
 
 
 def load_pretrained(name, weights_dir=None):

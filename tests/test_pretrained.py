@@ -35,3 +35,19 @@ def test_preset_errors(tmp_path):
         f.write(bytes([byte[0] ^ 0xFF]))
     with pytest.raises(ValueError, match="checksum"):
         kv.load_pretrained("svae_mnist_2ep", weights_dir=str(tmp_path))
+
+
+def test_export_weights_drops_optimizer_state(tmp_path):
+    model = kv.build_svae((16, 16, 1), 4, base_dim=8, emb_dim=16, num_scale=2)
+    model.compile(optimizer="adam")
+    x = np.random.default_rng(0).uniform(size=(20, 16, 16, 1)).astype("float32")
+    model.fit(x, batch_size=10, epochs=1, verbose=0)
+    full, bare = str(tmp_path / "full.weights.h5"), str(tmp_path / "bare.weights.h5")
+    model.save_weights(full)
+    digest = pretrained.export_weights(model, bare)
+    assert digest == pretrained.sha256(bare)
+    assert os.path.getsize(bare) < 0.6 * os.path.getsize(full)  # no Adam moments
+    loaded = kv.build_svae((16, 16, 1), 4, base_dim=8, emb_dim=16, num_scale=2)
+    assert loaded.load_weights(bare) is True and loaded.gamma == model.gamma
+    z = np.random.default_rng(1).normal(size=(3, 4)).astype("float32")
+    np.testing.assert_array_equal(loaded.decode(z)["x_hat"], model.decode(z)["x_hat"])
