@@ -106,15 +106,24 @@ def main():
     weights_path = os.path.join(args.output, "svae_mnist.weights.h5")
     if args.epochs > 0:
         model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
-        history = model.fit(
-            x_train, batch_size=args.batch_size, epochs=args.epochs,
-            validation_data=(x_test[:1000],),
-            callbacks=[
-                keras.callbacks.ModelCheckpoint(weights_path, save_weights_only=True),
-                keras.callbacks.CSVLogger(os.path.join(args.output, "history.csv")),
-                keras.callbacks.TerminateOnNaN(),
-            ],
-        )
+        try:
+            history = model.fit(
+                x_train, batch_size=args.batch_size, epochs=args.epochs,
+                validation_data=(x_test[:1000],),
+                callbacks=[
+                    keras.callbacks.ModelCheckpoint(weights_path, save_weights_only=True),
+                    keras.callbacks.CSVLogger(os.path.join(args.output, "history.csv")),
+                    keras.callbacks.TerminateOnNaN(),
+                ],
+            )
+        except ValueError as error:
+            if "NaN or inf" not in str(error):
+                raise
+            raise SystemExit(
+                f"Training diverged (NaN/inf weights); {weights_path} holds the last "
+                "finite checkpoint, if any. The authors' script uses "
+                "--learning-rate 1e-4; another --seed also helps."
+            ) from error
         model.save_weights(weights_path)
         plotting.save_curves(history.history, os.path.join(args.output, "curves.png"),
                              keys=["loss", "mse", "kl", "gamma"])

@@ -89,3 +89,18 @@ def test_variance_loss_runs(tiny_mnist, tmp_path):
         "--test-size", "20", "--batch-size", "20", "--output", str(out))
     names = os.listdir(out)
     assert any(n.endswith(".csv") for n in names) and any(n.endswith(".png") for n in names)
+
+
+def test_split_vae_mnist_diverging_run_says_so_and_writes_no_weights(tiny_mnist, tmp_path):
+    data, _ = tiny_mnist
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "examples", "split_vae_mnist.py"), "--data", data,
+         "--latent-dim", "4", "--base-dim", "8", "--emb-dim", "16", "--num-scale", "2",
+         "--batch-size", "20", "--epochs", "2", "--learning-rate", "1e30", "--no-eval",
+         "--output", str(tmp_path)],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
+    assert result.returncode != 0
+    assert "Training diverged" in result.stderr
+    assert not (tmp_path / "svae_mnist.weights.h5").exists()
