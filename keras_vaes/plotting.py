@@ -25,6 +25,15 @@ def _prepare(path):
     return path
 
 
+def _save(plt, fig, path, title=None):
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(_prepare(path), dpi=100)
+    plt.close(fig)
+    return path
+
+
 def tile_images(images, ncols):
     """Tiles (N, H, W, C) images into one (rows*H, ncols*W, C) array."""
     images = np.asarray(images)
@@ -82,12 +91,7 @@ def save_split_rows(outputs, path, n=10, title=None):
         for i in range(n):
             _show(axes[r, i], np.asarray(outputs[key][i]))
         axes[r, 0].set_ylabel(key, rotation=0, labelpad=22)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(_prepare(path), dpi=100)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path, title)
 
 
 def save_curves(history, path, keys=None, title=None):
@@ -102,12 +106,7 @@ def save_curves(history, path, keys=None, title=None):
         ax.set_xlabel("epoch")
         if key in ("gamma", "mse") and np.all(values > 0):
             ax.set_yscale("log")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(_prepare(path), dpi=100)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path, title)
 
 
 def save_variance_law(per_variable, path, inactive=None, title=None):
@@ -123,7 +122,4 @@ def save_variance_law(per_variable, path, inactive=None, title=None):
     ax.set_xlabel("latent variable (red: inactive)")
     ax.set_ylabel("var(mu) + mean(sigma^2)")
     ax.set_title(title or "variance law")
-    fig.tight_layout()
-    fig.savefig(_prepare(path), dpi=100)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)

@@ -18,8 +18,9 @@ WEIGHTS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__fil
 
 # How weights/svae_mnist_2ep.weights.h5 was made (README, Results, run D):
 #   python examples/split_vae_mnist.py --data mnist.npz --epochs 2 \
-#       --learning-rate 1e-4 --seed 0 --recalibrate-bn --output runs/mnist_2ep
-#   then export_weights(model, "weights/svae_mnist_2ep.weights.h5").
+#       --learning-rate 1e-4 --seed 0 --output runs/mnist_2ep
+#   then, on the loaded weights, model.recalibrate_batch_norm(x_train[:10000])
+#   (what --recalibrate-bn does) and export_weights(model, path).
 PRESETS = {
     "svae_mnist_2ep": {
         "builder": "build_svae",

@@ -100,8 +100,7 @@ class BalancedVAE(keras.Model):
         """
         mean, log_var = self.encode(data, batch_size=batch_size)
         if sample:
-            eps = np.random.default_rng(seed).standard_normal(mean.shape)
-            mean = (mean + np.exp(0.5 * log_var) * eps).astype("float32")
+            mean = ops.convert_to_numpy(Sampling(seed=seed)([mean, log_var]))
         return self.decode(mean, batch_size=batch_size)
 
     def recalibrate_batch_norm(self, data, batch_size=100):

@@ -32,7 +32,7 @@ import numpy as np
 from keras import layers, ops
 
 from keras_vaes import blocks, samplers
-from keras_vaes.layers import PACKAGE
+from keras_vaes.layers import PACKAGE, Sampling
 from keras_vaes.losses import balanced_gaussian_vae_loss
 from keras_vaes.metrics import diagnostics
 from keras_vaes.models.base import BalancedVAE
@@ -255,9 +255,8 @@ class SecondStage(GaussianVAE):
         self.second_depth = second_depth
         self.kl_weight = float(kl_weight)
         self.seed = seed
-        self.noise_generator = keras.random.SeedGenerator(
-            None if seed is None else seed + 1
-        )
+        # Draws the training z from the first stage's posterior.
+        self.z_sampling = Sampling(seed=None if seed is None else seed + 1, name="z_sampling")
 
     @staticmethod
     def _dense_side(latent_dim, second_dim, second_depth, name):
@@ -283,11 +282,7 @@ class SecondStage(GaussianVAE):
 
     def _training_inputs(self, x):
         if isinstance(x, dict):
-            mean, log_var = x["z_mean"], x["z_log_var"]
-            eps = keras.random.normal(
-                ops.shape(mean), dtype=mean.dtype, seed=self.noise_generator
-            )
-            return mean + ops.exp(0.5 * log_var) * eps
+            return self.z_sampling([x["z_mean"], x["z_log_var"]])
         return x
 
     def fit(self, x=None, *args, **kwargs):
