@@ -17,7 +17,14 @@ repeats of `--steps` timed steps. One run prints, per configuration:
   load evenly, and CPU seconds per image are printed next to wall time);
 - FLOPs per training image counted from the layer shapes (2 * MACs forward,
   x3 for a training step), achieved GFLOP/s, and peak RSS;
-- with `--predict`, `encode` and `decode` (generation) of 10,000 images.
+- the float32 arithmetic ceiling of this machine, measured in the same
+  run (best of a 4096^3 matmul and a 3x3 convolution with 512 channels),
+  the images/s it allows for this model, and the fraction reached;
+- with `--predict`, `encode` and `decode` (generation) of 10,000 images;
+- with `--profile`, where the time of a default training step goes: the
+  TensorFlow profiler's per-op self time, grouped (convolution forward,
+  backward-input, backward-filter, dense, batch norm, activations,
+  optimizer, other).
 
 Process-wide settings (oneDNN, thread pools) cannot change inside one
 process: `--env-variants` reruns this script once per setting and prints
@@ -28,6 +35,7 @@ Usage:
     python benchmarks/train_throughput.py --config all --repeats 5 --steps 10
     python benchmarks/train_throughput.py --variants fit,reference,keras2_authors
     python benchmarks/train_throughput.py --variants fit,reference,keras_bn,jit
+    python benchmarks/train_throughput.py --profile --no-predict
 """
 
 import argparse
@@ -91,6 +99,10 @@ def parse_args(argv=None):
     parser.add_argument("--predict", action=argparse.BooleanOptionalAction, default=True,
                         help="measure encode/decode of --predict-images images (default on)")
     parser.add_argument("--predict-images", type=int, default=10000)
+    parser.add_argument("--profile", action="store_true",
+                        help="profile --steps default training steps and print where the time goes")
+    parser.add_argument("--peak", action=argparse.BooleanOptionalAction, default=True,
+                        help="measure the machine's float32 arithmetic ceiling (default on)")
     parser.add_argument("--inter-op", type=int, default=0, help="tf inter-op threads (0: TF default)")
     parser.add_argument("--dtype-policy", default=None,
                         help="keras dtype policy, e.g. mixed_bfloat16 (changes the numerics)")
@@ -392,11 +404,114 @@ def measure_predict(config, args):
     return out
 
 
+# --- Arithmetic ceiling and profile ------------------------------------------
+
+
+def measure_peak(repeats=7):
+    """Best float32 GFLOP/s this machine reaches, measured here.
+
+    Two large, arithmetic-bound kernels through the same TensorFlow build
+    the model uses: a 4096 x 4096 x 4096 matmul and a 3x3 convolution of
+    100 x 8 x 8 x 512 -> 512 (the best-shaped convolution of this model
+    family). The best time of `repeats` runs of each is taken: this is a
+    ceiling, not a typical rate.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    def best_gflops(fn, flop):
+        fn().numpy()
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn().numpy()
+            times.append(time.perf_counter() - start)
+        return flop / min(times) / 1e9
+
+    n = 4096
+    a = tf.random.normal((n, n), seed=1)
+    b = tf.random.normal((n, n), seed=2)
+    matmul = best_gflops(tf.function(lambda: tf.matmul(a, b)), 2 * n**3)
+    x = tf.random.normal((100, 8, 8, 512), seed=3)
+    w = tf.random.normal((3, 3, 512, 512), seed=4)
+    conv = best_gflops(
+        tf.function(lambda: tf.nn.conv2d(x, w, 1, "SAME")), 2 * 100 * 8 * 8 * 9 * 512 * 512
+    )
+    return {"matmul_gflops": matmul, "conv_gflops": conv, "peak_gflops": float(np.max([matmul, conv]))}
+
+
+# Profiler op types -> groups; the first matching rule wins.
+_OP_GROUPS = (
+    ("conv backward-filter", ("Conv2DBackpropFilter",)),
+    ("conv backward-input", ("Conv2DBackpropInput",)),
+    ("conv forward", ("Conv2D",)),
+    ("dense (matmul)", ("MatMul",)),
+    ("batch norm", ("BatchNorm",)),
+    ("activations", ("Sigmoid", "Swish", "Relu", "Tanh", "Exp")),
+)
+
+
+def _op_group(op_type, op_name, optimizer_scope):
+    if f"/{optimizer_scope}/" in op_name or op_name.startswith(f"{optimizer_scope}/"):
+        return "optimizer"
+    for group, needles in _OP_GROUPS:
+        if any(needle in op_type for needle in needles):
+            return group
+    return "other"
+
+
+def profile_training(config, args):
+    """Per-op self time of `--steps` default training steps, grouped.
+
+    Uses the TensorFlow profiler (`tf.profiler.experimental`) and its
+    `framework_op_stats` tool. Self times of ops that ran in parallel add
+    up, so the total can exceed the wall time; shares are of that total.
+    """
+    import glob
+    import tempfile
+
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    try:
+        from tensorflow.python.profiler.internal import _pywrap_profiler_plugin as plugin
+    except ImportError as error:  # internal module: may move between TF versions
+        return {"error": f"TensorFlow profiler tools unavailable ({error})"}
+    batch, steps = args.batch_size, args.steps
+    model = _build(config, seed=args.seed)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    rng = np.random.default_rng(args.seed)
+    x = rng.random(((args.warmup + 1) * batch,) + CONFIGS[config]["input_shape"], dtype=np.float32)
+    model.fit(x, batch_size=batch, epochs=1, verbose=0)  # trace and warm up
+    x = x[:batch].repeat(steps, axis=0)
+    with tempfile.TemporaryDirectory() as logdir:
+        tf.profiler.experimental.start(logdir)
+        start = time.perf_counter()
+        model.fit(x, batch_size=batch, epochs=1, verbose=0, shuffle=False)
+        wall = time.perf_counter() - start
+        tf.profiler.experimental.stop()
+        planes = glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True)
+        data, ok = plugin.xspace_to_tools_data(planes, "framework_op_stats", {})
+    if not ok:
+        return {"error": "the profiler wrote no op statistics"}
+    table = json.loads(data)[0]
+    columns = [column["id"] for column in table["cols"]]
+    groups = {}
+    for row in table["rows"]:
+        row = dict(zip(columns, (cell["v"] for cell in row["c"])))
+        if row["type"] == "IDLE":
+            continue
+        group = _op_group(row["type"], row["operation"], model.optimizer.name)
+        groups[group] = groups.get(group, 0.0) + row["total_self_time"] / 1e3 / steps
+    return {"wall_ms_per_step": 1e3 * wall / steps, "ms_per_step": groups}
+
+
 def run_env_variant(name, config, args):
     env, extra = ENV_VARIANTS[name]
     argv = [
         sys.executable, os.path.abspath(__file__), "--json", "--config", config,
-        "--variants", "fit", "--no-predict",
+        "--variants", "fit", "--no-predict", "--no-peak",
         "--steps", str(args.steps), "--warmup", str(args.warmup),
         "--repeats", str(args.repeats), "--batch-size", str(args.batch_size),
     ] + extra
@@ -421,6 +536,7 @@ def main(argv=None):
 
     configs = list(CONFIGS) if args.config == "all" else [args.config]
     report = {}
+    peak = measure_peak() if args.peak else None
     for config in configs:
         model = _build(config, seed=args.seed)
         macs = forward_macs(model)
@@ -432,11 +548,13 @@ def main(argv=None):
             entry["training"][name] = run_env_variant(name, config, args)
         if args.predict:
             entry["predict"] = measure_predict(config, args)
+        if args.profile:
+            entry["profile"] = profile_training(config, args)
         report[config] = entry
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     if args.json:
-        print(json.dumps(report))
+        print(json.dumps({**report, "peak": peak}))
         return
     print(
         f"keras {keras.__version__}, tensorflow {tf.__version__}, backend "
@@ -444,6 +562,11 @@ def main(argv=None):
         f"{args.repeats} repeats x {args.steps} steps after {args.warmup} warm-up; "
         f"1-min load average {os.getloadavg()[0]:.1f}"
     )
+    if peak:
+        print(
+            f"float32 ceiling measured now: matmul 4096^3 {peak['matmul_gflops']:.0f} GFLOP/s, "
+            f"conv 3x3 512->512 {peak['conv_gflops']:.0f} GFLOP/s (best of 7 each)"
+        )
     for config, entry in report.items():
         flop = entry["train_gflop_per_image"]
         print(f"\n[{config}] {CONFIGS[config]} params={entry['params']:,} "
@@ -457,6 +580,23 @@ def main(argv=None):
         if "fit" in training and "reference" in training:
             ratio = training["fit"]["images_per_s"] / training["reference"]["images_per_s"]
             print(f"default (fit) / reference = {ratio:.3f}")
+        if "fit" in training and "keras2_authors" in training:
+            ratio = training["fit"]["images_per_s"] / training["keras2_authors"]["images_per_s"]
+            print(f"default (fit) / authors' Keras 2 loop = {ratio:.3f}")
+        if peak and "fit" in training:
+            limit = peak["peak_gflops"] / flop
+            print(f"arithmetic limit at {peak['peak_gflops']:.0f} GFLOP/s: {limit:.1f} images/s; "
+                  f"default reaches {training['fit']['images_per_s'] / limit:.0%} of it")
+        if "profile" in entry:
+            prof = entry["profile"]
+            if "error" in prof:
+                print(f"profile: {prof['error']}")
+            else:
+                total = sum(prof["ms_per_step"].values())
+                print(f"profile of a default step (wall {prof['wall_ms_per_step']:.0f} ms under the "
+                      f"profiler; op self time {total:.0f} ms, parallel ops add up):")
+                for group, ms in sorted(prof["ms_per_step"].items(), key=lambda item: -item[1]):
+                    print(f"  {group:<22}{ms:>8.1f} ms {ms / total:>6.1%}")
         if "predict" in entry:
             p = entry["predict"]
             print(f"predict, {args.predict_images} images: encode "

@@ -56,6 +56,11 @@ def parse_args():
     run.add_argument("--output", default="runs/split_vae_mnist")
     run.add_argument("--weights", default=None, help="a .weights.h5 to load; trains further only if --epochs > 0")
     run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--dtype-policy", default="float32",
+                     choices=["float32", "mixed_bfloat16", "mixed_float16"],
+                     help="Keras dtype policy (default float32, the paper's). mixed_bfloat16 "
+                          "is ~1.4x faster on CPUs with AVX512-BF16/AMX and on GPUs, and "
+                          "changes the numerics (bfloat16 convolutions, float32 heads/loss)")
     run.add_argument("--recalibrate-bn", action="store_true",
                      help="after training/loading, recompute BatchNormalization statistics on 10k "
                           "training images (needed after short runs: momentum 0.999 keeps stale "
@@ -77,6 +82,7 @@ def parse_args():
 def main():
     args = parse_args()
     keras.utils.set_random_seed(args.seed)
+    keras.config.set_dtype_policy(args.dtype_policy)
     os.makedirs(args.output, exist_ok=True)
 
     # --- Data: MNIST zero-padded to 32x32 in [0, 1] --------------------------

@@ -277,7 +277,7 @@ def conv_decoder(
 
     Dense(4*4*dims[0]) reshaped to 4x4; per scale Conv2DTranspose(stride 2)
     then a scale block; a final Conv2D(kernel_size, sigmoid) with
-    `output_channels` channels.
+    `output_channels` channels, computed in float32 under any dtype policy.
 
     The BalancingVAE (two-stage) decoder starts from `base_size=2` (a 2x2
     map), uses ReLU and optionally an L2 `upsample_regularizer` on the
@@ -296,8 +296,10 @@ def conv_decoder(
             dim, block_per_scale, depth_per_block, kernel_size, activation,
             name=f"{name}_scale{i}",
         )(x)
+    # Float32 even under a mixed-precision policy: the output feeds the
+    # loss (Keras's mixed-precision guide: keep the last layer float32).
     outputs = layers.Conv2D(
         output_channels, kernel_size, padding="same", activation="sigmoid",
-        name=f"{name}_output",
+        dtype="float32", name=f"{name}_output",
     )(x)
     return keras.Model(inputs, outputs, name=name)

@@ -114,8 +114,10 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
     (`FusedBatchNormV3`), several times faster on CPU than the composite
     `ops.moments` + `ops.batch_normalization` path that Keras 3 uses, and as
     fast as the fused layer of Keras 2 the authors trained with; inference
-    (moving statistics) uses the same op. Elsewhere (other backends, masks,
-    other axes, renorm, float16) it is the Keras layer.
+    (moving statistics) uses the same op. Float32 and bfloat16 inputs
+    (`mixed_bfloat16` policy: statistics and scale/offset stay float32, as
+    in the Keras layer). Elsewhere (other backends, masks, other axes,
+    renorm, float16) it is the Keras layer.
     """
 
     def _use_fused(self, inputs, mask):
@@ -128,7 +130,7 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
             and self.axis in (-1, len(inputs.shape) - 1)
             and self.scale
             and self.center
-            and inputs.dtype == "float32"
+            and inputs.dtype in ("float32", "bfloat16")
         )
 
     def call(self, inputs, training=None, mask=None):
@@ -143,7 +145,7 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         if len(inputs.shape) == 2:
             x = tf.reshape(inputs, [-1, 1, 1, inputs.shape[-1]])
         if training:
-            mean = variance = tf.constant([], dtype=x.dtype)
+            mean = variance = tf.constant([], dtype="float32")
         else:
             mean = tf.convert_to_tensor(self.moving_mean)
             variance = tf.convert_to_tensor(self.moving_variance)

@@ -35,7 +35,7 @@ class BalancedVAE(keras.Model):
     balancing_rule = "two_stage"
 
     def _build_graph(self, encoder, decoder, seed, initial_mse=1.0, **kwargs):
-        sampling = Sampling(seed=seed, name="sampling")
+        sampling = Sampling(seed=seed, dtype="float32", name="sampling")
         data = keras.Input(shape=encoder.input_shape[1:], name="inputs")
         mean, log_var = encoder(data)
         decoded = decoder(sampling([mean, log_var]))
@@ -174,6 +174,9 @@ class BalancedVAE(keras.Model):
         with tf.GradientTape() as tape:
             loss, mse, kl = self._compute_losses(x, training=True)
             total = loss + ops.sum(self.losses) if self.losses else loss
+            # Identity, except under a mixed_float16 policy, where compile()
+            # wraps the optimizer in a LossScaleOptimizer (as Keras's step).
+            total = self.optimizer.scale_loss(total)
         gradients = tape.gradient(total, self.trainable_variables)
         self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
         # As the authors: gamma is updated after the step, from the batch MSE.

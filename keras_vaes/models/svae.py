@@ -107,8 +107,10 @@ class SplitVAE(BalancedVAE):
             input_shape, base_dim, num_scale, emb_dim=emb_dim,
             name="embedding", **net,
         )(images)
-        z_mean = layers.Dense(latent_dim, name="z_mean")(embedding)
-        z_log_var = layers.Dense(latent_dim, name="z_log_var")(embedding)
+        # Float32 heads under a mixed-precision policy (exp(z_log_var) and
+        # the KL need float32); the rest of the network follows the policy.
+        z_mean = layers.Dense(latent_dim, dtype="float32", name="z_mean")(embedding)
+        z_log_var = layers.Dense(latent_dim, dtype="float32", name="z_log_var")(embedding)
         return keras.Model(images, [z_mean, z_log_var], name="encoder")
 
     @staticmethod
@@ -124,7 +126,9 @@ class SplitVAE(BalancedVAE):
             emb_dim=emb_dim, base_dim=base_dim, name="synthesis", **net,
         )(embedding)
         if split:
-            outputs = SplitComposition(channels, name="split_composition")(decoded)
+            outputs = SplitComposition(
+                channels, dtype="float32", name="split_composition"
+            )(decoded)
         else:
             outputs = {"x_hat": decoded}
         return keras.Model(z, outputs, name="decoder")

@@ -59,9 +59,10 @@ def _check_first_stage_config(input_shape, latent_dim, num_scale):
 
 def _mean_and_log_var(features, latent_dim, prefix):
     """Dense -> mean and Dense -> log-sd (the authors' layers), as log-var."""
-    mean = layers.Dense(latent_dim, name=f"{prefix}_mean")(features)
-    log_sd = layers.Dense(latent_dim, name=f"{prefix}_log_sd")(features)
-    log_var = layers.Rescaling(2.0, name=f"{prefix}_log_var")(log_sd)
+    # Float32 under a mixed-precision policy (the KL needs it).
+    mean = layers.Dense(latent_dim, dtype="float32", name=f"{prefix}_mean")(features)
+    log_sd = layers.Dense(latent_dim, dtype="float32", name=f"{prefix}_log_sd")(features)
+    log_var = layers.Rescaling(2.0, dtype="float32", name=f"{prefix}_log_var")(log_sd)
     return mean, log_var
 
 
@@ -256,7 +257,9 @@ class SecondStage(GaussianVAE):
         self.kl_weight = float(kl_weight)
         self.seed = seed
         # Draws the training z from the first stage's posterior.
-        self.z_sampling = Sampling(seed=None if seed is None else seed + 1, name="z_sampling")
+        self.z_sampling = Sampling(
+            seed=None if seed is None else seed + 1, dtype="float32", name="z_sampling"
+        )
 
     @staticmethod
     def _dense_side(latent_dim, second_dim, second_depth, name):
@@ -268,7 +271,7 @@ class SecondStage(GaussianVAE):
         if name == "encoder":
             outputs = _mean_and_log_var(t, latent_dim, "u")
         else:
-            outputs = layers.Dense(latent_dim, name="z_hat")(t)
+            outputs = layers.Dense(latent_dim, dtype="float32", name="z_hat")(t)
         return keras.Model(inputs, outputs, name=name)
 
     def _check_data(self, data, name="z"):

@@ -1,0 +1,112 @@
+"""Opt-in mixed precision (`keras.config.set_dtype_policy("mixed_bfloat16")`).
+
+Never the default (it changes the numerics); where it is chosen, the
+convolutions run in bfloat16 while the heads the loss reads (z_mean,
+z_log_var, the decoder output and the split composition) stay float32, so
+the loss is float32 and close to the float32 model's on the same weights.
+Weights are float32 either way and files are interchangeable.
+"""
+
+import numpy as np
+import pytest
+
+import keras
+
+from keras_vaes.models.svae import SplitVAE
+from keras_vaes.models.two_stage import FirstStage
+
+pytestmark = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="bfloat16 kernels checked on the TensorFlow backend.",
+)
+
+TINY = dict(base_dim=8, emb_dim=16, num_scale=2, beta=8.0, seed=3)
+SHAPE = (16, 16, 1)
+
+
+@pytest.fixture
+def mixed_policy():
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def test_default_policy_is_float32_everywhere():
+    model = SplitVAE(SHAPE, 4, **TINY)
+    policies = {layer.dtype_policy.name for layer in model._flatten_layers()}
+    assert policies == {"float32"}
+
+
+def test_mixed_policy_runs_body_in_bfloat16_and_heads_in_float32(mixed_policy):
+    model = SplitVAE(SHAPE, 4, **TINY)
+    layers = {layer.name: layer for layer in model._flatten_layers()}
+    assert layers["embedding_stem"].compute_dtype == "bfloat16"
+    assert layers["synthesis_scale0_res0_conv0"].compute_dtype == "bfloat16"
+    for name in ("z_mean", "z_log_var", "synthesis_output", "split_composition", "sampling"):
+        assert layers[name].compute_dtype == "float32", name
+    # Variables stay float32: weight files are the same as the float32 model's.
+    assert {w.dtype for w in model.weights} == {"float32"}
+    out = model(np.zeros((2,) + SHAPE, "float32"), training=False)
+    assert {key: str(value.dtype) for key, value in out.items()} == {
+        key: "<dtype: 'float32'>" for key in out
+    }
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_mixed_policy_step_close_to_float32_on_same_weights(policy):
+    reference = SplitVAE(SHAPE, 4, **TINY)
+    keras.config.set_dtype_policy(policy)
+    try:
+        mixed = SplitVAE(SHAPE, 4, **TINY)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    reference_start = reference.get_weights()
+    mixed.set_weights(reference_start)
+    x = np.random.default_rng(0).random((8,) + SHAPE).astype("float32")
+    reference.compile(keras.optimizers.SGD(1e-3))
+    if policy == "mixed_float16":
+        # compile() would wrap SGD with a loss scale of 2^15, which overflows
+        # float16 on the first step here (skipped step, then a smaller
+        # scale). A scale of 8 keeps the step: a train_step that forgot
+        # `scale_loss` would then move the weights 8x too little.
+        mixed.compile(keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(1e-3), initial_scale=8.0))
+    else:
+        mixed.compile(keras.optimizers.SGD(1e-3))
+    logs_ref = reference.train_on_batch(x, return_dict=True)
+    logs_mixed = mixed.train_on_batch(x, return_dict=True)
+    for key in ("loss", "mse", "kl"):
+        assert np.isfinite(logs_mixed[key])
+        # bfloat16 keeps 8 bits of mantissa: ~0.4% per rounding.
+        np.testing.assert_allclose(logs_mixed[key], logs_ref[key], rtol=2e-2)
+    # The update itself matches: float16 gradients were scaled by the
+    # LossScaleOptimizer and unscaled before SGD applied them.
+    moved_ref = [b - a for a, b in zip(reference_start, reference.get_weights())]
+    moved_mixed = [b - a for a, b in zip(reference_start, mixed.get_weights())]
+    big = np.concatenate([m.ravel() for m in moved_ref])
+    diff = np.concatenate([(m - r).ravel() for m, r in zip(moved_mixed, moved_ref)])
+    assert np.linalg.norm(diff) < 0.05 * np.linalg.norm(big)
+    # The BN moving statistics are float32 and were updated by the fused op.
+    bn = mixed.get_layer("encoder").get_layer("embedding").get_layer("embedding_scale0_res0_bn0")
+    assert bn.moving_mean.dtype == "float32"
+    assert np.any(np.asarray(bn.moving_mean) != 0.0)
+
+
+def test_mixed_weights_load_into_float32_model(tmp_path, mixed_policy):
+    mixed = SplitVAE(SHAPE, 4, **TINY)
+    path = tmp_path / "mixed.weights.h5"
+    mixed.save_weights(path)
+    keras.config.set_dtype_policy("float32")
+    plain = SplitVAE(SHAPE, 4, **TINY)
+    plain.load_weights(path)
+    for a, b in zip(mixed.get_weights(), plain.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_first_stage_heads_float32_under_mixed_policy(mixed_policy):
+    model = FirstStage((16, 16, 1), 4, base_dim=8, fc_dim=16, num_scale=2)
+    out = model(np.zeros((2, 16, 16, 1), "float32"), training=False)
+    for key, value in out.items():
+        assert str(value.dtype) == "<dtype: 'float32'>", key
