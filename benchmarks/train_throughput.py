@@ -414,7 +414,9 @@ def measure_peak(repeats=7):
     the model uses: a 4096 x 4096 x 4096 matmul and a 3x3 convolution of
     100 x 8 x 8 x 512 -> 512 (the best-shaped convolution of this model
     family). The best time of `repeats` runs of each is taken: this is a
-    ceiling, not a typical rate.
+    ceiling, not a typical rate. `main` measures it at the start and at the
+    end of the run and keeps the best, so that a burst of load from another
+    process does not lower the ceiling.
     """
     import numpy as np
     import tensorflow as tf
@@ -551,6 +553,9 @@ def main(argv=None):
         if args.profile:
             entry["profile"] = profile_training(config, args)
         report[config] = entry
+    if peak:  # measured again at the end: the ceiling is the best of both
+        again = measure_peak()
+        peak = {key: max(value, again[key]) for key, value in peak.items()}
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     if args.json:
@@ -565,7 +570,8 @@ def main(argv=None):
     if peak:
         print(
             f"float32 ceiling measured now: matmul 4096^3 {peak['matmul_gflops']:.0f} GFLOP/s, "
-            f"conv 3x3 512->512 {peak['conv_gflops']:.0f} GFLOP/s (best of 7 each)"
+            f"conv 3x3 512->512 {peak['conv_gflops']:.0f} GFLOP/s (best of 7 each, "
+            "at the start and at the end of the run)"
         )
     for config, entry in report.items():
         flop = entry["train_gflop_per_image"]
