@@ -59,10 +59,13 @@ def test_split_vae_mnist_trains_evaluates_and_writes(tiny_mnist, tmp_path):
         assert (out / name).stat().st_size > 0, name
     text = (out / "results.md").read_text()
     assert "FID cells are empty" in text  # no Inception weights here
-    # Evaluate the saved weights with a small feature model: FID cells filled.
+    # Evaluate the saved (float32-trained) weights with a small feature model,
+    # under the opt-in mixed_bfloat16 policy: the file loads, FID cells fill.
     out2 = tmp_path / "eval"
-    run("split_vae_mnist.py", *small, "--weights", str(out / "svae_mnist.weights.h5"),
-        "--feature-model", features, "--output", str(out2))
+    stdout = run("split_vae_mnist.py", *small, "--weights", str(out / "svae_mnist.weights.h5"),
+                 "--feature-model", features, "--output", str(out2),
+                 "--dtype-policy", "mixed_bfloat16")
+    assert "dtype policy mixed_bfloat16" in stdout
     rows = {r[0]: r for r in csv.reader(open(out2 / "results.csv"))}
     assert set(rows) >= {"REC", "GEN", "GMM-2", "mse_rec", "variance_law_mean"}
     assert all(float(v) >= 0 for v in rows["GMM-2"][1:5])
