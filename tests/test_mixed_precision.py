@@ -13,7 +13,7 @@ import pytest
 import keras
 
 from keras_vaes.models.svae import SplitVAE
-from keras_vaes.models.two_stage import FirstStage
+from keras_vaes.models.two_stage import build_two_stage_vae
 
 pytestmark = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow",
@@ -109,8 +109,28 @@ def test_mixed_weights_load_into_float32_model(tmp_path, mixed_policy):
         np.testing.assert_array_equal(a, b)
 
 
-def test_first_stage_heads_float32_under_mixed_policy(mixed_policy):
-    model = FirstStage((16, 16, 1), 4, base_dim=8, fc_dim=16, num_scale=2)
-    out = model(np.zeros((2, 16, 16, 1), "float32"), training=False)
-    for key, value in out.items():
-        assert str(value.dtype) == "<dtype: 'float32'>", key
+def test_two_stage_under_mixed_policy_trains_and_generates(mixed_policy):
+    model = build_two_stage_vae((16, 16, 1), 8, base_dim=8, num_scale=2, fc_dim=16,
+                                second_dim=16, seed=1)
+    first = {layer.name: layer for layer in model.first_stage._flatten_layers()}
+    assert first["embedding_scale0_res0_conv0"].compute_dtype == "bfloat16"
+    assert first["decoder_scale0_res0_conv0"].compute_dtype == "bfloat16"
+    for name in ("z_mean", "z_log_sd", "z_log_var", "sampling", "decoder_output"):
+        assert first[name].compute_dtype == "float32", name
+    # The whole second stage stays float32 (cheap; latents need the mantissa).
+    second = {
+        layer.name: layer.compute_dtype
+        for layer in model.second_stage._flatten_layers()
+        if not isinstance(layer, (keras.layers.InputLayer, keras.Model))
+    }
+    assert len(second) >= 10 and set(second.values()) == {"float32"}, second
+    out = model.first_stage(np.zeros((2, 16, 16, 1), "float32"), training=False)
+    assert {str(value.dtype) for value in out.values()} == {"<dtype: 'float32'>"}
+
+    data = np.random.default_rng(0).random((32, 16, 16, 1)).astype("float32")
+    h1 = model.fit_first_stage(data, 1, batch_size=8, verbose=0)
+    h2 = model.fit_second_stage(data, 1, batch_size=8, verbose=0)
+    assert np.isfinite(h1.history["loss"]).all() and np.isfinite(h2.history["loss"]).all()
+    images = model.generate(6, stage=2, seed=0)
+    assert images.shape == (6, 16, 16, 1) and images.dtype == np.float32
+    assert np.isfinite(images).all() and images.min() >= 0.0 and images.max() <= 1.0

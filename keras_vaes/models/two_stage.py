@@ -263,11 +263,16 @@ class SecondStage(GaussianVAE):
 
     @staticmethod
     def _dense_side(latent_dim, second_dim, second_depth, name):
+        # The second stage is float32 under any dtype policy: it is cheap,
+        # and it models latent codes whose fine structure bfloat16 (8-bit
+        # mantissa) would round away.
         inputs = keras.Input(shape=(latent_dim,), name=f"{name}_input")
         t = inputs
         for i in range(second_depth):
-            t = layers.Dense(second_dim, activation="relu", name=f"{name}_fc{i}")(t)
-        t = layers.Concatenate(name=f"{name}_concat")([inputs, t])
+            t = layers.Dense(
+                second_dim, activation="relu", dtype="float32", name=f"{name}_fc{i}"
+            )(t)
+        t = layers.Concatenate(dtype="float32", name=f"{name}_concat")([inputs, t])
         if name == "encoder":
             outputs = _mean_and_log_var(t, latent_dim, "u")
         else:
