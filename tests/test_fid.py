@@ -228,6 +228,26 @@ def test_corrupt_inception_weights_file_gives_clear_error(tmp_path):
         fid.inception_feature_model(weights=str(corrupt))
 
 
+def test_inception_is_float32_under_a_mixed_policy_and_loads_a_weights_file(tmp_path):
+    # Random weights stand in for ImageNet's (same architecture and file
+    # layout): the FID extractor must be float32 whatever the user's policy.
+    source = keras.applications.InceptionV3(
+        include_top=False, weights=None, input_shape=(299, 299, 3), pooling="avg"
+    )
+    path = str(tmp_path / "inception_notop.weights.h5")
+    source.save_weights(path)
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        model = fid.inception_feature_model(weights=path)
+        assert keras.config.dtype_policy().name == "mixed_bfloat16"  # restored
+    finally:
+        keras.config.set_dtype_policy(previous)
+    assert {layer.compute_dtype for layer in model.layers} == {"float32"}
+    assert model.output_shape == (None, 2048)
+    np.testing.assert_array_equal(model.get_weights()[0], source.get_weights()[0])
+
+
 def test_precomputed_statistics_from_another_extractor_are_refused():
     def features(name):
         inputs = keras.Input((8, 8, 3))

@@ -92,7 +92,7 @@ def test_mixed_policy_step_close_to_float32_on_same_weights(policy):
     cosine = step_ref @ step_mixed / (np.linalg.norm(step_ref) * np.linalg.norm(step_mixed))
     assert cosine > 0.95
     assert 0.8 < np.linalg.norm(step_mixed) / np.linalg.norm(step_ref) < 1.25
-    # The BN moving statistics are float32 and were updated by the fused op.
+    # The BN moving statistics stay float32 and were updated.
     bn = mixed.get_layer("encoder").get_layer("embedding").get_layer("embedding_scale0_res0_bn0")
     assert bn.moving_mean.dtype == "float32"
     assert np.any(np.asarray(bn.moving_mean) != 0.0)
@@ -134,3 +134,59 @@ def test_two_stage_under_mixed_policy_trains_and_generates(mixed_policy):
     images = model.generate(6, stage=2, seed=0)
     assert images.shape == (6, 16, 16, 1) and images.dtype == np.float32
     assert np.isfinite(images).all() and images.min() >= 0.0 and images.max() <= 1.0
+
+
+def test_fused_bn_takes_bfloat16_and_matches_keras_bn():
+    import tensorflow as tf
+
+    from keras_vaes.layers import FusedBatchNormalization
+
+    rng = np.random.default_rng(0)
+    shape = (6, 5, 4, 3)
+    x = tf.cast(2.0 + 3.0 * rng.normal(size=shape), tf.bfloat16)
+    upstream = tf.cast(rng.normal(size=shape), tf.float32)
+    kwargs = dict(momentum=0.9, epsilon=1e-5, dtype="mixed_bfloat16")
+    fused, plain = FusedBatchNormalization(**kwargs), keras.layers.BatchNormalization(**kwargs)
+    fused.build(shape)
+    plain.build(shape)
+    weights = [rng.normal(size=3).astype("float32") for _ in range(2)]
+    weights += [rng.normal(size=3).astype("float32"), rng.random(3).astype("float32") + 0.5]
+    fused.set_weights(weights)
+    plain.set_weights(weights)
+    assert fused._use_fused(x, None)  # the fused kernel, not the fallback
+    results = []
+    for layer in (fused, plain):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x, training=True)
+            objective = tf.reduce_sum(tf.cast(y, tf.float32) * upstream)
+        dx, dgamma, dbeta = tape.gradient(objective, [x, layer.gamma, layer.beta])
+        assert y.dtype == tf.bfloat16 and layer.moving_mean.dtype == "float32"
+        results.append([y, dx, dgamma, dbeta, layer.moving_mean, layer.moving_variance])
+    as_float = lambda t: np.asarray(tf.cast(t, tf.float32))  # noqa: E731
+    # Outputs and dx are bfloat16 (8-bit mantissa); the statistics, dgamma
+    # and dbeta are accumulated in float32 by both layers.
+    for name, a, b, tol in zip(["y", "dx", "dgamma", "dbeta", "moving_mean", "moving_variance"],
+                               *results, [2e-2, 2e-2, 1e-4, 1e-4, 1e-5, 1e-5]):
+        np.testing.assert_allclose(as_float(a), as_float(b), rtol=tol, atol=tol, err_msg=name)
+    np.testing.assert_allclose(as_float(fused(x, training=False)),
+                               as_float(plain(x, training=False)), rtol=2e-2, atol=2e-2)
+
+
+def test_second_stage_sampled_reconstruction_is_float32_exact_under_mixed_policy():
+    # fit_renormalization measures var_loss2 / mse2 on
+    # second_stage.reconstruct(z, sample=True): under a mixed policy it must
+    # give the float32 numbers (the second stage and its sampling are float32).
+    from keras_vaes.models.two_stage import SecondStage
+
+    reference = SecondStage(8, second_dim=16, second_depth=2, seed=1)
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        mixed = SecondStage(8, second_dim=16, second_depth=2, seed=1)
+        mixed.set_weights(reference.get_weights())
+        z = np.random.default_rng(0).normal(size=(16, 8)).astype("float32") * 1.2345
+        got = mixed.reconstruct(z, sample=True, seed=0)["z_hat"]
+    finally:
+        keras.config.set_dtype_policy("float32")
+    expected = reference.reconstruct(z, sample=True, seed=0)["z_hat"]
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)

@@ -329,8 +329,8 @@ def inception_feature_model(weights=None):
             "imagenet". Defaults to None (see the resolution order above).
 
     Returns:
-        A `keras.Model` mapping `(N, 299, 299, 3)` images in [-1, 1] to
-        `(N, 2048)` features.
+        A float32 `keras.Model` (under any global dtype policy) mapping
+        `(N, 299, 299, 3)` images in [-1, 1] to `(N, 2048)` features.
 
     Raises:
         InceptionWeightsUnavailable: the weights file does not exist, cannot
@@ -354,6 +354,10 @@ def inception_feature_model(weights=None):
     previous_timeout = socket.getdefaulttimeout()
     if weights == "imagenet" and previous_timeout is None:
         socket.setdefaulttimeout(_DOWNLOAD_TIMEOUT_S)
+    # The FID protocol's features are float32 whatever policy the user
+    # trains under (e.g. an opt-in mixed_bfloat16).
+    previous_policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32")
     try:
         return keras.applications.InceptionV3(
             include_top=False,
@@ -369,6 +373,7 @@ def inception_feature_model(weights=None):
         ) from error
     finally:
         socket.setdefaulttimeout(previous_timeout)
+        keras.config.set_dtype_policy(previous_policy)
 
 
 def feature_model_from_spec(spec):

@@ -100,7 +100,8 @@ class BalancedVAE(keras.Model):
         """
         mean, log_var = self.encode(data, batch_size=batch_size)
         if sample:
-            mean = ops.convert_to_numpy(Sampling(seed=seed)([mean, log_var]))
+            sampling = Sampling(seed=seed, dtype="float32")
+            mean = ops.convert_to_numpy(sampling([mean, log_var]))
         return self.decode(mean, batch_size=batch_size)
 
     def recalibrate_batch_norm(self, data, batch_size=100):
