@@ -70,7 +70,7 @@ def parse_args():
     parser.add_argument("--dtype-policy", default="float32",
                         choices=["float32", "mixed_bfloat16", "mixed_float16"],
                         help="Keras dtype policy. mixed_*: the first stage's convolutions in "
-                             "16 bits (faster on CPUs with AVX512-BF16 and on GPUs), its heads, "
+                             "16 bits (faster on a CPU with AVX512-BF16, see README), its heads, "
                              "the whole second stage, the losses and the weights in float32; "
                              "opt-in, it changes the numerics")
     return parser.parse_args()

@@ -90,10 +90,18 @@ class GammaBalancer:
         )
 
     def update(self, batch_mse):
-        """Applies the rule after a training step; returns the new gamma."""
+        """Applies the rule after a training step; returns the new gamma.
+
+        A non-finite `batch_mse` (a diverged step, or a float16 overflow on
+        a step the LossScaleOptimizer skips) leaves the state unchanged, so
+        the saved gamma is never poisoned.
+        """
         mse_estimate, gamma = balancing_update(
             self.rule, self.mse_estimate, self.gamma, batch_mse, self.decay
         )
+        finite = ops.isfinite(batch_mse)
+        mse_estimate = ops.where(finite, mse_estimate, self.mse_estimate)
+        gamma = ops.where(finite, gamma, self.gamma)
         self.mse_estimate.assign(mse_estimate)
         self.gamma.assign(gamma)
         return gamma

@@ -143,6 +143,18 @@ def test_balancing_update_by_hand():
         kv.balancing_update("nope", 1.0, 1.0, 1.0)
 
 
+@pytest.mark.parametrize("rule", ["split_vae", "two_stage"])
+def test_balancer_ignores_non_finite_batch_mse(rule):
+    balancer = kv.GammaBalancer(rule=rule, initial_mse=0.5)
+    balancer.update(0.1)
+    state = (float(balancer.mse_estimate), float(balancer.gamma))
+    for bad in (np.nan, np.inf):
+        balancer.update(np.float32(bad))
+        assert (float(balancer.mse_estimate), float(balancer.gamma)) == state
+    balancer.update(0.1)  # finite again: the rule resumes
+    assert float(balancer.mse_estimate) == pytest.approx(0.99 * state[0] + 0.01 * 0.1)
+
+
 def test_standard_callbacks_work(tmp_path):
     model = tiny_model()
     model.compile(optimizer="adam")
