@@ -21,7 +21,7 @@ Example:
     python examples/split_vae_mnist.py --data ../shared/data/mnist.npz \
         --epochs 1 --train-size 6000 --fid-samples 2000 --output /tmp/run
 
-`--dtype-policy mixed_bfloat16` trained 1.39x faster per epoch (1.48x per
+`--dtype-policy mixed_bfloat16` trained 1.39x faster per epoch (~1.5x per
 step) on this project's CPU (Zen 4, AVX512-BF16; other hardware not
 measured), with float32 heads, loss and weights; it is an opt-in because
 it changes the numerics.
