@@ -11,7 +11,7 @@ parameter counts equal those of the authors' Keras 2 code.
 import keras
 from keras import layers
 
-from keras_vaes.layers import FusedBatchNormalization
+from keras_vaes.layers.core import FusedBatchNormalization
 
 # The authors' BatchNormalization: momentum 0.999, epsilon 1e-5.
 BN_MOMENTUM = 0.999

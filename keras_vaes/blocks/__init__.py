@@ -1,0 +1,17 @@
+"""Network building blocks, one module per family, each block written once.
+
+- `resnet`: the authors' ResNet of the Split-VAE and variance-loss papers.
+"""
+
+from keras_vaes.blocks.resnet import BN_EPSILON
+from keras_vaes.blocks.resnet import BN_MOMENTUM
+from keras_vaes.blocks.resnet import FusedBatchNormalization
+from keras_vaes.blocks.resnet import check_image_size
+from keras_vaes.blocks.resnet import check_input_shape
+from keras_vaes.blocks.resnet import conv_decoder
+from keras_vaes.blocks.resnet import conv_encoder
+from keras_vaes.blocks.resnet import decoder_channels
+from keras_vaes.blocks.resnet import dense_residual_block
+from keras_vaes.blocks.resnet import dense_scale_block
+from keras_vaes.blocks.resnet import residual_block
+from keras_vaes.blocks.resnet import scale_block

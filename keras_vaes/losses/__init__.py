@@ -1,0 +1,13 @@
+"""Every loss term of the papers, written once with `keras.ops`.
+
+One module per paper family, each function citing its paper and equation:
+
+- `gaussian`: Gaussian KL, squared error and the balanced losses of the
+  Split-VAE and variance-loss (two-stage) papers.
+"""
+
+from keras_vaes.losses.gaussian import balanced_gaussian_vae_loss
+from keras_vaes.losses.gaussian import balanced_split_vae_loss
+from keras_vaes.losses.gaussian import gaussian_kl
+from keras_vaes.losses.gaussian import gaussian_nll
+from keras_vaes.losses.gaussian import squared_error
