@@ -11,3 +11,4 @@ from keras_vaes.losses.gaussian import balanced_split_vae_loss
 from keras_vaes.losses.gaussian import gaussian_kl
 from keras_vaes.losses.gaussian import gaussian_nll
 from keras_vaes.losses.gaussian import squared_error
+from keras_vaes.losses.perceptual import perceptual_loss

@@ -18,3 +18,9 @@ from keras_vaes.metrics.fid import frechet_distance
 from keras_vaes.metrics.fid import inception_feature_model
 from keras_vaes.metrics.fid import preprocess_images
 from keras_vaes.metrics.fid import statistics_key
+from keras_vaes.metrics.separability import linear_separability
+from keras_vaes.metrics.separability import one_vs_rest_attributes
+from keras_vaes.metrics.neighbours import nearest_neighbours
+from keras_vaes.metrics.neighbours import train_test_neighbours
+from keras_vaes.metrics.perceptual import VGG19WeightsUnavailable
+from keras_vaes.metrics.perceptual import vgg19_feature_model
