@@ -118,13 +118,54 @@ def _unpickle_cifar_batch(path):
     return data, np.asarray(batch[b"labels"])
 
 
-def load_cifar10(path=None):
+JPEG_QUALITY = 75  # imageio's (and Pillow's) default, what the authors' imwrite used
+
+
+def jpeg_round_trip(images, quality=JPEG_QUALITY):
+    """Writes uint8 images as JPEG and reads them back, as the BalancingVAE authors.
+
+    Their CIFAR-10 preprocessing (`load_cifar10_data` of `computed_gamma.py`)
+    saves every image with `imageio.imwrite(... .jpg)` and reads it back
+    with `imread(pilmode="RGB")`: training images and FID reference alike
+    carry JPEG artefacts. Here the same encoder (Pillow, quality 75,
+    4:2:0 chroma subsampling) runs in memory.
+
+    Args:
+        images: uint8 array `(N, H, W, 3)`.
+        quality: int. JPEG quality. Defaults to 75.
+
+    Returns:
+        uint8 array of the same shape.
+    """
+    import io
+
+    from PIL import Image
+
+    images = np.asarray(images)
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
+        raise ValueError(
+            "Expected uint8 RGB images of shape (N, H, W, 3). "
+            f"Received: images.shape={images.shape}, dtype={images.dtype}"
+        )
+    out = np.empty_like(images)
+    for i, image in enumerate(images):
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, format="JPEG", quality=quality)
+        buffer.seek(0)
+        out[i] = np.asarray(Image.open(buffer).convert("RGB"))
+    return out
+
+
+def load_cifar10(path=None, jpeg=False):
     """CIFAR-10 in [0, 1], 32x32x3.
 
     Args:
         path: str or None. Either a Keras-layout npz (x_train, y_train,
             x_test, y_test), or the extracted `cifar-10-batches-py` folder
             (data_batch_1..5, test_batch). None uses `keras.datasets.cifar10`.
+        jpeg: bool. JPEG round trip of every image (`jpeg_round_trip`), as
+            the variance-loss (BalancingVAE) authors' CIFAR-10; the
+            Split-VAE authors use the raw images. Defaults to False.
     """
     hint = (
         "Pass path= to the extracted 'cifar-10-batches-py' folder of "
@@ -156,6 +197,9 @@ def load_cifar10(path=None):
             "Expected CIFAR-10 images of shape (N, 32, 32, 3). "
             f"Received: x_train.shape={x_train.shape}"
         )
+    if jpeg:
+        x_train = jpeg_round_trip(np.asarray(x_train, dtype=np.uint8))
+        x_test = jpeg_round_trip(np.asarray(x_test, dtype=np.uint8))
     return (
         (_to_unit_float(x_train), np.ravel(y_train)),
         (_to_unit_float(x_test), np.ravel(y_test)),
@@ -255,3 +299,155 @@ def load(name, path=None, **kwargs):
     if name not in LOADERS:
         raise ValueError(f"Unknown dataset. Expected one of {sorted(LOADERS)}. Received: {name!r}")
     return LOADERS[name](path, **kwargs)
+
+
+# --- GAMIX-VAE data: images in [-1, 1] (the author's code) -----------------
+
+# The author's CelebA-HQ split: sorted paths shuffled with this seed, then
+# the first 24,000 for training and the last 6,000 for validation.
+CELEBA_HQ_SEED = 1967
+CELEBA_HQ_TRAIN = 24000
+
+
+def to_signed(images):
+    """Maps images in [0, 1] to [-1, 1] (2 * x - 1), as GAMIX-VAE's data."""
+    return 2.0 * np.asarray(images, dtype="float32") - 1.0
+
+
+def load_mnist_signed(path=None):
+    """MNIST zero-padded to 32x32x1, in [-1, 1] (padding at -1). See `load_mnist`."""
+    (x_train, y_train), (x_test, y_test) = load_mnist(path)
+    return (to_signed(x_train), y_train), (to_signed(x_test), y_test)
+
+
+def load_fashion_mnist_signed(path=None):
+    """Fashion-MNIST padded to 32x32x1, in [-1, 1]. See `load_fashion_mnist`."""
+    (x_train, y_train), (x_test, y_test) = load_fashion_mnist(path)
+    return (to_signed(x_train), y_train), (to_signed(x_test), y_test)
+
+
+def celeba_hq_split(folder, seed=CELEBA_HQ_SEED, train_size=CELEBA_HQ_TRAIN):
+    """The GAMIX author's CelebA-HQ split: `(train_paths, validation_paths)`.
+
+    The sorted `*.jpg` paths of `folder` are shuffled with `seed` (NumPy's
+    legacy `np.random.seed(seed); np.random.shuffle`, whose permutation is
+    stable across NumPy versions); the first `train_size` train, the rest
+    validate (24,000 / 6,000 for the 30,000 images of CelebA-HQ).
+    """
+    if folder is None or not os.path.isdir(folder):
+        raise FileNotFoundError(
+            f"CelebA-HQ folder {folder!r} not found. Expected a folder of the 30,000 "
+            "CelebA-HQ images as .jpg files (e.g. the 'celeba_hq_256' release)."
+        )
+    paths = sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.lower().endswith(".jpg"))
+    if len(paths) < 2:
+        raise FileNotFoundError(
+            f"Expected CelebA-HQ .jpg images in {folder!r}. Received: {len(paths)} .jpg files."
+        )
+    rng = np.random.RandomState(seed)
+    order = np.arange(len(paths))
+    rng.shuffle(order)
+    paths = [paths[i] for i in order]
+    if len(paths) <= train_size:  # a smaller folder: the same 24:6 proportion
+        train_size = min(len(paths) - 1, max(1, round(0.8 * len(paths))))
+    return paths[:train_size], paths[train_size:]
+
+
+def read_jpeg(path, side=256):
+    """Reads one image file as float32 (side, side, 3) in [-1, 1], bilinear resize."""
+    try:
+        from PIL import Image
+    except ImportError:  # TensorFlow's decoder when Pillow is absent
+        import tensorflow as tf
+
+        image = tf.io.decode_jpeg(tf.io.read_file(path), channels=3)
+        image = tf.image.resize(image, (side, side), method="bilinear")
+        return np.asarray(image, dtype="float32") / 127.5 - 1.0
+    with Image.open(path) as image:
+        image = image.convert("RGB")
+        if image.size != (side, side):
+            image = image.resize((side, side), resample=Image.BILINEAR)
+        return np.asarray(image, dtype="float32") / 127.5 - 1.0
+
+
+def _py_dataset_base():
+    import keras
+
+    return keras.utils.PyDataset
+
+
+class CelebAHQDataset(_py_dataset_base()):
+    """Streams CelebA-HQ batches from disk (a `keras.utils.PyDataset`).
+
+    24,000 images of 256x256x3 float32 (18.9 GB) do not fit in memory: each
+    batch is read and decoded when Keras asks for it (in parallel with
+    `workers`). Images are resized bilinearly to `side` and mapped to
+    [-1, 1]; training batches are flipped horizontally at random, as the
+    author's code, and reshuffled every epoch. Backend-portable.
+
+    Args:
+        paths: list of image paths (see `celeba_hq_split`).
+        batch_size: int. Defaults to 10 (the author's).
+        side: int. Output side. Defaults to 256.
+        training: bool. Shuffle each epoch and flip at random. Defaults to True.
+        seed: int. Seed of the shuffles and flips. Defaults to 0.
+        drop_remainder: bool. Drop a last incomplete batch (GAMIX-VAE cannot
+            train on a batch of one). Defaults to True.
+        **kwargs: `workers`, `use_multiprocessing`, `max_queue_size`.
+    """
+
+    def __init__(self, paths, batch_size=10, side=256, training=True, seed=0,
+                 drop_remainder=True, **kwargs):
+        super().__init__(**kwargs)
+        if batch_size < 1 or not paths:
+            raise ValueError(
+                f"Expected a non-empty path list and batch_size >= 1. Received: "
+                f"{len(paths)} paths, batch_size={batch_size}"
+            )
+        self.paths = list(paths)
+        self.batch_size = int(batch_size)
+        self.side = int(side)
+        self.training = bool(training)
+        self.seed = seed
+        self.drop_remainder = drop_remainder
+        self.epoch = 0
+        self._order = np.arange(len(self.paths))
+        if training:
+            np.random.default_rng([seed, 0]).shuffle(self._order)
+
+    def __len__(self):
+        full, rest = divmod(len(self.paths), self.batch_size)
+        return full if (self.drop_remainder and full) else full + (rest > 0)
+
+    def __getitem__(self, index):
+        if not 0 <= index < len(self):
+            raise IndexError(f"Batch index out of range. Received: index={index}, len={len(self)}")
+        chosen = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+        batch = np.stack([read_jpeg(self.paths[i], self.side) for i in chosen])
+        if self.training:
+            flips = np.random.default_rng([self.seed, self.epoch, index]).random(len(batch)) < 0.5
+            batch[flips] = batch[flips, :, ::-1]
+        return batch
+
+    def on_epoch_end(self):
+        self.epoch += 1
+        if self.training:
+            np.random.default_rng([self.seed, self.epoch]).shuffle(self._order)
+
+
+def load_celeba_hq(path, batch_size=10, side=256, seed=0, **kwargs):
+    """CelebA-HQ as the GAMIX author: `(train, validation)` streaming datasets.
+
+    Args:
+        path: str. Folder of the CelebA-HQ `.jpg` images.
+        batch_size: int. Defaults to 10.
+        side: int. Defaults to 256.
+        seed: int. Seed of the epoch shuffles and flips (the split itself
+            always uses the author's seed 1967).
+        **kwargs: passed to `CelebAHQDataset` (e.g. `workers`).
+    """
+    train, validation = celeba_hq_split(path)
+    return (
+        CelebAHQDataset(train, batch_size, side, training=True, seed=seed, **kwargs),
+        CelebAHQDataset(validation, batch_size, side, training=False, seed=seed, **kwargs),
+    )

@@ -181,16 +181,22 @@ class GMMSampler:
         z_mean, _ = encode_images(model, images, batch_size=batch_size)
         return self.fit(z_mean)
 
-    def sample(self, n, seed=None):
-        """`n` latent vectors from the fitted mixture, float32, shuffled.
+    def sample(self, n, seed=None, shuffle=True):
+        """`n` latent vectors from the fitted mixture, float32.
 
-        sklearn returns the samples grouped by component; they are shuffled
-        so that any prefix (or batch) is a sample of the whole mixture.
+        sklearn returns the samples grouped by component (all draws of
+        component 0, then of component 1, ...). With `shuffle` they are
+        permuted so that any prefix (or batch) is a sample of the whole
+        mixture; `shuffle=False` returns them in sklearn's order, as the
+        Split-VAE authors use them (their "mix" takes x1 for the first
+        half and x2 for the second, i.e. splits by component).
 
         Args:
             n: int. Number of vectors.
             seed: int or None. Same seed, same array. Defaults to None
                 (the sampler's own generator).
+            shuffle: bool. Defaults to True. The same seed gives the same
+                vectors either way, only their order differs.
 
         Returns:
             Float32 array `(n, latent_dim)`.
@@ -204,7 +210,8 @@ class GMMSampler:
         mixture = copy.copy(self.mixture)
         mixture.random_state = np.random.RandomState(rng.integers(2**32 - 1))
         z, _ = mixture.sample(n)
-        return z[rng.permutation(n)].astype(np.float32)
+        order = rng.permutation(n)
+        return (z[order] if shuffle else z).astype(np.float32)
 
 
 def decode_latents(model, z, batch_size=100):
@@ -284,7 +291,48 @@ def mean_std(x):
     return float(np.mean(np.std(x.reshape(x.shape[0], -1), axis=0)))
 
 
-def renormalize_latents(z, variance_law_mean):
+RENORMALIZATION_TARGETS = ("authors", "variance_law")
+
+
+def renormalization_target_std(z_mean, z_log_var, target="authors"):
+    """Standard deviation the renormalised latents are given (adjust2).
+
+    "Variance Loss in VAEs", section 4: the generated latents are rescaled
+    to the spread the variance law (eq. (4)) predicts for the aggregate
+    posterior, `var(z_mean) + mean(sigma^2)` per latent variable (~1).
+
+    - `target="authors"` (default): what the authors' latest code
+      (BalancingVAE `computed_gamma.py`) computes, `adjust2 =
+      sqrt(mean_j(var_i(mu_ij) + mean_i(sigma_ij)))`: their encoder's
+      "log-var" output is a log-sd, so sigma, not sigma^2, enters the sum.
+    - `target="variance_law"`: the variance law itself,
+      `sqrt(mean_j(var_i(mu_ij) + mean_i(sigma_ij^2)))`.
+
+    Args:
+        z_mean: array `(N, latent_dim)`. Posterior means of reference images.
+        z_log_var: array `(N, latent_dim)`. Their log-variances.
+        target: str. "authors" or "variance_law". Defaults to "authors".
+
+    Returns:
+        The target std, a Python float.
+    """
+    if target not in RENORMALIZATION_TARGETS:
+        raise ValueError(
+            f"`target` must be one of {RENORMALIZATION_TARGETS}. Received: target={target!r}"
+        )
+    z_mean = _check_latent_matrix(z_mean, "z_mean").astype(np.float64)
+    z_log_var = _check_latent_matrix(z_log_var, "z_log_var").astype(np.float64)
+    if z_mean.shape != z_log_var.shape:
+        raise ValueError(
+            "`z_mean` and `z_log_var` must have the same shape. Received: "
+            f"z_mean.shape={z_mean.shape}, z_log_var.shape={z_log_var.shape}"
+        )
+    # sigma = exp(log_var / 2) (authors), sigma^2 = exp(log_var) (variance law).
+    posterior = np.exp(z_log_var / 2.0) if target == "authors" else np.exp(z_log_var)
+    return float(np.sqrt(np.mean(np.var(z_mean, axis=0) + np.mean(posterior, axis=0))))
+
+
+def renormalize_latents(z, variance_law_mean, batch_size=None):
     """Rescales generated latents to the standard deviation the variance law expects.
 
     "Variance Loss in VAEs", section 4: a multiplicative factor restores the
@@ -294,29 +342,44 @@ def renormalize_latents(z, variance_law_mean):
         z' = z * sqrt(variance_law_mean) / mean_j(std_i(z[i, j]))
 
     so that the mean per-variable standard deviation of `z'` is
-    `sqrt(variance_law_mean)` (the std the variance law, eq. (4), predicts
-    for the aggregate posterior). The authors apply it to each generation
-    batch of 100; here the statistics are those of the whole `z` given.
+    `sqrt(variance_law_mean)` (the target variance: the variance law, or
+    the authors' value, see `renormalization_target_std`).
 
     Args:
         z: array `(n, latent_dim)`, n >= 2. Generated latent vectors.
-        variance_law_mean: float > 0. `metrics.variance_law(...).mean` of
-            the first stage.
+        variance_law_mean: float > 0. The target variance (e.g.
+            `metrics.variance_law(...).mean`, or the square of
+            `renormalization_target_std`).
+        batch_size: int or None. The authors measure the std on each
+            generation batch of 100 separately; with `batch_size` every
+            consecutive block of that many vectors is rescaled by its own
+            std (every block needs >= 2 vectors). None (default) uses the
+            whole `z`.
 
     Returns:
         Float32 array of the shape of `z`.
     """
     z = _check_latent_matrix(z).astype(np.float64)
-    if z.shape[0] < 2:
-        raise ValueError(f"Need at least 2 vectors to measure a std. Received: z.shape={z.shape}")
     if not variance_law_mean > 0:
         raise ValueError(
             f"`variance_law_mean` must be > 0. Received: variance_law_mean={variance_law_mean}"
         )
-    spread = mean_std(z)
-    if spread == 0:
-        raise ValueError("All generated latents are identical: nothing to rescale.")
-    return (z * (np.sqrt(variance_law_mean) / spread)).astype(np.float32)
+    step = z.shape[0] if batch_size is None else int(batch_size)
+    if step < 1:
+        raise ValueError(f"`batch_size` must be None or >= 1. Received: batch_size={batch_size}")
+    out = np.empty_like(z)
+    for start in range(0, z.shape[0], step):
+        block = z[start : start + step]
+        if block.shape[0] < 2:
+            raise ValueError(
+                "Need at least 2 vectors per block to measure a std. Received: "
+                f"z.shape={z.shape}, batch_size={batch_size}"
+            )
+        spread = mean_std(block)
+        if spread == 0:
+            raise ValueError("All generated latents are identical: nothing to rescale.")
+        out[start : start + step] = block * (np.sqrt(variance_law_mean) / spread)
+    return out.astype(np.float32)
 
 
 def renormalize_images(images, data_std):
@@ -355,6 +418,7 @@ def renormalize_images(images, data_std):
         raise ValueError("All generated images are identical: nothing to rescale.")
     rescaled = (images - mean_image) * (target / spread) + mean_image
     return np.clip(rescaled, 0.0, 1.0).astype(dtype)
+
 
 def _interpolation_inputs(z_a, z_b, t):
     z_a = np.asarray(keras.ops.convert_to_numpy(z_a), dtype=np.float64)
@@ -449,3 +513,4 @@ def slerp(z_a, z_b, t):
     )
     linear = (1.0 - t_b) * z_a + t_b * z_b
     return np.where(degenerate, linear, spherical).astype(np.float32)
+from keras_vaes.priors import FlowSampler  # noqa: E402,F401  (learned-priors paper; defined in keras_vaes.priors)

@@ -63,6 +63,34 @@ def test_cifar10_from_python_batches(tmp_path):
         datasets.load_cifar10(str(tmp_path))
 
 
+def test_cifar10_jpeg_round_trip_as_the_variance_loss_authors(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(2)
+    # Smooth images (JPEG-friendly) plus noise, in the Keras npz layout.
+    base = np.linspace(0, 200, 32)[None, :, None, None] + np.zeros((3, 32, 32, 3))
+    x = np.clip(base + rng.integers(0, 40, (3, 32, 32, 3)), 0, 255).astype(np.uint8)
+    path = tmp_path / "cifar10.npz"
+    np.savez(path, x_train=x[:2], y_train=np.array([[0], [1]]), x_test=x[2:], y_test=np.array([[2]]))
+    (raw, _), _ = datasets.load_cifar10(str(path))
+    (jpg, _), (jpg_test, _) = datasets.load_cifar10(str(path), jpeg=True)
+    np.testing.assert_array_equal(raw, x[:2] / np.float32(255))
+    # What the authors' imwrite(.jpg) + imread(pilmode="RGB") gives, file by file.
+    expected = []
+    for i, image in enumerate(x):
+        file = tmp_path / f"{i}.jpg"
+        Image.fromarray(image).save(file, quality=75)
+        expected.append(np.asarray(Image.open(file).convert("RGB")))
+    expected = np.stack(expected).astype(np.float32) / 255
+    np.testing.assert_array_equal(jpg, expected[:2])
+    np.testing.assert_array_equal(jpg_test, expected[2:])
+    # Lossy: different from the raw pixels, but close.
+    difference = np.abs(jpg - raw)
+    assert 0 < difference.mean() < 0.1
+    with pytest.raises(ValueError, match="uint8 RGB"):
+        datasets.jpeg_round_trip(np.zeros((1, 4, 4, 3), np.float32))
+
+
 def test_celeba_crop_resize_split_and_cache(tmp_path, monkeypatch):
     from PIL import Image
 

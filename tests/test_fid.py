@@ -127,13 +127,18 @@ def test_cached_statistics_keyed_by_full_description(tmp_path):
     first = fid.cached_statistics(images, {"dataset": "toy", "split": "test"}, model, cache_dir=str(tmp_path))
     files = os.listdir(tmp_path)
     assert len(files) == 1
-    # A cache hit returns the stored statistics even for other images...
-    again = fid.cached_statistics(images[::-1] * 0.5, {"dataset": "toy", "split": "test"}, model, cache_dir=str(tmp_path))
+    # The same images (same content) hit the cache...
+    again = fid.cached_statistics(images.copy(), {"dataset": "toy", "split": "test"}, model, cache_dir=str(tmp_path))
     np.testing.assert_array_equal(again.mu, first.mu)
-    # ...but another split, count or extractor gets its own file.
+    assert len(os.listdir(tmp_path)) == 1
+    # ...other images under the same description do not (content hash)...
+    other = fid.cached_statistics(images[::-1] * 0.5, {"dataset": "toy", "split": "test"}, model, cache_dir=str(tmp_path))
+    assert not np.allclose(other.mu, first.mu)
+    assert other.source["images_sha256"] == fid.images_hash(images[::-1] * 0.5) != first.source["images_sha256"]
+    # ...and another split, count or extractor gets its own file.
     fid.cached_statistics(images, {"dataset": "toy", "split": "train"}, model, cache_dir=str(tmp_path))
     fid.cached_statistics(images[:10], {"dataset": "toy", "split": "test"}, model, cache_dir=str(tmp_path))
-    assert len(os.listdir(tmp_path)) == 3
+    assert len(os.listdir(tmp_path)) == 4
     # A file whose stored description differs from its name is refused.
     path = os.path.join(tmp_path, files[0])
     fid.FeatureStatistics(first.mu, first.sigma, 12, {"dataset": "other"}).save(path)
@@ -255,9 +260,153 @@ def test_precomputed_statistics_from_another_extractor_are_refused():
         return keras.Model(inputs, keras.layers.Dense(4)(pooled), name=name)
 
     images = np.random.default_rng(0).uniform(size=(12, 8, 8, 3)).astype("float32")
-    first, second = features("first"), features("second")
+    first, second = features("same_name"), features("same_name")
     stats = fid.compute_statistics(images, first)
-    assert stats.source["extractor"] == "model:first"
+    assert stats.source["extractor"].startswith("weights-sha256:" + fid.weights_hash(first))
     assert fid.fid_score(stats, images, first) == pytest.approx(0.0, abs=1e-6)
-    with pytest.raises(fid.StatisticsMismatchError, match="'model:first'.*'model:second'"):
+    # Same name, other weights: refused (identity is the weights' hash).
+    with pytest.raises(fid.StatisticsMismatchError, match="weights-sha256"):
         fid.fid_score(stats, images, second)
+    # Same weights under another name: the same extractor.
+    renamed = features("renamed")
+    renamed.set_weights(first.get_weights())
+    assert fid.weights_hash(renamed) == fid.weights_hash(first)
+    assert fid.fid_score(stats, images, renamed) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_weights_hash_tells_apart_random_and_loaded_inception_weights(tmp_path):
+    # Random-weight and "ImageNet" InceptionV3 have the same name and
+    # architecture; only the weights tell them apart (issue 11, item 7).
+    random_a = keras.applications.InceptionV3(include_top=False, weights=None,
+                                              input_shape=(75, 75, 3), pooling="avg")
+    random_b = keras.applications.InceptionV3(include_top=False, weights=None,
+                                              input_shape=(75, 75, 3), pooling="avg")
+    assert random_a.name == random_b.name
+    assert fid.weights_hash(random_a) != fid.weights_hash(random_b)
+    random_b.set_weights(random_a.get_weights())
+    assert fid.weights_hash(random_a) == fid.weights_hash(random_b)
+
+
+def test_cache_never_shared_between_extractors_of_the_same_name(tmp_path):
+    images = np.random.default_rng(1).uniform(size=(10, 32, 32, 3)).astype("float32")
+    a = fid.cached_statistics(images, "toy", _tiny_feature_model("features"), cache_dir=str(tmp_path))
+    keras.utils.set_random_seed(1)
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(8, 3, activation="relu")(inputs))
+    other = keras.Model(inputs, keras.layers.Dense(16)(x), name="features")
+    b = fid.cached_statistics(images, "toy", other, cache_dir=str(tmp_path))
+    assert len(os.listdir(tmp_path)) == 2 and a.key != b.key
+
+
+# --- Feature extractors with their own preprocessing -------------------------
+
+
+def test_feature_extractor_input_range_and_description():
+    model = _tiny_feature_model()
+    images = np.random.default_rng(2).uniform(size=(6, 32, 32, 3)).astype("float32")
+    extractor = fid.FeatureExtractor(model, input_range=(0.0, 1.0), description="unit range")
+    expected = keras.ops.convert_to_numpy(model(images))
+    np.testing.assert_allclose(fid.extract_features(images, extractor, verbose=0), expected,
+                               rtol=1e-4, atol=1e-5)
+    assert "[0,1]->[0,1]" in extractor.identity()
+    assert extractor.identity() != fid.FeatureExtractor(model).identity()
+    with pytest.raises(ValueError, match="input_range"):
+        fid.FeatureExtractor(model, input_range=(1, 0))
+
+
+def test_classifier_extractor_uses_unit_range(monkeypatch):
+    import keras_vaes.metrics as metrics
+
+    inputs = keras.Input((32, 32, 1))
+    stand_in = keras.Model(inputs, keras.layers.Flatten()(keras.layers.AveragePooling2D(8)(inputs)))
+    monkeypatch.setattr(metrics, "classifier_feature_model", lambda name: stand_in, raising=False)
+    extractor = fid.classifier_extractor("mnist")
+    images = np.random.default_rng(3).uniform(size=(4, 32, 32, 1)).astype("float32")
+    expected = images.reshape(4, 4, 8, 4, 8).mean(axis=(2, 4)).reshape(4, -1)
+    np.testing.assert_allclose(fid.extract_features(images, extractor, verbose=0), expected, rtol=1e-5)
+    assert "mnist" in extractor.description
+    monkeypatch.setattr(metrics, "classifier_feature_model",
+                        lambda name: (_ for _ in ()).throw(ValueError(f"no {name}")))
+    extractor, reason = fid.classifier_extractor_or_reason("cifar10")
+    assert extractor is None and "no cifar10" in reason
+
+
+# --- The TF-GAN / TTUR Inception graph ------------------------------------
+
+
+def _write_tiny_frozen_graph(path, side, features=5, seed=0):
+    """A frozen GraphDef with TF-GAN's tensor names: input `Mul`, output `pool_3`."""
+    import tensorflow as tf
+
+    kernel = np.random.default_rng(seed).normal(size=(1, 1, 3, features)).astype("float32")
+    graph = tf.Graph()
+    with graph.as_default():
+        images = tf.compat.v1.placeholder(tf.float32, [1, side, side, 3], name="ExpandDims")
+        mul = tf.multiply(images, 1.0, name="Mul")
+        conv = tf.nn.relu(tf.nn.conv2d(mul, tf.constant(kernel), 1, "VALID"))
+        tf.nn.avg_pool2d(conv, side, side, "VALID", name="pool_3")
+    with open(path, "wb") as f:
+        f.write(graph.as_graph_def().SerializeToString())
+    return kernel
+
+
+def _legacy_bilinear(images, size):
+    """NumPy tf.compat.v1.image.resize_bilinear (align_corners=False, no half-pixel)."""
+    _, h, w, _ = images.shape
+    ys = np.arange(size) * (h / size)
+    xs = np.arange(size) * (w / size)
+    y0 = np.floor(ys).astype(int)
+    x0 = np.floor(xs).astype(int)
+    y1 = np.minimum(y0 + 1, h - 1)
+    x1 = np.minimum(x0 + 1, w - 1)
+    dy = (ys - y0)[None, :, None, None]
+    dx = (xs - x0)[None, None, :, None]
+    top = images[:, y0][:, :, x0] * (1 - dx) + images[:, y0][:, :, x1] * dx
+    bottom = images[:, y1][:, :, x0] * (1 - dx) + images[:, y1][:, :, x1] * dx
+    return top * (1 - dy) + bottom * dy
+
+
+def test_tfgan_frozen_graph_extractor_matches_the_authors_pipeline(tmp_path):
+    path = str(tmp_path / "tiny_inception.pb")
+    side = 12
+    kernel = _write_tiny_frozen_graph(path, side)
+    extractor = fid.FrozenGraphExtractor(path, image_size=side, batch_size=4)
+    rng = np.random.default_rng(4)
+    images = rng.uniform(size=(10, 7, 7, 1)).astype("float32")
+    got = fid.extract_features(images, extractor, batch_size=100, verbose=0)
+    # The authors' fid.py: batches of 64 (here 4) with the remainder
+    # dropped, x * 2 - 1, TF1 resize_bilinear, graph from Mul:0 to pool_3:0.
+    kept = images[:8]
+    prepared = _legacy_bilinear(np.repeat(kept * 2 - 1, 3, axis=-1).astype(np.float64), side)
+    expected = np.maximum(prepared @ kernel[0, 0], 0).mean(axis=(1, 2))
+    assert got.shape == (8, 5)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+    # Identified by the file's hash; a FID through it works end to end.
+    assert extractor.identity().startswith("graph-sha256:" + fid.file_hash(path))
+    score = fid.fid_score(images, images[::-1], extractor)
+    assert score == pytest.approx(fid.frechet_distance(
+        got.mean(0), np.cov(got.T),
+        *(lambda f: (f.mean(0), np.cov(f.T)))(fid.extract_features(images[::-1], extractor, verbose=0)),
+    ), rel=1e-6)
+    other = str(tmp_path / "other.pb")
+    _write_tiny_frozen_graph(other, side, seed=1)
+    assert fid.FrozenGraphExtractor(other, image_size=side).identity() != extractor.identity()
+
+
+def test_tfgan_graph_missing_or_corrupt_gives_the_inception_error(tmp_path, monkeypatch):
+    missing = str(tmp_path / fid.TFGAN_INCEPTION_FILENAME)
+    with pytest.raises(fid.InceptionWeightsUnavailable, match="frozen_inception_v1_2015_12_05"):
+        fid.tfgan_inception_extractor(missing)
+    monkeypatch.delenv(fid.TFGAN_INCEPTION_ENV, raising=False)
+    with pytest.raises(fid.InceptionWeightsUnavailable, match=fid.TFGAN_INCEPTION_ENV):
+        fid.tfgan_inception_extractor()
+    corrupt = tmp_path / "corrupt.pb"
+    corrupt.write_bytes(b"not a graph")
+    with pytest.raises(fid.InceptionWeightsUnavailable, match="Could not import"):
+        fid.FrozenGraphExtractor(str(corrupt))
+    extractor, description, reason = fid.feature_model_from_spec(f"tfgan:{missing}")
+    assert extractor is None and "TF-GAN" in description and missing in reason
+    good = str(tmp_path / "good.pb")
+    _write_tiny_frozen_graph(good, 299)
+    extractor, _, reason = fid.feature_model_from_spec(good)
+    assert reason is None and isinstance(extractor, fid.FrozenGraphExtractor)

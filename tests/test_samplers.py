@@ -1,5 +1,7 @@
 """Tests of keras_vaes.samplers."""
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -161,6 +163,52 @@ def test_renormalize_latents_matches_numpy():
     np.testing.assert_allclose(np.mean(np.std(got, axis=0)), np.sqrt(0.9), rtol=1e-6)
     with pytest.raises(ValueError, match="variance_law_mean"):
         samplers.renormalize_latents(z, 0.0)
+
+
+def test_renormalize_latents_per_generation_batch_as_the_authors():
+    rng = np.random.default_rng(9)
+    z = rng.normal(0.1, 0.6, size=(300, 5))
+    got = samplers.renormalize_latents(z, 0.81, batch_size=100)
+    # The authors' generate(): rescale = adjust2 / np.mean(np.std(z, axis=0))
+    # on each batch of 100 second-stage latents.
+    expected = np.concatenate([
+        z[i:i + 100] * (0.9 / np.mean(np.std(z[i:i + 100], axis=0))) for i in range(0, 300, 100)
+    ])
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    assert not np.allclose(got, samplers.renormalize_latents(z, 0.81))  # whole-sample std
+    with pytest.raises(ValueError, match="at least 2"):
+        samplers.renormalize_latents(z[:101], 0.81, batch_size=100)
+
+
+def test_renormalization_target_authors_sigma_and_variance_law_sigma_squared():
+    rng = np.random.default_rng(10)
+    z_mean = rng.normal(0, 0.8, size=(200, 6)).astype(np.float32)
+    z_log_var = rng.normal(-1.0, 0.5, size=(200, 6)).astype(np.float32)
+    # The authors' computed_gamma.py, fed their log-sd output (= log_var / 2):
+    zlogvar = z_log_var / 2.0
+    zsum = np.var(z_mean, axis=0) + np.mean(np.exp(zlogvar), axis=0)
+    adjust2 = np.sqrt(np.mean(zsum))
+    assert samplers.renormalization_target_std(z_mean, z_log_var) == pytest.approx(adjust2, rel=1e-6)
+    law = np.var(z_mean, axis=0) + np.mean(np.exp(z_log_var), axis=0)
+    assert samplers.renormalization_target_std(z_mean, z_log_var, "variance_law") == pytest.approx(
+        np.sqrt(np.mean(law)), rel=1e-6)
+    assert adjust2 > np.sqrt(np.mean(law))  # sigma > sigma^2 for sigma < 1
+    with pytest.raises(ValueError, match="target='sigma'"):
+        samplers.renormalization_target_std(z_mean, z_log_var, "sigma")
+
+
+def test_gmm_unshuffled_samples_are_sklearns_grouped_order():
+    centres, z = _clusters()
+    sampler = samplers.GMMSampler(3, seed=0).fit(z)
+    grouped = sampler.sample(300, seed=2, shuffle=False)
+    shuffled = sampler.sample(300, seed=2)
+    # Same draws, other order; sklearn's own output for the same state.
+    mixture = copy.copy(sampler.mixture)
+    mixture.random_state = np.random.RandomState(np.random.default_rng(2).integers(2**32 - 1))
+    np.testing.assert_allclose(grouped, mixture.sample(300)[0], rtol=1e-6)
+    np.testing.assert_allclose(np.sort(grouped, axis=0), np.sort(shuffled, axis=0))
+    nearest = np.argmin(((grouped[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)
+    assert np.count_nonzero(np.diff(nearest)) == 2  # grouped by component
 
 
 def test_renormalize_images_matches_numpy():

@@ -9,9 +9,22 @@ Protocol (DESIGN.md, "FID protocol"): Keras InceptionV3 with ImageNet weights,
 `include_top=False`, average pooling (2048 features); images in [0, 1]
 bilinearly resized to 299x299, grayscale repeated to 3 channels, mapped to
 [-1, 1]; 10,000 reference images vs 10,000 generated ones. The feature
-extractor is pluggable: any Keras model (or a path to a `.keras` file) can
-replace InceptionV3, e.g. in tests or on machines without the ImageNet
-weights.
+extractor is pluggable (`FeatureExtractor`): any Keras model (or a path to a
+`.keras` file) can replace InceptionV3, e.g. in tests or on machines without
+the ImageNet weights.
+
+Extractors:
+- `inception_extractor`: Keras InceptionV3 (the Split-VAE paper's FID).
+- `tfgan_inception_extractor`: the TF-GAN/TTUR 2015 Inception graph
+  (`pool_3` of a frozen-graph `.pb` file the user names), the FID of the
+  variance-loss paper's code; TensorFlow only.
+- `classifier_extractor`: penultimate features of a small classifier
+  shipped with the package ("FD (classifier features)"), usable offline,
+  not comparable with the papers' FIDs.
+
+An extractor is identified by a hash of its weights (and preprocessing),
+never by its name; cached reference statistics are keyed by that identity
+and by a hash of the image content.
 """
 
 import hashlib
@@ -30,12 +43,6 @@ INCEPTION_WEIGHTS_FILENAME = (
     "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
 )
 INCEPTION_INPUT_SIZE = 299
-# Describes the default extractor in cache keys; bump it if the
-# preprocessing or the network changes, so stale caches stop matching.
-INCEPTION_EXTRACTOR = (
-    "keras.applications.InceptionV3(imagenet, include_top=False, "
-    "pooling=avg); bilinear 299x299; [0,1]->[-1,1]"
-)
 DEFAULT_STATS_CACHE_DIR = os.path.join("~", ".keras", "keras_vaes", "fid_stats")
 
 # Values this much above 1 mean the images are not in [0, 1] (e.g. 0-255).
@@ -292,7 +299,7 @@ def statistics_path(source, cache_dir=DEFAULT_STATS_CACHE_DIR):
 
 
 # ---------------------------------------------------------------------------
-# Feature extraction
+# Feature extractors and their identity
 # ---------------------------------------------------------------------------
 
 
@@ -311,6 +318,166 @@ def _weights_help():
         f"{INCEPTION_WEIGHTS_ENV}=/path/to/file.h5. Alternatively pass your "
         "own `feature_model`."
     )
+
+
+def weights_hash(model):
+    """SHA-256 of a Keras model's weights, shapes, dtypes and I/O shapes.
+
+    What identifies a feature extractor (issue 11, item 7): two networks
+    with the same name but different weights (e.g. InceptionV3 with random
+    and with ImageNet weights) get different hashes, so their feature
+    statistics are never mixed up; renaming a model does not change it.
+
+    Args:
+        model: `keras.Model` (anything with `weights`).
+
+    Returns:
+        A 64-character hexadecimal string.
+    """
+    digest = hashlib.sha256()
+    digest.update(type(model).__name__.encode())
+    for attribute in ("input_shape", "output_shape"):
+        digest.update(repr(getattr(model, attribute, None)).encode())
+    for variable in model.weights:
+        array = np.ascontiguousarray(keras.ops.convert_to_numpy(variable))
+        digest.update(f"{array.shape}{array.dtype.str}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def file_hash(path, chunk=1 << 20):
+    """SHA-256 of a file's bytes (e.g. a frozen graph), 64 hex characters."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def images_hash(images):
+    """SHA-256 of an image array's content, shape and dtype (cache keys)."""
+    images = np.ascontiguousarray(images)
+    digest = hashlib.sha256(f"{images.shape}{images.dtype.str}".encode())
+    digest.update(memoryview(images).cast("B"))
+    return digest.hexdigest()
+
+
+class FeatureExtractor:
+    """A feature network, the preprocessing it expects, and its identity.
+
+    Images in [0, 1] are prepared as the FID protocol of the papers
+    prepares them (`preprocess`): grayscale repeated to 3 channels when the
+    network takes 3, bilinear resize to its fixed input size, then the
+    affine map [0, 1] -> `input_range`. The extractor is identified by a
+    hash of its weights and of that preprocessing (`identity`), never by
+    its name: statistics computed by one extractor are never compared with
+    another's features, nor served from the cache for another.
+
+    Args:
+        model: `keras.Model` mapping a batch to features `(N, ...)`.
+        input_range: tuple `(low, high)`. Range [0, 1] images are mapped to.
+            Defaults to `(-1.0, 1.0)` (Keras InceptionV3).
+        description: str or None. How tables name the extractor. Defaults
+            to the model's name.
+        batch_size: int or None. A fixed extraction batch size (None: the
+            caller's). Defaults to None.
+        drop_remainder: bool. Drop the last incomplete batch, as the
+            authors' TF-GAN FID code does. Defaults to False.
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> inputs = keras.Input((8, 8, 1))
+    >>> net = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(inputs))
+    >>> extractor = FeatureExtractor(net, input_range=(0.0, 1.0))
+    >>> extract_features(np.ones((3, 8, 8, 1), "float32"), extractor, verbose=0)
+    array([[1.],
+           [1.],
+           [1.]])
+    """
+
+    def __init__(self, model, input_range=(-1.0, 1.0), description=None,
+                 batch_size=None, drop_remainder=False):
+        low, high = (float(v) for v in input_range)
+        if not high > low:
+            raise ValueError(
+                f"`input_range` must be (low, high) with high > low. Received: input_range={input_range}"
+            )
+        if batch_size is not None and (isinstance(batch_size, bool) or int(batch_size) < 1):
+            raise ValueError(f"`batch_size` must be None or >= 1. Received: batch_size={batch_size}")
+        self.model = model
+        self.input_range = (low, high)
+        self.description = description or getattr(model, "name", type(model).__name__)
+        self.batch_size = None if batch_size is None else int(batch_size)
+        self.drop_remainder = bool(drop_remainder)
+        self._identity = None
+
+    def input_spec(self):
+        """(height, width, channels) the network expects; None where free."""
+        shape = getattr(self.model, "input_shape", None)
+        if isinstance(shape, list):  # multi-input models list their shapes
+            shape = shape[0]
+        if shape is None or len(shape) != 4:
+            return None, None, None
+        return shape[1], shape[2], shape[3]
+
+    def preprocess(self, images):
+        """One batch of [0, 1] images -> float32 network input (see class doc)."""
+        batch = np.asarray(images, dtype=np.float32)
+        height, width, channels = self.input_spec()
+        if channels == 3 and batch.shape[-1] == 1:
+            batch = np.repeat(batch, 3, axis=-1)
+        elif channels is not None and channels != batch.shape[-1]:
+            raise ValueError(
+                f"The feature model takes {channels} channels, images have "
+                f"{batch.shape[-1]}. Received: images.shape={batch.shape}"
+            )
+        if height is not None and width is not None and batch.shape[1:3] != (height, width):
+            batch = self.resize(batch, (height, width))
+        low, high = self.input_range
+        return (high - low) * batch + low
+
+    @staticmethod
+    def resize(batch, size):
+        """Bilinear resize (Keras, half-pixel centres)."""
+        return keras.ops.convert_to_numpy(
+            keras.ops.image.resize(batch, size, interpolation="bilinear")
+        )
+
+    def features(self, batch):
+        """Network output of a preprocessed batch, flattened to `(N, d)` float64."""
+        if hasattr(self.model, "predict_on_batch"):
+            output = self.model.predict_on_batch(batch)
+        else:
+            output = self.model(batch)
+        output = keras.ops.convert_to_numpy(output)
+        return np.reshape(output, (batch.shape[0], -1)).astype(np.float64)
+
+    def _weights_identity(self):
+        if hasattr(self.model, "weights"):
+            return f"weights-sha256:{weights_hash(self.model)}"
+        raise ValueError(
+            "A feature extractor is identified by a hash of its weights; this "
+            f"model has no `weights`. Received: {type(self.model).__name__}"
+        )
+
+    def identity(self):
+        """String identifying the extractor: weight hash + preprocessing.
+
+        Computed once per extractor object (the weights of a feature
+        network are not meant to change).
+        """
+        if self._identity is None:
+            low, high = self.input_range
+            self._identity = (
+                f"{self._weights_identity()}; input [0,1]->[{low:g},{high:g}]; "
+                f"{self.input_spec()} {self._resize_name()}"
+                + (f"; batches of {self.batch_size}, remainder dropped" if self.drop_remainder else "")
+            )
+        return self._identity
+
+    def _resize_name(self):
+        return "bilinear resize (half-pixel)"
 
 
 def inception_feature_model(weights=None):
@@ -376,46 +543,232 @@ def inception_feature_model(weights=None):
         keras.config.set_dtype_policy(previous_policy)
 
 
-def feature_model_from_spec(spec):
-    """A command-line feature-model choice -> `(model, description, reason)`.
+def inception_extractor(weights=None):
+    """`FeatureExtractor` of Keras InceptionV3 (Split-VAE paper's FID)."""
+    return FeatureExtractor(inception_feature_model(weights), description=INCEPTION_DESCRIPTION)
+
+
+# --- The TF-GAN / TTUR 2015 Inception graph (variance-loss paper's FID) ----
+
+TFGAN_INCEPTION_FILENAME = "inceptionv1_for_inception_score.pb"
+TFGAN_INCEPTION_ENV = "KERAS_VAES_TFGAN_INCEPTION_GRAPH"
+TFGAN_INCEPTION_URL = "http://download.tensorflow.org/models/frozen_inception_v1_2015_12_05.tar.gz"
+TFGAN_DESCRIPTION = "TF-GAN/TTUR 2015 Inception graph (pool_3, 2048)"
+INCEPTION_DESCRIPTION = "Keras InceptionV3 (ImageNet, avg pool, 2048)"
+
+
+def _tfgan_help():
+    return (
+        f"The TF-GAN Inception graph is the frozen graph '{TFGAN_INCEPTION_FILENAME}' "
+        f"inside {TFGAN_INCEPTION_URL} (the file TF-GAN's `run_inception` and the "
+        "authors' fid.py download). Download and extract it where a network is "
+        f"available, then pass its path (`--fid-extractor tfgan:/path/{TFGAN_INCEPTION_FILENAME}`, "
+        f"`tfgan_inception_extractor(path)`) or set {TFGAN_INCEPTION_ENV}=/path/to/file.pb."
+    )
+
+
+def _legacy_resize_bilinear(tf, batch, size):
+    # tf.compat.v1.image.resize_bilinear: align_corners=False,
+    # half_pixel_centers=False, the resize of the authors' fid.py.
+    return tf.compat.v1.image.resize_bilinear(batch, size).numpy()
+
+
+class FrozenGraphExtractor(FeatureExtractor):
+    """The TF-GAN / TTUR Inception graph as the variance-loss authors run it.
+
+    The BalancingVAE authors' `fid.py` (after TF-GAN's `run_inception`):
+    images in [0, 1] mapped to [-1, 1], resized to 299x299 with
+    TensorFlow 1's `resize_bilinear` (no half-pixel centres), fed to the
+    2015 Inception frozen graph at `Mul:0`, features read at `pool_3:0`
+    (2048), in batches of 64 with the last incomplete batch dropped (10,000
+    images give 9,984 features). Grayscale images are repeated to 3
+    channels (the authors only ran RGB data).
+
+    This extractor runs TensorFlow directly (`tf.compat.v1.import_graph_def`
+    in a wrapped function): it needs TensorFlow installed whatever the
+    Keras backend, and it is the only TF-only piece of the package.
 
     Args:
-        spec: `"inception"` (or None) for InceptionV3 with ImageNet weights,
-            or a path to a saved `.keras` feature extractor.
+        path: str. The frozen GraphDef `.pb` file (`inceptionv1_for_inception_score.pb`).
+        input_tensor: str. Defaults to "Mul:0" (TF-GAN's `INCEPTION_INPUT`).
+        output_tensor: str. Defaults to "pool_3:0" (TF-GAN's `INCEPTION_FINAL_POOL`).
+        image_size: int. Side the images are resized to. Defaults to 299.
+        batch_size: int. Defaults to 64 (the authors').
+        drop_remainder: bool. Defaults to True (the authors').
+        description: str. Defaults to the TF-GAN graph's name.
+
+    Raises:
+        InceptionWeightsUnavailable: the file does not exist or is not a
+            GraphDef with the two tensors.
+    """
+
+    def __init__(self, path, input_tensor="Mul:0", output_tensor="pool_3:0",
+                 image_size=INCEPTION_INPUT_SIZE, batch_size=64, drop_remainder=True,
+                 description=TFGAN_DESCRIPTION):
+        path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise InceptionWeightsUnavailable(
+                f"TF-GAN Inception graph file not found: {path!r}. {_tfgan_help()}"
+            )
+        try:
+            import tensorflow as tf
+        except ImportError as error:
+            raise ImportError(
+                "The TF-GAN Inception graph extractor runs TensorFlow (a frozen "
+                "GraphDef); install tensorflow to use it, whatever the Keras backend."
+            ) from error
+        self._tf = tf
+        try:
+            graph_def = tf.compat.v1.GraphDef()
+            with open(path, "rb") as f:
+                graph_def.ParseFromString(f.read())
+
+            def run(images):
+                return tf.compat.v1.import_graph_def(
+                    graph_def, input_map={input_tensor: images},
+                    return_elements=[output_tensor], name="inception",
+                )[0]
+
+            spec = tf.TensorSpec([None, image_size, image_size, 3], tf.float32)
+            self._function = tf.compat.v1.wrap_function(run, [spec])
+        except Exception as error:  # a corrupt file, or missing tensors
+            raise InceptionWeightsUnavailable(
+                f"Could not import the frozen graph {path!r} with tensors "
+                f"{input_tensor!r} -> {output_tensor!r}: {type(error).__name__}: "
+                f"{error}. {_tfgan_help()}"
+            ) from error
+        super().__init__(None, input_range=(-1.0, 1.0), description=description,
+                         batch_size=batch_size, drop_remainder=drop_remainder)
+        self.path = path
+        self.input_tensor = input_tensor
+        self.output_tensor = output_tensor
+        self.image_size = int(image_size)
+
+    def input_spec(self):
+        return self.image_size, self.image_size, 3
+
+    def resize(self, batch, size):
+        return _legacy_resize_bilinear(self._tf, batch, size)
+
+    def _resize_name(self):
+        return "tf.compat.v1 resize_bilinear (align_corners=False)"
+
+    def features(self, batch):
+        output = self._function(self._tf.constant(batch, self._tf.float32)).numpy()
+        return np.reshape(output, (batch.shape[0], -1)).astype(np.float64)
+
+    def _weights_identity(self):
+        return f"graph-sha256:{file_hash(self.path)} {self.input_tensor}->{self.output_tensor}"
+
+
+def tfgan_inception_extractor(path=None):
+    """The TF-GAN 2015 Inception graph extractor (`FrozenGraphExtractor`).
+
+    Args:
+        path: str or None. The `.pb` file; None reads the environment
+            variable `KERAS_VAES_TFGAN_INCEPTION_GRAPH`.
+
+    Raises:
+        InceptionWeightsUnavailable: no file given, or it cannot be loaded.
+    """
+    path = path or os.environ.get(TFGAN_INCEPTION_ENV)
+    if not path:
+        raise InceptionWeightsUnavailable(
+            f"No TF-GAN Inception graph file given. {_tfgan_help()}"
+        )
+    return FrozenGraphExtractor(path)
+
+
+# --- Classifier features (offline Fréchet distance) -----------------------
+
+CLASSIFIER_NOTE = (
+    "FD (classifier features): Fréchet distance on the penultimate features of a "
+    "small classifier trained by this repository; it works offline but is NOT "
+    "comparable with the papers' FIDs (Inception features)."
+)
+
+
+def classifier_extractor(dataset):
+    """`FeatureExtractor` of `keras_vaes.metrics.classifier_feature_model(dataset)`.
+
+    The classifier takes images in [0, 1] (no [-1, 1] map). Its Fréchet
+    distances are not comparable with the papers' FIDs (`CLASSIFIER_NOTE`).
+
+    Args:
+        dataset: str. "mnist" or "fashion_mnist".
+    """
+    from keras_vaes import metrics
+
+    model = metrics.classifier_feature_model(dataset)
+    return FeatureExtractor(model, input_range=(0.0, 1.0),
+                            description=f"classifier features ({dataset})")
+
+
+def classifier_extractor_or_reason(dataset):
+    """`(extractor, None)`, or `(None, reason)` when no classifier is shipped for `dataset`."""
+    try:
+        return classifier_extractor(dataset), None
+    except (ImportError, AttributeError, ValueError, OSError) as error:
+        return None, f"no classifier feature model for {dataset!r}: {type(error).__name__}: {error}"
+
+
+def feature_model_from_spec(spec):
+    """A command-line feature-model choice -> `(extractor, description, reason)`.
+
+    Args:
+        spec: `"inception"` (or None) for Keras InceptionV3 with ImageNet
+            weights; `"tfgan"` or `"tfgan:/path/graph.pb"` (or a path
+            ending in `.pb`) for the TF-GAN 2015 Inception graph; or a path
+            to a saved `.keras` feature extractor.
 
     Returns:
-        `(model, description, None)`, or `(None, description, reason)` when
-        the Inception weights are not available, so that an evaluation can
-        complete every other column and say why its FID cells are empty.
+        `(extractor, description, None)`, or `(None, description, reason)`
+        when the Inception weights / graph are not available, so that an
+        evaluation can complete every other column and say why its FID
+        cells are empty.
     """
     if spec in (None, "inception"):
         try:
-            return inception_feature_model(), "InceptionV3 (ImageNet, pool 2048)", None
+            return inception_extractor(), INCEPTION_DESCRIPTION, None
         except InceptionWeightsUnavailable as error:
-            return None, "InceptionV3 (ImageNet, pool 2048)", str(error)
+            return None, INCEPTION_DESCRIPTION, str(error)
+    if spec == "tfgan" or spec.startswith("tfgan:") or spec.endswith(".pb"):
+        path = spec.split(":", 1)[1] if spec.startswith("tfgan:") else (None if spec == "tfgan" else spec)
+        try:
+            return tfgan_inception_extractor(path), TFGAN_DESCRIPTION, None
+        except InceptionWeightsUnavailable as error:
+            return None, TFGAN_DESCRIPTION, str(error)
     if not os.path.exists(spec):
         raise FileNotFoundError(
-            f"--feature-model must be 'inception' or a path to a saved .keras "
-            f"model. Received: {spec!r}, which does not exist."
+            "--feature-model must be 'inception', 'tfgan[:path.pb]' or a path to a "
+            f"saved .keras model. Received: {spec!r}, which does not exist."
         )
     model = keras.saving.load_model(spec, compile=False)
-    return model, f"{os.path.basename(spec)} ({model.count_params():,} params)", None
+    description = f"{os.path.basename(spec)} ({model.count_params():,} params)"
+    return FeatureExtractor(model, description=description), description, None
 
 
-def _resolve_feature_model(feature_model):
+def as_extractor(feature_model):
+    """`FeatureExtractor` for any accepted feature model.
+
+    Args:
+        feature_model: a `FeatureExtractor`; a `keras.Model` (Inception
+            preprocessing: [0, 1] -> [-1, 1]); a path to a `.keras` model;
+            or None for Keras InceptionV3 with ImageNet weights.
+    """
+    if isinstance(feature_model, FeatureExtractor):
+        return feature_model
     if feature_model is None:
-        return inception_feature_model()
+        return inception_extractor()
     if isinstance(feature_model, (str, os.PathLike)):
-        return keras.saving.load_model(os.fspath(feature_model), compile=False)
-    return feature_model
+        model = keras.saving.load_model(os.fspath(feature_model), compile=False)
+        return FeatureExtractor(model, description=os.path.basename(os.fspath(feature_model)))
+    return FeatureExtractor(feature_model)
 
 
-def _extractor_name(feature_model):
-    if feature_model is None:
-        return INCEPTION_EXTRACTOR
-    if isinstance(feature_model, (str, os.PathLike)):
-        return f"file:{os.path.abspath(os.fspath(feature_model))}"
-    return f"model:{getattr(feature_model, 'name', type(feature_model).__name__)}"
+def extractor_identity(feature_model):
+    """The identity string of `as_extractor(feature_model)` (weights hash + preprocessing)."""
+    return as_extractor(feature_model).identity()
 
 
 def check_images(images, name="images"):
@@ -428,16 +781,6 @@ def check_images(images, name="images"):
     return images
 
 
-def _model_input_spec(feature_model):
-    """(height, width, channels) the model expects; None where free."""
-    shape = getattr(feature_model, "input_shape", None)
-    if isinstance(shape, list):  # multi-input models list their shapes
-        shape = shape[0]
-    if shape is None or len(shape) != 4:
-        return None, None, None
-    return shape[1], shape[2], shape[3]
-
-
 def preprocess_images(images, feature_model):
     """Prepares one batch of [0, 1] images for `feature_model`.
 
@@ -445,65 +788,56 @@ def preprocess_images(images, feature_model):
     the model takes 3, bilinear resize to the model's fixed input size
     (299x299 for InceptionV3; no resize when the model's spatial size is
     free), then the affine map [0, 1] -> [-1, 1] (`2 * x - 1`), the input
-    range of Keras' InceptionV3. The same mapping is applied for any other
-    feature model.
+    range of Keras' InceptionV3, or the `input_range` of a
+    `FeatureExtractor`.
 
     Args:
         images: array of shape `(N, H, W, C)`, values in [0, 1].
-        feature_model: `keras.Model`. Used only for its input shape.
+        feature_model: `keras.Model` or `FeatureExtractor`.
 
     Returns:
-        A float32 NumPy array ready for `feature_model`.
+        A float32 NumPy array ready for the network.
     """
-    batch = np.asarray(images, dtype=np.float32)
-    height, width, channels = _model_input_spec(feature_model)
-    if channels == 3 and batch.shape[-1] == 1:
-        batch = np.repeat(batch, 3, axis=-1)
-    elif channels is not None and channels != batch.shape[-1]:
-        raise ValueError(
-            f"The feature model takes {channels} channels, images have "
-            f"{batch.shape[-1]}. Received: images.shape={batch.shape}"
-        )
-    if height is not None and width is not None:
-        if batch.shape[1:3] != (height, width):
-            batch = keras.ops.convert_to_numpy(
-                keras.ops.image.resize(
-                    batch, (height, width), interpolation="bilinear"
-                )
-            )
-    return 2.0 * batch - 1.0
+    return as_extractor(feature_model).preprocess(images)
 
 
 def extract_features(images, feature_model, batch_size=100, verbose=1):
     """Feature activations of images, batch by batch (FID protocol).
 
     Only one preprocessed batch exists at a time, so memory is bounded by
-    `batch_size` resized images plus the `(N, d)` features.
+    `batch_size` resized images plus the `(N, d)` features. An extractor
+    with its own batch size uses it (the TF-GAN graph: 64, remainder
+    dropped, as the authors).
 
     Args:
         images: array of shape `(N, H, W, C)`, C in {1, 3}, values in
             [0, 1].
-        feature_model: `keras.Model` (e.g. `inception_feature_model()`).
+        feature_model: `keras.Model` or `FeatureExtractor`.
         batch_size: int. Images per forward pass. Defaults to 100.
         verbose: int. 1 shows a progress bar. Defaults to 1.
 
     Returns:
-        Float64 array of shape `(N, d)`, the flattened model outputs.
+        Float64 array of shape `(N, d)` (fewer rows when the extractor
+        drops an incomplete last batch).
     """
     images = check_images(images)
+    extractor = as_extractor(feature_model)
     if batch_size < 1:
         raise ValueError(f"`batch_size` must be >= 1. Received: batch_size={batch_size}")
+    batch_size = extractor.batch_size or batch_size
     count = images.shape[0]
+    if extractor.drop_remainder:
+        count -= count % batch_size
+        if count == 0:
+            raise ValueError(
+                f"The extractor drops incomplete batches of {batch_size}: need at least "
+                f"{batch_size} images. Received: images.shape={images.shape}"
+            )
     progbar = keras.utils.Progbar(count) if verbose else None
     features = []
     for start in range(0, count, batch_size):
-        batch = preprocess_images(images[start : start + batch_size], feature_model)
-        if hasattr(feature_model, "predict_on_batch"):
-            output = feature_model.predict_on_batch(batch)
-        else:
-            output = feature_model(batch)
-        output = keras.ops.convert_to_numpy(output)
-        features.append(np.reshape(output, (batch.shape[0], -1)).astype(np.float64))
+        batch = extractor.preprocess(images[start : min(start + batch_size, count)])
+        features.append(extractor.features(batch))
         if progbar is not None:
             progbar.add(batch.shape[0])
     return np.concatenate(features, axis=0)
@@ -516,19 +850,21 @@ def compute_statistics(
 
     Args:
         images: array of shape `(N, H, W, C)` in [0, 1], `N >= 2`.
-        feature_model: `keras.Model`, path to a `.keras` model, or None for
-            InceptionV3 with ImageNet weights. Defaults to None.
-        source: str or dict. Provenance stored with the statistics.
+        feature_model: `FeatureExtractor`, `keras.Model`, path to a
+            `.keras` model, or None for InceptionV3 with ImageNet weights.
+        source: str or dict. Provenance stored with the statistics; its
+            "extractor" is set to the extractor's identity (a hash of its
+            weights and preprocessing).
         batch_size: int. Defaults to 100.
         verbose: int. Defaults to 0.
 
     Returns:
         A `FeatureStatistics`.
     """
-    model = _resolve_feature_model(feature_model)
-    features = extract_features(images, model, batch_size=batch_size, verbose=verbose)
+    extractor = as_extractor(feature_model)
+    features = extract_features(images, extractor, batch_size=batch_size, verbose=verbose)
     source = _canonical_source(source)
-    source.setdefault("extractor", _extractor_name(feature_model))
+    source.setdefault("extractor", extractor.identity())
     return FeatureStatistics.from_features(features, source=source)
 
 
@@ -545,16 +881,17 @@ def cached_statistics(
     The cache file is named by a hash of the full description of what
     produced the statistics, never by the dataset name alone: `source`
     (e.g. `{"dataset": "cifar10", "split": "test"}`) completed with the
-    image count, image shape and the extractor's description. A cached
-    file whose stored description differs is an error, not a hit.
+    image count and shape, a SHA-256 of the image content, and the
+    extractor's identity (a hash of its weights and preprocessing, so
+    InceptionV3 with random and with ImageNet weights never share a file).
+    A cached file whose stored description differs is an error, not a hit.
 
     Args:
         images: array of shape `(N, H, W, C)` in [0, 1].
         source: str or dict. Dataset, split, and anything else that
-            determines the images (crop, resize, ...).
-        feature_model: as in `compute_statistics`. A model object is
-            identified by its `name`: give different extractors different
-            names. Defaults to None (InceptionV3).
+            describes the images (crop, resize, ...).
+        feature_model: as in `compute_statistics`. Defaults to None
+            (InceptionV3).
         cache_dir: str. Defaults to `~/.keras/keras_vaes/fid_stats`.
         batch_size: int. Defaults to 100.
         verbose: int. Defaults to 0.
@@ -563,15 +900,17 @@ def cached_statistics(
         A `FeatureStatistics`.
     """
     images = check_images(images)
+    extractor = as_extractor(feature_model)
     full_source = _canonical_source(source)
     full_source.setdefault("count", int(images.shape[0]))
     full_source.setdefault("image_shape", list(images.shape[1:]))
-    full_source.setdefault("extractor", _extractor_name(feature_model))
+    full_source.setdefault("images_sha256", images_hash(images))
+    full_source.setdefault("extractor", extractor.identity())
     path = statistics_path(full_source, cache_dir)
     if os.path.exists(path):
         return FeatureStatistics.load(path, expected_source=full_source)
     stats = compute_statistics(
-        images, feature_model, source=full_source, batch_size=batch_size,
+        images, extractor, source=full_source, batch_size=batch_size,
         verbose=verbose,
     )
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -592,34 +931,33 @@ def fid_score(
     Args:
         images_a: array `(N, H, W, C)` in [0, 1], or `FeatureStatistics`.
         images_b: array `(M, H, W, C)` in [0, 1], or `FeatureStatistics`.
-        feature_model: `keras.Model`, path to a `.keras` model, or None for
-            InceptionV3 with ImageNet weights (raises
-            `InceptionWeightsUnavailable` when they cannot be loaded).
-            Precomputed statistics must come from the same extractor.
+        feature_model: `FeatureExtractor`, `keras.Model`, path to a
+            `.keras` model, or None for InceptionV3 with ImageNet weights
+            (raises `InceptionWeightsUnavailable` when they cannot be
+            loaded). Precomputed statistics must come from the same
+            extractor (same weight hash), else `StatisticsMismatchError`.
         batch_size: int. Defaults to 100.
         verbose: int. Defaults to 0.
 
     Returns:
         The FID, a Python float.
     """
-    model = None
-    stats = []
-    extractor = _extractor_name(feature_model)
-    for images in (images_a, images_b):
-        if isinstance(images, FeatureStatistics):
-            produced_by = (images.source or {}).get("extractor")
-            if produced_by is not None and produced_by != extractor:
-                raise StatisticsMismatchError(
-                    f"The precomputed statistics were produced by {produced_by!r}, "
-                    f"but the other images would be featurised by {extractor!r}: "
-                    "FIDs across extractors are meaningless. Pass the same "
-                    "feature_model that produced the statistics."
-                )
-            stats.append(images)
-            continue
-        if model is None:  # built only when some images need features
-            model = _resolve_feature_model(feature_model)
-        stats.append(
-            compute_statistics(images, model, batch_size=batch_size, verbose=verbose)
-        )
+    given = [s for s in (images_a, images_b) if isinstance(s, FeatureStatistics)]
+    extractor = as_extractor(feature_model) if len(given) < 2 else None
+    expected = extractor.identity() if extractor is not None else None
+    for stats in given:
+        produced_by = (stats.source or {}).get("extractor")
+        expected = expected if expected is not None else produced_by
+        if produced_by is not None and expected is not None and produced_by != expected:
+            raise StatisticsMismatchError(
+                f"The precomputed statistics were produced by {produced_by!r}, "
+                f"but the other side comes from {expected!r}: FIDs across "
+                "extractors are meaningless. Pass the same feature_model that "
+                "produced the statistics."
+            )
+    stats = [
+        images if isinstance(images, FeatureStatistics)
+        else compute_statistics(images, extractor, batch_size=batch_size, verbose=verbose)
+        for images in (images_a, images_b)
+    ]
     return frechet_distance(stats[0].mu, stats[0].sigma, stats[1].mu, stats[1].sigma)
