@@ -24,3 +24,4 @@ from keras_vaes.models.two_stage import (
 )
 
 __version__ = "0.1.0"
+from keras_vaes.models.gamix import GamixVAE, build_gamix_vae

@@ -2,3 +2,4 @@
 
 from keras_vaes.models.svae import SplitVAE, build_svae
 from keras_vaes.models.two_stage import TwoStageVAE, build_two_stage_vae
+from keras_vaes.models.gamix import GamixVAE, build_gamix_vae

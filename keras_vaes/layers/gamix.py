@@ -1,0 +1,44 @@
+"""GAMIX-VAE's batch-mixture KL as a layer for users' own encoders."""
+
+import keras
+
+from keras_vaes.layers.core import PACKAGE
+from keras_vaes.losses.gamix import batch_mixture_kl
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class BatchMixtureKL(keras.layers.Layer):
+    """Adds `weight * batch_mixture_kl(z_mean)` to the model's losses.
+
+    GAMIX-VAE eq. (8)-(10) (see `keras_vaes.losses.batch_mixture_kl`): the
+    KL to N(0, I) of the Gaussian with the mean and population variance of
+    the encoder means over the batch. The layer passes `z_mean` through
+    unchanged, so it can sit on an encoder's mean head of any model; the
+    loss is added in training and inference calls alike (as Keras's
+    `ActivityRegularization`), and appears in `model.losses`.
+
+    Args:
+        weight: float. Weight of the term (the author's code: 1.0).
+            Defaults to 1.0.
+
+    Example:
+    >>> import numpy as np
+    >>> layer = BatchMixtureKL()
+    >>> _ = layer(np.array([[1.0], [-1.0]], "float32"))
+    >>> round(float(layer.losses[0]), 4)  # 0.5 * (1 + 0 - 1 - log 1)
+    0.0
+    """
+
+    def __init__(self, weight=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.weight = float(weight)
+
+    def call(self, z_mean):
+        self.add_loss(self.weight * batch_mixture_kl(z_mean))
+        return z_mean
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "weight": self.weight}

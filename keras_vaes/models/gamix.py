@@ -1,0 +1,530 @@
+"""GAMIX-VAE (Rivera, "GAMIX-VAE: a VAE with Gaussian mixture based posterior").
+
+A VAE whose KL term treats the batch's posterior as a Gaussian mixture (eq.
+(5)-(10)), with a regulariser on the individual variances (eq. (11)), an L1
+reconstruction (eq. (12)), the weighted ELBO of eq. (13), a PatchGAN adversary
+(section 3.2) and ResNetV2 encoder / decoder, as the author's public Keras 3
+code (marianorivera/How2TrainUrVAE; DESIGN.md, "GAMIX-VAE").
+"""
+
+import os
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_vaes.blocks import resnet_v2
+from keras_vaes.layers.core import PACKAGE, Sampling
+from keras_vaes.losses.gamix import (
+    batch_mixture_moments,
+    batch_mixture_kl,
+    check_batch_of_two,
+    discriminator_loss,
+    generator_adversarial_loss,
+    l1_reconstruction,
+    variance_regularizer,
+)
+from keras_vaes.losses.gaussian import gaussian_kl
+from keras_vaes.optimizers import GroupedOptimizer
+from keras_vaes.samplers import NormalSampler
+from keras_vaes.utils import atomic_write
+
+KL_CHOICES = ("mixture", "standard")
+
+
+def check_signed_images(images, expected_shape=None, name="images"):
+    """Checks a batch of GAMIX-VAE images: rank 4, shape, values in [-1, 1].
+
+    GAMIX-VAE works on data in [-1, 1] (the author's code), unlike the
+    package's other models ([0, 1]). Returns a float32 NumPy array.
+    """
+    images = np.asarray(images)
+    if images.ndim != 4 or (expected_shape and tuple(images.shape[1:]) != tuple(expected_shape)):
+        expected = f"(N, {', '.join(map(str, expected_shape))})" if expected_shape else "(N, H, W, C)"
+        raise ValueError(f"Expected {name} of shape {expected}. Received: {name}.shape={images.shape}")
+    if images.size:
+        low, high = float(np.min(images)), float(np.max(images))
+        if not (np.isfinite(low) and np.isfinite(high)):
+            raise ValueError(f"{name} contains NaN or infinite values.")
+        if low < -1.0 - 1e-6 or high > 1.0 + 1e-6:
+            hint = " Map [0, 1] images with 2 * x - 1 (0-255: x / 127.5 - 1)." if low >= 0 else ""
+            raise ValueError(
+                f"GAMIX-VAE expects {name} with values in [-1, 1]. Received: values in "
+                f"[{low:g}, {high:g}].{hint}"
+            )
+    return images.astype("float32", copy=False)
+
+
+def to_unit_range(images):
+    """Maps [-1, 1] images (or decoder outputs) to [0, 1], clipped, for display and FID."""
+    return np.clip((np.asarray(images, dtype="float32") + 1.0) / 2.0, 0.0, 1.0)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class GamixVAE(keras.Model):
+    """GAMIX-VAE: batch-mixture KL, variance regulariser, PatchGAN adversary.
+
+    Calling the model on images in [-1, 1] returns a dict with `"x_hat"`
+    (decoded from a sampled z, linear output), `"z_mean"` and `"z_log_var"`.
+    `fit` minimises the weighted ELBO of eq. (13) plus the adversarial terms,
+    with the author's weights: 5000 * L1 (eq. (12), mean |x - x_hat| of data
+    in [-1, 1]) + 1 * batch-mixture KL (eq. (8)-(10)) + 0.1 * variance
+    regulariser (eq. (11)) + 100 * BCE(1, D(x_hat)) for the encoder and
+    decoder, and 100 * [BCE(1, D(x)) + BCE(0, D(x_hat))] for the PatchGAN.
+
+    Training step. Keras's own `train_step` runs (no override, so it works on
+    TensorFlow, JAX and PyTorch): `compute_loss` returns one scalar whose
+    gradient with respect to each network is that network's own loss
+    gradient, and `compile` installs a `GroupedOptimizer` that applies the
+    encoder + decoder gradients with one Adam and the discriminator's with
+    another. Both networks are updated in the same step from the same
+    forward pass of the VAE (simultaneous, as the author). The discriminator
+    loss sees `D(x)` and `D(stop_gradient(x_hat))`; the generator term goes
+    through the discriminator with frozen (stop-gradient) weights via
+    `stateless_call`. That costs one discriminator forward pass more than the
+    author's step (which takes two gradients of one forward pass with two
+    tapes); `benchmarks/gamix_throughput.py` measures it.
+
+    Batch normalisation and dropout. The author's `train_step` calls both
+    networks with `training=False`, so every BatchNormalization normalises
+    with its never-updated moving statistics (an affine layer) and Dropout
+    never acts. That is the default here (`bn_training=False`);
+    `bn_training=True` gives the intended training-mode behaviour (batch
+    statistics, moving averages updated, dropout active in the PatchGAN).
+
+    Baseline. `kl="standard", adversarial=False` is the paper's comparison:
+    the same network trained as a standard VAE (L1 reconstruction + the
+    Gaussian KL to N(0, I) per sample, batch-averaged; the variance
+    regulariser is off, the standard KL already holds its terms).
+
+    Args:
+        input_shape: tuple (H, W, C), H = W = 4 * 2^k.
+        latent_dim: int, a multiple of 8.
+        filters: int. Width F of the ResNetV2 encoder / decoder. Defaults
+            to 128 (the author's).
+        discriminator_filters: int or None. Width of the PatchGAN (filters
+            [F, F, F, F/2, F/2, 1]); None uses `filters`.
+        discriminator_strides: tuple of 6 ints. Defaults to (2, 2, 2, 1, 1, 1).
+        kl: `"mixture"` (eq. (8)-(10), default) or `"standard"`.
+        adversarial: bool. Train with the PatchGAN. Defaults to True.
+        bn_training: bool. Run BN and Dropout in training mode during
+            training. Defaults to False (the author's code).
+        reconstruction_weight: float. Defaults to 5000.
+        kl_weight: float. Defaults to 1.
+        regularizer_weight: float. Defaults to 0.1.
+        adversarial_weight: float. Weight of both adversarial terms.
+            Defaults to 100.
+        seed: int or None. Seed of the sampling layer.
+
+    Example:
+    >>> import numpy as np
+    >>> model = GamixVAE((8, 8, 1), 8, filters=4)
+    >>> model.decode(np.zeros((2, 8), "float32"))["x_hat"].shape
+    (2, 8, 8, 1)
+    """
+
+    def __init__(
+        self,
+        input_shape,
+        latent_dim,
+        filters=128,
+        discriminator_filters=None,
+        discriminator_strides=(2, 2, 2, 1, 1, 1),
+        kl="mixture",
+        adversarial=True,
+        bn_training=False,
+        reconstruction_weight=5000.0,
+        kl_weight=1.0,
+        regularizer_weight=0.1,
+        adversarial_weight=100.0,
+        seed=None,
+        **kwargs,
+    ):
+        input_shape = tuple(int(d) for d in input_shape)
+        resnet_v2.num_stages(input_shape)
+        resnet_v2.check_latent_dim(latent_dim)
+        if kl not in KL_CHOICES:
+            raise ValueError(f"kl must be one of {KL_CHOICES}. Received: kl={kl!r}")
+        super().__init__(**kwargs)
+
+        # === Networks ===
+        self.encoder = resnet_v2.resnet_v2_encoder(input_shape, latent_dim, filters)
+        self.decoder = resnet_v2.resnet_v2_decoder(input_shape, latent_dim, filters)
+        self.sampling = Sampling(seed=seed, dtype="float32", name="sampling")
+        self.discriminator = None
+        if adversarial:
+            self.discriminator = resnet_v2.patchgan_discriminator(
+                input_shape, discriminator_filters or filters, tuple(discriminator_strides)
+            )
+
+        # === Progress-bar trackers (unweighted terms, see `metrics`) ===
+        names = ["l1", "kl"]
+        names += ["var_reg"] if kl == "mixture" else []
+        names += ["g_adv", "d_loss", "d_acc"] if adversarial else []
+        names += ["batch_mean_sq", "batch_var", "sigma_sq"]
+        self.trackers = [keras.metrics.Mean(name=n) for n in names]
+
+        # === Config ===
+        self.image_shape = input_shape
+        self.latent_dim = int(latent_dim)
+        self.filters = filters
+        self.discriminator_filters = discriminator_filters
+        self.discriminator_strides = tuple(discriminator_strides)
+        self.kl = kl
+        self.adversarial = bool(adversarial)
+        self.bn_training = bool(bn_training)
+        self.reconstruction_weight = float(reconstruction_weight)
+        self.kl_weight = float(kl_weight)
+        self.regularizer_weight = float(regularizer_weight)
+        self.adversarial_weight = float(adversarial_weight)
+        self.seed = seed
+        self._optimizer_pair = None
+        self._compile_extra = {}
+        self.build(input_shape=(None,) + input_shape)
+
+    def build(self, input_shape=None):
+        # The networks are functional models, built in __init__.
+        self.sampling.build([(None, self.latent_dim)] * 2)
+        self.built = True
+
+    def _net_training(self, training):
+        return bool(training) and self.bn_training
+
+    def call(self, inputs, training=None):
+        net_training = self._net_training(training)
+        z_mean, z_log_var = self.encoder(inputs, training=net_training)
+        z = self.sampling([z_mean, z_log_var])
+        x_hat = self.decoder(z, training=net_training)
+        return {"x_hat": x_hat, "z_mean": z_mean, "z_log_var": z_log_var}
+
+    # --- Training ---------------------------------------------------------
+
+    def compile(self, vae_optimizer=None, discriminator_optimizer=None, **kwargs):
+        """Compiles with one optimizer per network (a `GroupedOptimizer`).
+
+        Args:
+            vae_optimizer: Keras optimizer (or identifier) of the encoder and
+                decoder. Defaults to Adam(1e-4, beta_1=0.5), the author's.
+            discriminator_optimizer: optimizer of the PatchGAN. Defaults to
+                Adam(1e-4, beta_1=0.5). Ignored when `adversarial=False`.
+            **kwargs: passed to `keras.Model.compile` (e.g. `jit_compile`).
+        """
+        if "optimizer" in kwargs or "loss" in kwargs:
+            raise ValueError(
+                "GamixVAE.compile takes vae_optimizer= and discriminator_optimizer=; its "
+                f"loss is the paper's. Received: {sorted(k for k in kwargs if k in ('optimizer', 'loss'))}"
+            )
+        vae_optimizer = (
+            keras.optimizers.get(vae_optimizer) if vae_optimizer is not None
+            else keras.optimizers.Adam(1e-4, beta_1=0.5)
+        )
+        groups = [(vae_optimizer, self.encoder.trainable_variables + self.decoder.trainable_variables)]
+        if self.adversarial:
+            discriminator_optimizer = (
+                keras.optimizers.get(discriminator_optimizer) if discriminator_optimizer is not None
+                else keras.optimizers.Adam(1e-4, beta_1=0.5)
+            )
+            groups.append((discriminator_optimizer, self.discriminator.trainable_variables))
+        else:
+            discriminator_optimizer = None
+        self._optimizer_pair = (vae_optimizer, discriminator_optimizer)
+        self._compile_extra = dict(kwargs)
+        super().compile(optimizer=GroupedOptimizer(groups), **kwargs)
+
+    @property
+    def vae_optimizer(self):
+        """The optimizer of the encoder and decoder (after `compile`)."""
+        return self._optimizer_pair[0] if self._optimizer_pair else None
+
+    @property
+    def discriminator_optimizer(self):
+        """The optimizer of the PatchGAN (after `compile`), or None."""
+        return self._optimizer_pair[1] if self._optimizer_pair else None
+
+    def get_compile_config(self):
+        if not self.compiled or self._optimizer_pair is None:
+            return {}
+        vae, disc = self._optimizer_pair
+        config = {k: v for k, v in self._compile_extra.items() if isinstance(v, (bool, int, float, str))}
+        config["vae_optimizer"] = keras.optimizers.serialize(vae)
+        config["discriminator_optimizer"] = keras.optimizers.serialize(disc) if disc is not None else None
+        return config
+
+    def compile_from_config(self, config):
+        config = dict(config)
+        vae = keras.optimizers.deserialize(config.pop("vae_optimizer"))
+        disc = config.pop("discriminator_optimizer", None)
+        disc = keras.optimizers.deserialize(disc) if disc is not None else None
+        self.compile(vae_optimizer=vae, discriminator_optimizer=disc, **config)
+        self.optimizer.build(self.trainable_variables)
+
+    @property
+    def metrics(self):
+        loss_tracker = getattr(self, "_loss_tracker", None)
+        return ([loss_tracker] if loss_tracker is not None else []) + list(self.trackers)
+
+    def _track(self, values):
+        for tracker in self.trackers:
+            tracker.update_state(values[tracker.name])
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The weighted GAMIX-VAE objective of one batch (eq. (13) + adversary).
+
+        One scalar: its gradient with respect to the encoder and decoder is
+        that of their loss, and with respect to the discriminator that of
+        the discriminator loss (see the class docstring).
+        """
+        check_batch_of_two(x, "x")
+        x = ops.cast(x, "float32")
+        x_hat, z_mean, z_log_var = y_pred["x_hat"], y_pred["z_mean"], y_pred["z_log_var"]
+        values = {"l1": l1_reconstruction(x, x_hat)}
+        if self.kl == "mixture":
+            values["kl"] = batch_mixture_kl(z_mean)
+            values["var_reg"] = variance_regularizer(z_log_var)
+            total = self.kl_weight * values["kl"] + self.regularizer_weight * values["var_reg"]
+        else:
+            values["kl"] = ops.mean(gaussian_kl(z_mean, z_log_var))
+            total = self.kl_weight * values["kl"]
+        total = total + self.reconstruction_weight * values["l1"]
+        if self.adversarial:
+            d_training = self._net_training(training)
+            discriminator = self.discriminator
+            real = discriminator(x, training=d_training)
+            fake = discriminator(ops.stop_gradient(x_hat), training=d_training)
+            values["d_loss"] = discriminator_loss(real, fake)
+            # The generator's term through the discriminator with frozen
+            # weights: no gradient reaches the discriminator from it.
+            frozen = [ops.stop_gradient(v) for v in discriminator.trainable_variables]
+            through, _ = discriminator.stateless_call(
+                frozen, discriminator.non_trainable_variables, x_hat, training=d_training
+            )
+            values["g_adv"] = generator_adversarial_loss(through)
+            values["d_acc"] = 0.5 * (
+                ops.mean(ops.cast(real > 0, "float32")) + ops.mean(ops.cast(fake < 0, "float32"))
+            )
+            total = total + self.adversarial_weight * (values["g_adv"] + values["d_loss"])
+        mu_bar, sigma_bar_sq = batch_mixture_moments(z_mean)
+        values["batch_mean_sq"] = ops.mean(ops.square(mu_bar))
+        values["batch_var"] = ops.mean(sigma_bar_sq)
+        values["sigma_sq"] = ops.mean(ops.exp(ops.cast(z_log_var, "float32")))
+        self._track(values)
+        if self.losses:
+            total = total + ops.sum(self.losses)
+        return total
+
+    def _check_fit_data(self, x, batch_size):
+        if not isinstance(x, np.ndarray):
+            return
+        check_signed_images(x, self.image_shape, name="x")
+        batch_size = 32 if batch_size is None else batch_size
+        if len(x) < 2 or batch_size < 2 or len(x) % batch_size == 1:
+            raise ValueError(
+                "GAMIX-VAE trains on batches of at least two images (the batch-mixture "
+                "variance of one image is undefined); a batch of one would occur. Use "
+                "batch_size >= 2 and a number of images that does not leave a last batch "
+                f"of one. Received: x.shape={x.shape}, batch_size={batch_size}"
+            )
+
+    def fit(self, x=None, y=None, batch_size=None, *args, **kwargs):
+        self._check_fit_data(x, batch_size)
+        return super().fit(x, y, batch_size, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, batch_size=None, *args, **kwargs):
+        self._check_fit_data(x, batch_size)
+        return super().evaluate(x, y, batch_size, *args, **kwargs)
+
+    # --- Public API -------------------------------------------------------
+
+    def encode(self, data, batch_size=100):
+        """Posterior `(mean, log_var)` of images in [-1, 1], NumPy arrays."""
+        data = check_signed_images(data, self.image_shape)
+        mean, log_var = self.encoder.predict(data, batch_size=batch_size, verbose=0)
+        return mean, log_var
+
+    def decode(self, latents, batch_size=100):
+        """Decodes latent vectors; returns `{"x_hat": images}` (linear, about [-1, 1])."""
+        latents = np.asarray(latents, dtype="float32")
+        if latents.ndim != 2 or latents.shape[1] != self.latent_dim:
+            raise ValueError(
+                f"Expected z of shape (N, {self.latent_dim}). Received: z.shape={latents.shape}"
+            )
+        return {"x_hat": self.decoder.predict(latents, batch_size=batch_size, verbose=0)}
+
+    def reconstruct(self, data, sample=False, seed=None, batch_size=100):
+        """Decodes the posterior means of `data` (or a sample, with `sample`)."""
+        mean, log_var = self.encode(data, batch_size=batch_size)
+        if sample:
+            rng = np.random.default_rng(seed)
+            mean = mean + np.exp(0.5 * log_var) * rng.standard_normal(mean.shape).astype("float32")
+        return self.decode(mean, batch_size=batch_size)
+
+    def generate(self, n, seed=None, sampler=None, batch_size=100):
+        """Generates `n` images from z ~ N(0, I) (or `sampler.sample(n, seed)`)."""
+        sampler = sampler or NormalSampler(self.latent_dim)
+        return self.decode(sampler.sample(n, seed=seed), batch_size=batch_size)
+
+    def latent_variants(self, image, dims=(0, 3), steps=(-20.0, 0.0, 20.0), scale="sigma"):
+        """Fig. 2: a grid of variants of one image, two latent entries moved.
+
+        z' is the posterior mean of `image`; entry `dims[0]` takes the
+        values of `steps` along the rows and `dims[1]` along the columns.
+        `scale="sigma"` moves them by step * sigma from the mean (the
+        author's code: -20, 0, +20 sigma on dims 0 and 3); `scale="absolute"`
+        sets them to the step values (the paper's text: {-6, 0, 6}).
+
+        Returns:
+            Images of shape (len(steps)**2, H, W, C), row-major.
+        """
+        if scale not in ("sigma", "absolute"):
+            raise ValueError(f"scale must be 'sigma' or 'absolute'. Received: scale={scale!r}")
+        if len(dims) != 2 or not all(0 <= d < self.latent_dim for d in dims):
+            raise ValueError(
+                f"Expected two latent indices in [0, {self.latent_dim}). Received: dims={dims}"
+            )
+        image = np.asarray(image)
+        mean, log_var = self.encode(image[None] if image.ndim == 3 else image[:1])
+        sigma = np.exp(0.5 * log_var[0])
+        z = np.repeat(mean, len(steps) ** 2, axis=0)
+        for k, (a, b) in enumerate((a, b) for a in steps for b in steps):
+            for dim, step in zip(dims, (a, b)):
+                z[k, dim] = mean[0, dim] + step * sigma[dim] if scale == "sigma" else step
+        return self.decode(z)["x_hat"]
+
+    def interpolate(self, images_a, images_b, steps=6):
+        """Fig. 3: decoded transitions between the encodings of two images.
+
+        GAMIX-VAE eq. (14): z'_k = (1 - alpha_k) z_1 + alpha_k z_2 with
+        alpha_k = k / (n - 1), k = 0..n-1, z the posterior means.
+
+        Returns:
+            Images of shape (N, steps, H, W, C), one row per pair.
+        """
+        if steps < 2:
+            raise ValueError(f"Interpolation needs at least two steps. Received: steps={steps}")
+        z1, _ = self.encode(images_a)
+        z2, _ = self.encode(images_b)
+        if z1.shape != z2.shape:
+            raise ValueError(
+                "Expected as many images in both sets. Received: "
+                f"images_a.shape={np.shape(images_a)}, images_b.shape={np.shape(images_b)}"
+            )
+        alpha = (np.arange(steps, dtype="float32") / (steps - 1))[None, :, None]
+        z = (1.0 - alpha) * z1[:, None] + alpha * z2[:, None]
+        decoded = self.decode(z.reshape(-1, self.latent_dim))["x_hat"]
+        return decoded.reshape((len(z1), steps) + self.image_shape)
+
+    # --- Saving -----------------------------------------------------------
+
+    def _check_finite(self, filepath):
+        broken = [w.path for w in self.weights if not np.all(np.isfinite(ops.convert_to_numpy(w)))]
+        if broken:
+            raise ValueError(
+                f"Refusing to write {filepath}: {len(broken)} weight tensors hold NaN or "
+                f"inf (e.g. {broken[0]}), so training diverged; the file on disk, if any, "
+                "is left as it was."
+            )
+
+    def save_weights(self, filepath, overwrite=True, **kwargs):
+        """Saves the three networks' weights atomically to a `.weights.h5` file.
+
+        Non-finite weights (a diverged run) are never written.
+        """
+        if not str(filepath).endswith(".weights.h5"):
+            raise ValueError(
+                f"The weights file name must end in `.weights.h5`. Received: filepath={filepath}"
+            )
+        self._check_finite(filepath)
+        if not overwrite and os.path.exists(filepath):
+            return super().save_weights(filepath, overwrite=False, **kwargs)
+        atomic_write(filepath, lambda tmp: super(GamixVAE, self).save_weights(tmp, **kwargs))
+
+    def save(self, filepath, overwrite=True, **kwargs):
+        """Saves the model (`.keras`) atomically; never diverged weights."""
+        self._check_finite(filepath)
+        if not str(filepath).endswith(".keras") or (not overwrite and os.path.exists(filepath)):
+            return super().save(filepath, overwrite=overwrite, **kwargs)
+        atomic_write(filepath, lambda tmp: super(GamixVAE, self).save(tmp, **kwargs))
+
+    def load_weights(self, filepath, *args, **kwargs):
+        """Loads a `.weights.h5` file written by the same configuration."""
+        if not os.path.exists(filepath):
+            raise FileNotFoundError(f"Weights file {filepath!r} does not exist.")
+        try:
+            super().load_weights(filepath, *args, **kwargs)
+        except (ValueError, KeyError) as error:
+            config = {k: v for k, v in self.get_config().items() if k not in ("name", "trainable")}
+            raise ValueError(
+                f"Could not load {filepath} into this GamixVAE ({config}): the file was "
+                f"written by a model of a different configuration. Keras said: {error}"
+            ) from error
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "input_shape": self.image_shape,
+            "latent_dim": self.latent_dim,
+            "filters": self.filters,
+            "discriminator_filters": self.discriminator_filters,
+            "discriminator_strides": self.discriminator_strides,
+            "kl": self.kl,
+            "adversarial": self.adversarial,
+            "bn_training": self.bn_training,
+            "reconstruction_weight": self.reconstruction_weight,
+            "kl_weight": self.kl_weight,
+            "regularizer_weight": self.regularizer_weight,
+            "adversarial_weight": self.adversarial_weight,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def build_gamix_vae(
+    input_shape,
+    latent_dim,
+    *,
+    filters=128,
+    discriminator_filters=None,
+    discriminator_strides=(2, 2, 2, 1, 1, 1),
+    kl="mixture",
+    adversarial=True,
+    bn_training=False,
+    reconstruction_weight=5000.0,
+    kl_weight=1.0,
+    regularizer_weight=0.1,
+    adversarial_weight=100.0,
+    seed=None,
+    name="gamix_vae",
+):
+    """Builds GAMIX-VAE (or, with `kl="standard", adversarial=False`, the baseline).
+
+    Paper configuration: `build_gamix_vae((256, 256, 3), 512)` (encoder +
+    decoder 10,982,066 parameters, PatchGAN 412,101). CPU configuration of
+    this package: `build_gamix_vae((32, 32, 1), 32, filters=32,
+    discriminator_strides=(2, 2, 1, 1, 1, 1))`. See `GamixVAE`.
+
+    Example:
+    >>> model = build_gamix_vae((32, 32, 1), 32, filters=32,
+    ...                         discriminator_strides=(2, 2, 1, 1, 1, 1))
+    >>> model.encoder.count_params() + model.decoder.count_params()
+    293206
+    """
+    return GamixVAE(
+        input_shape,
+        latent_dim,
+        filters=filters,
+        discriminator_filters=discriminator_filters,
+        discriminator_strides=discriminator_strides,
+        kl=kl,
+        adversarial=adversarial,
+        bn_training=bn_training,
+        reconstruction_weight=reconstruction_weight,
+        kl_weight=kl_weight,
+        regularizer_weight=regularizer_weight,
+        adversarial_weight=adversarial_weight,
+        seed=seed,
+        name=name,
+    )
