@@ -25,3 +25,6 @@ from keras_vaes.models.two_stage import (
 
 __version__ = "0.1.0"
 from keras_vaes.models.gamix import GamixVAE, build_gamix_vae
+from keras_vaes import priors
+from keras_vaes.priors import FlowSampler, RealNVPPrior
+from keras_vaes.models.flow_prior import FlowPriorVAE, build_flow_prior_vae, conditional_diversity, mean_pairwise_distance

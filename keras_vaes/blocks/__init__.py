@@ -16,3 +16,4 @@ from keras_vaes.blocks.resnet import dense_scale_block
 from keras_vaes.blocks.resnet import residual_block
 from keras_vaes.blocks.resnet import scale_block
 from keras_vaes.blocks.resnet_v2 import down_block, identity_block, patchgan_discriminator, resnet_v2_decoder, resnet_v2_encoder, triple_conv, up_block
+from keras_vaes.blocks.infogan import CELEBA_128, LATENT_DIMS, infogan_decoder, infogan_encoder

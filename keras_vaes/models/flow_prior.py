@@ -1,0 +1,562 @@
+"""Flow-prior VAE (FP-VAE) of the learned-priors paper, and its baseline.
+
+"Empirical observations pertaining to learned priors for deep latent
+variable models", section 3: a VAE whose prior p_theta(z) is a RealNVP flow
+learned jointly, the KL weighted by beta down to beta = 0 (eq. 5-8), the KL
+annealed linearly over the first iterations (section 4.1). `prior="normal"`
+is the comparison: the standard beta-VAE with the fixed N(0, I) prior on the
+same InfoGAN network. With `num_classes` both become class-conditional
+(section 6): q(z | x, y), p(x | z, y) and, for the flow, p_theta(z | y).
+
+Training runs in Keras's own `train_step`: the maths is in `compute_loss`
+(one loss, one flow evaluation, see `losses.learned_priors.fp_vae_loss`),
+so the model trains on every Keras backend.
+"""
+
+import math
+import os
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_vaes.blocks.infogan import INFOGAN_FILTERS, DENSE_UNITS, check_infogan_shape
+from keras_vaes.blocks.infogan import infogan_decoder, infogan_encoder
+from keras_vaes.layers.core import PACKAGE, Sampling
+from keras_vaes.losses.gaussian import gaussian_kl
+from keras_vaes.losses.learned_priors import fp_vae_loss, kl_annealing
+from keras_vaes.losses.learned_priors import merged_prior_input, reconstruction_error
+from keras_vaes.priors import RealNVPPrior
+from keras_vaes.utils import atomic_write, check_images
+
+# At beta = 0 nothing bounds sigma (eq. 8): the reconstruction drives
+# log sigma^2 to -inf. DESIGN.md: a short MNIST run went NaN without a clamp.
+LOG_VAR_RANGE = (-20.0, 10.0)
+
+
+def default_optimizer():
+    """Lucic et al. (2018)'s defaults for these networks: Adam(1e-4, beta_1=0.5)."""
+    return keras.optimizers.Adam(1e-4, beta_1=0.5)
+
+
+def check_latent_dim(latent_dim):
+    if isinstance(latent_dim, bool) or not isinstance(latent_dim, (int, np.integer)) or latent_dim < 2:
+        raise ValueError(
+            "`latent_dim` must be an integer >= 2 (the flow prior splits the "
+            f"code in two halves). Received: latent_dim={latent_dim!r}"
+        )
+    return int(latent_dim)
+
+
+def check_beta(beta):
+    if isinstance(beta, bool) or not isinstance(beta, (int, float, np.floating, np.integer)) or not (
+        math.isfinite(beta) and beta >= 0
+    ):
+        raise ValueError(f"`beta` must be a finite number >= 0. Received: beta={beta!r}")
+    return float(beta)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class GaussianPosteriorHead(keras.layers.Layer):
+    """Splits (N, 2d) into the posterior mean and a clamped log-variance.
+
+    log sigma^2 is clipped to `log_var_range` (at beta = 0 the
+    reconstruction alone would send it to -inf).
+    """
+
+    def __init__(self, latent_dim, log_var_range=LOG_VAR_RANGE, **kwargs):
+        super().__init__(**kwargs)
+        self.latent_dim = int(latent_dim)
+        self.log_var_range = tuple(float(v) for v in log_var_range)
+
+    def call(self, inputs):
+        inputs = ops.cast(inputs, "float32")
+        mean, log_var = inputs[:, : self.latent_dim], inputs[:, self.latent_dim :]
+        return mean, ops.clip(log_var, *self.log_var_range)
+
+    def compute_output_shape(self, input_shape):
+        shape = (input_shape[0], self.latent_dim)
+        return shape, shape
+
+    def get_config(self):
+        return {**super().get_config(), "latent_dim": self.latent_dim, "log_var_range": list(self.log_var_range)}
+
+
+class SafeSaving:
+    """Atomic, NaN-refusing saves and clear load errors (as `BalancedVAE`)."""
+
+    def _check_finite(self, filepath):
+        broken = [w.path for w in self.weights if not np.all(np.isfinite(ops.convert_to_numpy(w)))]
+        if broken:
+            raise ValueError(
+                f"Refusing to write {filepath}: {len(broken)} weight tensors hold "
+                f"NaN or inf (e.g. {broken[0]}), so training diverged; the file "
+                "on disk, if any, is left as it was."
+            )
+
+    def save_weights(self, filepath, overwrite=True, **kwargs):
+        """Saves the weights atomically to a `.weights.h5` file; never NaN."""
+        if not str(filepath).endswith(".weights.h5"):
+            raise ValueError(
+                f"The weights file name must end in `.weights.h5`. Received: filepath={filepath}"
+            )
+        self._check_finite(filepath)
+        if not overwrite and os.path.exists(filepath):
+            return keras.Model.save_weights(self, filepath, overwrite=False, **kwargs)
+        atomic_write(filepath, lambda tmp: keras.Model.save_weights(self, tmp, **kwargs))
+
+    def save(self, filepath, overwrite=True, **kwargs):
+        """Saves the whole model (`.keras`) atomically; never diverged weights."""
+        self._check_finite(filepath)
+        if not str(filepath).endswith(".keras") or (not overwrite and os.path.exists(filepath)):
+            return keras.Model.save(self, filepath, overwrite=overwrite, **kwargs)
+        atomic_write(filepath, lambda tmp: keras.Model.save(self, tmp, **kwargs))
+
+    def load_weights(self, filepath, *args, **kwargs):
+        """Loads a `.weights.h5` file written by the same configuration."""
+        if not os.path.exists(filepath):
+            raise FileNotFoundError(f"Weights file {filepath!r} does not exist.")
+        try:
+            keras.Model.load_weights(self, filepath, *args, **kwargs)
+        except (ValueError, KeyError) as error:
+            config = {k: v for k, v in self.get_config().items() if k not in ("name", "trainable")}
+            raise ValueError(
+                f"Could not load {filepath} into this {type(self).__name__} "
+                f"({config}): the file was written by a model of a different "
+                f"configuration. Keras said: {error}"
+            ) from error
+
+    def export_weights(self, filepath):
+        """Writes the weights without the optimizer state (for presets).
+
+        Returns:
+            The file's SHA-256.
+        """
+        from keras_vaes.pretrained import sha256
+
+        bare = type(self).from_config(self.get_config())
+        bare.set_weights(self.get_weights())
+        bare.save_weights(filepath)
+        return sha256(filepath)
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+class ImageModelAPI:
+    """Shared input checks of the learned-priors models."""
+
+    def _check_images(self, x, name="images"):
+        return check_images(x, self.image_shape, name=name).astype("float32", copy=False)
+
+    def _one_hot(self, labels, n, name="labels"):
+        """Class indices -> one-hot NumPy, None for unconditional models."""
+        if self.num_classes is None:
+            if labels is not None:
+                raise ValueError(
+                    f"{type(self).__name__} is unconditional (num_classes=None): it takes "
+                    f"no labels. Received: labels of shape {np.shape(labels)}"
+                )
+            return None
+        if labels is None:
+            raise ValueError(
+                f"{type(self).__name__} is conditional (num_classes={self.num_classes}): "
+                "pass `labels` (class indices)."
+            )
+        labels = np.asarray(labels)
+        if labels.ndim == 0:
+            labels = np.full((n,), labels)
+        if labels.ndim == 2 and labels.shape[1] == self.num_classes:
+            labels = np.argmax(labels, axis=1)
+        if (
+            labels.shape != (n,)
+            or not np.issubdtype(labels.dtype, np.integer)
+            or labels.min() < 0
+            or labels.max() >= self.num_classes
+        ):
+            raise ValueError(
+                f"Expected {name} as {n} class indices in [0, {self.num_classes}). "
+                f"Received: {name}.shape={labels.shape}, dtype={labels.dtype}"
+                + (f", range [{labels.min()}, {labels.max()}]" if labels.size and np.issubdtype(labels.dtype, np.number) else "")
+            )
+        return np.eye(self.num_classes, dtype="float32")[labels]
+
+    def _check_codes(self, z, name="z"):
+        z = np.asarray(ops.convert_to_numpy(z), dtype="float32")
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(
+                f"Expected {name} of shape (N, {self.latent_dim}). Received: {name}.shape={z.shape}"
+            )
+        return z
+
+    def _split_inputs(self, inputs):
+        """images, or (images, labels) / {"images", "labels"} -> (images, one-hot or None)."""
+        if isinstance(inputs, dict):
+            images, labels = inputs["images"], inputs.get("labels")
+        elif isinstance(inputs, (tuple, list)):
+            images, labels = inputs
+        else:
+            images, labels = inputs, None
+        if labels is not None and self.num_classes:
+            if len(labels.shape) == 1:
+                labels = ops.one_hot(ops.cast(labels, "int32"), self.num_classes)
+            labels = ops.cast(labels, "float32")
+        elif self.num_classes:
+            raise ValueError(
+                f"{type(self).__name__} is conditional: train and call it on "
+                "(images, labels) or {'images': ..., 'labels': ...}."
+            )
+        return images, labels
+
+    def _net_inputs(self, first, labels):
+        return first if labels is None else [first, labels]
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class FlowPriorVAE(SafeSaving, ImageModelAPI, keras.Model):
+    """VAE with a learned RealNVP prior and beta-weighted KL (eq. 5-8).
+
+    Calling the model on images (or `(images, labels)`) returns a dict with
+    `"x_hat"`, `"z_mean"`, `"z_log_var"` and the posterior sample `"z"`.
+    `fit` minimises, with c = gamma * beta * a_t (a_t the annealing factor,
+    `anneal_step` counts training steps):
+
+    - `prior="flow"`: mean[0.5 ||x - x_hat||^2 + c log q(z|x) - log
+      p_theta(z')], z' = c z + (1 - c) sg(z): eq. 7 for the encoder and
+      decoder, eq. 6 (weight 1, never annealed) for the prior, one flow
+      evaluation (`fp_vae_loss`); at beta = 0, eq. 8.
+    - `prior="normal"`: mean[0.5 ||x - x_hat||^2 + c KL(q || N(0, I))], the
+      standard beta-VAE on the same network.
+
+    The progress bar shows loss, reconstruction, kl (Monte Carlo log q -
+    log p for the flow, analytic for the normal prior), prior_nll and the
+    current kl_weight c.
+
+    Args:
+        input_shape: tuple (H, W, C), H and W multiples of 4 (or of
+            2^len(filters)).
+        latent_dim: int >= 2. 8 for MNIST / Fashion-MNIST, 64 for
+            CIFAR-10, 128 for CelebA (section 4.1, 5).
+        beta: float >= 0. KL weight. Defaults to 1.0.
+        prior: "flow" or "normal". Defaults to "flow".
+        gamma: float > 0. Fixed Gaussian decoder variance: the KL weight at
+            the end of annealing is gamma * beta ("anneal the KL from 0 to
+            gamma", section 4.1). Defaults to 1.0.
+        anneal_steps: int >= 0. Length of the linear KL annealing in
+            training steps (the paper: 50,000); 0 disables it.
+        num_classes: int or None. Class-conditional model (section 6).
+        num_couplings: int. Couplings of the flow. Defaults to 8.
+        hidden_units: int or None. Width of the couplings' MLPs; None gives
+            256, or 512 for latent_dim >= 64.
+        filters, dense_units: the InfoGAN network (`blocks.infogan`).
+        log_var_range: (low, high). Clamp of log sigma^2. Defaults to
+            (-20, 10).
+        seed: int or None. Seeds the sampling layer, the flow's
+            permutations and `generate` when it gets no seed.
+        permutations: the flow's permutations (stored in the config).
+
+    Example:
+    >>> import numpy as np
+    >>> model = FlowPriorVAE((8, 8, 1), 2, beta=0.0, num_couplings=2,
+    ...                      hidden_units=8, filters=(4, 8), dense_units=16)
+    >>> model.generate(3, seed=0).shape
+    (3, 8, 8, 1)
+    """
+
+    def __init__(
+        self,
+        input_shape,
+        latent_dim,
+        beta=1.0,
+        prior="flow",
+        gamma=1.0,
+        anneal_steps=50_000,
+        num_classes=None,
+        num_couplings=8,
+        hidden_units=None,
+        filters=INFOGAN_FILTERS,
+        dense_units=DENSE_UNITS,
+        log_var_range=LOG_VAR_RANGE,
+        seed=None,
+        permutations=None,
+        **kwargs,
+    ):
+        filters = tuple(int(f) for f in filters)
+        input_shape = check_infogan_shape(tuple(int(d) for d in input_shape), filters)
+        latent_dim = check_latent_dim(latent_dim)
+        beta = check_beta(beta)
+        if prior not in ("flow", "normal"):
+            raise ValueError(f"`prior` must be 'flow' or 'normal'. Received: prior={prior!r}")
+        if not (isinstance(gamma, (int, float)) and gamma > 0 and math.isfinite(gamma)):
+            raise ValueError(f"`gamma` must be a finite number > 0. Received: gamma={gamma!r}")
+        if isinstance(anneal_steps, bool) or not isinstance(anneal_steps, (int, np.integer)) or anneal_steps < 0:
+            raise ValueError(f"`anneal_steps` must be an integer >= 0. Received: anneal_steps={anneal_steps!r}")
+        low, high = (float(v) for v in log_var_range)
+        if not low < high:
+            raise ValueError(f"`log_var_range` must be (low, high) with low < high. Received: {log_var_range}")
+        if hidden_units is None:
+            hidden_units = 512 if latent_dim >= 64 else 256
+        super().__init__(**kwargs)
+
+        # === Layers ===
+        images = keras.Input(shape=input_shape, name="images")
+        trunk = infogan_encoder(
+            input_shape, 2 * latent_dim, filters, dense_units, num_classes, name="infogan_encoder"
+        )
+        enc_inputs = images
+        if num_classes:
+            enc_inputs = [images, keras.Input(shape=(num_classes,), name="labels")]
+        z_mean, z_log_var = GaussianPosteriorHead(latent_dim, (low, high), name="posterior")(trunk(enc_inputs))
+        self.encoder = keras.Model(enc_inputs, [z_mean, z_log_var], name="encoder")
+        self.decoder = infogan_decoder(latent_dim, input_shape, filters, dense_units, num_classes, name="decoder")
+        self.prior = None
+        if prior == "flow":
+            self.prior = RealNVPPrior(
+                latent_dim, num_couplings=num_couplings, hidden_units=hidden_units,
+                num_classes=num_classes, seed=seed, permutations=permutations, name="prior",
+            )
+            permutations = [list(p) for p in self.prior.permutations]
+        self.sampling = Sampling(seed=seed, dtype="float32", name="sampling")
+        self.anneal_step = self.add_weight(
+            shape=(), initializer="zeros", dtype="float32", trainable=False, name="anneal_step"
+        )
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.rec_tracker = keras.metrics.Mean(name="reconstruction")
+        self.kl_tracker = keras.metrics.Mean(name="kl")
+        self.prior_tracker = keras.metrics.Mean(name="prior_nll")
+        self.weight_tracker = keras.metrics.Mean(name="kl_weight")
+        self.built = True
+
+        # === Config ===
+        self.image_shape = input_shape
+        self.latent_dim = latent_dim
+        self.beta = beta
+        self.prior_type = prior
+        self.gamma = float(gamma)
+        self.anneal_steps = int(anneal_steps)
+        self.num_classes = int(num_classes) if num_classes else None
+        self.num_couplings = int(num_couplings)
+        self.hidden_units = int(hidden_units)
+        self.filters = filters
+        self.dense_units = int(dense_units)
+        self.log_var_range = (low, high)
+        self.seed = seed
+        self.permutations = permutations
+        self._rng = np.random.default_rng(seed)
+
+    # --- Forward pass and loss --------------------------------------------
+
+    def call(self, inputs, training=None):
+        images, labels = self._split_inputs(inputs)
+        z_mean, z_log_var = self.encoder(self._net_inputs(images, labels), training=training)
+        z = self.sampling([z_mean, z_log_var])
+        x_hat = self.decoder(self._net_inputs(z, labels), training=training)
+        return {"x_hat": x_hat, "z_mean": z_mean, "z_log_var": z_log_var, "z": z}
+
+    def kl_weight(self):
+        """c = gamma * beta * a_t at the current step (section 4.1)."""
+        return self.gamma * self.beta * kl_annealing(self.anneal_step, self.anneal_steps)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        images, labels = self._split_inputs(x)
+        c = self.kl_weight()
+        z = y_pred["z"]
+        if self.prior is not None:
+            log_prior = self.prior.log_prob(merged_prior_input(z, c), labels, training=training)
+            loss, rec, kl, prior_nll = fp_vae_loss(
+                images, y_pred["x_hat"], z, y_pred["z_mean"], y_pred["z_log_var"], log_prior, c
+            )
+        else:
+            rec = reconstruction_error(images, y_pred["x_hat"])
+            kl = gaussian_kl(y_pred["z_mean"], y_pred["z_log_var"])
+            loss = ops.mean(rec + c * kl)
+            rec, kl = ops.mean(rec), ops.mean(kl)
+            prior_nll = ops.zeros_like(loss)
+        if training:
+            self.anneal_step.assign_add(ops.ones_like(self.anneal_step))
+        for tracker, value in zip(self.metrics, (loss, rec, kl, prior_nll, c)):
+            tracker.update_state(value)
+        return loss
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.rec_tracker, self.kl_tracker, self.prior_tracker, self.weight_tracker]
+
+    def compile(self, optimizer=None, **kwargs):
+        """As `keras.Model.compile`; the optimizer defaults to Adam(1e-4, beta_1=0.5)."""
+        super().compile(optimizer=optimizer or default_optimizer(), **kwargs)
+
+    def compile_from_config(self, config):
+        # Keras's own restore, which skips models with a custom `compile`;
+        # this one only adds a default optimizer.
+        from keras.src.saving import serialization_lib
+
+        self.compile(**serialization_lib.deserialize_keras_object(config))
+        self.optimizer.build(self.trainable_variables)
+
+    def fit(self, x=None, *args, **kwargs):
+        if isinstance(x, np.ndarray):
+            self._check_images(x, name="x")
+        return super().fit(x, *args, **kwargs)
+
+    # --- Public API -------------------------------------------------------
+
+    def encode(self, images, labels=None, batch_size=100):
+        """Posterior `(z_mean, z_log_var)` of images, NumPy (N, d) each."""
+        images = self._check_images(images)
+        one_hot = self._one_hot(labels, len(images))
+        mean, log_var = self.encoder.predict(self._net_inputs(images, one_hot), batch_size=batch_size, verbose=0)
+        return mean, log_var
+
+    def decode(self, z, labels=None, batch_size=100):
+        """Decodes codes z_T (N, d) into images, NumPy (N, H, W, C)."""
+        z = self._check_codes(z)
+        one_hot = self._one_hot(labels, len(z))
+        return self.decoder.predict(self._net_inputs(z, one_hot), batch_size=batch_size, verbose=0)
+
+    def reconstruct(self, images, labels=None, batch_size=100):
+        """Decodes the posterior means of `images`."""
+        return self.decode(self.encode(images, labels, batch_size)[0], labels, batch_size)
+
+    def sample_latents(self, n, seed=None, labels=None):
+        """`n` codes from the prior: z_T = f^{-1}(z_0), z_0 ~ N(0, I) (or N(0, I))."""
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"`n` must be a positive integer. Received: n={n!r}")
+        if self.num_classes:
+            labels = np.argmax(self._one_hot(labels, n), axis=1).astype("int32")
+        else:
+            self._one_hot(labels, n)
+        if self.prior is not None:
+            return self.prior.sample(n, seed=seed if seed is not None else int(self._rng.integers(2**31)), labels=labels)
+        rng = np.random.default_rng(seed) if seed is not None else self._rng
+        return rng.standard_normal((n, self.latent_dim)).astype("float32")
+
+    def generate(self, n, seed=None, labels=None, batch_size=100):
+        """`n` images decode(f^{-1}(z_0)), z_0 ~ N(0, I) (fixed prior: decode(z)).
+
+        For a conditional model `labels` is one class index or (n,) indices.
+        """
+        z = self.sample_latents(n, seed=seed, labels=labels)
+        if self.num_classes and np.ndim(labels) == 0:
+            labels = np.full((n,), int(labels))
+        return self.decode(z, labels, batch_size)
+
+    def encode_z0(self, images, labels=None, batch_size=100):
+        """z_0 = f(E(x)) of the posterior means (the normal prior: E(x))."""
+        mean = self.encode(images, labels, batch_size)[0]
+        if self.prior is None:
+            return mean
+        one_hot = self._one_hot(labels, len(mean))
+        return ops.convert_to_numpy(self.prior.forward(mean, one_hot))
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "input_shape": list(self.image_shape),
+            "latent_dim": self.latent_dim,
+            "beta": self.beta,
+            "prior": self.prior_type,
+            "gamma": self.gamma,
+            "anneal_steps": self.anneal_steps,
+            "num_classes": self.num_classes,
+            "num_couplings": self.num_couplings,
+            "hidden_units": self.hidden_units,
+            "filters": list(self.filters),
+            "dense_units": self.dense_units,
+            "log_var_range": list(self.log_var_range),
+            "seed": self.seed,
+            "permutations": None if self.permutations is None else [list(p) for p in self.permutations],
+        }
+
+
+def build_flow_prior_vae(
+    input_shape,
+    latent_dim,
+    *,
+    beta=1.0,
+    prior="flow",
+    gamma=1.0,
+    anneal_steps=50_000,
+    num_classes=None,
+    num_couplings=8,
+    hidden_units=None,
+    filters=INFOGAN_FILTERS,
+    dense_units=DENSE_UNITS,
+    log_var_range=LOG_VAR_RANGE,
+    seed=None,
+    name=None,
+):
+    """Builds a flow-prior VAE (`prior="flow"`) or its beta-VAE baseline.
+
+    Paper configurations (section 4.1, 5): MNIST / Fashion-MNIST
+    `((32, 32, 1), 8)`, CIFAR-10 `((32, 32, 3), 64)`, CelebA
+    `((128, 128, 3), 128, **blocks.infogan.CELEBA_128 filters)`; beta
+    between 0 and 1. See `FlowPriorVAE` for the arguments.
+
+    Example:
+    >>> model = build_flow_prior_vae((32, 32, 1), 8, beta=0.0)
+    >>> model.count_params()  # doctest: +SKIP
+    """
+    return FlowPriorVAE(
+        input_shape,
+        latent_dim,
+        beta=beta,
+        prior=prior,
+        gamma=gamma,
+        anneal_steps=anneal_steps,
+        num_classes=num_classes,
+        num_couplings=num_couplings,
+        hidden_units=hidden_units,
+        filters=filters,
+        dense_units=dense_units,
+        log_var_range=log_var_range,
+        seed=seed,
+        name=name or ("fp_vae" if prior == "flow" else "vae"),
+    )
+
+
+def mean_pairwise_distance(samples):
+    """Mean Euclidean distance over all pairs i < j of samples (N, ...).
+
+    The diversity measure of section 6 with pixels in place of LPIPS
+    features (LPIPS's network is not available offline).
+    """
+    flat = np.asarray(samples, dtype="float64").reshape(len(samples), -1)
+    if len(flat) < 2:
+        raise ValueError(f"Need at least 2 samples for pairwise distances. Received: {len(flat)}")
+    squared = np.sum(flat**2, axis=1)
+    d2 = squared[:, None] + squared[None, :] - 2.0 * flat @ flat.T
+    upper = np.triu_indices(len(flat), k=1)
+    return float(np.mean(np.sqrt(np.maximum(d2[upper], 0.0))))
+
+
+def conditional_diversity(model, samples_per_class=50, seed=0, classes=None):
+    """Diversity of a conditional generator (learned-priors paper, section 6).
+
+    For each class y, `samples_per_class` images generated under y; their
+    mean pairwise distance (`mean_pairwise_distance`), averaged over
+    classes. The paper measures LPIPS between pairs generated under the
+    same condition; pixels stand in for it here.
+
+    Args:
+        model: a conditional model with `generate(n, seed=..., labels=y)`
+            and `num_classes`.
+        samples_per_class: int >= 2.
+        seed: int. Class y uses seed + y.
+        classes: iterable of class indices, or None for all.
+
+    Returns:
+        `(mean, per_class)`: a float and a dict class -> float.
+    """
+    if not getattr(model, "num_classes", None):
+        raise ValueError("conditional_diversity needs a conditional model (num_classes set).")
+    if samples_per_class < 2:
+        raise ValueError(f"`samples_per_class` must be >= 2. Received: {samples_per_class}")
+    classes = range(model.num_classes) if classes is None else classes
+    per_class = {
+        int(y): mean_pairwise_distance(model.generate(samples_per_class, seed=seed + int(y), labels=int(y)))
+        for y in classes
+    }
+    return float(np.mean(list(per_class.values()))), per_class

@@ -1,0 +1,362 @@
+"""Learned priors: a RealNVP flow, trained jointly or fitted ex post.
+
+"Empirical observations pertaining to learned priors", section 2.2 and 3: a
+bijection f_theta: Z_T -> Z_0 built from affine couplings that split the
+vector in half (Dinh et al. 2017), with permutations between them; z_0 ~
+N(0, I) and log p_theta(z_T) by the change of variables (eq. 4). The same
+`RealNVPPrior` is the prior inside `FlowPriorVAE` training and, through
+`fit_encodings` / `FlowSampler`, an ex-post sampler fitted to any model's
+codes (beside `keras_vaes.samplers.GMMSampler`).
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_vaes.layers.core import PACKAGE
+from keras_vaes.layers.flow import ActNorm, AffineCoupling, _check_dim
+from keras_vaes.losses.learned_priors import flow_log_prob
+
+
+def coupling_permutations(latent_dim, num_couplings, seed=None):
+    """Fixed random permutations placed between couplings.
+
+    Each is drawn (seeded) until it moves at least one of the entries the
+    previous coupling left unchanged (its first half) into the half the
+    next coupling transforms, so every entry is transformed somewhere (for
+    d = 2 this makes each permutation the swap).
+
+    Returns:
+        A list of `num_couplings - 1` lists of ints.
+    """
+    rng = np.random.default_rng(seed)
+    split = latent_dim // 2
+    permutations = []
+    for _ in range(num_couplings - 1):
+        while True:
+            perm = rng.permutation(latent_dim)
+            if set(perm[split:].tolist()) & set(range(split)):
+                break
+        permutations.append(perm.tolist())
+    return permutations
+
+
+def _check_positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+    return int(value)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class RealNVPPrior(keras.Model):
+    """RealNVP prior p_theta(z_T) with f_theta: Z_T -> Z_0 (section 3).
+
+    f = couplings and fixed permutations after an `ActNorm` normalising
+    layer (the codes' scale is unbounded at beta = 0); z_0 ~ N(mu_y, I)
+    with mu_y = 0, or a learned mean per label for the conditional prior of
+    section 6 ("we learn the mean of z_0 conditioned on the pose and
+    additionally condition each flow transformation f_t").
+
+    Calling the model on z_T (or `(z_T, labels)`) returns log p(z_T), so
+    `fit` maximises the likelihood: that is `fit_encodings`.
+
+    Args:
+        latent_dim: int >= 2. Size of z.
+        num_couplings: int. Number of affine couplings. Defaults to 8.
+        hidden_units: int. Width of each coupling's 2-layer MLP. Defaults
+            to 256 (DESIGN.md: 512 for d >= 64 is reasonable).
+        num_classes: int or None. Number of labels of a conditional prior.
+        seed: int or None. Seed of the permutations (and of `sample` when
+            it gets none).
+        permutations: list of lists, or None to draw them from `seed`.
+            Stored in the config, so a reloaded prior is the same function.
+        scale_bound: float. Bound of each coupling's log-scale. Defaults
+            to 2.0.
+        momentum: float. Momentum of the normalising layer. Defaults to
+            0.99.
+
+    Example:
+    >>> prior = RealNVPPrior(2, num_couplings=2, hidden_units=8, seed=0)
+    >>> z = prior.sample(3, seed=1)
+    >>> z.shape, prior.log_prob(z).shape
+    ((3, 2), TensorShape([3]))
+    """
+
+    def __init__(
+        self,
+        latent_dim,
+        num_couplings=8,
+        hidden_units=256,
+        num_classes=None,
+        seed=None,
+        permutations=None,
+        scale_bound=2.0,
+        momentum=0.99,
+        **kwargs,
+    ):
+        latent_dim = _check_dim(latent_dim)
+        num_couplings = _check_positive_int(num_couplings, "num_couplings")
+        hidden_units = _check_positive_int(hidden_units, "hidden_units")
+        if num_classes is not None:
+            num_classes = _check_positive_int(num_classes, "num_classes")
+        if permutations is None:
+            permutations = coupling_permutations(latent_dim, num_couplings, seed)
+        permutations = [[int(i) for i in p] for p in permutations]
+        if len(permutations) != num_couplings - 1 or any(
+            sorted(p) != list(range(latent_dim)) for p in permutations
+        ):
+            raise ValueError(
+                f"Expected {num_couplings - 1} permutations of range({latent_dim}). "
+                f"Received: permutations={permutations}"
+            )
+        super().__init__(**kwargs)
+
+        # === Layers ===
+        self.normalizer = ActNorm(latent_dim, momentum=momentum, name="normalizer")
+        self.couplings = [
+            AffineCoupling(
+                latent_dim, hidden_units, num_classes=num_classes,
+                scale_bound=scale_bound, name=f"coupling_{k}",
+            )
+            for k in range(num_couplings)
+        ]
+        self.class_means = None
+        if num_classes:
+            self.class_means = keras.layers.Embedding(
+                num_classes, latent_dim, embeddings_initializer="zeros",
+                dtype="float32", name="class_means",
+            )
+        self.normalizer.build((None, latent_dim))
+        for coupling in self.couplings:
+            coupling.build((None, latent_dim))
+        if self.class_means is not None:
+            self.class_means.build((None,))
+        self.nll_tracker = keras.metrics.Mean(name="nll")
+        self.built = True
+
+        # === Config ===
+        self.latent_dim = latent_dim
+        self.num_couplings = num_couplings
+        self.hidden_units = hidden_units
+        self.num_classes = num_classes
+        self.seed = seed
+        self.permutations = permutations
+        self.inverse_permutations = [np.argsort(p).tolist() for p in permutations]
+        self.scale_bound = float(scale_bound)
+        self.momentum = float(momentum)
+        self._rng = np.random.default_rng(seed)
+
+    # --- The bijection ----------------------------------------------------
+
+    def _check_latents(self, z, name):
+        shape = tuple(z.shape)
+        if len(shape) != 2 or (shape[1] is not None and shape[1] != self.latent_dim):
+            raise ValueError(
+                f"Expected {name} of shape (N, {self.latent_dim}). Received: {name}.shape={shape}"
+            )
+        return ops.cast(z, "float32")
+
+    def one_hot(self, labels, n=None):
+        """Labels (N,) ints or (N, num_classes) one-hot -> one-hot float32.
+
+        None for an unconditional prior (which refuses labels).
+        """
+        if self.num_classes is None:
+            if labels is not None:
+                raise ValueError(
+                    "This prior is unconditional (num_classes=None): it takes no labels. "
+                    f"Received: labels of shape {tuple(np.shape(labels))}"
+                )
+            return None
+        if labels is None:
+            raise ValueError(
+                f"This prior is conditional (num_classes={self.num_classes}): pass `labels`."
+            )
+        shape = tuple(labels.shape) if hasattr(labels, "shape") else np.shape(labels)
+        if len(shape) == 1:
+            return ops.one_hot(ops.cast(labels, "int32"), self.num_classes)
+        if len(shape) == 2 and shape[1] == self.num_classes:
+            return ops.cast(labels, "float32")
+        raise ValueError(
+            f"Expected labels as class indices (N,) or one-hot (N, {self.num_classes}). "
+            f"Received: labels.shape={shape}"
+        )
+
+    def base_mean(self, one_hot):
+        """The mean of z_0: 0, or the label's learned mean (section 6)."""
+        if one_hot is None:
+            return None
+        return ops.matmul(one_hot, self.class_means.embeddings)
+
+    def forward_and_log_det(self, z_T, labels=None, training=False):
+        """z_0 = f(z_T) and log|det df/dz_T| (N,)."""
+        x = self._check_latents(z_T, "z_T")
+        condition = self.one_hot(labels)
+        x, log_det = self.normalizer(x, training=training)
+        for k, coupling in enumerate(self.couplings):
+            x, part = coupling(x, labels=condition)
+            log_det = log_det + part
+            if k < self.num_couplings - 1:
+                x = ops.take(x, self.permutations[k], axis=1)
+        return x, log_det
+
+    def forward(self, z_T, labels=None):
+        """z_0 = f_theta(z_T): data codes to the base space."""
+        return self.forward_and_log_det(z_T, labels)[0]
+
+    def inverse(self, z_0, labels=None):
+        """z_T = f_theta^{-1}(z_0): base space to data codes."""
+        x = self._check_latents(z_0, "z_0")
+        condition = self.one_hot(labels)
+        for k in reversed(range(self.num_couplings)):
+            if k < self.num_couplings - 1:
+                x = ops.take(x, self.inverse_permutations[k], axis=1)
+            x, _ = self.couplings[k](x, labels=condition, inverse=True)
+        x, _ = self.normalizer(x, inverse=True)
+        return x
+
+    def log_prob(self, z_T, labels=None, training=False):
+        """log p_theta(z_T) (N,) by the change of variables (eq. 4)."""
+        condition = self.one_hot(labels)
+        z_0, log_det = self.forward_and_log_det(z_T, condition, training=training)
+        return flow_log_prob(z_0, log_det, self.base_mean(condition))
+
+    def sample(self, n, seed=None, labels=None):
+        """`n` codes z_T = f^{-1}(z_0), z_0 ~ N(mu_y, I); NumPy (n, d).
+
+        Args:
+            n: int.
+            seed: int or None. Same seed, same codes; None uses the prior's
+                own generator (seeded by the constructor's `seed`).
+            labels: for a conditional prior, one int (all samples) or (n,)
+                ints / one-hot.
+        """
+        n = _check_positive_int(n, "n")
+        rng = np.random.default_rng(seed) if seed is not None else self._rng
+        z_0 = rng.standard_normal((n, self.latent_dim)).astype("float32")
+        if labels is not None and np.ndim(labels) == 0:
+            labels = np.full((n,), int(labels), "int32")
+        condition = self.one_hot(labels)
+        if condition is not None:
+            if int(condition.shape[0]) != n:
+                raise ValueError(f"Expected {n} labels. Received: labels of length {condition.shape[0]}")
+            z_0 = z_0 + ops.convert_to_numpy(self.base_mean(condition))
+        return ops.convert_to_numpy(self.inverse(z_0, condition))
+
+    # --- Fitting ----------------------------------------------------------
+
+    def call(self, inputs, training=None):
+        z, labels = (inputs if isinstance(inputs, (tuple, list)) else (inputs, None))
+        return self.log_prob(z, labels, training=bool(training))
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        nll = -ops.mean(y_pred)
+        self.nll_tracker.update_state(nll)
+        return nll
+
+    @property
+    def metrics(self):
+        return [self.nll_tracker]
+
+    def fit_encodings(self, z, labels=None, epochs=20, batch_size=256, learning_rate=1e-3, verbose=0, **kwargs):
+        """Fits the prior ex post by maximum likelihood on codes `z` (N, d).
+
+        The normalising layer starts from the statistics of all of `z`;
+        then Adam(`learning_rate`) unless the prior is already compiled.
+
+        Returns:
+            The `keras.callbacks.History` of `fit`.
+        """
+        z = np.asarray(ops.convert_to_numpy(z), dtype="float32")
+        self._check_latents(z, "z")
+        if not np.all(np.isfinite(z)):
+            raise ValueError("`z` contains NaN or infinite values.")
+        self.normalizer.initialize_from(z)
+        if not self.compiled:
+            self.compile(optimizer=keras.optimizers.Adam(learning_rate))
+        x = z if labels is None else (z, np.asarray(labels))
+        return self.fit(x, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=verbose, **kwargs)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "latent_dim": self.latent_dim,
+            "num_couplings": self.num_couplings,
+            "hidden_units": self.hidden_units,
+            "num_classes": self.num_classes,
+            "seed": self.seed,
+            "permutations": [list(p) for p in self.permutations],
+            "scale_bound": self.scale_bound,
+            "momentum": self.momentum,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+class FlowSampler:
+    """Ex-post RealNVP sampler, fitted on a model's codes like `GMMSampler`.
+
+    Args:
+        num_couplings: int. Defaults to 8.
+        hidden_units: int. Defaults to 256.
+        epochs: int. Maximum-likelihood epochs of `fit`. Defaults to 50.
+        batch_size: int. Defaults to 256.
+        learning_rate: float. Adam's. Defaults to 1e-3.
+        seed: int or None. Seeds the permutations, the weights and `sample`
+            when it gets no seed.
+
+    Example:
+    >>> import numpy as np
+    >>> z = np.random.default_rng(0).normal(size=(200, 2))
+    >>> FlowSampler(num_couplings=2, hidden_units=8, epochs=1, seed=0).fit(z).sample(5, seed=1).shape
+    (5, 2)
+    """
+
+    def __init__(self, num_couplings=8, hidden_units=256, epochs=50, batch_size=256, learning_rate=1e-3, seed=None):
+        self.num_couplings = _check_positive_int(num_couplings, "num_couplings")
+        self.hidden_units = _check_positive_int(hidden_units, "hidden_units")
+        self.epochs = _check_positive_int(epochs, "epochs")
+        self.batch_size = _check_positive_int(batch_size, "batch_size")
+        self.learning_rate = float(learning_rate)
+        self.seed = seed
+        self.prior = None
+        self.latent_dim = None
+        self.history = None
+
+    def fit(self, z):
+        """Fits a `RealNVPPrior` on codes `z` (N, d). Returns `self`."""
+        z = np.asarray(ops.convert_to_numpy(z), dtype="float32")
+        if z.ndim != 2 or z.shape[0] < 2:
+            raise ValueError(f"`z` must have shape (num_samples >= 2, latent_dim). Received: z.shape={z.shape}")
+        if self.seed is not None:
+            keras.utils.set_random_seed(self.seed)
+        self.prior = RealNVPPrior(
+            z.shape[1], num_couplings=self.num_couplings,
+            hidden_units=self.hidden_units, seed=self.seed,
+        )
+        self.history = self.prior.fit_encodings(
+            z, epochs=self.epochs, batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+        )
+        self.latent_dim = z.shape[1]
+        return self
+
+    def fit_on_encodings(self, model, images, batch_size=100):
+        """Fits on `z_mean` of `model.encode(images)` (or on `encode`'s codes)."""
+        encoded = model.encode(images, batch_size=batch_size)
+        return self.fit(encoded[0] if isinstance(encoded, (tuple, list)) else encoded)
+
+    def sample(self, n, seed=None):
+        """`n` codes from the fitted flow, float32 (n, latent_dim)."""
+        if self.prior is None:
+            raise ValueError("The FlowSampler is not fitted: call `fit(z)` first.")
+        return self.prior.sample(n, seed=seed).astype("float32")
+
+    def log_prob(self, z):
+        """log-density of codes under the fitted flow, NumPy (N,)."""
+        if self.prior is None:
+            raise ValueError("The FlowSampler is not fitted: call `fit(z)` first.")
+        return ops.convert_to_numpy(self.prior.log_prob(np.asarray(z, "float32")))
