@@ -58,8 +58,9 @@ def balancing_update(rule, mse_estimate, gamma, batch_mse, decay=0.99):
     return new_estimate, gamma_from_mse(rule, new_estimate)
 
 
-class GammaBalancer:
-    """Holds gamma and the running MSE estimate as variables of a model.
+@keras.saving.register_keras_serializable(package="keras_vaes")
+class GammaBalancer(keras.metrics.Metric):
+    """Holds gamma and the running MSE estimate as training state of a model.
 
     The two scalars are model state: the owning model saves them with its
     weights (see `save_to` / `load_from`) so that resumed training continues
@@ -67,26 +68,46 @@ class GammaBalancer:
     `model.count_params()` stays the network's parameter count as the papers
     report it.
 
+    It is a `keras.metrics.Metric` (listed in the model's `metrics`, result
+    = gamma, shown as `gamma` in the logs) because that is the state every
+    backend's trainer carries through its training step without it being a
+    weight: JAX's jitted step returns the updated metric variables
+    (`stateless_compute_loss`), and under `tf.distribute` the variables are
+    per-replica copies that `update` keeps identical by feeding them the
+    GLOBAL batch MSE. Unlike a metric it is never reset between epochs.
+
     Args:
         rule: str. `"split_vae"` or `"two_stage"`.
         decay: float. Defaults to 0.99.
         initial_mse: float. Starting MSE estimate (1 when training from
             scratch, as the authors).
+        name: str. Defaults to `"gamma"` (the name of the log entry).
+
+    Example:
+    >>> balancer = GammaBalancer("split_vae")
+    >>> round(float(balancer.update(0.5)), 4)
+    0.995
     """
 
-    def __init__(self, rule="split_vae", decay=0.99, initial_mse=1.0):
+    def __init__(self, rule="split_vae", decay=0.99, initial_mse=1.0, name="gamma", **kwargs):
         if rule not in RULES:
             raise ValueError(
                 f"Unknown balancing rule. Expected one of {RULES}. "
                 f"Received: rule={rule!r}"
             )
+        super().__init__(name=name, dtype="float32", **kwargs)
         self.rule = rule
         self.decay = decay
-        self.mse_estimate = keras.Variable(
-            initial_mse, dtype="float32", trainable=False, name="mse_estimate"
+        self.initial_mse = float(initial_mse)
+        # Every replica holds the same value (each applies the same global
+        # update), so reading the first replica's is reading all of them.
+        self.mse_estimate = self.add_variable(
+            (), keras.initializers.Constant(self.initial_mse), dtype="float32",
+            aggregation="only_first_replica", name="mse_estimate",
         )
-        self.gamma = keras.Variable(
-            gamma_from_mse(rule, float(initial_mse)), dtype="float32", trainable=False, name="gamma"
+        self.gamma = self.add_variable(
+            (), keras.initializers.Constant(gamma_from_mse(rule, self.initial_mse)),
+            dtype="float32", aggregation="only_first_replica", name="gamma",
         )
 
     def update(self, batch_mse):
@@ -96,15 +117,34 @@ class GammaBalancer:
         a step the LossScaleOptimizer skips) leaves the state unchanged, so
         the saved gamma is never poisoned.
         """
+        batch_mse = ops.cast(batch_mse, "float32")
+        old_estimate, old_gamma = self.mse_estimate.value, self.gamma.value
         mse_estimate, gamma = balancing_update(
-            self.rule, self.mse_estimate, self.gamma, batch_mse, self.decay
+            self.rule, old_estimate, old_gamma, batch_mse, self.decay
         )
         finite = ops.isfinite(batch_mse)
-        mse_estimate = ops.where(finite, mse_estimate, self.mse_estimate)
-        gamma = ops.where(finite, gamma, self.gamma)
+        mse_estimate = ops.where(finite, mse_estimate, old_estimate)
+        gamma = ops.where(finite, gamma, old_gamma)
         self.mse_estimate.assign(mse_estimate)
         self.gamma.assign(gamma)
         return gamma
+
+    def current_gamma(self):
+        """Gamma as a tensor for this step's loss, before `update`.
+
+        A copy: on PyTorch `update` assigns the variable in place later in
+        the same step, while autograd still holds what the loss read.
+        """
+        return ops.copy(self.gamma.value)
+
+    def update_state(self, batch_mse):
+        self.update(batch_mse)
+
+    def result(self):
+        return self.gamma.value
+
+    def reset_state(self):
+        """Does nothing: `fit` resets metrics every epoch, gamma carries on."""
 
     def reset(self, mse):
         """Restarts the estimate from a measured MSE (the authors' resume)."""
@@ -112,8 +152,8 @@ class GammaBalancer:
         self.gamma.assign(gamma_from_mse(self.rule, float(mse)))
 
     def save_to(self, store):
-        store["balancer_mse_estimate"] = np.asarray(self.mse_estimate)
-        store["balancer_gamma"] = np.asarray(self.gamma)
+        store["balancer_mse_estimate"] = np.asarray(ops.convert_to_numpy(self.mse_estimate))
+        store["balancer_gamma"] = np.asarray(ops.convert_to_numpy(self.gamma))
 
     def load_from(self, store):
         """Restores the state; returns False if the store has none."""
@@ -122,3 +162,7 @@ class GammaBalancer:
         self.mse_estimate.assign(np.asarray(store["balancer_mse_estimate"]))
         self.gamma.assign(np.asarray(store["balancer_gamma"]))
         return True
+
+    def get_config(self):
+        return {"name": self.name, "rule": self.rule, "decay": self.decay,
+                "initial_mse": self.initial_mse}

@@ -6,6 +6,7 @@ import pytest
 
 import keras_vaes as kv
 from keras_vaes.layers import SplitComposition, split_composition
+from keras_vaes.models.base import TrainingDivergedError
 
 TINY = dict(base_dim=8, emb_dim=16, num_scale=2, beta=2.0, seed=1)
 
@@ -329,3 +330,26 @@ def test_recalibrate_batch_norm_averages_batch_statistics():
     np.testing.assert_allclose(bn.moving_mean, np.mean(batch_means, axis=0), rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(bn.moving_variance, np.mean(batch_vars, axis=0), rtol=1e-4, atol=1e-6)
     assert bn.momentum == 0.999  # restored
+
+
+def test_recalibrate_batch_norm_refuses_fewer_images_than_a_batch():
+    model = tiny_model()
+    with pytest.raises(ValueError, match=r"Received: 7 images, batch_size=10"):
+        model.recalibrate_batch_norm(tiny_data(7), batch_size=10)
+
+
+def test_diverging_fit_stops_with_advice_and_keeps_the_checkpoint(tmp_path):
+    model = tiny_model()
+    ckpt = tmp_path / "ckpt.weights.h5"
+    model.save_weights(str(ckpt))
+    before = ckpt.read_bytes()
+    model.compile(optimizer=keras.optimizers.SGD(1e30))
+    record = BatchLogs()
+    with pytest.raises(TrainingDivergedError, match=r"NaN or inf.*lower learning rate than 1e\+30"):
+        model.fit(tiny_data(40), batch_size=10, epochs=3, verbose=0, callbacks=[
+            record, keras.callbacks.ModelCheckpoint(str(ckpt), save_weights_only=True)])
+    # Stopped at the first non-finite loss, before any later callback saw
+    # it and before the epoch's end: the checkpoint file is the one before.
+    assert len(record.logs) < 4 and all(np.isfinite(log["loss"]) for log in record.logs)
+    assert ckpt.read_bytes() == before
+    assert issubclass(TrainingDivergedError, ValueError)

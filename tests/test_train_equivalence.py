@@ -22,7 +22,7 @@ import pytest
 
 import keras
 
-from keras_vaes import blocks
+from keras_vaes.blocks import resnet
 from keras_vaes.layers import FusedBatchNormalization
 from keras_vaes.models.svae import SplitVAE
 
@@ -118,7 +118,7 @@ def test_train_step_matches_gradient_tape_reference(monkeypatch):
     with monkeypatch.context() as patch:
         # The reference network uses Keras' own BatchNormalization layer.
         patch.setattr(
-            blocks, "FusedBatchNormalization", keras.layers.BatchNormalization
+            resnet, "FusedBatchNormalization", keras.layers.BatchNormalization
         )
         reference = SplitVAE(SHAPE, LATENT, **TINY)
     def count(m, cls):

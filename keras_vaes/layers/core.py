@@ -22,6 +22,10 @@ class Sampling(keras.layers.Layer):
         seed: int or None. Seed of the layer's own `SeedGenerator`, so that
             sampling is reproducible and works under `jit`.
 
+    In a data-parallel `tf.distribute` step each replica takes its rows of
+    the global batch's noise (JAX's `DataParallel` does so by construction),
+    so N devices draw what one device draws for the same global batch.
+
     Example:
     >>> z = Sampling(seed=0)([ops.zeros((2, 3)), ops.zeros((2, 3))])
     >>> tuple(z.shape)
@@ -35,10 +39,31 @@ class Sampling(keras.layers.Layer):
 
     def call(self, inputs):
         z_mean, z_log_var = inputs
-        eps = keras.random.normal(
-            ops.shape(z_mean), dtype=z_mean.dtype, seed=self.seed_generator
-        )
+        if _replicas_in_sync() > 1:
+            eps = self._replica_slice_of_global_noise(z_mean)
+        else:
+            eps = keras.random.normal(
+                ops.shape(z_mean), dtype=z_mean.dtype, seed=self.seed_generator
+            )
         return z_mean + ops.exp(0.5 * z_log_var) * eps
+
+    def _replica_slice_of_global_noise(self, z_mean):
+        # Data-parallel TensorFlow step: every replica's generator holds the
+        # same state, so each would draw the same eps for different samples.
+        # Draw the global batch's noise and keep this replica's rows: the
+        # noise of one device on the same global batch, independent rows.
+        import tensorflow as tf
+
+        context = tf.distribute.get_replica_context()
+        local = tf.shape(z_mean)[0]
+        sizes = context.all_gather(tf.reshape(local, [1]), axis=0)
+        replica = tf.cast(context.replica_id_in_sync_group, "int32")
+        offset = tf.reduce_sum(sizes[:replica])
+        eps = keras.random.normal(
+            (tf.reduce_sum(sizes), z_mean.shape[-1]), dtype=z_mean.dtype,
+            seed=self.seed_generator,
+        )
+        return eps[offset : offset + local]
 
     def compute_output_shape(self, input_shape):
         return input_shape[0]
@@ -103,6 +128,16 @@ class SplitComposition(keras.layers.Layer):
         return {**super().get_config(), "channels": self.channels}
 
 
+def _replicas_in_sync():
+    """Replicas of the current `tf.distribute` replica context, else 1."""
+    if keras.backend.backend() != "tensorflow":
+        return 1
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    return 1 if context is None else context.num_replicas_in_sync
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class FusedBatchNormalization(keras.layers.BatchNormalization):
     """`keras.layers.BatchNormalization` with TensorFlow's fused kernel.
@@ -118,11 +153,17 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
     (`mixed_bfloat16` policy: statistics and scale/offset stay float32, as
     in the Keras layer). Elsewhere (other backends, masks, other axes,
     renorm, float16) it is the Keras layer.
+
+    In a data-parallel `tf.distribute` step with several replicas it
+    normalises with the global batch's statistics (all-reduced, like
+    `synchronized=True`), so training on N devices computes what one device
+    does with the same global batch (the papers' batch statistics).
     """
 
     def _use_fused(self, inputs, mask):
         return (
             mask is None
+            and _replicas_in_sync() == 1
             and not self.renorm
             and not self.synchronized
             and keras.backend.backend() == "tensorflow"
@@ -132,6 +173,15 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
             and self.center
             and inputs.dtype in ("float32", "bfloat16")
         )
+
+    def _moments(self, inputs, mask):
+        # Data-parallel training on TensorFlow: normalise with the statistics
+        # of the GLOBAL batch (all-reduced over the replicas), so that N
+        # replicas compute what one device does on the same batch, as JAX's
+        # `keras.distribution.DataParallel` does by construction.
+        if mask is None and _replicas_in_sync() > 1:
+            return ops.moments(inputs, axes=self._reduction_axes, synchronized=True)
+        return super()._moments(inputs, mask)
 
     def call(self, inputs, training=None, mask=None):
         if not self._use_fused(inputs, mask):

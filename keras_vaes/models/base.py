@@ -1,9 +1,11 @@
 """The training and saving machinery every VAE of the package shares.
 
 A `BalancedVAE` is a functional `keras.Model` data -> {reconstruction, mean,
-log-variance}, trained by a custom `train_step` whose loss the subclass
-defines (`loss_terms`) and whose gamma follows a balancing rule
-(`keras_vaes.balancing`); gamma is saved with the weights.
+log-variance}, trained by Keras's own `train_step` on every backend
+(TensorFlow, JAX, PyTorch) and under `tf.distribute` / `keras.distribution`:
+the loss the subclass defines (`loss_terms`) and the update of gamma by a
+balancing rule (`keras_vaes.balancing`) live in `compute_loss`. Gamma is
+saved with the weights.
 """
 
 import os
@@ -17,17 +19,71 @@ from keras_vaes.layers import Sampling
 from keras_vaes.utils import atomic_write, check_images
 
 
+class TrainingDivergedError(ValueError):
+    """Raised by `BalancedVAE.fit` when a step's loss is NaN or inf."""
+
+
+def _scale_for_replicas(loss):
+    """loss / replicas in a `tf.distribute` replica context, else loss."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        if replicas > 1:
+            return loss / replicas
+    return loss
+
+
+class StopOnDivergence(keras.callbacks.Callback):
+    """Stops `fit` with advice as soon as the loss is not finite.
+
+    Keras's `TerminateOnNaN` only sets `stop_training`: the epoch's other
+    callbacks still run (a checkpoint of NaN weights) and `fit` returns as
+    if it had finished. This raises instead, before any later callback.
+    """
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is None or np.isfinite(float(ops.convert_to_numpy(loss))):
+            return
+        model = self.model
+        learning_rate = getattr(model.optimizer, "learning_rate", None)
+        try:
+            learning_rate = f"{float(ops.convert_to_numpy(learning_rate)):g}"
+        except (TypeError, ValueError):
+            learning_rate = "the current one"
+        raise TrainingDivergedError(
+            f"Training diverged at batch {batch} of epoch {self._epoch + 1}: "
+            "the loss is NaN or inf, so the weights are no longer usable and "
+            "nothing more is saved (`save_weights` refuses NaN or inf weights; "
+            "files written before this step are intact). Restart from the "
+            "last good weights with a lower learning rate than "
+            f"{learning_rate} (the authors' script uses Adam(1e-4)), or "
+            "another seed."
+        )
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_begin(self, logs=None):
+        self._epoch = 0
+
+
 class BalancedVAE(keras.Model):
     """Base of the package's VAEs: gamma-balanced training, saving, API.
 
     Subclasses build `encoder` (data -> [mean, log_var]) and `decoder`
     (latent -> reconstruction, or a dict holding it), call `_build_graph`,
-    and implement `loss_terms(x, outputs) -> (loss, kl)`. `fit` then trains
+    and implement `loss_terms(x, outputs) -> (loss, kl)` with `keras.ops`
+    (reading gamma with `self.balancer.current_gamma()`). `fit` then trains
     with that loss and updates gamma after each step with
     `GammaBalancer(rule=self.balancing_rule)`; the progress bar shows loss,
     mse, kl and gamma. Gamma and the running MSE estimate are saved with
     the weights (`.weights.h5` and `.keras`) and kept out of
     `count_params()`, which stays the papers' parameter count.
+
+    Subclasses that override `metrics` keep `super().metrics` in the list:
+    the balancer is one of them (so JAX's jitted step carries gamma).
     """
 
     # Names of (reconstruction, mean, log-variance) in the output dict.
@@ -117,8 +173,17 @@ class BalancedVAE(keras.Model):
 
         Returns:
             The number of batches averaged.
+
+        Raises:
+            ValueError: fewer images than one batch.
         """
         data = self._check_data(data)
+        if len(data) < batch_size:
+            raise ValueError(
+                "recalibrate_batch_norm averages the statistics of whole "
+                f"batches and needs at least one batch of {batch_size} images. "
+                f"Received: {len(data)} images, batch_size={batch_size}"
+            )
         norms = [
             layer for layer in self._flatten_layers()
             if isinstance(layer, keras.layers.BatchNormalization)
@@ -140,61 +205,72 @@ class BalancedVAE(keras.Model):
 
     @property
     def metrics(self):
-        return [self.loss_tracker, self.mse_tracker, self.kl_tracker]
+        return [self.loss_tracker, self.mse_tracker, self.kl_tracker, self.balancer]
 
-    def _training_inputs(self, x):
+    def _training_target(self, x, y_pred):
+        """What the reconstruction is compared with: the input, by default."""
         return x
 
-    def _compute_losses(self, x, training):
-        outputs = self(x, training=training)
-        loss, kl = self.loss_terms(x, outputs)
-        reconstruction = ops.cast(outputs[self.output_keys[0]], "float32")
-        mse = ops.mean(ops.square(ops.cast(x, "float32") - reconstruction))
-        return loss, mse, kl
+    def _batch_mse(self, target, reconstruction):
+        """The batch MSE, over all replicas under `tf.distribute`.
 
-    def _logs(self):
-        logs = {m.name: m.result() for m in self.metrics}
-        logs["gamma"] = ops.convert_to_tensor(self.balancer.gamma)
-        return logs
+        Gamma follows the MSE of the GLOBAL batch: on one device and on JAX
+        (whose jitted step sees the whole sharded batch) that is the plain
+        mean; in a `tf.distribute` replica context each replica holds a
+        slice, so the squared errors and their counts are summed over the
+        replicas first. Every replica then applies the same update.
+        """
+        error = ops.square(ops.cast(target, "float32") - ops.cast(reconstruction, "float32"))
+        error = ops.stop_gradient(error)
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
 
-    def _track(self, loss, mse, kl):
+            context = tf.distribute.get_replica_context()
+            if context is not None and context.num_replicas_in_sync > 1:
+                total, count = context.all_reduce(
+                    "sum", [ops.sum(error), ops.cast(ops.size(error), "float32")]
+                )
+                return total / count
+        return ops.mean(error)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The subclass's loss (`loss_terms`) at the current gamma.
+
+        Keras's own `train_step` calls this inside its gradient context on
+        every backend (GradientTape on TensorFlow, `value_and_grad` of the
+        stateless step on JAX, autograd on PyTorch) and scales the returned
+        loss for mixed float16 itself (`optimizer.scale_loss`). In training,
+        as the authors, the step's loss uses the gamma from before the step,
+        and gamma is then updated from the batch MSE (no gradient).
+        """
+        target = self._training_target(x, y_pred)
+        loss, kl = self.loss_terms(target, y_pred)
+        mse = self._batch_mse(target, y_pred[self.output_keys[0]])
+        if training:
+            self.balancer.update(mse)
         self.loss_tracker.update_state(loss)
         self.mse_tracker.update_state(mse)
         self.kl_tracker.update_state(kl)
+        # Under tf.distribute the replicas' gradients are summed: each
+        # replica's mean loss counts 1 / replicas (identity elsewhere).
+        total = _scale_for_replicas(loss)
+        for extra in self.losses:  # regularizers (e.g. the stage-1 L2)
+            total = total + self._aggregate_additional_loss(extra)
+        return total
 
-    def train_step(self, data):
-        if keras.backend.backend() != "tensorflow":
-            raise NotImplementedError(
-                f"{type(self).__name__}.train_step is implemented for the "
-                f"TensorFlow backend. Received: backend={keras.backend.backend()!r}"
-            )
-        import tensorflow as tf
+    def fit(self, x=None, *args, callbacks=None, **kwargs):
+        """`keras.Model.fit`, checked input, and a clear stop on divergence.
 
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        x = self._training_inputs(x)
-        with tf.GradientTape() as tape:
-            loss, mse, kl = self._compute_losses(x, training=True)
-            total = loss + ops.sum(self.losses) if self.losses else loss
-            # Identity, except under a mixed_float16 policy, where compile()
-            # wraps the optimizer in a LossScaleOptimizer (as Keras's step).
-            total = self.optimizer.scale_loss(total)
-        gradients = tape.gradient(total, self.trainable_variables)
-        self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
-        # As the authors: gamma is updated after the step, from the batch MSE.
-        self.balancer.update(mse)
-        self._track(loss, mse, kl)
-        return self._logs()
-
-    def test_step(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        loss, mse, kl = self._compute_losses(self._training_inputs(x), training=False)
-        self._track(loss, mse, kl)
-        return self._logs()
-
-    def fit(self, x=None, *args, **kwargs):
+        A step whose loss is NaN or inf stops training at once with a
+        `TrainingDivergedError` (a `ValueError`) saying what to change;
+        no callback runs after that step, so no checkpoint of the diverged
+        weights is attempted (and `save_weights` refuses non-finite weights
+        anyway).
+        """
         if isinstance(x, np.ndarray):
             self._check_data(x, name="x")
-        return super().fit(x, *args, **kwargs)
+        callbacks = [StopOnDivergence()] + list(callbacks or [])
+        return super().fit(x, *args, callbacks=callbacks, **kwargs)
 
     def estimate_gamma(self, data, batch_size=100):
         """Restarts gamma from the measured MSE of `data` (authors' resume).

@@ -156,7 +156,7 @@ class SplitVAE(BalancedVAE):
             outputs["x_hat"],
             outputs["z_mean"],
             outputs["z_log_var"],
-            ops.convert_to_tensor(self.balancer.gamma),
+            self.balancer.current_gamma(),
             self.beta,
         )
         return loss, kl

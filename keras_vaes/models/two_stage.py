@@ -83,7 +83,7 @@ class GaussianVAE(BalancedVAE):
             outputs[rec_key],
             outputs[mean_key],
             outputs[log_var_key],
-            ops.convert_to_tensor(self.balancer.gamma),
+            self.balancer.current_gamma(),
             self.kl_weight,
         )
         return loss, kl
@@ -256,6 +256,9 @@ class SecondStage(GaussianVAE):
         self.second_depth = second_depth
         self.kl_weight = float(kl_weight)
         self.seed = seed
+        # `call` also takes a posterior dict, which the single input's spec
+        # would reject.
+        self.input_spec = None
         # Draws the training z from the first stage's posterior.
         self.z_sampling = Sampling(
             seed=None if seed is None else seed + 1, dtype="float32", name="z_sampling"
@@ -288,10 +291,17 @@ class SecondStage(GaussianVAE):
             )
         return data
 
-    def _training_inputs(self, x):
-        if isinstance(x, dict):
-            return self.z_sampling([x["z_mean"], x["z_log_var"]])
-        return x
+    def call(self, inputs, training=None, mask=None):
+        # A posterior {"z_mean", "z_log_var"} (what `fit` trains on): draw
+        # z inside the step, fresh at every call on every backend, and
+        # return it under "z" as the target of the reconstruction.
+        if isinstance(inputs, dict):
+            z = self.z_sampling([inputs["z_mean"], inputs["z_log_var"]])
+            return {**super().call(z, training=training, mask=mask), "z": z}
+        return super().call(inputs, training=training, mask=mask)
+
+    def _training_target(self, x, y_pred):
+        return y_pred["z"] if isinstance(x, dict) else x
 
     def fit(self, x=None, *args, **kwargs):
         if isinstance(x, dict):

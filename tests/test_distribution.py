@@ -1,0 +1,133 @@
+"""Data-parallel training on two devices computes what one device does.
+
+Each test runs in a subprocess, since the devices (two virtual CPUs) and the
+backend are fixed when a process starts: `tf.distribute.MirroredStrategy`
+over two logical CPUs on TensorFlow, `keras.distribution.DataParallel` over
+two XLA host devices on JAX. The same tiny Split-VAE, from the same initial
+weights, trains on the same global batches once on one device and once on
+two; the per-step gamma, MSE and loss, and the final weights, must agree to
+float round-off. Every global batch is half blank images and half noise,
+and the blank half is one replica's slice: gamma updated from a replica's
+own MSE (instead of the global batch's) would differ at the first step.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+SCRIPT = textwrap.dedent(
+    """
+    import json, os, sys
+    import numpy as np
+
+    backend, out = sys.argv[1], sys.argv[2]
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import keras
+    import keras_vaes as kv
+
+    x = np.random.default_rng(0).random((40, 16, 16, 1)).astype("float32")
+    x[np.arange(40) % 20 < 10] = 0.0  # replica 0's half of every batch
+
+    class Record(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.logs = []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.logs.append({k: float(logs[k]) for k in ("gamma", "mse", "loss")})
+
+    init = os.path.join(out, "init.weights.h5")
+
+    def run(two_devices):
+        if backend == "jax":
+            keras.distribution.set_distribution(
+                keras.distribution.DataParallel(devices=keras.distribution.list_devices())
+                if two_devices else None)
+            scope = None
+        else:
+            strategy = (tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+                        if two_devices else tf.distribute.get_strategy())
+            assert strategy.num_replicas_in_sync == (2 if two_devices else 1)
+            scope = strategy.scope()
+        if scope is not None:
+            scope.__enter__()
+        model = kv.build_svae((16, 16, 1), 4, base_dim=8, emb_dim=16, num_scale=2,
+                              beta=2.0, seed=1)
+        if os.path.exists(init):
+            model.load_weights(init)
+        else:
+            model.save_weights(init)
+        model.compile(optimizer=keras.optimizers.SGD(1e-2))
+        if scope is not None:
+            scope.__exit__(None, None, None)
+        record = Record()
+        model.fit(x, batch_size=20, epochs=2, shuffle=False, verbose=0, callbacks=[record])
+        return record.logs, model.get_weights()
+
+    one, w_one = run(False)
+    two, w_two = run(True)
+    np.savez(os.path.join(out, "weights.npz"), *(w_one + w_two))
+    with open(os.path.join(out, "logs.json"), "w") as f:
+        json.dump({"one": one, "two": two, "n": len(w_one)}, f)
+    """
+)
+
+
+def _run(backend, tmp_path):
+    if backend == "jax":
+        pytest.importorskip("jax")
+    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3",
+               PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    if backend == "jax":
+        env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+    script = tmp_path / "distributed.py"
+    script.write_text(SCRIPT)
+    result = subprocess.run([sys.executable, str(script), backend, str(tmp_path)],
+                            capture_output=True, text=True, env=env, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    logs = json.loads((tmp_path / "logs.json").read_text())
+    weights = np.load(tmp_path / "weights.npz")
+    arrays = [weights[f"arr_{i}"] for i in range(len(weights.files))]
+    return logs, arrays[: logs["n"]], arrays[logs["n"]:]
+
+
+def _check(logs, w_one, w_two):
+    one, two = logs["one"], logs["two"]
+    assert len(one) == len(two) == 4
+    gammas = [step["gamma"] for step in one]
+    assert gammas[-1] < gammas[0] < 1.0  # gamma moved
+    for step_one, step_two in zip(one, two):
+        for key in ("gamma", "mse", "loss"):
+            np.testing.assert_allclose(step_two[key], step_one[key], rtol=1e-5, err_msg=key)
+    # The rule on the global batch MSE, by hand: per-batch MSE from the
+    # running means the logs show, then the running estimate and the min.
+    means = [step["mse"] for step in two[:2]]
+    batch = [means[0], 2 * means[1] - means[0]]
+    estimate, gamma = 1.0, 1.0
+    for mse, step in zip(batch, two[:2]):
+        estimate = 0.99 * estimate + 0.01 * mse
+        gamma = min(gamma, estimate)
+        assert step["gamma"] == pytest.approx(gamma, rel=1e-5)
+    # Same weights after training (BN moving statistics included).
+    assert len(w_one) == len(w_two)
+    for a, b in zip(w_one, w_two):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
+
+
+def test_tensorflow_mirrored_strategy_matches_one_device(tmp_path):
+    _check(*_run("tensorflow", tmp_path))
+
+
+def test_jax_data_parallel_matches_one_device(tmp_path):
+    _check(*_run("jax", tmp_path))
