@@ -28,3 +28,4 @@ from keras_vaes.models.gamix import GamixVAE, build_gamix_vae
 from keras_vaes import priors
 from keras_vaes.priors import FlowSampler, RealNVPPrior
 from keras_vaes.models.flow_prior import FlowPriorVAE, build_flow_prior_vae, conditional_diversity, mean_pairwise_distance
+from keras_vaes.models.prior_aae import PriorAAE, build_prior_aae

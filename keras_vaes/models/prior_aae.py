@@ -1,0 +1,306 @@
+"""AAE and Prior-AAE of the learned-priors paper (section 2.1 and 3).
+
+A deterministic autoencoder whose code distribution is matched
+adversarially by a latent discriminator D(z): to the fixed N(0, I) (the
+AAE of Makhzani et al. 2016), or to a learned generator of codes G: z_0 ->
+z_T (the Prior-AAE: "train an unregularized autoencoder and separately
+learn a generator which attempts to generate samples from the same
+distribution as the autoencoder's latent space, i.e. a GAN is used to learn
+the prior"). beta weights only the adversarial regulariser on the encoder
+(section 3); beta = 0 leaves an unregularised autoencoder.
+
+The three networks train in one step of Keras's own `train_step`: the
+losses are in `compute_loss`, and a `GroupedOptimizer` gives each network
+its own optimizer. Terms that pass through D without training it call D
+with stop-gradient weights (`stateless_call`); D's own term sees
+stop-gradient codes.
+"""
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from keras_vaes.blocks.infogan import INFOGAN_FILTERS, DENSE_UNITS, check_infogan_shape
+from keras_vaes.blocks.infogan import LEAKY_SLOPE, infogan_decoder, infogan_encoder
+from keras_vaes.layers.core import PACKAGE
+from keras_vaes.losses.learned_priors import encoder_adversarial_loss, generator_adversarial_loss
+from keras_vaes.losses.learned_priors import latent_discriminator_loss, reconstruction_error
+from keras_vaes.models.flow_prior import ImageModelAPI, SafeSaving, check_beta, check_latent_dim
+from keras_vaes.models.flow_prior import default_optimizer
+from keras_vaes.optimizers import GroupedOptimizer
+
+
+def latent_discriminator(latent_dim, units=(512, 256), name="discriminator"):
+    """MLP D(z) -> logit: d -> 512 -> 256 -> 1, LeakyReLU(0.2) (DESIGN.md)."""
+    z = keras.Input(shape=(latent_dim,), name="z")
+    x = z
+    for i, width in enumerate(units):
+        x = layers.Dense(width, name=f"{name}_dense{i}")(x)
+        x = layers.LeakyReLU(LEAKY_SLOPE, name=f"{name}_lrelu{i}")(x)
+    logit = layers.Dense(1, dtype="float32", name=f"{name}_logit")(x)
+    return keras.Model(z, logit, name=name)
+
+
+def code_generator(latent_dim, units=(512, 512), name="code_generator"):
+    """MLP G: z_0 -> z_T, d -> 512 -> 512 -> d, ReLU, linear output (DESIGN.md)."""
+    z_0 = keras.Input(shape=(latent_dim,), name="z_0")
+    x = z_0
+    for i, width in enumerate(units):
+        x = layers.Dense(width, activation="relu", name=f"{name}_dense{i}")(x)
+    z_T = layers.Dense(latent_dim, dtype="float32", name=f"{name}_out")(x)
+    return keras.Model(z_0, z_T, name=name)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class PriorAAE(SafeSaving, ImageModelAPI, keras.Model):
+    """Adversarial autoencoder with a fixed (AAE) or learned (Prior-AAE) prior.
+
+    Calling the model on images returns `{"x_hat": ..., "z": ...}` (z the
+    deterministic code E(x)). `fit` minimises, in one step, with z_p the
+    prior's codes (N(0, I) noise, or G(z_0) with z_0 ~ N(0, I)):
+
+    - encoder and decoder: mean[0.5 ||x - D(E(x))||^2] + beta *
+      mean[BCE(1, D(E(x)))] (non-saturating: codes look like the prior's);
+    - discriminator: mean[BCE(1, D(z_p))] + mean[BCE(0, D(E(x)))];
+    - code generator (learned prior): mean[BCE(0, D(G(z_0)))] (its codes
+      look like the encoder's).
+
+    Args:
+        input_shape: tuple (H, W, C).
+        latent_dim: int >= 2.
+        beta: float >= 0. Weight of the encoder's adversarial term.
+            Defaults to 1.0.
+        prior: "learned" (Prior-AAE) or "normal" (AAE). Defaults to
+            "learned".
+        filters, dense_units: the InfoGAN network (`blocks.infogan`).
+        discriminator_units: hidden widths of D. Defaults to (512, 256).
+        generator_units: hidden widths of G. Defaults to (512, 512).
+        seed: int or None. Seeds the prior's noise in training and
+            `generate` when it gets no seed.
+
+    Example:
+    >>> model = PriorAAE((8, 8, 1), 2, filters=(4, 8), dense_units=16,
+    ...                  discriminator_units=(8,), generator_units=(8,))
+    >>> model.compile()
+    >>> model.generate(3, seed=0).shape
+    (3, 8, 8, 1)
+    """
+
+    def __init__(
+        self,
+        input_shape,
+        latent_dim,
+        beta=1.0,
+        prior="learned",
+        filters=INFOGAN_FILTERS,
+        dense_units=DENSE_UNITS,
+        discriminator_units=(512, 256),
+        generator_units=(512, 512),
+        seed=None,
+        **kwargs,
+    ):
+        filters = tuple(int(f) for f in filters)
+        input_shape = check_infogan_shape(tuple(int(d) for d in input_shape), filters)
+        latent_dim = check_latent_dim(latent_dim)
+        beta = check_beta(beta)
+        if prior not in ("learned", "normal"):
+            raise ValueError(f"`prior` must be 'learned' or 'normal'. Received: prior={prior!r}")
+        super().__init__(**kwargs)
+
+        # === Layers ===
+        self.encoder = infogan_encoder(input_shape, latent_dim, filters, dense_units, name="encoder")
+        self.decoder = infogan_decoder(latent_dim, input_shape, filters, dense_units, name="decoder")
+        self.discriminator = latent_discriminator(latent_dim, tuple(discriminator_units))
+        self.code_generator = None
+        if prior == "learned":
+            self.code_generator = code_generator(latent_dim, tuple(generator_units))
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.trackers = [
+            keras.metrics.Mean(name=name)
+            for name in ("loss", "reconstruction", "adversarial", "discriminator", "generator")
+        ]
+        self.built = True
+
+        # === Config ===
+        self.image_shape = input_shape
+        self.latent_dim = latent_dim
+        self.beta = beta
+        self.prior_type = prior
+        self.filters = filters
+        self.dense_units = int(dense_units)
+        self.discriminator_units = tuple(int(u) for u in discriminator_units)
+        self.generator_units = tuple(int(u) for u in generator_units)
+        self.seed = seed
+        self.num_classes = None
+        self._rng = np.random.default_rng(seed)
+
+    # --- Forward pass and loss --------------------------------------------
+
+    def call(self, inputs, training=None):
+        z = self.encoder(inputs, training=training)
+        return {"x_hat": self.decoder(z, training=training), "z": z}
+
+    def prior_codes(self, z_0, training=False):
+        """The prior's codes for noise z_0: G(z_0), or z_0 itself (AAE)."""
+        if self.code_generator is None:
+            return ops.cast(z_0, "float32")
+        return self.code_generator(z_0, training=training)
+
+    def _frozen_discriminator(self, codes):
+        # D's weights enter as constants: the term trains what feeds D only.
+        frozen = [ops.stop_gradient(v) for v in self.discriminator.trainable_variables]
+        logits, _ = self.discriminator.stateless_call(
+            frozen, self.discriminator.non_trainable_variables, codes
+        )
+        return logits
+
+    def loss_terms(self, x, y_pred, z_0, training=False):
+        """All terms for noise z_0; returns (loss, rec, adversarial, d_loss, g_loss)."""
+        z = y_pred["z"]
+        z_prior = self.prior_codes(z_0, training=training)
+        rec = ops.mean(reconstruction_error(x, y_pred["x_hat"]))
+        adversarial = encoder_adversarial_loss(self._frozen_discriminator(z))
+        d_loss = latent_discriminator_loss(
+            self.discriminator(ops.stop_gradient(z_prior)),
+            self.discriminator(ops.stop_gradient(z)),
+        )
+        g_loss = ops.zeros_like(rec)
+        if self.code_generator is not None:
+            g_loss = generator_adversarial_loss(self._frozen_discriminator(z_prior))
+        loss = rec + self.beta * adversarial + d_loss + g_loss
+        return loss, rec, adversarial, d_loss, g_loss
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        z_0 = keras.random.normal(ops.shape(y_pred["z"]), seed=self.seed_generator)
+        terms = self.loss_terms(x, y_pred, z_0, training=training)
+        for tracker, value in zip(self.trackers, terms):
+            tracker.update_state(value)
+        return terms[0]
+
+    @property
+    def metrics(self):
+        return list(self.trackers)
+
+    # --- Optimizers -------------------------------------------------------
+
+    def compile(self, ae_optimizer=None, discriminator_optimizer=None, generator_optimizer=None, **kwargs):
+        """One optimizer per network; each defaults to Adam(1e-4, beta_1=0.5).
+
+        Args:
+            ae_optimizer: optimizer of the encoder and decoder.
+            discriminator_optimizer: optimizer of D.
+            generator_optimizer: optimizer of G (learned prior only).
+            **kwargs: passed to `keras.Model.compile` (not `optimizer`).
+        """
+        if "optimizer" in kwargs:
+            raise ValueError(
+                "PriorAAE.compile takes ae_optimizer, discriminator_optimizer and "
+                "generator_optimizer, not `optimizer`."
+            )
+        get = lambda o: keras.optimizers.get(o) if o is not None else default_optimizer()
+        self.ae_optimizer = get(ae_optimizer)
+        self.discriminator_optimizer = get(discriminator_optimizer)
+        groups = [
+            (self.ae_optimizer, self.encoder.trainable_variables + self.decoder.trainable_variables),
+            (self.discriminator_optimizer, self.discriminator.trainable_variables),
+        ]
+        self.generator_optimizer = None
+        if self.code_generator is not None:
+            self.generator_optimizer = get(generator_optimizer)
+            groups.append((self.generator_optimizer, self.code_generator.trainable_variables))
+        super().compile(optimizer=GroupedOptimizer(groups), **kwargs)
+
+    def get_compile_config(self):
+        if not self.compiled:
+            return {}
+        optimizers = {
+            "ae_optimizer": self.ae_optimizer,
+            "discriminator_optimizer": self.discriminator_optimizer,
+            "generator_optimizer": self.generator_optimizer,
+        }
+        return {k: keras.optimizers.serialize(o) for k, o in optimizers.items() if o is not None}
+
+    def compile_from_config(self, config):
+        self.compile(**{k: keras.optimizers.deserialize(v) for k, v in config.items()})
+        self.optimizer.build(self.trainable_variables)
+
+    def fit(self, x=None, *args, **kwargs):
+        if isinstance(x, np.ndarray):
+            self._check_images(x, name="x")
+        return super().fit(x, *args, **kwargs)
+
+    # --- Public API -------------------------------------------------------
+
+    def encode(self, images, batch_size=100):
+        """Deterministic codes z = E(x), NumPy (N, d)."""
+        return self.encoder.predict(self._check_images(images), batch_size=batch_size, verbose=0)
+
+    def decode(self, z, batch_size=100):
+        """Images of codes z (N, d), NumPy (N, H, W, C)."""
+        return self.decoder.predict(self._check_codes(z), batch_size=batch_size, verbose=0)
+
+    def reconstruct(self, images, batch_size=100):
+        return self.decode(self.encode(images, batch_size), batch_size)
+
+    def sample_latents(self, n, seed=None):
+        """`n` prior codes: G(z_0) (Prior-AAE) or z_0 (AAE), z_0 ~ N(0, I)."""
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"`n` must be a positive integer. Received: n={n!r}")
+        rng = np.random.default_rng(seed) if seed is not None else self._rng
+        z_0 = rng.standard_normal((n, self.latent_dim)).astype("float32")
+        return np.asarray(ops.convert_to_numpy(self.prior_codes(z_0)), dtype="float32")
+
+    def generate(self, n, seed=None, batch_size=100):
+        """`n` images decoded from the prior's codes."""
+        return self.decode(self.sample_latents(n, seed), batch_size)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "input_shape": list(self.image_shape),
+            "latent_dim": self.latent_dim,
+            "beta": self.beta,
+            "prior": self.prior_type,
+            "filters": list(self.filters),
+            "dense_units": self.dense_units,
+            "discriminator_units": list(self.discriminator_units),
+            "generator_units": list(self.generator_units),
+            "seed": self.seed,
+        }
+
+
+def build_prior_aae(
+    input_shape,
+    latent_dim,
+    *,
+    beta=1.0,
+    prior="learned",
+    filters=INFOGAN_FILTERS,
+    dense_units=DENSE_UNITS,
+    discriminator_units=(512, 256),
+    generator_units=(512, 512),
+    seed=None,
+    name=None,
+):
+    """Builds a Prior-AAE (`prior="learned"`) or an AAE (`prior="normal"`).
+
+    The same InfoGAN encoder / decoder as `build_flow_prior_vae`, with a
+    deterministic encoder. See `PriorAAE` for the arguments.
+
+    Example:
+    >>> model = build_prior_aae((32, 32, 1), 8, beta=0.0)
+    >>> model.compile()  # Adam(1e-4, beta_1=0.5) for each network
+    """
+    return PriorAAE(
+        input_shape,
+        latent_dim,
+        beta=beta,
+        prior=prior,
+        filters=filters,
+        dense_units=dense_units,
+        discriminator_units=discriminator_units,
+        generator_units=generator_units,
+        seed=seed,
+        name=name or ("prior_aae" if prior == "learned" else "aae"),
+    )
