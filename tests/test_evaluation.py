@@ -26,6 +26,7 @@ def evaluated():
     results = evaluation.evaluate_split_vae(
         model, images, feature_model=features, gmm_components=(2,),
         num_samples=30, seed=0, batch_size=10, verbose=0,
+        classifier=fid.FeatureExtractor(features, input_range=(0.0, 1.0), description="stand-in"),
     )
     return model, images, features, results
 
@@ -58,7 +59,10 @@ def test_diagnostics_match_numpy(evaluated):
     d = results["diagnostics"]
     np.testing.assert_allclose(d["variance_law"], law, rtol=1e-5)
     assert d["inactive"] == int(np.sum(np.var(z_mean, axis=0) < 0.05))
-    x_hat = model.decode(z_mean)["x_hat"]
+    # REC decodes a sampled z, as the authors' through_latent.
+    z = keras.ops.convert_to_numpy(kv.Sampling(seed=0, dtype="float32")([z_mean, z_log_var]))
+    x_hat = model.decode(z)["x_hat"]
+    assert not np.allclose(z, z_mean)
     assert d["mse_rec"] == pytest.approx(np.mean((images[:30] - x_hat) ** 2), rel=1e-5)
 
 
@@ -70,7 +74,7 @@ def test_results_files_with_and_without_fid(evaluated, tmp_path):
     gen_line = next(line for line in text.splitlines() if line.startswith("| GEN |"))
     assert "[54.8]" in gen_line and "[45.7]" in gen_line
     rows = list(csv.reader(open(tmp_path / "a" / "results.csv")))
-    assert rows[0][:2] == ["samples", "fid_x_hat"] and rows[0][-1] == "paper_mix"
+    assert rows[0][:2] == ["samples", "fid_x_hat"] and rows[0][8] == "paper_mix"
     gen = next(r for r in rows if r[0] == "GEN")
     assert float(gen[1]) == pytest.approx(results["fid"]["GEN"]["x_hat"], rel=1e-3)
     assert float(gen[6]) == 49.0  # paper x1
@@ -89,6 +93,115 @@ def test_feature_model_resolution(tmp_path, monkeypatch):
     path = str(tmp_path / "f.keras")
     tiny_feature_model().save(path)
     model, description, reason = fid.feature_model_from_spec(path)
-    assert reason is None and model.output_shape == (None, 6)
+    assert reason is None and model.model.output_shape == (None, 6)
     with pytest.raises(FileNotFoundError, match="--feature-model"):
         fid.feature_model_from_spec(str(tmp_path / "nope.keras"))
+
+
+# --- the Split-VAE mix and the FD column ------------------------------------
+
+
+def test_mix_modes_against_numpy():
+    outputs = {"x1": np.zeros((10, 1)), "x2": np.ones((10, 1))}
+    np.testing.assert_array_equal(evaluation.mix_halves(outputs, "authors")[:, 0], [0] * 5 + [1] * 5)
+    mixed = evaluation.mix_halves(outputs, "random", seed=3)[:, 0]
+    second = np.zeros(10, bool)
+    second[np.random.default_rng(3).permutation(10)[5:]] = True
+    np.testing.assert_array_equal(mixed, second.astype(float))
+    with pytest.raises(ValueError, match="mix='coin'"):
+        evaluation.mix_halves(outputs, "coin")
+
+
+@pytest.mark.parametrize("mix", ["authors", "random"])
+def test_gmm_mix_as_the_authors_or_random(evaluated, mix):
+    model, images, features, results = evaluated
+    if mix == "random":
+        results = evaluation.evaluate_split_vae(
+            model, images, feature_model=features, gmm_components=(2,), num_samples=30,
+            seed=0, batch_size=10, verbose=0, mix=mix)
+    assert results["mix"] == mix
+    z_mean, _ = model.encode(images[:30])
+    sampler = kv.samplers.GMMSampler(2, max_iter=200, seed=0).fit(z_mean)
+    # authors: scikit-learn's order (grouped by component); random: shuffled.
+    z = sampler.sample(30, seed=0, shuffle=(mix == "random"))
+    decoded = model.decode(z)
+    np.testing.assert_allclose(results["samples"]["GMM-2"]["x1"], decoded["x1"], atol=1e-5)
+    mixed = np.copy(decoded["x1"])
+    if mix == "authors":
+        mixed[15:] = decoded["x2"][15:]  # img_mix[5000:] = img2[5000:]
+    else:
+        pick = np.random.default_rng(0).permutation(30)[15:]
+        mixed[pick] = decoded["x2"][pick]
+    expected = fid.fid_score(images[:30], np.clip(mixed, 0, 1), features)
+    assert results["fid"]["GMM-2"]["mix"] == pytest.approx(expected, rel=1e-4)
+
+
+def test_fd_column_rows_computed_one_at_a_time(evaluated, tmp_path):
+    model, images, features, results = evaluated
+    classifier = fid.FeatureExtractor(features, input_range=(0.0, 1.0))
+    for row in ("REC", "GEN", "GMM-2"):
+        assert set(results["fd"][row]) == {"x_hat", "x1", "x2", "mix"}
+    gen = results["samples"]["GEN"]
+    assert results["fd"]["GEN"]["x1"] == pytest.approx(
+        fid.fid_score(images[:30], gen["x1"], classifier), rel=1e-4)
+    # Only `keep_samples` images per row are kept; the scores do not change.
+    kept = evaluation.evaluate_split_vae(
+        model, images, feature_model=features, gmm_components=(2,), num_samples=30,
+        seed=0, batch_size=10, verbose=0, keep_samples=4)
+    assert all(v["x_hat"].shape[0] == 4 for v in kept["samples"].values())
+    assert kept["fid"]["GMM-2"]["x2"] == pytest.approx(results["fid"]["GMM-2"]["x2"], rel=1e-6)
+    assert kept["fd"] == {}
+    text = evaluation.write_results(results, str(tmp_path), feature_description="tiny")
+    assert "FD (classifier features) x_hat" in text and "NOT comparable" in text
+    assert "grouped by component" in text and "sampled z" in text
+    header = next(csv.reader(open(tmp_path / "results.csv")))
+    assert header[-1] == "fd_classifier_mix"
+
+
+# --- the two-stage tables (authors' protocol) ------------------------------
+
+
+def test_evaluation_images_shuffled_test_split_or_first_training():
+    x_train, x_test = np.arange(50)[:, None], np.arange(100, 140)[:, None]
+    got = evaluation.evaluation_images(x_train, x_test, "test", count=10, seed=2)
+    np.testing.assert_array_equal(got, x_test[np.random.default_rng(2).permutation(40)[:10]])
+    np.testing.assert_array_equal(evaluation.evaluation_images(x_train, x_test, "train", 10), x_train[:10])
+    with pytest.raises(ValueError, match="split='val'"):
+        evaluation.evaluation_images(x_train, x_test, "val")
+
+
+def test_two_stage_rows_authors_protocol_and_extension(tmp_path):
+    from keras_vaes.evaluation import two_stage
+
+    keras.utils.set_random_seed(0)
+    model = kv.build_two_stage_vae((16, 16, 1), 4, base_dim=8, num_scale=2, fc_dim=16,
+                                   second_dim=16, seed=0)
+    images = np.random.default_rng(1).uniform(0, 1, (40, 16, 16, 1)).astype("float32")
+    features = tiny_feature_model()
+    classifier = fid.FeatureExtractor(features, input_range=(0.0, 1.0), description="stand-in")
+    results = two_stage.evaluate_two_stage(
+        model, images, features, seed=3, batch_size=20, classifier=classifier,
+        fid_description="tiny extractor")
+    names = [row["model"] for row in results["rows"]]
+    assert names == [name for name, *_ in two_stage.ROWS]
+    plain, authors, extension = results["rows"]
+    assert model.renormalization.target == "authors"
+    # Authors' row: REC rescaled, generated images not rescaled.
+    rec = model.reconstruct(images, renormalize=True, seed=3, batch_size=20)
+    assert authors["REC FID"] == pytest.approx(fid.fid_score(images, rec, features), rel=1e-4)
+    gen2 = model.generate(40, 2, True, seed=3, batch_size=20)
+    assert authors["GEN-2 FID"] == pytest.approx(fid.fid_score(images, gen2, features), rel=1e-4)
+    assert authors["GEN-2 FD (classifier features)"] == pytest.approx(
+        fid.fid_score(images, gen2, classifier), rel=1e-4)
+    rescaled = model.generate(40, 2, True, seed=3, batch_size=20, rescale_images=True)
+    assert extension["GEN-2 FID"] == pytest.approx(fid.fid_score(images, rescaled, features), rel=1e-4)
+    assert extension["REC FID"] == pytest.approx(authors["REC FID"], rel=1e-6)
+    assert plain["GEN-1 pixel std"] == pytest.approx(
+        kv.samplers.mean_std(model.generate(40, 1, seed=3, batch_size=20)), rel=1e-5)
+    md_path, csv_path = two_stage.write_results(results, "cifar10", str(tmp_path), notes=["a note"])
+    text = open(md_path).read()
+    assert "FID: tiny extractor." in text and "NOT comparable" in text
+    assert "69.4±1.0" in text and "image rescaling (extension)" in text
+    assert "renormalisation target: authors" in text and "REC decodes a sampled z" in text
+    rows = list(csv.reader(open(csv_path)))
+    assert ["cifar10", names[1], "this run", "GEN-2 FID", str(authors["GEN-2 FID"])] in rows

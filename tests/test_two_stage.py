@@ -147,7 +147,7 @@ def test_generation_shapes_ranges_and_renormalisation(trained):
     np.testing.assert_allclose(stats.data_std, np.mean(np.std(data, axis=0)), rtol=1e-5)
     for stage in (1, 2):
         plain = model.generate(20, stage=stage, seed=3)
-        renorm = model.generate(20, stage=stage, renormalize=True, seed=3)
+        renorm = model.generate(20, stage=stage, renormalize=True, seed=3, rescale_images=True)
         for images in (plain, renorm):
             assert images.shape == (20,) + SHAPE
             assert images.min() >= 0.0 and images.max() <= 1.0
@@ -234,10 +234,91 @@ def test_latent_renormalisation_rule_both_ways(trained):
             variance_law=0.5, latent_variance_loss=0.3 if should else 0.2,
             latent_mse=1.0, renormalize_latents=should, data_std=0.2,
         )
-        z = model.sample_latents(200, stage=2, seed=5, renormalize=True)
+        z = model.sample_latents(200, stage=2, seed=5, renormalize=True,
+                                 renormalization_batch=None)
         if should:
             assert np.mean(np.std(z, axis=0)) == pytest.approx(np.sqrt(0.5), rel=1e-5)
             np.testing.assert_allclose(z / plain, (z / plain)[0, 0], rtol=1e-4)
         else:
             np.testing.assert_array_equal(z, plain)
+    model.renormalization = previous
+
+
+# --- the authors' protocol (BalancingVAE computed_gamma.py) and its switches ---
+
+
+def _authors_stats(model, renormalize_latents=True, target_std=0.8, data_std=0.2):
+    from keras_vaes.models.two_stage import Renormalization
+
+    return Renormalization(
+        variance_law=0.5, latent_variance_loss=0.3, latent_mse=1.0,
+        renormalize_latents=renormalize_latents, data_std=data_std,
+        target_std=target_std, target="authors",
+    )
+
+
+def test_renormalisation_target_authors_and_variance_law(trained):
+    model, data, _, _ = trained
+    z_mean, z_log_var = model.first_stage.encode(data)
+    # Their encoder outputs log-sd, which they feed where log-var belongs:
+    logsd = z_log_var / 2.0
+    adjust2 = np.sqrt(np.mean(np.var(z_mean, axis=0) + np.mean(np.exp(logsd), axis=0)))
+    law = np.sqrt(np.mean(np.var(z_mean, axis=0) + np.mean(np.exp(z_log_var), axis=0)))
+    previous = model.renormalization
+    authors = model.fit_renormalization(data, seed=0)
+    assert authors.target == "authors" and authors.target_std == pytest.approx(adjust2, rel=1e-5)
+    correct = model.fit_renormalization(data, seed=0, target="variance_law")
+    assert correct.target_std == pytest.approx(law, rel=1e-5)
+    assert correct.variance_law == pytest.approx(law**2, rel=1e-5)
+    model.renormalization = previous
+
+
+def test_generate_follows_the_authors_generate(trained):
+    model, _, _, _ = trained
+    previous = model.renormalization
+    model.renormalization = _authors_stats(model)
+    rng_z = lambda n: np.random.default_rng(7).standard_normal((n, LATENT)).astype("float32")
+    # GEN-1: z = N(0, I) * adjust2; images decoded, NOT rescaled.
+    expected1 = model.first_stage.decode(rng_z(30) * np.float32(0.8))["x_hat"]
+    np.testing.assert_allclose(model.generate(30, 1, renormalize=True, seed=7), expected1,
+                               rtol=1e-5, atol=1e-6)
+    # GEN-2: batches of 100 (n rounded up, as their loop), each rescaled by
+    # adjust2 / np.mean(np.std(z, axis=0)), then truncated.
+    z_hat = model.second_stage.decode(rng_z(200))["z_hat"].astype(np.float64)
+    z = np.concatenate([b * 0.8 / np.mean(np.std(b, axis=0)) for b in (z_hat[:100], z_hat[100:])])
+    expected2 = model.first_stage.decode(z[:150].astype("float32"))["x_hat"]
+    got2 = model.generate(150, 2, renormalize=True, seed=7)
+    np.testing.assert_allclose(got2, expected2, rtol=1e-4, atol=1e-5)
+    # rescale_images=True (the extension): around the per-pixel mean to the
+    # data's std, clipped, as their (never run) adjust1 branch.
+    flat = expected2.reshape(150, -1).astype(np.float64)
+    scaled = (flat - flat.mean(0)) * 0.2 / np.mean(np.std(flat, axis=0)) + flat.mean(0)
+    np.testing.assert_allclose(
+        model.generate(150, 2, renormalize=True, seed=7, rescale_images=True),
+        np.clip(scaled, 0, 1).reshape(expected2.shape), rtol=1e-4, atol=1e-5)
+    # No evident variance loss: latents untouched, as their adjust2=None.
+    model.renormalization = _authors_stats(model, renormalize_latents=False)
+    np.testing.assert_allclose(model.generate(30, 2, renormalize=True, seed=7),
+                               model.generate(30, 2, seed=7), atol=1e-6)
+    model.renormalization = previous
+
+
+def test_reconstruct_decodes_a_sampled_z_and_rescales_as_the_authors(trained):
+    from keras_vaes.layers import Sampling
+
+    model, data, _, _ = trained
+    z_mean, z_log_var = model.first_stage.encode(data)
+    mean_rec = model.first_stage.decode(z_mean)["x_hat"]
+    np.testing.assert_allclose(model.reconstruct(data, sample=False), mean_rec, atol=1e-6)
+    z = keras.ops.convert_to_numpy(Sampling(seed=4, dtype="float32")([z_mean, z_log_var]))
+    assert not np.allclose(z, z_mean)
+    sampled = model.reconstruct(data, seed=4)  # default: sampled z
+    np.testing.assert_allclose(sampled, model.first_stage.decode(z)["x_hat"], rtol=1e-5, atol=1e-6)
+    previous = model.renormalization
+    model.renormalization = _authors_stats(model, data_std=0.3)
+    # computed_gamma.py: rescale = mean(adjust1) / mean(std(img_recons, 0)).
+    flat = sampled.reshape(len(data), -1).astype(np.float64)
+    expected = np.clip((flat - flat.mean(0)) * 0.3 / np.mean(np.std(flat, axis=0)) + flat.mean(0), 0, 1)
+    np.testing.assert_allclose(model.reconstruct(data, renormalize=True, seed=4),
+                               expected.reshape(sampled.shape), rtol=1e-4, atol=1e-5)
     model.renormalization = previous

@@ -2,11 +2,13 @@
 
 - `split_vae`: Split-VAE Table 1 layout (FID of x_hat, x1, x2, mix).
 - `two_stage`: variance-loss paper Tables 1-2 (REC, GEN-1, GEN-2).
+- `tables`: what they share: the FID / "FD (classifier features)" columns
+  (`QualityMeasures`) and the results.md / results.csv writing.
 
 The Split-VAE names stay importable from `keras_vaes.evaluation` itself.
 """
 
-from keras_vaes.evaluation import split_vae, two_stage
+from keras_vaes.evaluation import split_vae, tables, two_stage
 from keras_vaes.evaluation.split_vae import OUTPUT_COLUMNS
 from keras_vaes.evaluation.split_vae import PAPER_CELEBA
 from keras_vaes.evaluation.split_vae import PAPER_MNIST
@@ -14,3 +16,7 @@ from keras_vaes.evaluation.split_vae import evaluate_split_vae
 from keras_vaes.evaluation.split_vae import mix_halves
 from keras_vaes.evaluation.split_vae import save_result_figures
 from keras_vaes.evaluation.split_vae import write_results
+from keras_vaes.evaluation.split_vae import PAPER_CIFAR10
+from keras_vaes.evaluation.tables import QualityMeasures
+from keras_vaes.evaluation.two_stage import evaluate_two_stage
+from keras_vaes.evaluation.two_stage import evaluation_images

@@ -1,20 +1,28 @@
 """Evaluation of a Split-VAE as the paper measures it (Table 1 layout).
 
-FID (Split-VAE eq. (5), `keras_vaes.metrics.fid`) of reconstructions (REC),
-of images generated from N(0, I) (GEN) and after ex-post GMM resampling
-(GMM, `keras_vaes.samplers.GMMSampler` fitted on the encodings of the
-reference images, as the authors' code), for x_hat, x1, x2 and their mix
-(first half x1, second half x2); plus the latent diagnostics of the
-variance-loss paper (variance law, inactive variables, variance loss).
+FID (Split-VAE eq. (5), `keras_vaes.metrics.fid`) of reconstructions (REC,
+decoded from a sampled z as the authors' code), of images generated from
+N(0, I) (GEN) and after ex-post GMM resampling (GMM,
+`keras_vaes.samplers.GMMSampler` fitted on the encodings of the reference
+images, as the authors' code), for x_hat, x1, x2 and their mix; plus the
+latent diagnostics of the variance-loss paper (variance law, inactive
+variables, variance loss). Next to FID, "FD (classifier features)" when a
+classifier extractor is given (not comparable with the paper's FIDs).
+
+Rows are computed one at a time: decoded, measured, and dropped but for
+`keep_samples` images kept for figures, so a CelebA evaluation (10,000
+64x64x3 images x 4 outputs x 4 rows, ~6.5 GB) never holds every set.
 """
 
-import csv
 import os
 
+import keras
 import numpy as np
 
 from keras_vaes import plotting
-from keras_vaes.metrics import diagnostics, fid
+from keras_vaes.evaluation import tables
+from keras_vaes.layers import Sampling
+from keras_vaes.metrics import diagnostics
 from keras_vaes.samplers import GMMSampler, NormalSampler, decode_latents
 
 # The Split-VAE paper's FID numbers, {row: {column: value}}.
@@ -32,14 +40,43 @@ PAPER_CELEBA = {
 }
 
 OUTPUT_COLUMNS = ("x_hat", "x1", "x2", "mix")
+MIX_MODES = ("authors", "random")
+REC_LATENTS = ("sample", "mean")
 
 
-def mix_halves(outputs):
-    """The authors' "mix": x1 for the first half of the samples, x2 after."""
+def mix_halves(outputs, mode="authors", seed=0):
+    """The "mix" column: x1 for half of the samples, x2 for the other half.
+
+    - `mode="authors"` (default): x1 for the first half, x2 for the second
+      (`img_mix[5000:] = img2[5000:]` in the authors' script). On their
+      unshuffled GMM samples, grouped by component, this splits by
+      component.
+    - `mode="random"`: a random half (seeded permutation) takes x1.
+
+    Args:
+        outputs: dict with "x1" and "x2" arrays `(n, ...)`.
+        mode: str. "authors" or "random".
+        seed: int. Seed of the random half.
+
+    Returns:
+        Array like `outputs["x1"]`.
+    """
+    if mode not in MIX_MODES:
+        raise ValueError(f"`mix` must be one of {MIX_MODES}. Received: mix={mode!r}")
     mixed = np.copy(outputs["x1"])
-    half = len(mixed) // 2
-    mixed[half:] = outputs["x2"][half:]
+    n = len(mixed)
+    second = (np.arange(n) >= n // 2) if mode == "authors" else np.zeros(n, bool)
+    if mode == "random":
+        second[np.random.default_rng(seed).permutation(n)[n // 2:]] = True
+    mixed[second] = outputs["x2"][second]
     return mixed
+
+
+def _columns(outputs, mix, seed):
+    columns = {"x_hat": outputs["x_hat"]}
+    if "x1" in outputs:
+        columns.update(x1=outputs["x1"], x2=outputs["x2"], mix=mix_halves(outputs, mix, seed))
+    return columns
 
 
 def evaluate_split_vae(
@@ -52,61 +89,94 @@ def evaluate_split_vae(
     seed=0,
     batch_size=100,
     verbose=1,
+    mix="authors",
+    rec_latent="sample",
+    classifier=None,
+    classifier_unavailable=None,
+    fid_unavailable=None,
+    keep_samples=100,
 ):
-    """Computes the Table 1 quantities for a (Split-)VAE.
+    """Computes the Table 1 quantities for a (Split-)VAE, row by row.
 
     Args:
         model: a `SplitVAE` (or any model with `encode` / `decode`).
         reference_images: array (N, H, W, C) in [0, 1], the real images FID
             compares against (the authors: the 10k test images). The first
             `num_samples` are used.
-        feature_model: a Keras feature extractor, or None to skip FID.
+        feature_model: FID feature extractor, or None to skip FID.
         gmm_components: tuple of ints. Defaults to (20, 100).
         gmm_fit_images: images whose `z_mean` the GMM is fitted on; None
             uses the reference images, as the authors' code.
         num_samples: int. Generated images per FID. Defaults to 10000.
         seed: int. Seed of every draw.
+        mix: str. "authors" (default): GMM samples in scikit-learn's order
+            (grouped by component), x1 for the first half, x2 for the
+            second, as the authors' script; "random": shuffled GMM samples
+            and a random half for x1 (`mix_halves`).
+        rec_latent: str. "sample" (default): REC decodes z = mu + sigma *
+            eps, as the authors' `through_latent`; "mean": the posterior
+            mean.
+        classifier: `FeatureExtractor` of classifier features for the
+            "FD (classifier features)" cells, or None.
+        classifier_unavailable: str. Why there is no FD.
+        fid_unavailable: str. Why there is no FID.
+        keep_samples: int. Decoded images kept per row for figures.
 
     Returns:
-        A dict: `"fid"` {row: {column: value}}, `"diagnostics"`, and the
-        decoded sample dicts under `"samples"` (for figures).
+        A dict: `"fid"` and `"fd"` {row: {column: value}}, `"diagnostics"`,
+        `"mix"`, `"measures"` (extractor notes), and the first
+        `keep_samples` decoded images of each row under `"samples"`.
     """
+    if mix not in MIX_MODES:
+        raise ValueError(f"`mix` must be one of {MIX_MODES}. Received: mix={mix!r}")
+    if rec_latent not in REC_LATENTS:
+        raise ValueError(f"`rec_latent` must be one of {REC_LATENTS}. Received: rec_latent={rec_latent!r}")
     reference = reference_images[:num_samples]
     z_mean, z_log_var = model.encode(reference, batch_size=batch_size)
     law = diagnostics.variance_law(z_mean, z_log_var)
     inactive = diagnostics.inactive_variables(z_mean, z_log_var)
-    reconstructions = decode_latents(model, z_mean, batch_size=batch_size)
-    rec_metrics = diagnostics.variance_loss(reference, reconstructions["x_hat"])
+    if verbose:
+        print(f"Reference statistics of {len(reference)} images")
+    measures = tables.QualityMeasures(
+        reference, feature_model, None, fid_unavailable, classifier, classifier_unavailable,
+        batch_size=batch_size, verbose=verbose,
+    )
 
-    samples = {"REC": reconstructions}
-    normal = NormalSampler(z_mean.shape[1])
-    samples["GEN"] = decode_latents(model, normal.sample(num_samples, seed=seed), batch_size)
-    fit_z = z_mean
-    if gmm_fit_images is not None:
-        fit_z = model.encode(gmm_fit_images[:num_samples], batch_size=batch_size)[0]
-    for k in gmm_components:
-        sampler = GMMSampler(k, max_iter=200, seed=seed).fit(fit_z)
-        samples[f"GMM-{k}"] = decode_latents(model, sampler.sample(num_samples, seed=seed), batch_size)
+    def latents():
+        """(row, z) one at a time, so that only one decoded row exists."""
+        z_rec = z_mean
+        if rec_latent == "sample":
+            sampling = Sampling(seed=seed, dtype="float32")
+            z_rec = keras.ops.convert_to_numpy(sampling([z_mean, z_log_var]))
+        yield "REC", z_rec
+        yield "GEN", NormalSampler(z_mean.shape[1]).sample(num_samples, seed=seed)
+        fit_z = z_mean
+        if gmm_fit_images is not None:
+            fit_z = model.encode(gmm_fit_images[:num_samples], batch_size=batch_size)[0]
+        for k in gmm_components:
+            sampler = GMMSampler(k, max_iter=200, seed=seed).fit(fit_z)
+            yield f"GMM-{k}", sampler.sample(num_samples, seed=seed, shuffle=(mix == "random"))
 
-    scores = {}
-    if feature_model is not None:
-        if verbose:
-            print(f"FID: features of {len(reference)} reference images")
-        ref_stats = fid.compute_statistics(reference, feature_model, batch_size=batch_size, verbose=verbose)
-        for row, outputs in samples.items():
-            columns = {"x_hat": outputs["x_hat"]}
-            if "x1" in outputs:
-                columns.update(x1=outputs["x1"], x2=outputs["x2"], mix=mix_halves(outputs))
-            scores[row] = {}
-            for column, images in columns.items():
-                if verbose:
-                    print(f"FID {row} {column}")
-                scores[row][column] = fid.fid_score(
-                    ref_stats, np.clip(images, 0.0, 1.0), feature_model,
-                    batch_size=batch_size, verbose=verbose,
-                )
+    scores = {tables.FID: {}, tables.FD: {}}
+    samples, rec_metrics = {}, None
+    for row, z in latents():
+        outputs = decode_latents(model, z, batch_size=batch_size)
+        if row == "REC":
+            rec_metrics = diagnostics.variance_loss(reference, outputs["x_hat"])
+        for column, images in _columns(outputs, mix, seed).items():
+            if verbose and measures.available:
+                print(f"{' / '.join(measures.available)} {row} {column}")
+            for measure, value in measures.score(images).items():
+                if value is not None:
+                    scores[measure].setdefault(row, {})[column] = value
+        samples[row] = {name: value[:keep_samples] for name, value in outputs.items()}
+        del outputs
     return {
-        "fid": scores,
+        "fid": scores[tables.FID],
+        "fd": scores[tables.FD],
+        "mix": mix,
+        "rec_latent": rec_latent,
+        "measures": measures.notes(),
         "diagnostics": {
             "mse_rec": float(rec_metrics["mse"]),
             "variance_loss_rec": float(rec_metrics["variance_loss"]),
@@ -120,57 +190,69 @@ def evaluate_split_vae(
     }
 
 
-def _cell(value):
-    return "" if value is None else f"{value:.2f}"
+MIX_NOTES = {
+    "authors": "mix: GMM samples in scikit-learn's order (grouped by component), x1 for "
+               "the first half, x2 for the second, as the authors' script",
+    "random": "mix: shuffled GMM samples, a random half takes x1, the other x2 (not the "
+              "authors' split by component)",
+}
 
 
 def write_results(results, output_dir, paper=None, feature_description="", fid_reason=None, header=""):
     """Writes results.md and results.csv in the paper's table layout.
 
     Args:
+        results: from `evaluate_split_vae`.
+        output_dir: str.
         paper: {row: {column: value}} of the paper's numbers (e.g.
-            `PAPER_MNIST[8.0]`), shown beside the obtained ones.
+            `PAPER_MNIST[8.0]`), shown beside the obtained FIDs.
+        feature_description: str. Which extractor produced the FIDs.
+        fid_reason: str or None. Why the FID cells are empty.
+        header: str. Markdown placed above the table.
+
+    Returns:
+        The markdown text.
     """
-    os.makedirs(output_dir, exist_ok=True)
     paper = paper or {}
+    fd = results.get("fd", {})
     md = [header, "", f"FID feature model: {feature_description}", ""]
     if fid_reason:
         md += [f"FID cells are empty: {fid_reason}", ""]
-    md += [
-        "Each cell: obtained FID (the paper's value in brackets where it reports one).",
-        "",
-        "| samples | " + " | ".join(f"FID {c}" for c in OUTPUT_COLUMNS) + " |",
-        "|---|" + "---|" * len(OUTPUT_COLUMNS),
-    ]
-    csv_rows = [["samples"] + [f"fid_{c}" for c in OUTPUT_COLUMNS] + [f"paper_{c}" for c in OUTPUT_COLUMNS]]
+    md += [f"- {note}" for note in results.get("measures", [])]
+    md += [f"- {MIX_NOTES[results.get('mix', 'authors')]}",
+           f"- REC decodes {'a sampled z (as the authors)' if results.get('rec_latent', 'sample') == 'sample' else 'the posterior mean'}",
+           "", "Each FID cell: obtained FID (the paper's value in brackets where it reports one).", ""]
+    header_cells = ["samples"] + [f"FID {c}" for c in OUTPUT_COLUMNS]
+    if fd:
+        header_cells += [f"{tables.FD} {c}" for c in OUTPUT_COLUMNS]
+    rows = []
+    csv_rows = [["samples"] + [f"fid_{c}" for c in OUTPUT_COLUMNS] + [f"paper_{c}" for c in OUTPUT_COLUMNS]
+                + [f"fd_classifier_{c}" for c in OUTPUT_COLUMNS]]
     for row in results["samples"]:
         values = [results["fid"].get(row, {}).get(c) for c in OUTPUT_COLUMNS]
         papers = [paper.get(row, {}).get(c) for c in OUTPUT_COLUMNS]
-        cells = []
-        for value, reported in zip(values, papers):
-            cell = "n/a (no weights)" if fid_reason else (_cell(value) or "-")
-            cells.append(cell + (f" [{reported}]" if reported is not None else ""))
-        md.append(f"| {row} | " + " | ".join(cells) + " |")
+        fds = [fd.get(row, {}).get(c) for c in OUTPUT_COLUMNS]
+        empty = "n/a (no weights)" if fid_reason else "-"
+        cells = [tables.cell(v, p, empty=empty) for v, p in zip(values, papers)]
+        if fd:
+            cells += [tables.cell(v, empty="-") for v in fds]
+        rows.append([row] + cells)
         csv_rows.append(
             [row] + ["" if v is None else f"{v:.4f}" for v in values] + ["" if p is None else p for p in papers]
+            + ["" if v is None else f"{v:.4f}" for v in fds]
         )
+    md += tables.markdown_table(header_cells, rows)
     d = results["diagnostics"]
-    md += [
-        "",
-        "| diagnostic | value |",
-        "|---|---|",
-        f"| MSE of reconstructions | {d['mse_rec']:.5f} |",
-        f"| variance loss of reconstructions | {d['variance_loss_rec']:.5f} |",
-        f"| variance law (mean over latents, expected ~1) | {d['variance_law_mean']:.4f} |",
-        f"| inactive variables (var(z_mean) < 0.05) | {d['inactive']} |",
-        f"| inactive variables (mean sigma^2 > 0.95) | {d['inactive_by_posterior_variance']} |",
-    ]
+    md += [""] + tables.markdown_table(["diagnostic", "value"], [
+        ["MSE of reconstructions", f"{d['mse_rec']:.5f}"],
+        ["variance loss of reconstructions", f"{d['variance_loss_rec']:.5f}"],
+        ["variance law (mean over latents, expected ~1)", f"{d['variance_law_mean']:.4f}"],
+        ["inactive variables (var(z_mean) < 0.05)", d["inactive"]],
+        ["inactive variables (mean sigma^2 > 0.95)", d["inactive_by_posterior_variance"]],
+    ])
     for key in ("mse_rec", "variance_loss_rec", "variance_law_mean", "inactive", "inactive_by_posterior_variance"):
-        csv_rows.append([key, d[key]] + [""] * (2 * len(OUTPUT_COLUMNS) - 1))
-    with open(os.path.join(output_dir, "results.md"), "w") as f:
-        f.write("\n".join(md) + "\n")
-    with open(os.path.join(output_dir, "results.csv"), "w", newline="") as f:
-        csv.writer(f).writerows(csv_rows)
+        csv_rows.append([key, d[key]] + [""] * (3 * len(OUTPUT_COLUMNS) - 1))
+    tables.write_table_files(output_dir, md, csv_rows)
     return "\n".join(md)
 
 

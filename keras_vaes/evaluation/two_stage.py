@@ -6,15 +6,24 @@ z ~ N(0, I)) and of second-stage generations (GEN-2), without and with the
 renormalisation of section 4; next to them the diagnostics of the authors'
 script: MSE, variance law, inactive variables, and the variance loss
 (section 3) of reconstructions and generations.
-"""
 
-import csv
-import os
+The protocol is the authors' latest code (asperti/BalancingVAE
+`computed_gamma.py`): evaluation images = the test split shuffled, first
+10,000 (`evaluation_images`), used as FID reference, for the
+renormalisation statistics and for REC; REC decodes a sampled z;
+renormalised latents get the authors' target std (sigma in the
+variance-law sum); generated images are not rescaled, reconstructions
+are. The rescaling of generated images is the package's extension and
+gets its own row. Their FID is the TF-GAN/TTUR 2015 Inception graph
+(`keras_vaes.metrics.fid.tfgan_inception_extractor`); the tables say which
+extractor produced them.
+"""
 
 import numpy as np
 
 from keras_vaes import samplers
-from keras_vaes.metrics import diagnostics, fid
+from keras_vaes.evaluation import tables
+from keras_vaes.metrics import diagnostics
 
 # The paper's numbers (FID, mean +- std over ten trainings), Tables 1 and 2
 # of the preprint text (variance_loss.txt), which kept every cell the
@@ -41,62 +50,120 @@ PAPER_TABLES = {
 }
 
 COLUMNS = ("REC", "GEN-1", "GEN-2")
+# (row name, renormalise, rescale generated images)
+ROWS = (
+    ("ours (no normalization)", False, False),
+    ("ours with normalization (authors' protocol)", True, False),
+    ("ours with normalization + image rescaling (extension)", True, True),
+)
+EVALUATION_COUNT = 10000
+
+
+def evaluation_images(x_train, x_test, split="test", count=EVALUATION_COUNT, seed=0):
+    """The evaluation images of the authors' two-stage protocol.
+
+    Their latest code (`computed_gamma.py`, "Reintroduced testing on test
+    set") shuffles the test split and keeps the first 10,000; they are the
+    FID reference, the renormalisation statistics and the REC inputs.
+
+    Args:
+        x_train: training images (used with `split="train"`).
+        x_test: test images.
+        split: str. "test" (default, the authors': shuffled with `seed`,
+            first `count`) or "train" (the first `count` training images,
+            the package's earlier protocol).
+        count: int. Defaults to 10,000.
+        seed: int. Seed of the shuffle (the authors' is unseeded).
+
+    Returns:
+        Array `(min(count, N), H, W, C)`.
+    """
+    if split == "test":
+        order = np.random.default_rng(seed).permutation(len(x_test))
+        return x_test[order[:count]]
+    if split == "train":
+        return x_train[:count]
+    raise ValueError(f"`split` must be 'test' or 'train'. Received: split={split!r}")
 
 
 def evaluate_two_stage(model, reference, feature_model=None, fid_unavailable=None,
-                       seed=0, batch_size=100):
+                       seed=0, batch_size=100, classifier=None, classifier_unavailable=None,
+                       fid_description=None, target="authors", rec_sample=True,
+                       renormalization_batch=100, keep_images=100, verbose=0):
     """Reconstructs, generates and measures, as the authors' evaluation.
+
+    Rows: no normalisation; with normalisation as the authors' code runs
+    it (latents renormalised, REC rescaled, generated images not rescaled);
+    with normalisation plus rescaled generated images (the extension).
+    Each cell is computed, measured and dropped before the next (only
+    `keep_images` images per cell are kept for figures).
 
     Args:
         model: a trained `TwoStageVAE`.
-        reference: images `(n, H, W, C)` in [0, 1] (the authors use the
-            first 10,000 training images); n images are generated per
-            cell.
-        feature_model: `keras.Model` for FID, or None to skip FID.
-        fid_unavailable: str. Why FID is skipped (written in the cells).
-        seed: int. Seed of the generations (same seed with and without
-            renormalisation, as the paper's Figure 6).
+        reference: evaluation images `(n, H, W, C)` in [0, 1]
+            (`evaluation_images`: the authors' shuffled test split, first
+            10,000); n images are generated per cell.
+        feature_model: FID extractor, or None to skip FID.
+        fid_unavailable: str. Why FID is skipped (written in the table).
+        seed: int. Seed of the generations and of REC's sampled z (same
+            seed with and without renormalisation, as Figure 6).
         batch_size: int.
+        classifier: `FeatureExtractor` for "FD (classifier features)", or
+            None.
+        classifier_unavailable: str. Why FD is skipped.
+        fid_description: str. Which extractor produced the FIDs.
+        target: str. Renormalisation target: "authors" (default, sigma in
+            the variance-law sum) or "variance_law" (sigma^2).
+        rec_sample: bool. REC decodes a sampled z (True, the authors') or
+            the posterior mean (False).
+        renormalization_batch: int or None. See `TwoStageVAE.sample_latents`.
+        keep_images: int. Images kept per cell in `"images"`.
+        verbose: int.
 
     Returns:
-        A dict: `"rows"` (one per normalisation setting, with FID cells and
-        per-column variance loss and pixel std), `"diagnostics"` and
-        `"images"` (the arrays, for sample grids).
+        A dict: `"rows"` (one per setting, with FID / FD cells and per
+        column variance loss and pixel std), `"diagnostics"`, `"measures"`
+        (notes on the extractors), `"protocol"` and `"images"`.
     """
     n = len(reference)
-    renorm = model.fit_renormalization(reference, batch_size=batch_size, seed=seed)
+    renorm = model.fit_renormalization(reference, batch_size=batch_size, seed=seed, target=target)
     z_mean, z_log_var = model.first_stage.encode(reference, batch_size=batch_size)
     law = diagnostics.variance_law(z_mean, z_log_var)
     inactive = diagnostics.inactive_variables(z_mean, z_log_var)
-    reference_stats = None
-    if feature_model is not None:
-        reference_stats = fid.compute_statistics(reference, feature_model, batch_size=batch_size)
+    measures = tables.QualityMeasures(
+        reference, feature_model, fid_description, fid_unavailable,
+        classifier, classifier_unavailable, batch_size=batch_size, verbose=verbose,
+    )
 
     rows, images = [], {}
-    for normalized in (False, True):
-        cells = {
-            "REC": model.reconstruct(reference, renormalize=normalized, batch_size=batch_size),
-            "GEN-1": model.generate(n, 1, normalized, seed=seed, batch_size=batch_size),
-            "GEN-2": model.generate(n, 2, normalized, seed=seed, batch_size=batch_size),
-        }
-        row = {"model": "ours with normalization" if normalized else "ours (no normalization)"}
-        for column, generated in cells.items():
-            images[(column, normalized)] = generated
-            row[f"{column} FID"] = (
-                fid.fid_score(reference_stats, generated, feature_model, batch_size=batch_size)
-                if reference_stats is not None else None
-            )
+    for name, normalized, rescale in ROWS:
+        row = {"model": name, "renormalize": normalized, "rescale_images": rescale}
+        for column in COLUMNS:
+            if column == "REC":
+                generated = model.reconstruct(reference, renormalize=normalized, sample=rec_sample,
+                                              seed=seed, batch_size=batch_size)
+            else:
+                generated = model.generate(
+                    n, 1 if column == "GEN-1" else 2, normalized, seed=seed, batch_size=batch_size,
+                    rescale_images=rescale, renormalization_batch=renormalization_batch,
+                )
+            images[(column, name)] = generated[:keep_images]
+            for measure, value in measures.score(generated).items():
+                row[f"{column} {measure}"] = value
             row[f"{column} variance loss"] = diagnostics.variance_loss(reference, generated)[
                 "variance_loss"
             ]
             row[f"{column} pixel std"] = samplers.mean_std(generated)
-        row["MSE"] = diagnostics.mse(reference, cells["REC"])
+            if column == "REC":
+                row["MSE"] = diagnostics.mse(reference, generated)
+            del generated
         rows.append(row)
     return {
         "rows": rows,
         "diagnostics": {
             "data pixel std": samplers.mean_std(reference),
-            "variance law (mean)": law.mean,
+            "variance law (mean, sigma^2)": law.mean,
+            f"renormalisation target std ({target})": renorm.target_std,
             "inactive variables (var(mu) < 0.05)": inactive.count,
             "inactive variables (mean sigma^2 > 0.95)": inactive.count_by_posterior_variance,
             "stage-2 latent MSE (mse2)": renorm.latent_mse,
@@ -106,70 +173,75 @@ def evaluate_two_stage(model, reference, feature_model=None, fid_unavailable=Non
             "gamma_z": model.second_stage.gamma,
             "evaluation images": n,
         },
-        "fid_unavailable": fid_unavailable,
+        "protocol": [
+            f"renormalisation target: {target} "
+            + ("(sigma in the variance-law sum, as the authors' code)" if target == "authors"
+               else "(the variance law, sigma^2)"),
+            "REC decodes " + ("a sampled z (as the authors)" if rec_sample else "the posterior mean"),
+            (f"GEN-2 latents rescaled per generation batch of {renormalization_batch}"
+             if renormalization_batch else "GEN-2 latents rescaled with the std of the whole sample"),
+        ],
+        "measures": measures.notes(),
+        "fid_unavailable": measures.reasons.get(tables.FID),
         "images": images,
     }
 
 
-def _fmt(value, digits=4):
-    if value is None:
-        return "—"
-    if isinstance(value, (bool, np.bool_)):
-        return "yes" if value else "no"
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    return f"{value:.{digits}g}"
-
-
 def write_results(results, dataset, output_dir, notes=()):
-    """Writes `results.md` and `results.csv`; returns their paths."""
-    os.makedirs(output_dir, exist_ok=True)
-    why = results.get("fid_unavailable")
-    empty = "n/a (1)" if why else "—"
+    """Writes `results.md` and `results.csv`; returns their paths.
+
+    The FID table puts the paper's rows (Table 1 / 2) above this run's,
+    says which extractor produced the FIDs, and adds the "FD (classifier
+    features)" columns (not comparable with the papers' FIDs).
+    """
     lines = [f"# Two-stage VAE with balancing — {dataset}", ""]
-    lines += [f"- {note}" for note in notes]
-    lines += ["", "## FID (paper layout)", ""]
-    lines += ["| model | REC | GEN-1 | GEN-2 | source |", "|---|---|---|---|---|"]
+    lines += [f"- {note}" for note in list(notes) + list(results.get("protocol", []))]
+    lines += ["", "## FID and FD (paper layout)", ""]
+    lines += [f"- {note}" for note in results.get("measures", [])]
+    if results.get("fid_unavailable") and not results.get("measures"):
+        lines.append(f"- FID cells are empty: {results['fid_unavailable']}")
+    lines.append("")
+    header = ["model"] + [f"{c} FID" for c in COLUMNS] + [f"{c} FD" for c in COLUMNS] + ["source"]
+    table_rows = []
     paper = PAPER_TABLES.get(dataset)
     if paper:
         for name, *cells in paper["rows"]:
-            shown = [c if c is not None else "-" for c in cells]
-            lines.append(f"| {name} | " + " | ".join(shown) + f" | paper, {paper['caption']} |")
+            table_rows.append([name] + [c or "-" for c in cells] + ["-"] * 3
+                              + [f"paper, {paper['caption']}"])
     for row in results["rows"]:
-        fids = [row[f"{c} FID"] for c in COLUMNS]
-        shown = [_fmt(v, 4) if v is not None else empty for v in fids]
-        lines.append(f"| {row['model']} | " + " | ".join(shown) + " | this run |")
-    if why:
-        lines += ["", f"(1) FID not computed: {why}"]
+        table_rows.append(
+            [row["model"]]
+            + [tables.cell(row.get(f"{c} {tables.FID}")) for c in COLUMNS]
+            + [tables.cell(row.get(f"{c} {tables.FD}")) for c in COLUMNS]
+            + ["this run"]
+        )
+    lines += tables.markdown_table(header, table_rows)
+    lines.append("")
+    lines.append("FD = " + tables.FD + "; FID and FD are on different scales.")
     if not paper:
         lines += ["", f"The paper reports no two-stage numbers for {dataset}."]
     lines += ["", "## Variance loss next to the MSE (this run)", ""]
-    lines += ["| model | MSE (REC) | var. loss REC | var. loss GEN-1 | var. loss GEN-2 "
-              "| pixel std REC | pixel std GEN-1 | pixel std GEN-2 |",
-              "|---|---|---|---|---|---|---|---|"]
-    for row in results["rows"]:
-        cells = [row["MSE"]] + [row[f"{c} variance loss"] for c in COLUMNS]
-        cells += [row[f"{c} pixel std"] for c in COLUMNS]
-        lines.append(f"| {row['model']} | " + " | ".join(_fmt(v) for v in cells) + " |")
+    lines += tables.markdown_table(
+        ["model", "MSE (REC)"] + [f"var. loss {c}" for c in COLUMNS] + [f"pixel std {c}" for c in COLUMNS],
+        [[row["model"]] + [tables.cell(v, digits=None) for v in
+                           [row["MSE"]] + [row[f"{c} variance loss"] for c in COLUMNS]
+                           + [row[f"{c} pixel std"] for c in COLUMNS]]
+         for row in results["rows"]],
+    )
     lines += ["", "## Diagnostics", ""]
-    lines += [f"- {name}: {_fmt(value)}" for name, value in results["diagnostics"].items()]
-    md_path = os.path.join(output_dir, "results.md")
-    with open(md_path, "w") as f:
-        f.write("\n".join(lines) + "\n")
+    lines += [f"- {name}: {tables.cell(value, digits=None)}"
+              for name, value in results["diagnostics"].items()]
 
-    csv_path = os.path.join(output_dir, "results.csv")
-    with open(csv_path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["dataset", "model", "source", "metric", "value"])
-        if paper:
-            for name, *cells in paper["rows"]:
-                for column, cell in zip(COLUMNS, cells):
-                    writer.writerow([dataset, name, "paper", f"{column} FID", cell or ""])
-        for row in results["rows"]:
-            for key, value in row.items():
-                if key != "model":
-                    writer.writerow([dataset, row["model"], "this run", key,
-                                     "" if value is None else value])
-        for key, value in results["diagnostics"].items():
-            writer.writerow([dataset, "ours", "this run", key, value])
-    return md_path, csv_path
+    csv_rows = [["dataset", "model", "source", "metric", "value"]]
+    if paper:
+        for name, *cells in paper["rows"]:
+            for column, value in zip(COLUMNS, cells):
+                csv_rows.append([dataset, name, "paper", f"{column} FID", value or ""])
+    for row in results["rows"]:
+        for key, value in row.items():
+            if key != "model":
+                csv_rows.append([dataset, row["model"], "this run", key,
+                                 "" if value is None else value])
+    for key, value in results["diagnostics"].items():
+        csv_rows.append([dataset, "ours", "this run", key, value])
+    return tables.write_table_files(output_dir, lines, csv_rows)

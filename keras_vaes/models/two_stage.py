@@ -17,7 +17,12 @@ BalancingVAE code:
   k = 1, trained on z = mu + sigma * eps with fresh noise at every draw.
 - `TwoStageVAE`: holds both, trains them in sequence, generates images
   (GEN-1: z ~ N(0, I); GEN-2: u ~ N(0, I) -> second decoder -> z) with or
-  without the paper's renormalisation (section 4, `keras_vaes.samplers`).
+  without the paper's renormalisation (section 4, `keras_vaes.samplers`)
+  as the authors' latest code runs it: latents rescaled (target std with
+  sigma in the variance-law sum), generated images not rescaled, REC
+  decoded from a sampled z and rescaled. Each difference from the paper's
+  text is a named switch (`target`, `rescale_images`, `sample`,
+  `renormalization_batch`).
 
 Both stages output log-variances (2 * the authors' log-sd, through a
 parameter-free rescaling), so every diagnostic uses log sigma^2.
@@ -106,8 +111,11 @@ class FirstStage(GaussianVAE):
         block_per_scale: int. Defaults to 1.
         depth_per_block: int. Defaults to 2.
         l2_reg: float or None. L2 weight on the strided (transposed)
-            convolutions, as the authors (0.001 for CelebA). Defaults to
-            None.
+            convolutions, added to the training loss. The authors' CelebA
+            script sets 0.001, but their Keras regularizers never reach the
+            loss they minimise, so their runs are unregularised: None
+            (default, and the package's CelebA configuration) reproduces
+            them; a float is an opt-in extension.
         kl_weight: float or None. None gives k = (2 * H / latent_dim)^2.
         initial_mse: float. Starting MSE estimate (gamma = its square
             root). Defaults to 1 as the authors; a lower start shortens
@@ -339,14 +347,18 @@ class Renormalization:
 
     Attributes:
         variance_law: float. Mean variance law of the first stage
-            (`diagnostics.variance_law`); its square root is the target
-            std of the generated latents.
+            (`diagnostics.variance_law`, with sigma^2).
         latent_variance_loss: float. Variance loss of the second stage's
             reconstruction of the latent means (var_loss2).
         latent_mse: float. MSE of that reconstruction (mse2).
         renormalize_latents: bool. var_loss2 / mse2 > 0.25
             (`samplers.should_renormalize_latents`).
         data_std: float. Mean per-pixel std of the reference images.
+        target_std: float. Std the renormalised latents get (the
+            authors' adjust2; `samplers.renormalization_target_std`).
+        target: str. How `target_std` was computed: "authors" (sigma in
+            the variance-law sum, as their code) or "variance_law"
+            (sigma^2).
     """
 
     variance_law: float
@@ -354,6 +366,8 @@ class Renormalization:
     latent_mse: float
     renormalize_latents: bool
     data_std: float
+    target_std: float = None
+    target: str = "authors"
 
 
 def _learning_rate_schedule(learning_rate, lr_epochs, lr_factor):
@@ -425,16 +439,30 @@ class TwoStageVAE:
 
     # --- Renormalisation and generation -----------------------------------
 
-    def fit_renormalization(self, images, batch_size=100, seed=None):
+    def fit_renormalization(self, images, batch_size=100, seed=None, target="authors"):
         """Measures the renormalisation statistics on reference images.
 
-        As the authors: the variance law of the first stage's posterior, the
-        second stage's variance loss and MSE on the latent means (decoded
-        from a sample of u, as their `reconstruct2`), and the data's mean
-        per-pixel std. Stores and returns a `Renormalization`.
+        As the authors' latest code (BalancingVAE `computed_gamma.py`),
+        which measures them on the 10,000 evaluation images (shuffled test
+        split): the target std of the latents (`target`, see
+        `samplers.renormalization_target_std`), the second stage's variance
+        loss and MSE on the latent means (decoded from a sample of u, as
+        their `reconstruct2`), and the data's mean per-pixel std.
+
+        Args:
+            images: reference images `(N, H, W, C)` in [0, 1].
+            batch_size: int. Defaults to 100.
+            seed: int or None. Seed of the second stage's sample of u.
+            target: str. "authors" (default): sigma, not sigma^2, in the
+                variance-law sum, as their code computes it;
+                "variance_law": the variance law with sigma^2.
+
+        Returns:
+            The stored `Renormalization`.
         """
         images = check_images(images, self.image_shape)
         z_mean, z_log_var = self.first_stage.encode(images, batch_size=batch_size)
+        target_std = samplers.renormalization_target_std(z_mean, z_log_var, target)
         law = diagnostics.variance_law(z_mean, z_log_var)
         z_hat = self.second_stage.reconstruct(z_mean, sample=True, seed=seed,
                                               batch_size=batch_size)["z_hat"]
@@ -447,6 +475,8 @@ class TwoStageVAE:
                 latent["variance_loss"], latent["mse"]
             ),
             data_std=samplers.mean_std(images),
+            target_std=target_std,
+            target=target,
         )
         return self.renormalization
 
@@ -458,46 +488,90 @@ class TwoStageVAE:
             )
         return self.renormalization
 
-    def sample_latents(self, n, stage=2, renormalize=False, seed=None, batch_size=100):
+    def sample_latents(self, n, stage=2, renormalize=False, seed=None, batch_size=100,
+                       renormalization_batch=100):
         """Latents z for generation: N(0, I) (stage 1) or the second decoder's.
 
         With `renormalize` and an evident variance loss of the second stage
-        (var_loss2 / mse2 > 0.25), z is rescaled to the std the variance
-        law predicts (`samplers.renormalize_latents`), for both stages as
-        in the authors' code.
+        (var_loss2 / mse2 > 0.25), as the authors' `generate`: GEN-1
+        latents are multiplied by the target std (`z * adjust2`); GEN-2
+        latents are rescaled to it around 0, each generation batch of
+        `renormalization_batch` by its own std
+        (`samplers.renormalize_latents`).
+
+        Args:
+            n: int. Number of latent vectors.
+            stage: 1 or 2.
+            renormalize: bool. Defaults to False.
+            seed: int or None. Seed of the N(0, I) draw.
+            batch_size: int. Decoding batch size.
+            renormalization_batch: int or None. Vectors per std measurement
+                of GEN-2: 100, the authors' generation batch (default), or
+                None for the whole sample (the package's earlier rule).
+                Extra vectors are drawn to fill the last batch, as the
+                authors, and dropped.
         """
         if stage not in (1, 2):
             raise ValueError(f"`stage` must be 1 or 2. Received: stage={stage!r}")
-        if stage == 1:
-            z = samplers.NormalSampler(self.latent_dim).sample(n, seed=seed)
-        else:
-            u = samplers.NormalSampler(self.latent_dim).sample(n, seed=seed)
-            z = self.second_stage.decode(u, batch_size=batch_size)["z_hat"]
-        if renormalize:
-            stats = self._require_renormalization()
-            if stats.renormalize_latents:
-                z = samplers.renormalize_latents(z, stats.variance_law)
-        return z
+        stats = self._require_renormalization() if renormalize else None
+        count = n
+        if stats is not None and stage == 2 and renormalization_batch:
+            count = -(-n // renormalization_batch) * renormalization_batch
+        z = samplers.NormalSampler(self.latent_dim).sample(count, seed=seed)
+        if stage == 2:
+            z = self.second_stage.decode(z, batch_size=batch_size)["z_hat"]
+        if stats is not None and stats.renormalize_latents:
+            target_std = stats.target_std or math.sqrt(stats.variance_law)
+            if stage == 1:
+                z = (z * target_std).astype("float32")
+            else:
+                z = samplers.renormalize_latents(z, target_std**2, batch_size=renormalization_batch)
+        return z[:n]
 
-    def generate(self, n, stage=2, renormalize=False, seed=None, batch_size=100):
+    def generate(self, n, stage=2, renormalize=False, seed=None, batch_size=100,
+                 rescale_images=False, renormalization_batch=100):
         """Generates `n` images: GEN-1 (`stage=1`) or GEN-2 (`stage=2`).
 
-        With `renormalize`, the latents are renormalised (see
-        `sample_latents`) and the images rescaled to the data's mean
-        per-pixel std, then clipped (`samplers.renormalize_images`).
+        Args:
+            n: int. Number of images.
+            stage: 1 (z ~ N(0, I)) or 2 (through the second stage).
+            renormalize: bool. Renormalise the latents (`sample_latents`).
+            seed: int or None.
+            batch_size: int. Decoding batch size.
+            rescale_images: bool. Also rescale the images around their
+                per-pixel mean to the data's mean per-pixel std, then clip
+                (`samplers.renormalize_images`). False (default) is the
+                authors' protocol: their `generate` never rescales
+                generated images (its test `type(adjust1) == np.float` is
+                False for the ndarray it gets); True is the package's
+                extension, reported as its own row.
+            renormalization_batch: int or None. See `sample_latents`.
 
         Returns:
             Float32 array `(n, H, W, C)` in [0, 1].
         """
-        z = self.sample_latents(n, stage, renormalize, seed, batch_size)
+        z = self.sample_latents(n, stage, renormalize, seed, batch_size, renormalization_batch)
         images = self.first_stage.decode(z, batch_size=batch_size)["x_hat"]
-        if renormalize:
+        if rescale_images:
             images = samplers.renormalize_images(images, self._require_renormalization().data_std)
         return images
 
-    def reconstruct(self, images, renormalize=False, batch_size=100):
-        """Reconstructions of the posterior means (REC), optionally renormalised."""
-        rec = self.first_stage.reconstruct(images, batch_size=batch_size)["x_hat"]
+    def reconstruct(self, images, renormalize=False, batch_size=100, sample=True, seed=None):
+        """Reconstructions (REC), optionally rescaled as the authors'.
+
+        Args:
+            images: array `(N, H, W, C)` in [0, 1].
+            renormalize: bool. Rescale the reconstructions around their
+                per-pixel mean to the data's mean per-pixel std and clip
+                (the authors do, whenever they renormalise).
+            batch_size: int.
+            sample: bool. Decode a sampled z = mu + sigma * eps (True,
+                default: the authors' code in both papers) or the
+                posterior mean (False).
+            seed: int or None. Seed of eps.
+        """
+        rec = self.first_stage.reconstruct(images, sample=sample, seed=seed,
+                                           batch_size=batch_size)["x_hat"]
         if renormalize:
             rec = samplers.renormalize_images(rec, self._require_renormalization().data_std)
         return rec
@@ -547,7 +621,9 @@ def build_two_stage_vae(
 
     Their configurations (latent 64, base_dim 32, fc_dim 512, second_depth
     3): CIFAR-10 `((32, 32, 3), num_scale=3, second_dim=2048)`; CelebA
-    `((64, 64, 3), num_scale=4, second_dim=4096, l2_reg=0.001)`.
+    `((64, 64, 3), num_scale=4, second_dim=4096)` (their script sets
+    l2_reg=0.001, which never reaches their loss: `l2_reg=None` reproduces
+    their runs).
 
     Returns:
         A `TwoStageVAE` with `.first_stage` (`FirstStage`) and
