@@ -10,9 +10,11 @@ samples with any model exposing `decode(z) -> dict`.
   autoencoders"): sklearn `GaussianMixture(n_components=20 or 100,
   max_iter=200)` fitted on `z_mean` of the 10k reference images.
 - Renormalisation at generation ("Variance Loss in Variational
-  Autoencoders", section 4; DESIGN.md "Renormalisation at generation"):
-  `renormalize_latents`, `should_renormalize_latents`,
-  `renormalize_images`.
+  Autoencoders", section 4, as the authors' latest code runs it):
+  `renormalization_target_std` (their adjust2, or the variance law),
+  `should_renormalize_latents`, `renormalize_latents` (per generation
+  batch, as theirs), and `renormalize_images` (their rescaling of
+  reconstructions; applied to generated images it is an extension).
 """
 
 import copy
@@ -385,9 +387,13 @@ def renormalize_latents(z, variance_law_mean, batch_size=None):
 def renormalize_images(images, data_std):
     """Rescales generated images to the per-pixel spread of the data.
 
-    "Variance Loss in VAEs", section 4, as in the authors' code: images are
-    scaled around their per-pixel mean so that their mean per-pixel standard
-    deviation equals the data's, then clipped to [0, 1]:
+    "Variance Loss in VAEs", section 4: images are scaled around their
+    per-pixel mean so that their mean per-pixel standard deviation equals
+    the data's, then clipped to [0, 1]. The authors' code does this to
+    reconstructions (REC); the same branch for generated images exists in
+    their `generate` but never runs (`type(adjust1) == np.float` is False
+    for their ndarray), so on generations it is the package's extension
+    (`TwoStageVAE.generate(rescale_images=True)`):
 
         m = mean_i(images[i]);  s = mean_pixels(std_i(images[i]))
         images' = clip((images - m) * data_std / s + m, 0, 1)

@@ -562,7 +562,7 @@ def _tfgan_help():
         f"The TF-GAN Inception graph is the frozen graph '{TFGAN_INCEPTION_FILENAME}' "
         f"inside {TFGAN_INCEPTION_URL} (the file TF-GAN's `run_inception` and the "
         "authors' fid.py download). Download and extract it where a network is "
-        f"available, then pass its path (`--fid-extractor tfgan:/path/{TFGAN_INCEPTION_FILENAME}`, "
+        f"available, then pass its path (`--feature-model tfgan:/path/{TFGAN_INCEPTION_FILENAME}`, "
         f"`tfgan_inception_extractor(path)`) or set {TFGAN_INCEPTION_ENV}=/path/to/file.pb."
     )
 
