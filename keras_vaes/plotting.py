@@ -144,3 +144,134 @@ def save_latent_variants(images, path, steps, dims, title=None):
         if r == n - 1:
             axes[r, c].set_xlabel(f"z[{dims[1]}]: {steps[c]:g}", fontsize=8)
     return _save(plt, fig, path, title)
+
+def beta_positions(betas):
+    """x positions of betas on a log axis: beta = 0 sits one decade below the
+    smallest positive beta (1e-3 when there is none). Returns (positions, zero_at)."""
+    betas = np.asarray(betas, dtype=float)
+    positive = betas[betas > 0]
+    zero_at = float(positive.min()) / 10.0 if positive.size else 1e-3
+    return np.where(betas > 0, betas, zero_at), zero_at
+
+
+def save_fid_vs_beta(rows, path, ylabel="FID", title=None, names=None):
+    """FID against beta per model, log-x (learned-priors paper, Figure 3).
+
+    beta = 0 cannot sit on a log axis: it is drawn one decade below the
+    smallest positive beta (`beta_positions`), its tick labelled "0", and
+    the axis label says where.
+
+    Args:
+        rows: list of dicts with `"model"`, `"beta"`, `"fid"`.
+        path: PNG path.
+        names: dict model -> legend label, or None.
+    """
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    betas = sorted({float(r["beta"]) for r in rows})
+    _, zero_at = beta_positions(betas)
+    for model in dict.fromkeys(r["model"] for r in rows):
+        points = sorted((float(r["beta"]), r["fid"]) for r in rows
+                        if r["model"] == model and r.get("fid") is not None and np.isfinite(r["fid"]))
+        if not points:
+            continue
+        x, _ = beta_positions([p[0] for p in points])
+        ax.plot(x, [p[1] for p in points], marker="o", label=(names or {}).get(model, model))
+    ax.set_xscale("log")
+    ticks, _ = beta_positions(betas)
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([f"{b:g}" for b in betas])
+    ax.minorticks_off()
+    ax.set_xlabel(f"beta (log scale; beta = 0 drawn at {zero_at:g})")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(plt, fig, path, title)
+
+
+def save_latent_panels(z0, z_t, labels, prior_samples, path, title=None):
+    """The four panels of the learned-priors paper's Figure 2 (2-D latent).
+
+    (a) f(E(x)) by class, (b) E(x) by class, (c) E(x) without classes,
+    (d) f^-1(z_0) with z_0 ~ N(0, I).
+    """
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 4, figsize=(14, 3.6))
+    panels = [
+        ("(a) f(E(x)) by class", z0, labels),
+        ("(b) E(x) by class", z_t, labels),
+        ("(c) E(x)", z_t, None),
+        ("(d) f^-1(z_0), z_0 ~ N(0, I)", prior_samples, None),
+    ]
+    for ax, (name, points, colours) in zip(axes, panels):
+        points = np.asarray(points)
+        if colours is None:
+            ax.scatter(points[:, 0], points[:, 1], s=1, c="k", alpha=0.4)
+        else:
+            scatter = ax.scatter(points[:, 0], points[:, 1], s=1, c=colours, cmap="tab10", alpha=0.6)
+        ax.set_title(name, fontsize=9)
+    if labels is not None:
+        fig.colorbar(scatter, ax=axes[:2].tolist(), shrink=0.8, label="class")
+    if title:
+        fig.suptitle(title)
+    fig.savefig(_prepare(path), dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def save_interpolation_rows(rows, path, starts=None, ends=None, title=None):
+    """Rows of interpolated images, optionally framed by the real endpoints.
+
+    Args:
+        rows: list of `(label, images (T, H, W, C))`.
+        starts, ends: lists of one image per row (the originals before
+            encoding, leftmost / rightmost columns), or None.
+    """
+    plt = pyplot()
+    steps = len(rows[0][1])
+    extra = (starts is not None) + (ends is not None)
+    cols = steps + extra
+    fig, axes = plt.subplots(len(rows), cols, figsize=(0.9 * cols + 1.4, 0.95 * len(rows) + 0.4),
+                             squeeze=False)
+    for r, (label, images) in enumerate(rows):
+        cells = ([starts[r]] if starts is not None else []) + list(images) + (
+            [ends[r]] if ends is not None else [])
+        for c, image in enumerate(cells):
+            _show(axes[r, c], np.asarray(image))
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    return _save(plt, fig, path, title)
+
+
+def save_neighbours(samples, train_neighbours, test_neighbours, path, title=None):
+    """Samples (top), their nearest training (middle) and test (bottom) images."""
+    plt = pyplot()
+    n = len(samples)
+    fig, axes = plt.subplots(3, n, figsize=(0.9 * n + 1.4, 3.2), squeeze=False)
+    for r, (label, images) in enumerate(
+        (("sample", samples), ("nearest train", train_neighbours), ("nearest test", test_neighbours))
+    ):
+        for c in range(n):
+            _show(axes[r, c], np.asarray(images[c]))
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    return _save(plt, fig, path, title)
+
+
+def save_latent_variants(images, path, steps, dims, title=None):
+    """GAMIX-VAE Fig. 2: a len(steps) x len(steps) grid, rows move dims[0], columns dims[1].
+
+    Args:
+        images: (len(steps)**2, H, W, C) in [0, 1], row-major.
+        steps: the values (or sigma multiples) given to the two entries.
+        dims: the two latent indices moved.
+    """
+    plt = pyplot()
+    n = len(steps)
+    fig, axes = plt.subplots(n, n, figsize=(1.3 * n + 0.6, 1.3 * n + 0.4), squeeze=False)
+    for k, image in enumerate(np.asarray(images)[: n * n]):
+        r, c = divmod(k, n)
+        _show(axes[r, c], image)
+        if c == 0:
+            axes[r, c].set_ylabel(f"z[{dims[0]}]: {steps[r]:g}", fontsize=8)
+        if r == n - 1:
+            axes[r, c].set_xlabel(f"z[{dims[1]}]: {steps[c]:g}", fontsize=8)
+    return _save(plt, fig, path, title)

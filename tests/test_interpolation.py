@@ -65,3 +65,92 @@ def test_lerp_broadcasts_one_start_to_many_ends():
 def test_bad_interpolation_input(z_a, z_b, t, match):
     with pytest.raises(ValueError, match=match):
         slerp(z_a, z_b, t)
+
+
+# --- Interpolation in Z_T vs Z_0 (learned priors, section 5.2) ----------------
+
+
+class AffineFlow:
+    """f(z) = 2 z + 1: an invertible stand-in for the RealNVP prior."""
+
+    def forward(self, z_t, labels=None):
+        return 2.0 * np.asarray(z_t) + 1.0
+
+    def inverse(self, z_0, labels=None):
+        return (np.asarray(z_0) - 1.0) / 2.0
+
+
+class ToyModel:
+    """E(x) = the first 3 pixels; D(z) = a 1x3x1 'image' of sigmoid(z)."""
+
+    latent_dim = 3
+
+    def __init__(self, flow=True):
+        self.prior = AffineFlow() if flow else None
+
+    def encode(self, x, batch_size=100):
+        z = np.asarray(x).reshape(len(x), -1)[:, :3]
+        return z, np.zeros_like(z)
+
+    def decode(self, z, batch_size=100):
+        return (1.0 / (1.0 + np.exp(-np.asarray(z)))).reshape(len(z), 1, 3, 1)
+
+
+def test_z_t_interpolation_decodes_lerp_of_encodings():
+    from keras_vaes.evaluation.learned_priors import interpolate_z_t
+
+    rng = np.random.default_rng(3)
+    x_a, x_b = rng.random((2, 1, 3, 1)), rng.random((2, 1, 3, 1))
+    out = interpolate_z_t(ToyModel(), x_a, x_b, steps=5)
+    assert out.shape == (2, 5, 1, 3, 1)
+    za, zb = x_a.reshape(2, 3), x_b.reshape(2, 3)
+    for i in range(2):
+        for j, t in enumerate(np.linspace(0, 1, 5)):
+            z = (1 - t) * za[i] + t * zb[i]
+            np.testing.assert_allclose(out[i, j, 0, :, 0], 1 / (1 + np.exp(-z)), rtol=1e-5)
+
+
+def test_z_0_interpolation_decodes_inverse_of_slerp_of_flow_images():
+    from keras_vaes.evaluation.learned_priors import interpolate_z_0
+
+    rng = np.random.default_rng(4)
+    # Codes around -1/2, so that their flow images 2 z + 1 are far from parallel.
+    x_a, x_b = rng.normal(-0.5, 1.0, (2, 1, 3, 1)), rng.normal(-0.5, 1.0, (2, 1, 3, 1))
+    out = interpolate_z_0(ToyModel(), x_a, x_b, steps=4)
+    za, zb = x_a.reshape(2, 3), x_b.reshape(2, 3)
+    for i in range(2):
+        for j, t in enumerate(np.linspace(0, 1, 4)):
+            z = (numpy_slerp(2 * za[i] + 1, 2 * zb[i] + 1, t) - 1) / 2
+            np.testing.assert_allclose(out[i, j, 0, :, 0], 1 / (1 + np.exp(-z)), rtol=1e-5)
+    # Endpoints are the reconstructions of x_a and x_b, and the paths differ.
+    np.testing.assert_allclose(out[:, 0, 0, :, 0], 1 / (1 + np.exp(-za)), rtol=1e-5)
+    from keras_vaes.evaluation.learned_priors import interpolate_z_t
+
+    assert np.abs(out - interpolate_z_t(ToyModel(), x_a, x_b, steps=4)).max() > 1e-2
+
+
+def test_z_0_interpolation_needs_a_flow_and_steps():
+    from keras_vaes.evaluation.learned_priors import interpolate_z_0
+
+    x = np.zeros((1, 1, 3, 1))
+    with pytest.raises(ValueError, match="invertible learned prior"):
+        interpolate_z_0(ToyModel(flow=False), x, x)
+    with pytest.raises(ValueError, match="steps"):
+        interpolate_z_0(ToyModel(), x, x, steps=1)
+
+
+def test_attribute_vector_and_interpolation():
+    from keras_vaes.evaluation.learned_priors import attribute_interpolation, attribute_vector
+
+    codes = np.array([[1.0, 0.0], [3.0, 0.0], [0.0, 2.0], [0.0, 4.0]])
+    np.testing.assert_allclose(attribute_vector(codes, [1, 1, 0, 0]), [2.0, -3.0])
+    with pytest.raises(ValueError, match="both values"):
+        attribute_vector(codes, [1, 1, 1, 1])
+    x = np.random.default_rng(5).random((2, 1, 3, 1))
+    vector = np.array([0.5, -1.0, 2.0])
+    in_z0, in_zt = attribute_interpolation(ToyModel(), x, vector, steps=3)
+    z = x.reshape(2, 3)
+    # Both paths run from D(E(x)) to D(E(x) + vector).
+    for rows in (in_z0, in_zt):
+        np.testing.assert_allclose(rows[:, 0, 0, :, 0], 1 / (1 + np.exp(-z)), rtol=1e-5)
+        np.testing.assert_allclose(rows[:, -1, 0, :, 0], 1 / (1 + np.exp(-(z + vector))), rtol=1e-5)

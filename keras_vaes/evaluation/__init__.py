@@ -21,3 +21,4 @@ from keras_vaes.evaluation.tables import QualityMeasures
 from keras_vaes.evaluation.two_stage import evaluate_two_stage
 from keras_vaes.evaluation.two_stage import evaluation_images
 from keras_vaes.evaluation.gamix import evaluate_gamix, laplacian_energy
+from keras_vaes.evaluation import learned_priors
