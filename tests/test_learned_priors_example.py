@@ -133,3 +133,39 @@ def test_celeba_attributes_follow_the_loader_selection(tmp_path):
     (tmp_path / "bad.txt").write_text("no header\n")
     with pytest.raises(ValueError, match="list_attr_celeba"):
         lp.read_celeba_attributes(str(tmp_path / "bad.txt"))
+
+
+def test_celeba_branch_table1_and_attribute_interpolation(tmp_path, capsys):
+    """CelebA: separability of z_0, z_T and the VAE's z with the annotated
+    attributes, and the eyeglasses vector of Figure 7, on eight tiny jpgs."""
+    from PIL import Image
+
+    folder = tmp_path / "img_align_celeba"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    numbers = [1, 2, 3, 4, 182638, 182639, 182640, 182641]
+    lines = [str(len(numbers)), "Eyeglasses Male"]
+    for i, number in enumerate(numbers):
+        Image.fromarray(rng.integers(0, 256, (218, 178, 3), dtype=np.uint8)).save(
+            folder / f"{number:06d}.jpg")
+        lines.append(f"{number:06d}.jpg {1 if i % 2 else -1} {1 if i % 3 else -1}")
+    (tmp_path / "list_attr_celeba.txt").write_text("\n".join(lines) + "\n")
+    inputs = keras.Input((64, 64, 3))
+    pooled = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3, strides=4)(inputs))
+    keras.Model(inputs, keras.layers.Dense(3)(pooled), name="tiny_rgb").save(tmp_path / "f.keras")
+    out = tmp_path / "run"
+    run_in_process(capsys, "--dataset", "celeba", "--data", str(folder), "--image-size", "64",
+                   "--feature-model", str(tmp_path / "f.keras"), "--models", "vae,fp_vae",
+                   "--betas", "0", "--steps", "1", "--batch-size", "4", "--latent-dim", "2",
+                   "--filters", "4", "8", "--dense-units", "8", "--num-couplings", "2",
+                   "--hidden-units", "4", "--fid-samples", "4", "--separability-samples", "4",
+                   "--pairs", "1", "--interpolation-steps", "3", "--verbose", "0",
+                   "--output", str(out))
+    for name in ("attribute_interpolation.png", "interpolation.png", "results.md"):
+        assert (out / name).stat().st_size > 0, name
+    text = (out / "results.md").read_text()
+    assert "CelebA test images with their 2 annotated attributes" in text
+    with open(out / "results.csv") as f:
+        rows = {r["model"]: r for r in csv.DictReader(f)}
+    assert float(rows["vae"]["separability_z"]) >= 1
+    assert float(rows["fp_vae"]["separability_z0"]) >= 1 and float(rows["fp_vae"]["separability_zT"]) >= 1
