@@ -355,6 +355,7 @@ def evaluate_run(model, kind, beta, args, plan, x_train, x_test, y_test, referen
         row["separability_z"] = scores.get("z")
         row["separability_z0"] = scores.get("z_0")
         row["separability_zT"] = scores.get("z_T")
+        row["single_class_attributes"] = scores.get("single_class")
     report = neighbours.train_test_neighbours(samples[:200], x_train, x_test, seed=args.seed)
     row["closer_to_test"] = report["closer_to_test"]
     return row
@@ -392,6 +393,10 @@ def write_outputs(rows, args, fid_label, fid_description, fid_reason, label_note
     )
     notes = [f"{fid_label}: {fid_description}." + (f" Not computed: {fid_reason}" if fid_reason else ""),
              label_note,
+             "single_class_attributes: attributes left with one label after the pruning; "
+             "Karras et al.'s code counts them as perfectly separable (H = 0), so a "
+             "separability near 1 with many of them means samples of few classes, not a "
+             "disentangled latent space.",
              "closer_to_test: fraction of 200 samples whose nearest test image (pixels) is nearer "
              "than their nearest image among an equal number of training images.",
              "reconstruction_mse: mean squared error per pixel of 1,000 test reconstructions.",

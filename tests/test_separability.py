@@ -119,3 +119,15 @@ def test_train_test_neighbours_reports_the_closer_set():
     report = train_test_neighbours(train[:3], train, test, equal_size=False)
     np.testing.assert_array_equal(report["train_index"], [0, 1, 2])
     assert report["closer_to_test"] == 0.0
+
+
+def test_single_class_attributes_counts_unfittable_attributes():
+    from keras_vaes.metrics.separability import single_class_attributes
+
+    # Attribute 0: the confident half is all "present"; attribute 1 is mixed.
+    p = np.array([[1.0, 0.0], [0.99, 1.0], [0.6, 0.9], [0.4, 0.2]])
+    assert single_class_attributes(p, keep=0.5) == 1
+    assert single_class_attributes(p, keep=1.0) == 0
+    # Such an attribute adds H = 0 to the score, as in the StyleGAN code.
+    _, entropies = linear_separability(np.arange(4.0)[:, None], p, keep=0.5, return_entropies=True)
+    assert entropies[0] == 0.0

@@ -25,7 +25,7 @@ import os
 import keras
 import numpy as np
 
-from keras_vaes.metrics.separability import linear_separability
+from keras_vaes.metrics.separability import linear_separability, single_class_attributes
 from keras_vaes.samplers import lerp, slerp
 
 # Table 1 of the paper (CelebA 128x128, latent 128). The beta-VAE row has
@@ -49,7 +49,7 @@ MODEL_NAMES = {
 }
 SWEEP_COLUMNS = (
     "model", "beta", "steps", "fid", "reconstruction_mse", "separability_z",
-    "separability_z0", "separability_zT", "closer_to_test", "seconds",
+    "separability_z0", "separability_zT", "single_class_attributes", "closer_to_test", "seconds",
 )
 
 
@@ -198,15 +198,23 @@ def encoding_separability(model, images, attributes, keep=0.5):
 
     Returns:
         A dict: `{"z": score}` for a model without flow, else
-        `{"z_T": score, "z_0": score}`.
+        `{"z_T": score, "z_0": score}`; and `"single_class"`, the number
+        of attributes left with one label after pruning (counted as
+        perfectly separable, see `single_class_attributes`).
     """
     z_t = encode_codes(model, images)
+    return _scores(model, z_t, None, attributes, keep)
+
+
+def _scores(model, z_t, z_0, attributes, keep):
+    scores = {"single_class": single_class_attributes(attributes, keep=keep)}
     if getattr(model, "prior", None) is None:
-        return {"z": linear_separability(z_t, attributes, keep=keep)}
-    return {
-        "z_T": linear_separability(z_t, attributes, keep=keep),
-        "z_0": linear_separability(to_z0(model, z_t), attributes, keep=keep),
-    }
+        scores["z"] = linear_separability(z_t, attributes, keep=keep)
+        return scores
+    z_0 = to_z0(model, z_t) if z_0 is None else z_0
+    scores["z_T"] = linear_separability(z_t, attributes, keep=keep)
+    scores["z_0"] = linear_separability(z_0, attributes, keep=keep)
+    return scores
 
 
 def generated_separability(model, classify, num_samples, keep=0.5, seed=0):
@@ -230,12 +238,7 @@ def generated_separability(model, classify, num_samples, keep=0.5, seed=0):
     has_flow = getattr(model, "prior", None) is not None
     z_t = to_z_t(model, z_0) if has_flow else z_0
     attributes = np.asarray(classify(np.asarray(model.decode(z_t))))
-    if not has_flow:
-        return {"z": linear_separability(z_t, attributes, keep=keep)}
-    return {
-        "z_T": linear_separability(z_t, attributes, keep=keep),
-        "z_0": linear_separability(z_0, attributes, keep=keep),
-    }
+    return _scores(model, z_t, z_0 if has_flow else None, attributes, keep)
 
 
 # ---------------------------------------------------------------------------

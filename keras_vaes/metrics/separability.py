@@ -85,6 +85,38 @@ def _check_inputs(latents, attributes, keep):
     return latents, attributes, num_keep
 
 
+def _most_confident(probability, num_keep):
+    """Indices of the `num_keep` most confident samples and their 0/1 labels."""
+    confidence = np.maximum(probability, 1.0 - probability)
+    kept = np.argsort(-confidence, kind="stable")[:num_keep]
+    # StyleGAN: argmax of softmax([logit, -logit]) -> class 0 = present.
+    return kept, (probability[kept] < 0.5).astype(int)
+
+
+def single_class_attributes(attributes, keep=0.5):
+    """How many attributes keep a single label after the confidence pruning.
+
+    Such an attribute cannot be fitted and counts as perfectly separable
+    (H(Y|X) = 0) in `linear_separability`, as in the StyleGAN code: a
+    score near 1 with many of them says the samples lack variety (e.g. a
+    generator whose samples the classifier puts in few classes), not that
+    the latent space is disentangled.
+
+    Args:
+        attributes: array `(N, num_attributes)` as in `linear_separability`.
+        keep: float. Defaults to 0.5.
+
+    Returns:
+        An int in [0, num_attributes].
+    """
+    attributes = np.asarray(attributes, dtype=np.float64)
+    _, attributes, num_keep = _check_inputs(np.zeros((len(attributes), 1)), attributes, keep)
+    return int(sum(
+        np.unique(_most_confident(attributes[:, i], num_keep)[1]).size < 2
+        for i in range(attributes.shape[1])
+    ))
+
+
 def linear_separability(latents, attributes, keep=0.5, return_entropies=False):
     """Linear separability score of Karras et al. (StyleGAN), lower is better.
 
@@ -117,11 +149,7 @@ def linear_separability(latents, attributes, keep=0.5, return_entropies=False):
     latents, attributes, num_keep = _check_inputs(latents, attributes, keep)
     entropies = np.zeros(attributes.shape[1])
     for index in range(attributes.shape[1]):
-        probability = attributes[:, index]
-        confidence = np.maximum(probability, 1.0 - probability)
-        kept = np.argsort(-confidence, kind="stable")[:num_keep]
-        # StyleGAN: argmax of softmax([logit, -logit]) -> class 0 = present.
-        targets = (probability[kept] < 0.5).astype(int)
+        kept, targets = _most_confident(attributes[:, index], num_keep)
         inputs = latents[kept]
         if np.unique(targets).size < 2:
             predictions = targets
