@@ -205,3 +205,17 @@ def test_two_stage_rows_authors_protocol_and_extension(tmp_path):
     assert "renormalisation target: authors" in text and "REC decodes a sampled z" in text
     rows = list(csv.reader(open(csv_path)))
     assert ["cifar10", names[1], "this run", "GEN-2 FID", str(authors["GEN-2 FID"])] in rows
+
+
+def test_split_vae_rec_from_the_posterior_mean_option(evaluated):
+    model, images, features, results = evaluated
+    mean = evaluation.evaluate_split_vae(
+        model, images, feature_model=None, gmm_components=(), num_samples=30,
+        seed=0, batch_size=10, verbose=0, rec_latent="mean")
+    z_mean, _ = model.encode(images[:30])
+    x_hat = model.decode(z_mean)["x_hat"]
+    assert mean["diagnostics"]["mse_rec"] == pytest.approx(np.mean((images[:30] - x_hat) ** 2), rel=1e-5)
+    assert mean["diagnostics"]["mse_rec"] != pytest.approx(results["diagnostics"]["mse_rec"], rel=1e-6)
+    assert mean["fid"] == {} and list(mean["samples"]) == ["REC", "GEN"]
+    with pytest.raises(ValueError, match="rec_latent='z'"):
+        evaluation.evaluate_split_vae(model, images, rec_latent="z")
