@@ -18,6 +18,16 @@ from keras_vaes.metrics.fid import frechet_distance
 from keras_vaes.metrics.fid import inception_feature_model
 from keras_vaes.metrics.fid import preprocess_images
 from keras_vaes.metrics.fid import statistics_key
+from keras_vaes.metrics.fid import CLASSIFIER_NOTE
+from keras_vaes.metrics.fid import FeatureExtractor
+from keras_vaes.metrics.fid import FrozenGraphExtractor
+from keras_vaes.metrics.fid import as_extractor
+from keras_vaes.metrics.fid import classifier_extractor
+from keras_vaes.metrics.fid import extractor_identity
+from keras_vaes.metrics.fid import images_hash
+from keras_vaes.metrics.fid import inception_extractor
+from keras_vaes.metrics.fid import tfgan_inception_extractor
+from keras_vaes.metrics.fid import weights_hash
 from keras_vaes.metrics.separability import linear_separability
 from keras_vaes.metrics.separability import one_vs_rest_attributes
 from keras_vaes.metrics.neighbours import nearest_neighbours
