@@ -194,7 +194,7 @@ class ActNorm(keras.layers.Layer):
             log_scale = ops.stop_gradient(m * self.log_scale + (1.0 - m) * log_std)
             self.loc.assign(loc)
             self.log_scale.assign(log_scale)
-            self.initialized.assign(ops.ones_like(self.initialized))
+            self.initialized.assign(1.0)
         log_det = -ops.sum(log_scale) * ops.ones_like(inputs[:, 0])
         if inverse:
             return inputs * ops.exp(log_scale) + loc, -log_det

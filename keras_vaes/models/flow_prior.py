@@ -374,7 +374,7 @@ class FlowPriorVAE(SafeSaving, ImageModelAPI, keras.Model):
             rec, kl = ops.mean(rec), ops.mean(kl)
             prior_nll = ops.zeros_like(loss)
         if training:
-            self.anneal_step.assign_add(ops.ones_like(self.anneal_step))
+            self.anneal_step.assign_add(1.0)
         for tracker, value in zip(self.metrics, (loss, rec, kl, prior_nll, c)):
             tracker.update_state(value)
         return loss
@@ -486,6 +486,7 @@ def build_flow_prior_vae(
     dense_units=DENSE_UNITS,
     log_var_range=LOG_VAR_RANGE,
     seed=None,
+    permutations=None,
     name=None,
 ):
     """Builds a flow-prior VAE (`prior="flow"`) or its beta-VAE baseline.
@@ -513,6 +514,7 @@ def build_flow_prior_vae(
         dense_units=dense_units,
         log_var_range=log_var_range,
         seed=seed,
+        permutations=permutations,
         name=name or ("fp_vae" if prior == "flow" else "vae"),
     )
 
