@@ -22,7 +22,7 @@ writes to `--output`:
     samples_<model>_beta<b>.png      samples of every run
     <model>_beta<b>.weights.h5       the trained weights
 
-Example (a CPU smoke run, about 2 minutes):
+Example (a CPU smoke run: 60 steps per model and beta):
     python examples/learned_priors.py --dataset mnist \
         --data ../shared/data/mnist.npz --betas 0 1 --steps 60 --output /tmp/lp
 """
@@ -404,6 +404,10 @@ def write_outputs(rows, args, fid_label, fid_description, fid_reason, label_note
              f"{plotting.beta_positions(args.betas)[1]:g} (a decade below the smallest positive beta).",
              "The paper's Table 1 is CelebA 128x128; its numbers stand beside this run's for the "
              "layout only."]
+    if args.dataset == "celeba":
+        notes.append("Reconstruction term: the models' squared error. The paper trains CelebA with "
+                     "the VGG19 perceptual loss (relu1_1..relu4_1; keras_vaes.losses.perceptual_loss "
+                     "with keras_vaes.metrics.vgg19_feature_model), which the models do not take yet.")
     lp.write_sweep_results(rows, args.output, header=header, fid_label=fid_label, notes=notes)
     plotting.save_fid_vs_beta(rows, os.path.join(args.output, "fid_vs_beta.png"), ylabel=fid_label,
                               title=f"{args.dataset}: {fid_label} vs beta (Figure 3)",
