@@ -25,6 +25,18 @@ import keras
 from keras_vaes.layers.core import PACKAGE
 
 
+def _multi_replica_context():
+    """The `tf.distribute` replica context when it has several replicas."""
+    if keras.backend.backend() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return None
+    return context
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class GroupedOptimizer(keras.optimizers.Optimizer):
     """Applies each group of variables' gradients with the group's optimizer.
@@ -53,6 +65,15 @@ class GroupedOptimizer(keras.optimizers.Optimizer):
                     f"optimizer. Received at position {index}: {pair!r}"
                 )
         self._group_optimizers = [optimizer for optimizer, _ in groups]
+        if keras.backend.backend() == "tensorflow":
+            # Under tf.distribute, Keras's TF optimizer all-reduces its
+            # gradients in `_all_reduce_sum_gradients`; with one optimizer
+            # per group the replicas would issue one collective per group,
+            # and mismatched them (a shape-mismatch abort). The grouped
+            # optimizer all-reduces every gradient once (`apply`); the
+            # groups' optimizers, applied only through it, skip theirs.
+            for optimizer in self._group_optimizers:
+                vars(optimizer)["_all_reduce_sum_gradients"] = list
         # Keys, not the variables: an attribute holding variables would be
         # tracked as optimizer state.
         self._group_of = {}
@@ -116,6 +137,18 @@ class GroupedOptimizer(keras.optimizers.Optimizer):
                 f"Expected one gradient per variable. Received: {len(grads)} gradients "
                 f"for {len(trainable_variables)} variables."
             )
+        context = _multi_replica_context()
+        if context is None:
+            self._apply_groups(grads, trainable_variables)
+            return
+        # tf.distribute: all-reduce every gradient here, in one call as
+        # Keras's optimizer does; the groups' optimizers do not reduce again
+        # (see `__init__`).
+        pairs = [(g, v) for g, v in zip(grads, trainable_variables) if g is not None]
+        reduced = context.all_reduce("sum", [g for g, _ in pairs])
+        self._apply_groups(reduced, [v for _, v in pairs])
+
+    def _apply_groups(self, grads, trainable_variables):
         for optimizer, (group_grads, group_variables) in zip(
             self._group_optimizers, self._split(grads, trainable_variables)
         ):

@@ -6,7 +6,8 @@ over two logical CPUs on TensorFlow, `keras.distribution.DataParallel` over
 two XLA host devices on JAX. The same tiny Split-VAE, from the same initial
 weights, trains on the same global batches once on one device and once on
 two; the per-step gamma, MSE and loss, and the final weights, must agree to
-float round-off. Every global batch is half blank images and half noise,
+float round-off. A two-network model trained with `GroupedOptimizer` (the
+adversarial models' optimizer) must also end with the same weights. Every global batch is half blank images and half noise,
 and the blank half is one replica's slice: gamma updated from a replica's
 own MSE (instead of the global batch's) would differ at the first step.
 """
@@ -34,6 +35,9 @@ SCRIPT = textwrap.dedent(
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        # One strategy per process: a second MirroredStrategy over the same
+        # devices reuses the first one's collective keys (a mismatch abort).
+        mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     import keras
     import keras_vaes as kv
 
@@ -56,8 +60,7 @@ SCRIPT = textwrap.dedent(
                 if two_devices else None)
             scope = None
         else:
-            strategy = (tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-                        if two_devices else tf.distribute.get_strategy())
+            strategy = mirrored if two_devices else tf.distribute.get_strategy()
             assert strategy.num_replicas_in_sync == (2 if two_devices else 1)
             scope = strategy.scope()
         if scope is not None:
@@ -72,12 +75,61 @@ SCRIPT = textwrap.dedent(
         if scope is not None:
             scope.__exit__(None, None, None)
         record = Record()
+        start = model.get_weights()
         model.fit(x, batch_size=20, epochs=2, shuffle=False, verbose=0, callbacks=[record])
-        return record.logs, model.get_weights()
+        return record.logs, start, model.get_weights()
 
-    one, w_one = run(False)
-    two, w_two = run(True)
-    np.savez(os.path.join(out, "weights.npz"), *(w_one + w_two))
+    one, w_start, w_one = run(False)
+    two, _, w_two = run(True)
+
+    # GroupedOptimizer (adversarial models): g trained through a frozen d,
+    # d on sg(g(x)), each by its own optimizer, on one and on two devices.
+    from keras import ops
+    from keras_vaes.optimizers import GroupedOptimizer
+
+    class TwoNetworks(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.g = keras.layers.Dense(2, kernel_initializer="ones", name="g")
+            self.d = keras.layers.Dense(1, kernel_initializer="ones", name="d")
+
+        def call(self, x):
+            return self.g(x)
+
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+            frozen = [ops.stop_gradient(v) for v in self.d.trainable_variables]
+            through_d, _ = self.d.stateless_call(frozen, [], y_pred)
+            loss = ops.mean(ops.square(through_d)) + ops.mean(self.d(ops.stop_gradient(y_pred)))
+            if backend == "tensorflow":
+                loss = loss / tf.distribute.get_strategy().num_replicas_in_sync
+            return loss
+
+    def run_grouped(two_devices):
+        if backend == "jax":
+            keras.distribution.set_distribution(
+                keras.distribution.DataParallel(devices=keras.distribution.list_devices())
+                if two_devices else None)
+            scope = None
+        else:
+            scope = (mirrored if two_devices else tf.distribute.get_strategy()).scope()
+            scope.__enter__()
+        model = TwoNetworks()
+        model(np.zeros((1, 3), "float32"))
+        model.d(np.zeros((1, 2), "float32"))
+        model.compile(optimizer=GroupedOptimizer([
+            (keras.optimizers.SGD(0.1), model.g.trainable_variables),
+            (keras.optimizers.Adam(0.01), model.d.trainable_variables),
+        ]))
+        if scope is not None:
+            scope.__exit__(None, None, None)
+        data = np.random.default_rng(1).normal(size=(16, 3)).astype("float32")
+        start = model.get_weights()
+        model.fit(data, batch_size=8, epochs=2, shuffle=False, verbose=0)
+        return start, model.get_weights()
+
+    (g_start, g_one), (_, g_two) = run_grouped(False), run_grouped(True)
+    w_start, w_one, w_two = w_start + g_start, w_one + g_one, w_two + g_two
+    np.savez(os.path.join(out, "weights.npz"), *(w_start + w_one + w_two))
     with open(os.path.join(out, "logs.json"), "w") as f:
         json.dump({"one": one, "two": two, "n": len(w_one)}, f)
     """
@@ -99,17 +151,18 @@ def _run(backend, tmp_path):
     logs = json.loads((tmp_path / "logs.json").read_text())
     weights = np.load(tmp_path / "weights.npz")
     arrays = [weights[f"arr_{i}"] for i in range(len(weights.files))]
-    return logs, arrays[: logs["n"]], arrays[logs["n"]:]
+    n = logs["n"]
+    return logs, arrays[:n], arrays[n : 2 * n], arrays[2 * n :]
 
 
-def _check(logs, w_one, w_two):
+def _check(logs, w_start, w_one, w_two):
     one, two = logs["one"], logs["two"]
     assert len(one) == len(two) == 4
     gammas = [step["gamma"] for step in one]
     assert gammas[-1] < gammas[0] < 1.0  # gamma moved
     for step_one, step_two in zip(one, two):
         for key in ("gamma", "mse", "loss"):
-            np.testing.assert_allclose(step_two[key], step_one[key], rtol=1e-5, err_msg=key)
+            np.testing.assert_allclose(step_two[key], step_one[key], rtol=1e-4, err_msg=key)
     # The rule on the global batch MSE, by hand: per-batch MSE from the
     # running means the logs show, then the running estimate and the min.
     means = [step["mse"] for step in two[:2]]
@@ -118,11 +171,17 @@ def _check(logs, w_one, w_two):
     for mse, step in zip(batch, two[:2]):
         estimate = 0.99 * estimate + 0.01 * mse
         gamma = min(gamma, estimate)
-        assert step["gamma"] == pytest.approx(gamma, rel=1e-5)
-    # Same weights after training (BN moving statistics included).
-    assert len(w_one) == len(w_two)
-    for a, b in zip(w_one, w_two):
-        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
+        assert step["gamma"] == pytest.approx(gamma, rel=1e-6)
+    # The same training: each tensor's update (BN moving statistics
+    # included; the grouped model's at the end) agrees to 1% of its size.
+    # Round-off (oneDNN threads, all-reduced BN moments) grows over steps.
+    assert len(w_start) == len(w_one) == len(w_two)
+    moved = 0
+    for a0, a, b in zip(w_start, w_one, w_two):
+        update = np.linalg.norm(a - a0)
+        moved += update > 0
+        assert np.linalg.norm(b - a) <= 1e-2 * update + 1e-6, (a.shape, np.linalg.norm(b - a), update)
+    assert moved > len(w_start) // 2
 
 
 def test_tensorflow_mirrored_strategy_matches_one_device(tmp_path):
