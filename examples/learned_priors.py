@@ -391,7 +391,8 @@ def write_outputs(rows, args, fid_label, fid_description, fid_reason, label_note
         f"KL annealed over {anneal_steps} steps (the paper: 50,000), gamma {args.gamma:g}; "
         f"{args.fid_samples} generated vs {args.fid_samples} test images per {fid_label}."
     )
-    notes = [f"{fid_label}: {fid_description}." + (f" Not computed: {fid_reason}" if fid_reason else ""),
+    described = fid_description if fid_description.startswith(fid_label) else f"{fid_label}: {fid_description}"
+    notes = [f"{described}." + (f" Not computed: {fid_reason}" if fid_reason else ""),
              label_note,
              "single_class_attributes: attributes left with one label after the pruning; "
              "Karras et al.'s code counts them as perfectly separable (H = 0), so a "
