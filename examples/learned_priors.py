@@ -310,6 +310,10 @@ def main(argv=None):
             write_outputs(rows, args, fid_label, fid_description, fid_reason, label_note, plan,
                           anneal_steps)
 
+    if rows:  # also after a --resume that trained nothing new
+        write_outputs(rows, args, fid_label, fid_description, fid_reason, label_note, plan,
+                      anneal_steps)
+
     # --- Figures 4 / 8 (interpolation) and neighbours --------------------------
     figure_model = keep.get("fp_vae")
     weights = os.path.join(args.output, f"{tag('fp_vae', args.betas[0])}.weights.h5")
