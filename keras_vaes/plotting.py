@@ -125,26 +125,6 @@ def save_variance_law(per_variable, path, inactive=None, title=None):
     return _save(plt, fig, path)
 
 
-def save_latent_variants(images, path, steps, dims, title=None):
-    """GAMIX-VAE Fig. 2: a len(steps) x len(steps) grid, rows move dims[0], columns dims[1].
-
-    Args:
-        images: (len(steps)**2, H, W, C) in [0, 1], row-major.
-        steps: the values (or sigma multiples) given to the two entries.
-        dims: the two latent indices moved.
-    """
-    plt = pyplot()
-    n = len(steps)
-    fig, axes = plt.subplots(n, n, figsize=(1.3 * n + 0.6, 1.3 * n + 0.4), squeeze=False)
-    for k, image in enumerate(np.asarray(images)[: n * n]):
-        r, c = divmod(k, n)
-        _show(axes[r, c], image)
-        if c == 0:
-            axes[r, c].set_ylabel(f"z[{dims[0]}]: {steps[r]:g}", fontsize=8)
-        if r == n - 1:
-            axes[r, c].set_xlabel(f"z[{dims[1]}]: {steps[c]:g}", fontsize=8)
-    return _save(plt, fig, path, title)
-
 def beta_positions(betas):
     """x positions of betas on a log axis: beta = 0 sits one decade below the
     smallest positive beta (1e-3 when there is none). Returns (positions, zero_at)."""

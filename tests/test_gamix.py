@@ -60,6 +60,20 @@ def test_block_shapes():
     assert tuple(resnet_v2.up_block(3)(x).shape) == (None, 16, 16, 3)
 
 
+def test_spatial_layer_norm_equals_keras_layer_norm():
+    from keras_vaes.layers import SpatialLayerNormalization
+
+    x = np.random.default_rng(3).normal(2, 3, (2, 4, 4, 3)).astype("float32")
+    ours, theirs = SpatialLayerNormalization(), keras.layers.LayerNormalization(axis=(1, 2), epsilon=1e-3)
+    ours.build(x.shape), theirs.build(x.shape)
+    weights = [np.random.default_rng(4).normal(size=w.shape) for w in theirs.get_weights()]
+    ours.set_weights(weights), theirs.set_weights(weights)
+    np.testing.assert_allclose(ops.convert_to_numpy(ours(x)), ops.convert_to_numpy(theirs(x)), atol=1e-5)
+    mean, var = x.mean(axis=(1, 2), keepdims=True), x.var(axis=(1, 2), keepdims=True)
+    expected = (x - mean) / np.sqrt(var + 1e-3) * weights[0][None, :, :, None] + weights[1][None, :, :, None]
+    np.testing.assert_allclose(ops.convert_to_numpy(ours(x)), expected, atol=1e-4)
+
+
 # --- Loss terms against NumPy -----------------------------------------------
 
 
@@ -317,3 +331,14 @@ def test_celeba_hq_streaming_loader(tmp_path):
     model.fit(data, epochs=1, verbose=0)
     with pytest.raises(FileNotFoundError, match="CelebA-HQ"):
         datasets.celeba_hq_split(str(tmp_path / "missing"))
+
+
+def test_pretrained_fashion_mnist_preset_loads():
+    from keras_vaes.pretrained import PRESETS, load_pretrained
+
+    model = load_pretrained("gamix_fashion_mnist")  # checksum verified
+    assert isinstance(model, GamixVAE) and PRESETS["gamix_fashion_mnist"]["config"]["latent_dim"] == 32
+    fresh = build_gamix_vae(**PRESETS["gamix_fashion_mnist"]["config"])
+    assert any(not np.array_equal(a, b) for a, b in zip(model.get_weights(), fresh.get_weights()))
+    images = model.generate(4, seed=0)["x_hat"]
+    assert images.shape == (4, 32, 32, 1) and np.all(np.isfinite(images))

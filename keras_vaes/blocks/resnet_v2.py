@@ -25,6 +25,7 @@ import keras
 from keras import layers
 
 from keras_vaes.layers.core import FusedBatchNormalization
+from keras_vaes.layers.gamix import SpatialLayerNormalization
 
 # Keras's BatchNormalization defaults, which the author's code keeps.
 BN_MOMENTUM = 0.99
@@ -142,7 +143,7 @@ def resnet_v2_encoder(input_shape, latent_dim, filters=128, identity_blocks=2, n
     stages = num_stages(input_shape)
     check_latent_dim(latent_dim)
     images = keras.Input(shape=input_shape, name="images")
-    x = layers.LayerNormalization(axis=(1, 2), epsilon=1e-3, name=f"{name}_layer_norm")(images)
+    x = SpatialLayerNormalization(axis=(1, 2), epsilon=1e-3, name=f"{name}_layer_norm")(images)
     x = layers.Conv2D(filters, 3, padding="same", name=f"{name}_stem")(x)
     for s in range(stages):
         for i in range(identity_blocks):

@@ -10,3 +10,4 @@ from keras_vaes.layers.core import SplitComposition
 from keras_vaes.layers.core import split_composition
 from keras_vaes.layers.gamix import BatchMixtureKL
 from keras_vaes.layers.flow import ActNorm, AffineCoupling
+from keras_vaes.layers.gamix import SpatialLayerNormalization

@@ -1,6 +1,7 @@
 """GAMIX-VAE's batch-mixture KL as a layer for users' own encoders."""
 
 import keras
+from keras import ops
 
 from keras_vaes.layers.core import PACKAGE
 from keras_vaes.losses.gamix import batch_mixture_kl
@@ -42,3 +43,34 @@ class BatchMixtureKL(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "weight": self.weight}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SpatialLayerNormalization(keras.layers.LayerNormalization):
+    """`LayerNormalization(axis=(1, 2))` written with `keras.ops` moments.
+
+    The GAMIX encoder's first layer normalises each image and channel over
+    height and width, with gamma and beta of shape (H, W) (the author's
+    `LayerNormalization(axis=(1, 2))`). Same variables and maths as the
+    Keras layer; computed here with `ops.moments` because Keras's PyTorch
+    backend sends non-trailing axes to `torch.layer_norm`, which rejects
+    them (Keras 3.15: "Given normalized_shape=[H, W], expected input with
+    shape [*, H, W]").
+    """
+
+    def __init__(self, axis=(1, 2), epsilon=1e-3, **kwargs):
+        super().__init__(axis=axis, epsilon=epsilon, **kwargs)
+
+    def call(self, inputs):
+        x = ops.cast(inputs, self.compute_dtype)
+        axes = [a % len(x.shape) for a in self.axis]
+        mean, variance = ops.moments(x, axes=axes, keepdims=True)
+        shape = [1] * len(x.shape)
+        for a in axes:
+            shape[a] = x.shape[a]
+        y = (x - mean) * ops.rsqrt(variance + self.epsilon)
+        if self.scale:
+            y = y * ops.reshape(ops.cast(self.gamma, y.dtype), shape)
+        if self.center:
+            y = y + ops.reshape(ops.cast(self.beta, y.dtype), shape)
+        return y
