@@ -257,3 +257,26 @@ def test_bad_input_errors():
         model.generate(2, labels=1)
     with pytest.raises(ValueError, match="n=0"):
         model.generate(0)
+
+
+# --- shipped preset (issue 10 item 8) ---------------------------------------
+
+
+def test_shipped_beta_zero_preset_loads_and_reconstructs_mnist():
+    from keras_vaes import pretrained
+
+    preset = pretrained.PRESETS["fp_vae_mnist_beta0"]
+    path = os.path.join(pretrained.WEIGHTS_DIR, preset["file"])
+    assert pretrained.sha256(path) == preset["sha256"]
+    model = kv.load_pretrained("fp_vae_mnist_beta0")
+    assert model.beta == 0.0 and model.prior is not None and model.latent_dim == 8
+    assert float(to_np(model.anneal_step)) > 1500  # trained steps are stored
+    out = model.generate(8, seed=0)
+    assert out.shape == (8, 32, 32, 1) and np.all((out >= 0) & (out <= 1))
+    data = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mnist.npz")
+    if os.path.exists(data):
+        (_, _), (x_test, _) = kv.datasets.load_mnist(data)
+        x = x_test[:200]
+        assert float(np.mean((model.reconstruct(x) - x) ** 2)) < 0.03
+        nll = -np.mean(to_np(model.prior.log_prob(model.encode(x)[0])))
+        assert np.isfinite(nll)
