@@ -14,6 +14,7 @@ from keras_vaes.balancing import GammaBalancer, balancing_update
 from keras_vaes.layers import Sampling, SplitComposition, split_composition
 from keras_vaes.models.base import BalancedVAE
 from keras_vaes.pretrained import load_pretrained
+from keras_vaes import callbacks, experiments
 from keras_vaes.models.svae import SplitVAE, build_svae
 from keras_vaes.models.two_stage import (
     FirstStage,

@@ -125,6 +125,35 @@ def save_variance_law(per_variable, path, inactive=None, title=None):
     return _save(plt, fig, path)
 
 
+def save_fid_evolution(curves, path, ylabel="FID", title=None, std_for=None):
+    """FID along training, mean and std over seeds (Split-VAE Figures 11, 14, 15).
+
+    Args:
+        curves: dict label -> `(epochs, mean, std)` arrays, e.g. from
+            `keras_vaes.callbacks.aggregate_fid_histories`. Labels starting
+            with "vanilla" are drawn dotted, as the paper's vanilla x_hat.
+        ylabel: str. Axis label (say which features: e.g. "FD (classifier
+            features)").
+        std_for: labels whose std is drawn as a band (the paper: x_hat of
+            the split version and x1 only); None draws every band.
+    """
+    plt = pyplot()
+    if not curves:
+        raise ValueError("save_fid_evolution needs at least one curve. Received: curves={}")
+    fig, ax = plt.subplots(figsize=(6.0, 3.8))
+    for label, (epochs, mean, std) in curves.items():
+        epochs, mean, std = (np.asarray(a, dtype=float) for a in (epochs, mean, std))
+        style = ":" if label.startswith("vanilla") else "-"
+        line, = ax.plot(epochs, mean, style, marker="o", ms=3, label=label)
+        if std_for is None or label in std_for:
+            ax.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return _save(plt, fig, path, title)
+
+
 def beta_positions(betas):
     """x positions of betas on a log axis: beta = 0 sits one decade below the
     smallest positive beta (1e-3 when there is none). Returns (positions, zero_at)."""

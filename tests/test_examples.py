@@ -1,6 +1,7 @@
 """The example scripts run end to end on tiny data and write what they promise."""
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -10,7 +11,8 @@ import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EXAMPLES = ["split_vae_mnist.py", "two_stage_vae.py", "variance_loss.py"]
+EXAMPLES = ["split_vae_mnist.py", "split_vae.py", "train_feature_classifier.py",
+            "two_stage_vae.py", "variance_loss.py"]
 
 
 def run(script, *args):
@@ -58,7 +60,11 @@ def test_split_vae_mnist_trains_evaluates_and_writes(tiny_mnist, tmp_path):
                  "variance_law.png", "generated_gmm-2.png", "results.md", "results.csv"]:
         assert (out / name).stat().st_size > 0, name
     text = (out / "results.md").read_text()
-    assert "FID cells are empty" in text  # no Inception weights here
+    # No Inception weights here: empty FID cells, offline classifier FD beside.
+    assert "FID cells are empty" in text
+    assert "FD (classifier features)" in text and "NOT comparable" in text
+    rows = {r[0]: r for r in csv.reader(open(out / "results.csv"))}
+    assert float(rows["GMM-2"][rows["samples"].index("fd_classifier_x1")]) >= 0
     # Evaluate the saved (float32-trained) weights with a small feature model,
     # under the opt-in mixed_bfloat16 policy: the file loads, FID cells fill.
     out2 = tmp_path / "eval"
@@ -107,3 +113,108 @@ def test_split_vae_mnist_diverging_run_says_so_and_writes_no_weights(tiny_mnist,
     assert result.returncode != 0
     assert "Training diverged" in result.stderr
     assert not (tmp_path / "svae_mnist.weights.h5").exists()
+
+
+SMALL = ["--latent-dim", "4", "--base-dim", "8", "--emb-dim", "16", "--num-scale", "2",
+         "--batch-size", "10"]
+
+
+def test_paper_configurations_are_the_defaults():
+    from keras_vaes.experiments import DEFAULT_LEARNING_RATE, parse_split_vae_args
+
+    mnist = parse_split_vae_args([], dataset="mnist")
+    assert (mnist.latent_dim, mnist.beta, mnist.epochs, mnist.gmm_components) == (32, 8.0, 300, [20, 100])
+    cifar = parse_split_vae_args(["--dataset", "cifar10"])
+    assert (cifar.latent_dim, cifar.beta, cifar.epochs, cifar.gmm_components) == (200, 3.0, 110, [100])
+    celeba = parse_split_vae_args(["--dataset", "celeba"])
+    assert (celeba.latent_dim, celeba.beta, celeba.epochs, celeba.gmm_components) == (150, 3.0, 160, [100])
+    assert mnist.learning_rate == cifar.learning_rate == DEFAULT_LEARNING_RATE
+    assert (mnist.base_dim, mnist.emb_dim, mnist.num_scale, mnist.batch_size) == (64, 512, 4, 100)
+    pre = parse_split_vae_args(["--pretrained", "svae_mnist_2ep"], dataset="mnist")
+    assert pre.epochs == 0 and pre.latent_dim == 32
+    with pytest.raises(SystemExit):
+        parse_split_vae_args(["--dataset", "cifar10", "--pretrained", "svae_mnist_2ep"])
+
+
+@pytest.fixture(scope="module")
+def tiny_cifar(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cifar")
+    rng = np.random.default_rng(1)
+    path = folder / "cifar10.npz"
+    np.savez(path, x_train=rng.integers(0, 256, (40, 32, 32, 3), dtype=np.uint8),
+             y_train=np.arange(40) % 10, x_test=rng.integers(0, 256, (20, 32, 32, 3), dtype=np.uint8),
+             y_test=np.arange(20) % 10)
+    return str(path)
+
+
+def test_split_vae_cifar10_table2_and_ablation_figure(tiny_cifar, tiny_mnist, tmp_path):
+    _, features = tiny_mnist
+    out = tmp_path / "cifar"
+    run("split_vae.py", "--dataset", "cifar10", "--data", tiny_cifar, *SMALL, "--epochs", "2",
+        "--fid-samples", "20", "--feature-model", features, "--category-table",
+        "--ablation-seeds", "0", "--fid-gmm-components", "2", "--output", str(out))
+    table2 = {r[0]: r for r in csv.reader(open(out / "table2.csv"))}
+    assert set(table2) == {"category", "plane", "car", "bird", "cat", "deer", "dog", "frog",
+                           "horse", "ship", "truck", "mix"}
+    assert table2["plane"][1] == "8" and table2["mix"][1] == "20"  # 4 images + 4 flips; 20 mixed
+    assert table2["plane"][3] == "80.7"  # the paper's value beside
+    rows = list(csv.DictReader(open(out / "fid_evolution.csv")))
+    assert {r["curve"] for r in rows} == {"split x_hat", "split x1", "split x2", "vanilla x_hat"}
+    assert {r["epoch"] for r in rows} == {"1", "2"}
+    assert (out / "fid_evolution.png").stat().st_size > 0
+    for run_dir in ("split_seed0", "vanilla_seed0"):
+        assert (out / "ablation" / run_dir / "history.csv").exists()
+        assert (out / "ablation" / run_dir / "svae_cifar10.weights.h5").exists()
+
+
+def test_split_vae_celeba_trains_with_fid_every(tmp_path, tiny_mnist):
+    from PIL import Image
+
+    _, features = tiny_mnist
+    folder = tmp_path / "img_align_celeba"
+    folder.mkdir()
+    rng = np.random.default_rng(2)
+    for number in list(range(1, 21)) + list(range(182638, 182648)):
+        image = rng.integers(0, 256, (218, 178, 3), dtype=np.uint8)
+        Image.fromarray(image).save(folder / f"{number:06d}.jpg")
+    out = tmp_path / "celeba"
+    run("split_vae.py", "--dataset", "celeba", "--data", str(folder), *SMALL, "--num-scale", "4",
+        "--epochs", "1", "--fid-samples", "10", "--gmm-components", "2", "--fid-every", "1",
+        "--fid-gmm-components", "2", "--feature-model", features, "--output", str(out))
+    history = list(csv.DictReader(open(out / "history.csv")))
+    assert float(history[0]["fid_gmm2_x1"]) >= 0
+    rows = {r[0]: r for r in csv.reader(open(out / "results.csv"))}
+    assert {"REC", "GEN", "GMM-2"} <= set(rows)
+    for name in ("svae_celeba.weights.h5", "fid_evolution.png", "split_rows.png", "results.md"):
+        assert (out / name).stat().st_size > 0, name
+
+
+def test_pretrained_preset_evaluates_without_training(tiny_mnist, tmp_path):
+    data, _ = tiny_mnist
+    out = tmp_path / "pre"
+    stdout = run("split_vae_mnist.py", "--pretrained", "svae_mnist_2ep", "--data", data,
+                 "--fid-samples", "30", "--gmm-components", "2", "--output", str(out))
+    assert "preset svae_mnist_2ep" in stdout
+    text = (out / "results.md").read_text()
+    assert "preset svae_mnist_2ep" in text and "NOT comparable" in text
+    assert not (out / "svae_mnist.weights.h5").exists()
+    assert (out / "split_rows.png").exists() and (out / "generated_gmm-2.png").exists()
+
+
+def test_divergence_benchmark_records_each_run(tiny_mnist, tmp_path):
+    data, _ = tiny_mnist
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    command = [sys.executable, os.path.join(ROOT, "benchmarks", "divergence.py"), "--data", data,
+               "--base-dim", "8", "--emb-dim", "16", "--latent-dim", "4", "--batch-size", "10",
+               "--steps", "3", "--seeds", "0", "--learning-rates", "1e30", "1e-4",
+               "--output", str(tmp_path)]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    records = {r["learning_rate"]: r for r in map(json.loads, open(tmp_path / "divergence.jsonl"))}
+    assert records[1e30]["diverged"] and 1 <= records[1e30]["divergence_step"] <= 3
+    assert not records[1e-4]["diverged"] and len(records[1e-4]["loss_trace"]) == 3
+    assert np.isfinite(records[1e-4]["final_mse"])
+    table = (tmp_path / "divergence.md").read_text()
+    assert "| 1e+30 | 1 | 1/1 |" in table and "| 0.0001 | 1 | 0/1 |" in table
+    rerun = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert "skipped" in rerun.stdout  # recorded runs are not repeated

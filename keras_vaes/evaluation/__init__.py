@@ -22,3 +22,4 @@ from keras_vaes.evaluation.two_stage import evaluate_two_stage
 from keras_vaes.evaluation.two_stage import evaluation_images
 from keras_vaes.evaluation.gamix import evaluate_gamix, laplacian_energy
 from keras_vaes.evaluation import learned_priors
+from keras_vaes.evaluation.split_vae_categories import category_fid_table

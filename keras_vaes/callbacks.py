@@ -1,0 +1,172 @@
+"""Keras callbacks that measure what the papers plot along training.
+
+`GMMFIDHistory` computes, every `every` epochs, the FID (Split-VAE eq. (5),
+`keras_vaes.metrics.fid`) of x_hat, x1 and x2 of images generated after
+ex-post GMM resampling of the latent space, and writes them into the epoch's
+logs, hence into `History.history` and `CSVLogger` files: the curves of the
+Split-VAE paper's Figure 11 (CelebA, one training) and Figures 14/15 (split
+vs vanilla, mean and std over 5 trainings; `keras_vaes.plotting.
+save_fid_evolution` draws them).
+"""
+
+import math
+
+import keras
+import numpy as np
+
+from keras_vaes.metrics import fid
+from keras_vaes.samplers import GMMSampler, decode_latents
+
+
+class GMMFIDHistory(keras.callbacks.Callback):
+    """FIDs of GMM-resampled generations every `every` epochs, into the logs.
+
+    At the end of epochs `every`, `2 * every`, ... (and of the last epoch
+    when `include_last`): encode the reference images (posterior means),
+    fit a `GMMSampler(components)` on them as the authors' code does, draw
+    `num_samples` latents, decode them and compute the FID of each output
+    (x_hat; x1 and x2 for a Split-VAE) against the reference statistics,
+    computed once at the start of training. The values go into `logs` as
+    `fid_gmm<components>_<output>` (e.g. `fid_gmm100_x1`); in other epochs
+    those keys hold NaN, so every history column has one value per epoch
+    (a `CSVLogger` placed after this callback records them all).
+
+    The model is evaluated in inference mode (moving BatchNormalization
+    statistics), as any later evaluation of the saved weights.
+
+    Args:
+        reference_images: array (N, H, W, C) in [0, 1]. The real images
+            (the authors: 10,000 test images). GMM fit and FID reference.
+        feature_model: what `keras_vaes.metrics.fid_score` accepts (a
+            `FeatureExtractor`, a `keras.Model`, ...), e.g.
+            `keras_vaes.metrics.fid.classifier_extractor("mnist")` offline.
+        every: int. Epoch period. Defaults to 1.
+        components: int. GMM components. Defaults to 100 (Figures 14/15).
+        num_samples: int or None. Generated images per FID; None: as many
+            as reference images.
+        outputs: tuple of output names to score, or None for all of
+            x_hat, x1, x2 that the model produces.
+        seed: int. Seed of the GMM fit and draws (the same every epoch).
+        include_last: bool. Also evaluate after the last epoch. Defaults to
+            True.
+        batch_size: int. Defaults to 100.
+        verbose: int. 1 prints the values. Defaults to 1.
+
+    Example:
+
+    >>> callback = GMMFIDHistory(x_test[:10000], extractor, every=5)  # doctest: +SKIP
+    >>> history = model.fit(x_train, epochs=20, callbacks=[callback])  # doctest: +SKIP
+    >>> history.history["fid_gmm100_x1"]  # doctest: +SKIP
+    """
+
+    def __init__(self, reference_images, feature_model, every=1, components=100,
+                 num_samples=None, outputs=None, seed=0, include_last=True,
+                 batch_size=100, verbose=1):
+        super().__init__()
+        self.reference_images = fid.check_images(reference_images, name="reference_images")
+        if isinstance(every, bool) or int(every) < 1:
+            raise ValueError(f"`every` must be a positive number of epochs. Received: every={every}")
+        if isinstance(components, bool) or int(components) < 1:
+            raise ValueError(f"`components` must be >= 1. Received: components={components}")
+        if components > len(self.reference_images):
+            raise ValueError(
+                f"A GMM with {components} components needs at least as many reference "
+                f"images. Received: {len(self.reference_images)} images"
+            )
+        if outputs is not None:
+            unknown = set(outputs) - {"x_hat", "x1", "x2"}
+            if unknown or not outputs:
+                raise ValueError(
+                    "`outputs` must be a non-empty subset of ('x_hat', 'x1', 'x2'). "
+                    f"Received: outputs={tuple(outputs)}"
+                )
+        self.feature_model = feature_model
+        self.every = int(every)
+        self.components = int(components)
+        self.num_samples = int(num_samples or len(self.reference_images))
+        self.outputs = None if outputs is None else tuple(outputs)
+        self.seed = seed
+        self.include_last = include_last
+        self.batch_size = batch_size
+        self.verbose = verbose
+        self._reference_stats = None
+        self.scores = {}  # epoch (1-based) -> {key: fid}
+
+    def key(self, output):
+        """Name of the log entry of `output` (e.g. `fid_gmm100_x_hat`)."""
+        return f"fid_gmm{self.components}_{output}"
+
+    def _output_names(self):
+        if self.outputs is not None:
+            return self.outputs
+        return ("x_hat", "x1", "x2") if getattr(self.model, "split", False) else ("x_hat",)
+
+    def on_train_begin(self, logs=None):
+        self._epochs = (self.params or {}).get("epochs")
+        if self._reference_stats is None:
+            self._reference_stats = fid.compute_statistics(
+                self.reference_images, self.feature_model, batch_size=self.batch_size,
+            )
+
+    def evaluate(self):
+        """The FIDs now: `{key: value}` for each scored output."""
+        if self._reference_stats is None:
+            self.on_train_begin()
+        z_mean, _ = self.model.encode(self.reference_images, batch_size=self.batch_size)
+        sampler = GMMSampler(self.components, max_iter=200, seed=self.seed).fit(z_mean)
+        decoded = decode_latents(self.model, sampler.sample(self.num_samples, seed=self.seed),
+                                 self.batch_size)
+        scores = {}
+        for output in self._output_names():
+            if output not in decoded:
+                raise ValueError(
+                    f"The model has no output {output!r} (a vanilla VAE has only x_hat). "
+                    f"Received outputs: {sorted(decoded)}"
+                )
+            scores[self.key(output)] = fid.fid_score(
+                self._reference_stats, np.clip(decoded[output], 0.0, 1.0),
+                self.feature_model, batch_size=self.batch_size, verbose=0,
+            )
+        return scores
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        last = self.include_last and self._epochs is not None and epoch + 1 == self._epochs
+        if (epoch + 1) % self.every == 0 or last:
+            scores = self.evaluate()
+            self.scores[epoch + 1] = scores
+            if self.verbose:
+                print(f"epoch {epoch + 1}: " + ", ".join(f"{k}={v:.3f}" for k, v in scores.items()))
+        else:
+            scores = {self.key(output): math.nan for output in self._output_names()}
+        logs.update(scores)
+
+
+def aggregate_fid_histories(histories, key):
+    """Mean and std over seeds of one FID column of several histories.
+
+    Args:
+        histories: list of `History.history`-like dicts (one per training,
+            e.g. per seed), each holding `key` with one value per epoch
+            (NaN where the FID was not computed).
+        key: str. E.g. `"fid_gmm100_x1"`.
+
+    Returns:
+        `(epochs, mean, std)`: 1-based epochs at which every history has a
+        finite value, and the mean and (population) std there.
+    """
+    if not histories:
+        raise ValueError(f"No histories to aggregate for {key!r}. Received: histories=[]")
+    columns = []
+    for history in histories:
+        if key not in history:
+            raise ValueError(
+                f"A history lacks {key!r}. Received keys: {sorted(history)}"
+            )
+        columns.append(np.asarray(history[key], dtype=float))
+    length = min(len(c) for c in columns)
+    stacked = np.stack([c[:length] for c in columns])
+    finite = np.all(np.isfinite(stacked), axis=0)
+    epochs = np.arange(1, length + 1)[finite]
+    values = stacked[:, finite]
+    return epochs, values.mean(axis=0), values.std(axis=0)

@@ -1,0 +1,106 @@
+"""GMMFIDHistory: FIDs after GMM resampling along training, into the history."""
+
+import csv
+import math
+
+import keras
+import numpy as np
+import pytest
+
+import keras_vaes as kv
+from keras_vaes import plotting
+from keras_vaes.callbacks import GMMFIDHistory, aggregate_fid_histories
+from keras_vaes.metrics import fid
+from keras_vaes.samplers import GMMSampler
+
+TINY = dict(base_dim=8, emb_dim=16, num_scale=2)
+
+
+def tiny_features():
+    inputs = keras.Input((16, 16, 1))
+    x = keras.layers.Conv2D(4, 3, strides=2, name="c")(inputs)
+    return keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(x), name="tiny_features")
+
+
+@pytest.fixture(scope="module")
+def images():
+    rng = np.random.default_rng(0)
+    return rng.uniform(size=(60, 16, 16, 1)).astype("float32")
+
+
+def test_fids_every_n_epochs_into_history_and_csv(images, tmp_path):
+    keras.utils.set_random_seed(0)
+    model = kv.build_svae((16, 16, 1), 4, seed=0, **TINY)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    features = tiny_features()
+    callback = GMMFIDHistory(images[:30], features, every=2, components=2, num_samples=20,
+                             seed=5, verbose=0)
+    log = tmp_path / "history.csv"
+    history = model.fit(images, batch_size=20, epochs=3, verbose=0,
+                        callbacks=[callback, keras.callbacks.CSVLogger(str(log))]).history
+    keys = ["fid_gmm2_x_hat", "fid_gmm2_x1", "fid_gmm2_x2"]
+    for key in keys:
+        values = history[key]
+        assert len(values) == 3
+        assert math.isnan(values[0])  # epoch 1: not an evaluation epoch
+        assert np.isfinite(values[1]) and np.isfinite(values[2])  # epoch 2 and the last
+        assert values[1] >= 0
+    assert sorted(callback.scores) == [2, 3]
+
+    # The last value, recomputed independently on the final weights.
+    z_mean, _ = model.encode(images[:30])
+    sampler = GMMSampler(2, max_iter=200, seed=5).fit(z_mean)
+    decoded = model.decode(sampler.sample(20, seed=5))
+    for output in ("x_hat", "x1", "x2"):
+        expected = fid.fid_score(images[:30], np.clip(decoded[output], 0, 1), features)
+        np.testing.assert_allclose(history[f"fid_gmm2_{output}"][2], expected, rtol=1e-6, atol=1e-9)
+
+    rows = list(csv.DictReader(open(log)))
+    assert len(rows) == 3 and set(keys) <= set(rows[0])
+    assert float(rows[1]["fid_gmm2_x1"]) == pytest.approx(history["fid_gmm2_x1"][1])
+
+
+def test_vanilla_model_scores_x_hat_only(images):
+    model = kv.build_svae((16, 16, 1), 4, split=False, seed=1, **TINY)
+    model.compile(optimizer="adam")
+    callback = GMMFIDHistory(images[:30], tiny_features(), every=1, components=2, verbose=0)
+    history = model.fit(images[:40], batch_size=20, epochs=1, verbose=0, callbacks=[callback]).history
+    assert [k for k in history if k.startswith("fid_")] == ["fid_gmm2_x_hat"]
+    with pytest.raises(ValueError, match="no output 'x1'"):
+        callback = GMMFIDHistory(images[:30], tiny_features(), components=2, outputs=("x1",))
+        callback.set_model(model)
+        callback.evaluate()
+
+
+def test_bad_arguments(images):
+    with pytest.raises(ValueError, match="every"):
+        GMMFIDHistory(images, tiny_features(), every=0)
+    with pytest.raises(ValueError, match="100 components.*Received: 60 images"):
+        GMMFIDHistory(images, tiny_features(), components=100)
+    with pytest.raises(ValueError, match="outputs.*Received: outputs=\\('sigma',\\)"):
+        GMMFIDHistory(images, tiny_features(), components=2, outputs=("sigma",))
+    with pytest.raises(ValueError, match="values in"):
+        GMMFIDHistory(images * 255, tiny_features(), components=2)
+
+
+def test_aggregate_over_seeds_matches_numpy_and_plots(tmp_path):
+    nan = math.nan
+    histories = [
+        {"fid_gmm100_x1": [nan, 10.0, nan, 6.0]},
+        {"fid_gmm100_x1": [nan, 14.0, nan, 8.0]},
+        {"fid_gmm100_x1": [nan, 12.0, nan, 4.0, 3.0]},  # one epoch longer: cut
+    ]
+    epochs, mean, std = aggregate_fid_histories(histories, "fid_gmm100_x1")
+    np.testing.assert_array_equal(epochs, [2, 4])
+    np.testing.assert_allclose(mean, [np.mean([10, 14, 12]), np.mean([6, 8, 4])])
+    np.testing.assert_allclose(std, [np.std([10, 14, 12]), np.std([6, 8, 4])])
+    with pytest.raises(ValueError, match="lacks 'fid_gmm100_x2'"):
+        aggregate_fid_histories(histories, "fid_gmm100_x2")
+    with pytest.raises(ValueError, match="No histories"):
+        aggregate_fid_histories([], "fid_gmm100_x1")
+    path = plotting.save_fid_evolution(
+        {"split x1": (epochs, mean, std), "vanilla x_hat": (epochs, mean + 1, std)},
+        str(tmp_path / "fid.png"), ylabel="FD", std_for=["split x1"])
+    assert (tmp_path / "fid.png").stat().st_size > 0 and path.endswith("fid.png")
+    with pytest.raises(ValueError, match="at least one curve"):
+        plotting.save_fid_evolution({}, str(tmp_path / "none.png"))
