@@ -30,7 +30,18 @@ Process-wide settings (oneDNN, thread pools) cannot change inside one
 process: `--env-variants` reruns this script once per setting and prints
 those rows too.
 
+With `--backend tensorflow,jax,torch` it runs the package's default path
+(`fit`) once per Keras backend, each in its own process (the backend is
+fixed per process), with each backend's settings side by side (TensorFlow:
+fused BN, and the authors' Keras 2 loop; JAX: XLA, Keras's default there;
+PyTorch: eager, Keras's default there), and prints one table. On PyTorch,
+`jit_compile=True` (torch.compile) was tried on this 2-core CPU machine: a
+run of one step compiled for about 7 minutes and then failed inside
+torch's conv2d, so it is not a variant here (`--variants jit` on a
+single-backend run still tries it).
+
 Usage:
+    python benchmarks/train_throughput.py --backend tensorflow,jax,torch --repeats 3
     python benchmarks/train_throughput.py --config mnist
     python benchmarks/train_throughput.py --config all --repeats 5 --steps 10
     python benchmarks/train_throughput.py --variants fit,reference,keras2_authors
@@ -108,6 +119,9 @@ def parse_args(argv=None):
                         help="keras dtype policy, e.g. mixed_bfloat16 (changes the numerics)")
     parser.add_argument("--intra-op", type=int, default=0, help="tf intra-op threads (0: TF default)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--backend", default="",
+                        help="comma-separated Keras backends (tensorflow,jax,torch): run the "
+                        "default path on each, one subprocess per backend, and print one table")
     parser.add_argument("--json", action="store_true", help="print one JSON line of results only")
     args = parser.parse_args(argv)
     if args.variants == "all":
@@ -247,18 +261,19 @@ def _make_reference_runner(model, x, batch, warmup, beta):
 
 
 def _build(config, keras_bn=False, seed=0):
-    from keras_vaes import blocks, build_svae
+    from keras_vaes import build_svae
+    from keras_vaes.blocks import resnet
 
     if not keras_bn:
         return build_svae(seed=seed, **CONFIGS[config])
     import keras
 
-    original = blocks.FusedBatchNormalization
-    blocks.FusedBatchNormalization = keras.layers.BatchNormalization
+    original = resnet.FusedBatchNormalization
+    resnet.FusedBatchNormalization = keras.layers.BatchNormalization
     try:
         return build_svae(seed=seed, **CONFIGS[config])
     finally:
-        blocks.FusedBatchNormalization = original
+        resnet.FusedBatchNormalization = original
 
 
 def _runner(variant, config, x, args):
@@ -542,15 +557,79 @@ def run_env_variant(name, config, args):
     return json.loads(done.stdout.strip().splitlines()[-1])[config]["training"]["fit"]
 
 
+# Each backend's variants in `--backend` mode: its default path, and its
+# other sound settings.
+BACKEND_VARIANTS = {
+    "tensorflow": ["fit", "keras2_authors"],
+    "jax": ["fit"],  # jit_compile="auto" is XLA on JAX
+    "torch": ["fit"],  # eager, Keras's default (see the module docstring on jit)
+}
+
+
+def run_backends(args):
+    """One subprocess per backend; prints images/s of each variant."""
+    rows = []
+    for backend in [b for b in args.backend.split(",") if b]:
+        if backend not in BACKEND_VARIANTS:
+            raise SystemExit(f"Unknown backend {backend!r}; choose from {list(BACKEND_VARIANTS)}")
+        variants = list(BACKEND_VARIANTS[backend])
+        if "keras2_authors" in variants:
+            try:
+                import importlib.util
+
+                if importlib.util.find_spec("tf_keras") is None:
+                    raise ImportError
+            except ImportError:
+                _progress("tf_keras not installed: the authors' Keras 2 loop is skipped")
+                variants.remove("keras2_authors")
+        argv = [
+            sys.executable, os.path.abspath(__file__), "--json", "--config", args.config,
+            "--variants", ",".join(variants), "--no-predict", "--no-peak",
+            "--steps", str(args.steps), "--warmup", str(args.warmup),
+            "--repeats", str(args.repeats), "--batch-size", str(args.batch_size),
+            "--seed", str(args.seed),
+        ]
+        env = {**os.environ, "KERAS_BACKEND": backend}
+        _progress(f"backend {backend}: {' '.join(variants)}")
+        start = time.perf_counter()
+        done = subprocess.run(argv, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            _progress(f"backend {backend} failed:\n{done.stderr[-2000:]}")
+            rows.append((backend, "(failed)", None))
+            continue
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        _progress(f"backend {backend}: done in {time.perf_counter() - start:.0f} s")
+        for variant, row in result[args.config]["training"].items():
+            rows.append((backend, variant, row))
+    print(
+        f"{args.config} {CONFIGS[args.config]}, batch {args.batch_size}, {os.cpu_count()} CPUs; "
+        f"{args.repeats} repeats x {args.steps} steps after {args.warmup} warm-up per variant "
+        f"(interleaved within each backend's process); 1-min load average at the end "
+        f"{os.getloadavg()[0]:.1f}"
+    )
+    print(f"{'backend':<12}{'variant':<16}{'images/s':>10}{'img/CPU-s':>11}  repeats (images/s)")
+    for backend, variant, row in rows:
+        if row is None:
+            print(f"{backend:<12}{variant:<16}")
+            continue
+        print(f"{backend:<12}{variant:<16}{row['images_per_s']:>10.1f}"
+              f"{row['images_per_cpu_s']:>11.1f}  {row['all_images_per_s']}")
+
+
 def main(argv=None):
     args = parse_args(argv)
-    import tensorflow as tf
-
-    if args.inter_op:
-        tf.config.threading.set_inter_op_parallelism_threads(args.inter_op)
-    if args.intra_op:
-        tf.config.threading.set_intra_op_parallelism_threads(args.intra_op)
+    if args.backend:
+        return run_backends(args)
     import keras
+
+    tf = None
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        if args.inter_op:
+            tf.config.threading.set_inter_op_parallelism_threads(args.inter_op)
+        if args.intra_op:
+            tf.config.threading.set_intra_op_parallelism_threads(args.intra_op)
 
     if args.dtype_policy:
         keras.config.set_dtype_policy(args.dtype_policy)
@@ -581,7 +660,7 @@ def main(argv=None):
         print(json.dumps({**report, "peak": peak}))
         return
     print(
-        f"keras {keras.__version__}, tensorflow {tf.__version__}, backend "
+        f"keras {keras.__version__}, tensorflow {tf.__version__ if tf else '-'}, backend "
         f"{keras.backend.backend()}, {os.cpu_count()} CPUs, batch {args.batch_size}, "
         f"{args.repeats} repeats x {args.steps} steps after {args.warmup} warm-up; "
         f"1-min load average {os.getloadavg()[0]:.1f}"
