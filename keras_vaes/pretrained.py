@@ -75,7 +75,9 @@ PRESETS = {
             "latent 8, InfoGAN network (17,650,385 trainable params, flow 8 couplings "
             "x 256), Adam(5e-4, beta_1 0.5), batch 64, 2,138 steps (2.3 epochs, 63 "
             "min on a heavily shared 2-core CPU); test MSE 0.01306, prior NLL of the "
-            "test codes 27.34 nats. Far from converged: for trying the API."
+            "test codes 27.34 nats, FD of the repository's MNIST classifier features "
+            "25.84 (10k samples vs test; not an Inception FID). Far from converged: "
+            "for trying the API."
         ),
     },
 }
