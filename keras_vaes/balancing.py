@@ -141,7 +141,9 @@ class GammaBalancer(keras.metrics.Metric):
         self.update(batch_mse)
 
     def result(self):
-        return self.gamma.value
+        # A copy: on JAX a log that IS the state array would be donated to
+        # the next step and deleted under a callback reading it later.
+        return ops.copy(self.gamma.value)
 
     def reset_state(self):
         """Does nothing: `fit` resets metrics every epoch, gamma carries on."""
