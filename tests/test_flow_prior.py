@@ -280,3 +280,33 @@ def test_shipped_beta_zero_preset_loads_and_reconstructs_mnist():
         assert float(np.mean((model.reconstruct(x) - x) ** 2)) < 0.03
         nll = -np.mean(to_np(model.prior.log_prob(model.encode(x)[0])))
         assert np.isfinite(nll)
+
+
+def test_perceptual_reconstruction_replaces_the_l2_term():
+    """reconstruction='perceptual' puts the feature loss where 0.5||x - x_hat||^2 was."""
+    from keras_vaes import build_flow_prior_vae, build_prior_aae
+    from keras_vaes.losses import perceptual_loss
+
+    inputs = keras.Input((8, 8, 1))
+    features = keras.Model(inputs, keras.layers.Conv2D(2, 3, name="feat")(inputs))
+    features.trainable = False
+    model = build_flow_prior_vae(
+        (8, 8, 1), 2, beta=0.0, prior="normal", filters=(4, 8), dense_units=16,
+        reconstruction="perceptual", perceptual_model=features, seed=0,
+    )
+    x = np.random.default_rng(0).random((4, 8, 8, 1)).astype("float32")
+    x_hat = np.random.default_rng(1).random((4, 8, 8, 1)).astype("float32")
+    expected = ops.convert_to_numpy(perceptual_loss(x, x_hat, features))
+    np.testing.assert_allclose(ops.convert_to_numpy(model.reconstruction_terms(x, x_hat)), expected, rtol=1e-6)
+    # The frozen feature network is neither trained, counted nor saved.
+    assert not any("feat" in w.path for w in model.weights)
+    assert model.get_config()["reconstruction"] == "perceptual"
+    model.compile()
+    model.fit(x, batch_size=4, epochs=1, verbose=0)
+    aae = build_prior_aae(
+        (8, 8, 1), 2, filters=(4, 8), dense_units=16, discriminator_units=(8,),
+        generator_units=(8,), reconstruction="perceptual", perceptual_model=features,
+    )
+    np.testing.assert_allclose(ops.convert_to_numpy(aae.reconstruction_terms(x, x_hat)), expected, rtol=1e-6)
+    with pytest.raises(ValueError, match="'l2' or 'perceptual'"):
+        build_flow_prior_vae((8, 8, 1), 2, filters=(4, 8), dense_units=16, reconstruction="l1")

@@ -74,7 +74,7 @@ def reconstruction_error(x, x_hat):
     return 0.5 * squared_error(x, x_hat)
 
 
-def fp_vae_loss(x, x_hat, z, z_mean, z_log_var, log_prior, kl_weight):
+def fp_vae_loss(x, x_hat, z, z_mean, z_log_var, log_prior, kl_weight, rec=None):
     """The split FP-VAE objective (eq. 5-8) as ONE loss, batch-averaged.
 
     Encoder/decoder (phi, psi) minimise eq. 7 negated,
@@ -96,13 +96,16 @@ def fp_vae_loss(x, x_hat, z, z_mean, z_log_var, log_prior, kl_weight):
         z_mean, z_log_var: posterior parameters (N, d).
         log_prior: tensor (N,), log p_theta(z') (see above).
         kl_weight: scalar c = gamma * beta * a_t.
+        rec: tensor (N,) or None. The per-sample reconstruction term when
+            it is not the Gaussian 0.5 * ||x - x_hat||^2 (e.g. the
+            perceptual loss of section 5); None computes the Gaussian one.
 
     Returns:
         `(loss, rec, kl, prior_nll)`: the loss, the batch means of the
         reconstruction term, of the Monte Carlo KL log q(z|x) - log p(z)
         and of -log p_theta(z).
     """
-    rec = reconstruction_error(x, x_hat)
+    rec = reconstruction_error(x, x_hat) if rec is None else _float32(rec)
     log_q = gaussian_log_density(z, z_mean, z_log_var)
     log_prior = _float32(log_prior)
     loss = ops.mean(rec + kl_weight * log_q - log_prior)

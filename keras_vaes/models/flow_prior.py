@@ -26,6 +26,7 @@ from keras_vaes.layers.core import PACKAGE, Sampling
 from keras_vaes.losses.gaussian import gaussian_kl
 from keras_vaes.losses.learned_priors import fp_vae_loss, kl_annealing
 from keras_vaes.losses.learned_priors import merged_prior_input, reconstruction_error
+from keras_vaes.losses.perceptual import perceptual_loss
 from keras_vaes.priors import RealNVPPrior
 from keras_vaes.utils import atomic_write, check_images
 
@@ -144,8 +145,46 @@ class SafeSaving:
         return cls(**config)
 
 
+class _FeatureModelHolder:
+    # A plain object keeps a frozen feature network out of Keras's tracking:
+    # its weights are neither trained, counted nor saved with the model.
+    def __init__(self, model):
+        self.model = model
+
+
 class ImageModelAPI:
-    """Shared input checks of the learned-priors models."""
+    """Shared input checks and reconstruction term of the learned-priors models."""
+
+    def _setup_reconstruction(self, reconstruction, perceptual_model):
+        if reconstruction not in ("l2", "perceptual"):
+            raise ValueError(
+                "`reconstruction` must be 'l2' or 'perceptual'. "
+                f"Received: reconstruction={reconstruction!r}"
+            )
+        if perceptual_model is not None and reconstruction != "perceptual":
+            raise ValueError(
+                "A `perceptual_model` is used only with reconstruction='perceptual'. "
+                f"Received: reconstruction={reconstruction!r}"
+            )
+        if reconstruction == "perceptual" and perceptual_model is None:
+            from keras_vaes.metrics.perceptual import vgg19_feature_model
+
+            perceptual_model = vgg19_feature_model(input_shape=self.image_shape)
+        self.reconstruction = reconstruction
+        self._perceptual = _FeatureModelHolder(perceptual_model)
+
+    def reconstruction_terms(self, x, x_hat):
+        """Per-sample reconstruction term, (N,).
+
+        `reconstruction="l2"`: 0.5 * ||x - x_hat||^2, the Gaussian -log
+        p(x|z) of eq. 5-8 (MNIST, CIFAR-10). `"perceptual"`: the VGG19
+        perceptual loss the paper uses on CelebA (section 5;
+        `keras_vaes.losses.perceptual_loss` on relu1_1..relu4_1, or the
+        `perceptual_model` given to the constructor).
+        """
+        if self.reconstruction == "perceptual":
+            return perceptual_loss(x, x_hat, self._perceptual.model)
+        return reconstruction_error(x, x_hat)
 
     def _check_images(self, x, name="images"):
         return check_images(x, self.image_shape, name=name).astype("float32", copy=False)
@@ -255,6 +294,15 @@ class FlowPriorVAE(SafeSaving, ImageModelAPI, keras.Model):
         seed: int or None. Seeds the sampling layer, the flow's
             permutations and `generate` when it gets no seed.
         permutations: the flow's permutations (stored in the config).
+        reconstruction: `"l2"` (0.5 * ||x - x_hat||^2, MNIST / CIFAR-10) or
+            `"perceptual"` (the VGG19 perceptual loss of section 5, CelebA).
+            Defaults to `"l2"`.
+        perceptual_model: feature model for `"perceptual"`, images in
+            [0, 1] -> feature maps; None builds
+            `keras_vaes.metrics.perceptual.vgg19_feature_model` (offline
+            without its ImageNet weights: `VGG19WeightsUnavailable`). It is
+            frozen and kept out of the model's weights; a `.keras` reload
+            rebuilds the VGG19 one.
 
     Example:
     >>> import numpy as np
@@ -280,6 +328,8 @@ class FlowPriorVAE(SafeSaving, ImageModelAPI, keras.Model):
         log_var_range=LOG_VAR_RANGE,
         seed=None,
         permutations=None,
+        reconstruction="l2",
+        perceptual_model=None,
         **kwargs,
     ):
         filters = tuple(int(f) for f in filters)
@@ -344,6 +394,7 @@ class FlowPriorVAE(SafeSaving, ImageModelAPI, keras.Model):
         self.seed = seed
         self.permutations = permutations
         self._rng = np.random.default_rng(seed)
+        self._setup_reconstruction(reconstruction, perceptual_model)
 
     # --- Forward pass and loss --------------------------------------------
 
@@ -365,10 +416,11 @@ class FlowPriorVAE(SafeSaving, ImageModelAPI, keras.Model):
         if self.prior is not None:
             log_prior = self.prior.log_prob(merged_prior_input(z, c), labels, training=training)
             loss, rec, kl, prior_nll = fp_vae_loss(
-                images, y_pred["x_hat"], z, y_pred["z_mean"], y_pred["z_log_var"], log_prior, c
+                images, y_pred["x_hat"], z, y_pred["z_mean"], y_pred["z_log_var"], log_prior, c,
+                rec=self.reconstruction_terms(images, y_pred["x_hat"]),
             )
         else:
-            rec = reconstruction_error(images, y_pred["x_hat"])
+            rec = self.reconstruction_terms(images, y_pred["x_hat"])
             kl = gaussian_kl(y_pred["z_mean"], y_pred["z_log_var"])
             loss = ops.mean(rec + c * kl)
             rec, kl = ops.mean(rec), ops.mean(kl)
@@ -468,6 +520,7 @@ class FlowPriorVAE(SafeSaving, ImageModelAPI, keras.Model):
             "log_var_range": list(self.log_var_range),
             "seed": self.seed,
             "permutations": None if self.permutations is None else [list(p) for p in self.permutations],
+            "reconstruction": self.reconstruction,
         }
 
 
@@ -487,6 +540,8 @@ def build_flow_prior_vae(
     log_var_range=LOG_VAR_RANGE,
     seed=None,
     permutations=None,
+    reconstruction="l2",
+    perceptual_model=None,
     name=None,
 ):
     """Builds a flow-prior VAE (`prior="flow"`) or its beta-VAE baseline.
@@ -515,6 +570,8 @@ def build_flow_prior_vae(
         log_var_range=log_var_range,
         seed=seed,
         permutations=permutations,
+        reconstruction=reconstruction,
+        perceptual_model=perceptual_model,
         name=name or ("fp_vae" if prior == "flow" else "vae"),
     )
 

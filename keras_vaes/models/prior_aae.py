@@ -24,7 +24,7 @@ from keras_vaes.blocks.infogan import INFOGAN_FILTERS, DENSE_UNITS, check_infoga
 from keras_vaes.blocks.infogan import LEAKY_SLOPE, infogan_decoder, infogan_encoder
 from keras_vaes.layers.core import PACKAGE
 from keras_vaes.losses.learned_priors import encoder_adversarial_loss, generator_adversarial_loss
-from keras_vaes.losses.learned_priors import latent_discriminator_loss, reconstruction_error
+from keras_vaes.losses.learned_priors import latent_discriminator_loss
 from keras_vaes.models.flow_prior import ImageModelAPI, SafeSaving, check_beta, check_latent_dim
 from keras_vaes.models.flow_prior import default_optimizer
 from keras_vaes.optimizers import GroupedOptimizer
@@ -77,6 +77,8 @@ class PriorAAE(SafeSaving, ImageModelAPI, keras.Model):
         generator_units: hidden widths of G. Defaults to (512, 512).
         seed: int or None. Seeds the prior's noise in training and
             `generate` when it gets no seed.
+        reconstruction, perceptual_model: the reconstruction term, `"l2"`
+            or `"perceptual"` (VGG19, section 5), as for `FlowPriorVAE`.
 
     Example:
     >>> model = PriorAAE((8, 8, 1), 2, filters=(4, 8), dense_units=16,
@@ -97,6 +99,8 @@ class PriorAAE(SafeSaving, ImageModelAPI, keras.Model):
         discriminator_units=(512, 256),
         generator_units=(512, 512),
         seed=None,
+        reconstruction="l2",
+        perceptual_model=None,
         **kwargs,
     ):
         filters = tuple(int(f) for f in filters)
@@ -133,6 +137,7 @@ class PriorAAE(SafeSaving, ImageModelAPI, keras.Model):
         self.seed = seed
         self.num_classes = None
         self._rng = np.random.default_rng(seed)
+        self._setup_reconstruction(reconstruction, perceptual_model)
 
     # --- Forward pass and loss --------------------------------------------
 
@@ -158,7 +163,7 @@ class PriorAAE(SafeSaving, ImageModelAPI, keras.Model):
         """All terms for noise z_0; returns (loss, rec, adversarial, d_loss, g_loss)."""
         z = y_pred["z"]
         z_prior = self.prior_codes(z_0, training=training)
-        rec = ops.mean(reconstruction_error(x, y_pred["x_hat"]))
+        rec = ops.mean(self.reconstruction_terms(x, y_pred["x_hat"]))
         adversarial = encoder_adversarial_loss(self._frozen_discriminator(z))
         d_loss = latent_discriminator_loss(
             self.discriminator(ops.stop_gradient(z_prior)),
@@ -267,6 +272,7 @@ class PriorAAE(SafeSaving, ImageModelAPI, keras.Model):
             "discriminator_units": list(self.discriminator_units),
             "generator_units": list(self.generator_units),
             "seed": self.seed,
+            "reconstruction": self.reconstruction,
         }
 
 
@@ -281,6 +287,8 @@ def build_prior_aae(
     discriminator_units=(512, 256),
     generator_units=(512, 512),
     seed=None,
+    reconstruction="l2",
+    perceptual_model=None,
     name=None,
 ):
     """Builds a Prior-AAE (`prior="learned"`) or an AAE (`prior="normal"`).
@@ -302,5 +310,7 @@ def build_prior_aae(
         discriminator_units=discriminator_units,
         generator_units=generator_units,
         seed=seed,
+        reconstruction=reconstruction,
+        perceptual_model=perceptual_model,
         name=name or ("prior_aae" if prior == "learned" else "aae"),
     )
