@@ -82,6 +82,10 @@ def parse_args(argv=None):
     parser.add_argument("--train-size", type=int, default=None, help="use the first N training images")
     parser.add_argument("--image-size", type=int, default=128, choices=[64, 128],
                         help="CelebA side (the paper: 128x128 crops)")
+    parser.add_argument("--reconstruction", default="auto", choices=["auto", "l2", "perceptual"],
+                        help="reconstruction term: 'l2', or 'perceptual' (VGG19 relu1_1..relu4_1, "
+                             "the paper's CelebA loss; needs the ImageNet VGG19 weights, see "
+                             "KERAS_VAES_VGG19_WEIGHTS); auto: perceptual on CelebA, l2 otherwise")
     parser.add_argument("--feature-model", default="classifier",
                         help="FID features: 'classifier' (the package's offline MNIST / Fashion-MNIST "
                              "classifier, or a stand-in trained here if it is not shipped), "
@@ -116,6 +120,8 @@ def parse_args(argv=None):
         args.latent_dim = LATENT_DIMS[args.dataset]
     if args.filters is None:
         args.filters = [64, 128, 256, 512] if args.dataset == "celeba" else [64, 128]
+    if args.reconstruction == "auto":
+        args.reconstruction = "perceptual" if args.dataset == "celeba" else "l2"
     return args
 
 
@@ -200,7 +206,8 @@ def feature_model_and_labeller(args, x_train, y_train, x_test, y_test):
 def build(kind, beta, args, input_shape, anneal_steps, latent_dim=None):
     """One of the paper's four models on the same InfoGAN network."""
     latent_dim = latent_dim or args.latent_dim
-    network = {"filters": tuple(args.filters), "dense_units": args.dense_units, "seed": args.seed}
+    network = {"filters": tuple(args.filters), "dense_units": args.dense_units, "seed": args.seed,
+               "reconstruction": args.reconstruction}
     if kind in ("vae", "fp_vae"):
         return kv.build_flow_prior_vae(
             input_shape, latent_dim, beta=beta, prior="flow" if kind == "fp_vae" else "normal",
@@ -409,10 +416,12 @@ def write_outputs(rows, args, fid_label, fid_description, fid_reason, label_note
              f"{plotting.beta_positions(args.betas)[1]:g} (a decade below the smallest positive beta).",
              "The paper's Table 1 is CelebA 128x128; its numbers stand beside this run's for the "
              "layout only."]
-    if args.dataset == "celeba":
-        notes.append("Reconstruction term: the models' squared error. The paper trains CelebA with "
-                     "the VGG19 perceptual loss (relu1_1..relu4_1; keras_vaes.losses.perceptual_loss "
-                     "with keras_vaes.metrics.vgg19_feature_model), which the models do not take yet.")
+    if args.reconstruction == "perceptual":
+        notes.append("Reconstruction term: the VGG19 perceptual loss (relu1_1..relu4_1, "
+                     "keras_vaes.losses.perceptual_loss), as the paper on CelebA.")
+    elif args.dataset == "celeba":
+        notes.append("Reconstruction term: squared error (--reconstruction l2); the paper trains "
+                     "CelebA with the VGG19 perceptual loss (--reconstruction perceptual).")
     lp.write_sweep_results(rows, args.output, header=header, fid_label=fid_label, notes=notes)
     plotting.save_fid_vs_beta(rows, os.path.join(args.output, "fid_vs_beta.png"), ylabel=fid_label,
                               title=f"{args.dataset}: {fid_label} vs beta (Figure 3)",

@@ -160,7 +160,7 @@ def test_celeba_branch_table1_and_attribute_interpolation(tmp_path, capsys):
                    "--filters", "4", "8", "--dense-units", "8", "--num-couplings", "2",
                    "--hidden-units", "4", "--fid-samples", "4", "--separability-samples", "4",
                    "--pairs", "1", "--interpolation-steps", "3", "--verbose", "0",
-                   "--output", str(out))
+                   "--reconstruction", "l2", "--output", str(out))
     for name in ("attribute_interpolation.png", "interpolation.png", "results.md"):
         assert (out / name).stat().st_size > 0, name
     text = (out / "results.md").read_text()
@@ -169,3 +169,12 @@ def test_celeba_branch_table1_and_attribute_interpolation(tmp_path, capsys):
         rows = {r["model"]: r for r in csv.DictReader(f)}
     assert float(rows["vae"]["separability_z"]) >= 1
     assert float(rows["fp_vae"]["separability_z0"]) >= 1 and float(rows["fp_vae"]["separability_zT"]) >= 1
+
+
+def test_celeba_trains_with_the_perceptual_loss_by_default():
+    spec = importlib.util.spec_from_file_location("learned_priors_example", SCRIPT)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.parse_args(["--dataset", "celeba"]).reconstruction == "perceptual"
+    assert script.parse_args(["--dataset", "mnist"]).reconstruction == "l2"
+    assert script.parse_args(["--dataset", "celeba", "--reconstruction", "l2"]).reconstruction == "l2"
