@@ -45,6 +45,8 @@ def test_evaluation_table_with_a_pluggable_extractor(tmp_path):
     md, csv_path = gamix_eval.write_results(results, str(tmp_path), notes=["tiny"])
     text = open(md).read()
     assert "The paper reports no numbers" in text and "| baseline |" in text
+    header = next(line for line in text.splitlines() if line.startswith("| model |"))
+    assert header.count("|") == len(gamix_eval.COLUMNS) + 2  # no stray pipes in names
     rows = list(csv.reader(open(csv_path)))
     assert ["paper", "paper", "any metric", "the paper reports no numbers"] in rows
     dims = list(csv.reader(open(tmp_path / "latent_dimensions.csv")))

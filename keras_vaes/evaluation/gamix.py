@@ -91,7 +91,7 @@ def evaluate_gamix(models, data, feature_model=None, fid_unavailable=None, seed=
             "sharpness reconstructions": laplacian_energy(to_unit_range(reconstructions)),
             "inactive dims (var(mu) < 0.05)": inactive.count,
             "latent dims": int(z_mean.shape[1]),
-            "mean over dims of |mean(mu_j)|": float(np.mean(np.abs(mean_j))),
+            "mean over dims of abs(mean(mu_j))": float(np.mean(np.abs(mean_j))),
             "mean over dims of var(mu_j)": float(np.mean(var_j)),
             "mean sigma^2": float(np.mean(np.exp(z_log_var))),
         }
@@ -126,7 +126,7 @@ def _fmt(value):
 
 COLUMNS = (
     "FID reconstructions", "FID samples", "L1 reconstruction", "sharpness samples",
-    "sharpness reconstructions", "inactive dims (var(mu) < 0.05)", "mean over dims of |mean(mu_j)|",
+    "sharpness reconstructions", "inactive dims (var(mu) < 0.05)", "mean over dims of abs(mean(mu_j))",
     "mean over dims of var(mu_j)", "mean sigma^2",
 )
 
