@@ -499,7 +499,7 @@ def slerp(z_a, z_b, t):
 
     Example:
 
-    >>> np.round(slerp([1.0, 0.0], [0.0, 1.0], 0.5), 4).tolist()
+    >>> [round(float(v), 4) for v in slerp([1.0, 0.0], [0.0, 1.0], 0.5)]
     [0.7071, 0.7071]
     """
     z_a, z_b, _, t_b = _interpolation_inputs(z_a, z_b, t)
