@@ -16,10 +16,10 @@ from keras_vaes.evaluation.split_vae import evaluate_split_vae
 from keras_vaes.evaluation.split_vae import mix_halves
 from keras_vaes.evaluation.split_vae import save_result_figures
 from keras_vaes.evaluation.split_vae import write_results
+from keras_vaes.evaluation.split_vae_categories import category_fid_table
 from keras_vaes.evaluation.split_vae import PAPER_CIFAR10
 from keras_vaes.evaluation.tables import QualityMeasures
 from keras_vaes.evaluation.two_stage import evaluate_two_stage
 from keras_vaes.evaluation.two_stage import evaluation_images
 from keras_vaes.evaluation.gamix import evaluate_gamix, laplacian_energy
 from keras_vaes.evaluation import learned_priors
-from keras_vaes.evaluation.split_vae_categories import category_fid_table

@@ -28,10 +28,10 @@ from keras_vaes.metrics.fid import images_hash
 from keras_vaes.metrics.fid import inception_extractor
 from keras_vaes.metrics.fid import tfgan_inception_extractor
 from keras_vaes.metrics.fid import weights_hash
+from keras_vaes.metrics.classifier import classifier_feature_model
 from keras_vaes.metrics.separability import linear_separability
 from keras_vaes.metrics.separability import one_vs_rest_attributes
 from keras_vaes.metrics.neighbours import nearest_neighbours
 from keras_vaes.metrics.neighbours import train_test_neighbours
 from keras_vaes.metrics.perceptual import VGG19WeightsUnavailable
 from keras_vaes.metrics.perceptual import vgg19_feature_model
-from keras_vaes.metrics.classifier import classifier_feature_model
