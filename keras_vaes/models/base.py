@@ -8,7 +8,6 @@ balancing rule (`keras_vaes.balancing`) live in `compute_loss`. Gamma is
 saved with the weights.
 """
 
-import os
 
 import keras
 import numpy as np
@@ -16,7 +15,8 @@ from keras import ops
 
 from keras_vaes.balancing import GammaBalancer
 from keras_vaes.layers import Sampling
-from keras_vaes.utils import atomic_write, check_images
+from keras_vaes.models.saving import SafeSaving
+from keras_vaes.utils import check_images
 
 
 class TrainingDivergedError(ValueError):
@@ -69,7 +69,7 @@ class StopOnDivergence(keras.callbacks.Callback):
         self._epoch = 0
 
 
-class BalancedVAE(keras.Model):
+class BalancedVAE(SafeSaving, keras.Model):
     """Base of the package's VAEs: gamma-balanced training, saving, API.
 
     Subclasses build `encoder` (data -> [mean, log_var]) and `decoder`
@@ -296,37 +296,6 @@ class BalancedVAE(keras.Model):
         own = {k: store[k] for k in store.keys() if not k.startswith("balancer_")}
         super().load_own_variables(own)
 
-    def _check_finite(self, filepath):
-        broken = [w.path for w in self.weights if not np.all(np.isfinite(ops.convert_to_numpy(w)))]
-        if broken:
-            raise ValueError(
-                f"Refusing to write {filepath}: {len(broken)} weight tensors hold "
-                f"NaN or inf (e.g. {broken[0]}), so training diverged; the file "
-                "on disk, if any, is left as it was."
-            )
-
-    def save_weights(self, filepath, overwrite=True, **kwargs):
-        """Saves weights (and gamma) atomically to a `.weights.h5` file.
-
-        Non-finite weights (a diverged run) are never written over a file.
-        """
-        if not str(filepath).endswith(".weights.h5"):
-            raise ValueError(
-                "The weights file name must end in `.weights.h5`. "
-                f"Received: filepath={filepath}"
-            )
-        self._check_finite(filepath)
-        if not overwrite and os.path.exists(filepath):
-            return super().save_weights(filepath, overwrite=False, **kwargs)
-        atomic_write(filepath, lambda tmp: super(BalancedVAE, self).save_weights(tmp, **kwargs))
-
-    def save(self, filepath, overwrite=True, **kwargs):
-        """Saves the whole model (`.keras`) atomically; never diverged weights."""
-        self._check_finite(filepath)
-        if not str(filepath).endswith(".keras") or (not overwrite and os.path.exists(filepath)):
-            return super().save(filepath, overwrite=overwrite, **kwargs)
-        atomic_write(filepath, lambda tmp: super(BalancedVAE, self).save(tmp, **kwargs))
-
     def load_weights(self, filepath, *args, **kwargs):
         """Loads a `.weights.h5` file written by the same configuration.
 
@@ -335,18 +304,8 @@ class BalancedVAE(keras.Model):
             False for a file without them (then call `estimate_gamma` on
             training data before resuming training, as the authors do).
         """
-        if not os.path.exists(filepath):
-            raise FileNotFoundError(f"Weights file {filepath!r} does not exist.")
         self._restored_gamma = False
-        try:
-            super().load_weights(filepath, *args, **kwargs)
-        except (ValueError, KeyError) as error:
-            config = {k: v for k, v in self.get_config().items() if k not in ("name", "trainable")}
-            raise ValueError(
-                f"Could not load {filepath} into this {type(self).__name__} "
-                f"({config}): the file was written by a model of a different "
-                f"configuration. Keras said: {error}"
-            ) from error
+        super().load_weights(filepath, *args, **kwargs)
         return self._restored_gamma
 
     @classmethod

@@ -14,7 +14,6 @@ so the model trains on every Keras backend.
 """
 
 import math
-import os
 
 import keras
 import numpy as np
@@ -28,7 +27,8 @@ from keras_vaes.losses.learned_priors import fp_vae_loss, kl_annealing
 from keras_vaes.losses.learned_priors import merged_prior_input, reconstruction_error
 from keras_vaes.losses.perceptual import perceptual_loss
 from keras_vaes.priors import RealNVPPrior
-from keras_vaes.utils import atomic_write, check_images
+from keras_vaes.models.saving import SafeSaving
+from keras_vaes.utils import check_images
 
 # At beta = 0 nothing bounds sigma (eq. 8): the reconstruction drives
 # log sigma^2 to -inf. DESIGN.md: a short MNIST run went NaN without a clamp.
@@ -83,49 +83,8 @@ class GaussianPosteriorHead(keras.layers.Layer):
         return {**super().get_config(), "latent_dim": self.latent_dim, "log_var_range": list(self.log_var_range)}
 
 
-class SafeSaving:
-    """Atomic, NaN-refusing saves and clear load errors (as `BalancedVAE`)."""
-
-    def _check_finite(self, filepath):
-        broken = [w.path for w in self.weights if not np.all(np.isfinite(ops.convert_to_numpy(w)))]
-        if broken:
-            raise ValueError(
-                f"Refusing to write {filepath}: {len(broken)} weight tensors hold "
-                f"NaN or inf (e.g. {broken[0]}), so training diverged; the file "
-                "on disk, if any, is left as it was."
-            )
-
-    def save_weights(self, filepath, overwrite=True, **kwargs):
-        """Saves the weights atomically to a `.weights.h5` file; never NaN."""
-        if not str(filepath).endswith(".weights.h5"):
-            raise ValueError(
-                f"The weights file name must end in `.weights.h5`. Received: filepath={filepath}"
-            )
-        self._check_finite(filepath)
-        if not overwrite and os.path.exists(filepath):
-            return keras.Model.save_weights(self, filepath, overwrite=False, **kwargs)
-        atomic_write(filepath, lambda tmp: keras.Model.save_weights(self, tmp, **kwargs))
-
-    def save(self, filepath, overwrite=True, **kwargs):
-        """Saves the whole model (`.keras`) atomically; never diverged weights."""
-        self._check_finite(filepath)
-        if not str(filepath).endswith(".keras") or (not overwrite and os.path.exists(filepath)):
-            return keras.Model.save(self, filepath, overwrite=overwrite, **kwargs)
-        atomic_write(filepath, lambda tmp: keras.Model.save(self, tmp, **kwargs))
-
-    def load_weights(self, filepath, *args, **kwargs):
-        """Loads a `.weights.h5` file written by the same configuration."""
-        if not os.path.exists(filepath):
-            raise FileNotFoundError(f"Weights file {filepath!r} does not exist.")
-        try:
-            keras.Model.load_weights(self, filepath, *args, **kwargs)
-        except (ValueError, KeyError) as error:
-            config = {k: v for k, v in self.get_config().items() if k not in ("name", "trainable")}
-            raise ValueError(
-                f"Could not load {filepath} into this {type(self).__name__} "
-                f"({config}): the file was written by a model of a different "
-                f"configuration. Keras said: {error}"
-            ) from error
+class PresetExport:
+    """`export_weights` for the learned-priors models (no optimizer state)."""
 
     def export_weights(self, filepath):
         """Writes the weights without the optimizer state (for presets).
@@ -253,7 +212,7 @@ class ImageModelAPI:
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class FlowPriorVAE(SafeSaving, ImageModelAPI, keras.Model):
+class FlowPriorVAE(SafeSaving, PresetExport, ImageModelAPI, keras.Model):
     """VAE with a learned RealNVP prior and beta-weighted KL (eq. 5-8).
 
     Calling the model on images (or `(images, labels)`) returns a dict with

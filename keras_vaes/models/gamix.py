@@ -7,7 +7,6 @@ reconstruction (eq. (12)), the weighted ELBO of eq. (13), a PatchGAN adversary
 code (marianorivera/How2TrainUrVAE; DESIGN.md, "GAMIX-VAE").
 """
 
-import os
 
 import keras
 import numpy as np
@@ -27,7 +26,7 @@ from keras_vaes.losses.gamix import (
 from keras_vaes.losses.gaussian import gaussian_kl
 from keras_vaes.optimizers import GroupedOptimizer
 from keras_vaes.samplers import NormalSampler
-from keras_vaes.utils import atomic_write
+from keras_vaes.models.saving import SafeSaving
 
 KL_CHOICES = ("mixture", "standard")
 
@@ -61,7 +60,7 @@ def to_unit_range(images):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class GamixVAE(keras.Model):
+class GamixVAE(SafeSaving, keras.Model):
     """GAMIX-VAE: batch-mixture KL, variance regulariser, PatchGAN adversary.
 
     Calling the model on images in [-1, 1] returns a dict with `"x_hat"`
@@ -414,49 +413,6 @@ class GamixVAE(keras.Model):
         return decoded.reshape((len(z1), steps) + self.image_shape)
 
     # --- Saving -----------------------------------------------------------
-
-    def _check_finite(self, filepath):
-        broken = [w.path for w in self.weights if not np.all(np.isfinite(ops.convert_to_numpy(w)))]
-        if broken:
-            raise ValueError(
-                f"Refusing to write {filepath}: {len(broken)} weight tensors hold NaN or "
-                f"inf (e.g. {broken[0]}), so training diverged; the file on disk, if any, "
-                "is left as it was."
-            )
-
-    def save_weights(self, filepath, overwrite=True, **kwargs):
-        """Saves the three networks' weights atomically to a `.weights.h5` file.
-
-        Non-finite weights (a diverged run) are never written.
-        """
-        if not str(filepath).endswith(".weights.h5"):
-            raise ValueError(
-                f"The weights file name must end in `.weights.h5`. Received: filepath={filepath}"
-            )
-        self._check_finite(filepath)
-        if not overwrite and os.path.exists(filepath):
-            return super().save_weights(filepath, overwrite=False, **kwargs)
-        atomic_write(filepath, lambda tmp: super(GamixVAE, self).save_weights(tmp, **kwargs))
-
-    def save(self, filepath, overwrite=True, **kwargs):
-        """Saves the model (`.keras`) atomically; never diverged weights."""
-        self._check_finite(filepath)
-        if not str(filepath).endswith(".keras") or (not overwrite and os.path.exists(filepath)):
-            return super().save(filepath, overwrite=overwrite, **kwargs)
-        atomic_write(filepath, lambda tmp: super(GamixVAE, self).save(tmp, **kwargs))
-
-    def load_weights(self, filepath, *args, **kwargs):
-        """Loads a `.weights.h5` file written by the same configuration."""
-        if not os.path.exists(filepath):
-            raise FileNotFoundError(f"Weights file {filepath!r} does not exist.")
-        try:
-            super().load_weights(filepath, *args, **kwargs)
-        except (ValueError, KeyError) as error:
-            config = {k: v for k, v in self.get_config().items() if k not in ("name", "trainable")}
-            raise ValueError(
-                f"Could not load {filepath} into this GamixVAE ({config}): the file was "
-                f"written by a model of a different configuration. Keras said: {error}"
-            ) from error
 
     def get_config(self):
         return {
