@@ -161,8 +161,10 @@ def _check(logs, w_start, w_one, w_two):
     gammas = [step["gamma"] for step in one]
     assert gammas[-1] < gammas[0] < 1.0  # gamma moved
     for step_one, step_two in zip(one, two):
-        for key in ("gamma", "mse", "loss"):
-            np.testing.assert_allclose(step_two[key], step_one[key], rtol=1e-4, err_msg=key)
+        # gamma to 1e-4; the running-mean logs of mse and loss sum per-replica
+        # partial sums in another order (seen: 1.4e-4 on the loss).
+        for key, rtol in (("gamma", 1e-4), ("mse", 1e-3), ("loss", 1e-3)):
+            np.testing.assert_allclose(step_two[key], step_one[key], rtol=rtol, err_msg=key)
     # The rule on the global batch MSE, by hand: per-batch MSE from the
     # running means the logs show, then the running estimate and the min.
     means = [step["mse"] for step in two[:2]]
