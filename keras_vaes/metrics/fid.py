@@ -505,38 +505,54 @@ def inception_feature_model(weights=None):
             says how to provide it.
     """
     if weights is None:
-        weights = os.environ.get(INCEPTION_WEIGHTS_ENV) or "imagenet"
+        weights = "default"
+    return load_application(
+        lambda w: keras.applications.InceptionV3(
+            include_top=False,
+            weights=w,
+            input_shape=(INCEPTION_INPUT_SIZE, INCEPTION_INPUT_SIZE, 3),
+            pooling="avg",
+        ),
+        weights, INCEPTION_WEIGHTS_ENV, InceptionWeightsUnavailable, "InceptionV3", _weights_help(),
+    )
+
+
+def load_application(build, weights, env_var, error_class, label, help_text):
+    """Builds a `keras.applications` network with its ImageNet weights.
+
+    One resolution for every pretrained extractor of the package (InceptionV3
+    for FID, VGG19 for the perceptual loss): `weights="default"` reads the
+    file named by `env_var`, else Keras's "imagenet" (cache, or a download
+    with a timeout); a path must exist; None builds random weights. The
+    network is built in float32 whatever the user's dtype policy.
+
+    Raises:
+        error_class: the weights cannot be found, loaded or downloaded; the
+            message names where they were looked for and `help_text`.
+    """
+    if weights == "default":
+        weights = os.environ.get(env_var) or "imagenet"
         origin = (
-            f"environment variable {INCEPTION_WEIGHTS_ENV}"
-            if weights != "imagenet"
+            f"environment variable {env_var}" if weights != "imagenet"
             else "keras.applications 'imagenet'"
         )
     else:
         origin = "argument `weights`"
-    if weights != "imagenet" and not os.path.isfile(weights):
-        raise InceptionWeightsUnavailable(
-            f"InceptionV3 weights file not found: {weights!r} (from the "
-            f"{origin}). {_weights_help()}"
+    if weights not in (None, "imagenet") and not os.path.isfile(weights):
+        raise error_class(
+            f"{label} weights file not found: {weights!r} (from the {origin}). {help_text}"
         )
     previous_timeout = socket.getdefaulttimeout()
     if weights == "imagenet" and previous_timeout is None:
         socket.setdefaulttimeout(_DOWNLOAD_TIMEOUT_S)
-    # The FID protocol's features are float32 whatever policy the user
-    # trains under (e.g. an opt-in mixed_bfloat16).
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy("float32")
     try:
-        return keras.applications.InceptionV3(
-            include_top=False,
-            weights=weights,
-            input_shape=(INCEPTION_INPUT_SIZE, INCEPTION_INPUT_SIZE, 3),
-            pooling="avg",
-        )
+        return build(weights)
     except Exception as error:  # download (URL/OS) or h5 loading errors
-        raise InceptionWeightsUnavailable(
-            f"Could not load the InceptionV3 ImageNet weights (from the "
-            f"{origin}: {weights!r}): {type(error).__name__}: {error}. "
-            f"{_weights_help()}"
+        raise error_class(
+            f"Could not load the {label} ImageNet weights (from the {origin}: "
+            f"{weights!r}): {type(error).__name__}: {error}. {help_text}"
         ) from error
     finally:
         socket.setdefaulttimeout(previous_timeout)

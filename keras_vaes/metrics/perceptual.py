@@ -18,9 +18,10 @@ provide them.
 """
 
 import os
-import socket
 
 import keras
+
+from keras_vaes.metrics.fid import load_application
 
 VGG19_WEIGHTS_ENV = "KERAS_VAES_VGG19_WEIGHTS"
 VGG19_WEIGHTS_FILENAME = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
@@ -28,7 +29,6 @@ VGG19_WEIGHTS_FILENAME = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
 PERCEPTUAL_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1")
 # keras.applications.vgg19.preprocess_input ("caffe"): BGR, ImageNet means.
 IMAGENET_BGR_MEAN = (103.939, 116.779, 123.68)
-_DOWNLOAD_TIMEOUT_S = 60
 
 
 class VGG19WeightsUnavailable(RuntimeError):
@@ -96,34 +96,10 @@ def vgg19_feature_model(weights="default", layers=PERCEPTUAL_LAYERS, input_shape
             "`input_shape` must be (H, W, C) with C in {1, 3}. "
             f"Received: input_shape={input_shape}"
         )
-    if weights == "default":
-        weights = os.environ.get(VGG19_WEIGHTS_ENV) or "imagenet"
-        origin = f"environment variable {VGG19_WEIGHTS_ENV}" if weights != "imagenet" else (
-            "keras.applications 'imagenet'"
-        )
-    else:
-        origin = "argument `weights`"
-    if weights not in (None, "imagenet") and not os.path.isfile(weights):
-        raise VGG19WeightsUnavailable(
-            f"VGG19 weights file not found: {weights!r} (from the {origin}). {_weights_help()}"
-        )
-    previous_timeout = socket.getdefaulttimeout()
-    if weights == "imagenet" and previous_timeout is None:
-        socket.setdefaulttimeout(_DOWNLOAD_TIMEOUT_S)
-    previous_policy = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("float32")
-    try:
-        vgg = keras.applications.VGG19(
-            include_top=False, weights=weights, input_shape=(None, None, 3)
-        )
-    except Exception as error:  # download (URL/OS) or h5 loading errors
-        raise VGG19WeightsUnavailable(
-            f"Could not load the VGG19 ImageNet weights (from the {origin}: "
-            f"{weights!r}): {type(error).__name__}: {error}. {_weights_help()}"
-        ) from error
-    finally:
-        socket.setdefaulttimeout(previous_timeout)
-        keras.config.set_dtype_policy(previous_policy)
+    vgg = load_application(
+        lambda w: keras.applications.VGG19(include_top=False, weights=w, input_shape=(None, None, 3)),
+        weights, VGG19_WEIGHTS_ENV, VGG19WeightsUnavailable, "VGG19", _weights_help(),
+    )
     names = [layer.name for layer in vgg.layers]
     unknown = [name for name in layers if name not in names]
     if unknown or not layers:
