@@ -82,6 +82,9 @@ def test_results_files_with_and_without_fid(evaluated, tmp_path):
     evaluation.write_results(no_fid, str(tmp_path / "b"), fid_reason="no weights: put the file in ~/.keras/models")
     text = (tmp_path / "b" / "results.md").read_text()
     assert "FID cells are empty: no weights" in text and "n/a" in text
+    said = dict(no_fid, measures=["FID cells are empty: no weights: put the file in ~/.keras/models"])
+    evaluation.write_results(said, str(tmp_path / "c"), fid_reason="no weights: put the file in ~/.keras/models")
+    assert (tmp_path / "c" / "results.md").read_text().count("no weights: put the file") == 1
     paths = evaluation.save_result_figures(results, str(tmp_path / "b"))
     assert all(os.path.getsize(p) > 1000 for p in paths)
 

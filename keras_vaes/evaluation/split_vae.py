@@ -216,9 +216,10 @@ def write_results(results, output_dir, paper=None, feature_description="", fid_r
     paper = paper or {}
     fd = results.get("fd", {})
     md = [header, "", f"FID feature model: {feature_description}", ""]
-    if fid_reason:
+    notes = results.get("measures", [])
+    if fid_reason and not any(fid_reason in note for note in notes):  # said once
         md += [f"FID cells are empty: {fid_reason}", ""]
-    md += [f"- {note}" for note in results.get("measures", [])]
+    md += [f"- {note}" for note in notes]
     md += [f"- {MIX_NOTES[results.get('mix', 'authors')]}",
            f"- REC decodes {'a sampled z (as the authors)' if results.get('rec_latent', 'sample') == 'sample' else 'the posterior mean'}",
            "", "Each FID cell: obtained FID (the paper's value in brackets where it reports one).", ""]
