@@ -93,18 +93,12 @@ def sha256(path, chunk=1 << 20):
 
 
 def export_weights(model, path):
-    """Writes `model`'s weights and gamma without the optimizer state.
+    """Writes `model`'s weights (and gamma) without the optimizer state.
 
-    `save_weights` of a compiled Keras 3 model also stores the optimizer's
-    variables (Adam: twice the model), which resuming training needs but a
-    shipped preset does not. Returns the file's SHA-256.
+    The function form of `model.export_weights(path)`, kept for scripts.
+    Returns the file's SHA-256.
     """
-    bare = type(model).from_config(model.get_config())
-    bare.set_weights(model.get_weights())
-    bare.balancer.mse_estimate.assign(model.balancer.mse_estimate)
-    bare.balancer.gamma.assign(model.balancer.gamma)
-    bare.save_weights(path)
-    return sha256(path)
+    return model.export_weights(path)
 
 
 def load_pretrained(name, weights_dir=None):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from keras_vaes import datasets
+from keras_vaes import datasets, pretrained
 from keras_vaes.blocks import resnet_v2
 from keras_vaes.layers import BatchMixtureKL
 from keras_vaes.losses import gamix as gl
@@ -237,6 +237,14 @@ def test_weights_and_keras_round_trips_of_all_three_networks(tmp_path):
     # Recompiled with both optimizers and their state, and trains on.
     assert [int(ops.convert_to_numpy(o.iterations)) for o in loaded.optimizer.optimizers] == [1, 1]
     loaded.fit(x, batch_size=8, epochs=1, verbose=0)
+    # A preset: the same weights without both optimizers' state.
+    bare = str(tmp_path / "preset.weights.h5")
+    assert model.export_weights(bare) == pretrained.sha256(bare)
+    assert os.path.getsize(bare) < 0.6 * os.path.getsize(path)
+    fresh = tiny(seed=2)
+    fresh.load_weights(bare)
+    for a, b in zip(outputs(model), outputs(fresh)):
+        np.testing.assert_array_equal(a, b)
     # A wrong configuration is refused with what it was.
     with pytest.raises(ValueError, match="different configuration"):
         build_gamix_vae((8, 8, 1), 16, **TINY).load_weights(path)

@@ -286,7 +286,7 @@ def sweep_table(rows, fid_label="FID"):
     """Figure 3 as a table: one row per model, one column per beta (markdown)."""
     betas = sorted({r["beta"] for r in rows})
     models = [m for m in MODEL_NAMES if any(r["model"] == m for r in rows)]
-    header = f"| model | " + " | ".join(f"beta={b:g}" for b in betas) + " | trend (Spearman rho of beta vs FID) |"
+    header = "| model | " + " | ".join(f"beta={b:g}" for b in betas) + " | trend (Spearman rho of beta vs FID) |"
     lines = [f"{fid_label} of generated samples vs beta (lower is better).", "", header,
              "|---" * (len(betas) + 2) + "|"]
     for model in models:

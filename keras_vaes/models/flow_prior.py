@@ -24,37 +24,14 @@ from keras_vaes.blocks.infogan import infogan_decoder, infogan_encoder
 from keras_vaes.layers.core import PACKAGE, Sampling
 from keras_vaes.losses.gaussian import gaussian_kl
 from keras_vaes.losses.learned_priors import fp_vae_loss, kl_annealing
-from keras_vaes.losses.learned_priors import merged_prior_input, reconstruction_error
-from keras_vaes.losses.perceptual import perceptual_loss
+from keras_vaes.losses.learned_priors import merged_prior_input
 from keras_vaes.priors import RealNVPPrior
+from keras_vaes.models.image_model import ImageModelAPI, check_beta, check_latent_dim, default_optimizer
 from keras_vaes.models.saving import SafeSaving
-from keras_vaes.utils import check_images
 
 # At beta = 0 nothing bounds sigma (eq. 8): the reconstruction drives
 # log sigma^2 to -inf. DESIGN.md: a short MNIST run went NaN without a clamp.
 LOG_VAR_RANGE = (-20.0, 10.0)
-
-
-def default_optimizer():
-    """Lucic et al. (2018)'s defaults for these networks: Adam(1e-4, beta_1=0.5)."""
-    return keras.optimizers.Adam(1e-4, beta_1=0.5)
-
-
-def check_latent_dim(latent_dim):
-    if isinstance(latent_dim, bool) or not isinstance(latent_dim, (int, np.integer)) or latent_dim < 2:
-        raise ValueError(
-            "`latent_dim` must be an integer >= 2 (the flow prior splits the "
-            f"code in two halves). Received: latent_dim={latent_dim!r}"
-        )
-    return int(latent_dim)
-
-
-def check_beta(beta):
-    if isinstance(beta, bool) or not isinstance(beta, (int, float, np.floating, np.integer)) or not (
-        math.isfinite(beta) and beta >= 0
-    ):
-        raise ValueError(f"`beta` must be a finite number >= 0. Received: beta={beta!r}")
-    return float(beta)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -83,136 +60,8 @@ class GaussianPosteriorHead(keras.layers.Layer):
         return {**super().get_config(), "latent_dim": self.latent_dim, "log_var_range": list(self.log_var_range)}
 
 
-class PresetExport:
-    """`export_weights` for the learned-priors models (no optimizer state)."""
-
-    def export_weights(self, filepath):
-        """Writes the weights without the optimizer state (for presets).
-
-        Returns:
-            The file's SHA-256.
-        """
-        from keras_vaes.pretrained import sha256
-
-        bare = type(self).from_config(self.get_config())
-        bare.set_weights(self.get_weights())
-        bare.save_weights(filepath)
-        return sha256(filepath)
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-
-class _FeatureModelHolder:
-    # A plain object keeps a frozen feature network out of Keras's tracking:
-    # its weights are neither trained, counted nor saved with the model.
-    def __init__(self, model):
-        self.model = model
-
-
-class ImageModelAPI:
-    """Shared input checks and reconstruction term of the learned-priors models."""
-
-    def _setup_reconstruction(self, reconstruction, perceptual_model):
-        if reconstruction not in ("l2", "perceptual"):
-            raise ValueError(
-                "`reconstruction` must be 'l2' or 'perceptual'. "
-                f"Received: reconstruction={reconstruction!r}"
-            )
-        if perceptual_model is not None and reconstruction != "perceptual":
-            raise ValueError(
-                "A `perceptual_model` is used only with reconstruction='perceptual'. "
-                f"Received: reconstruction={reconstruction!r}"
-            )
-        if reconstruction == "perceptual" and perceptual_model is None:
-            from keras_vaes.metrics.perceptual import vgg19_feature_model
-
-            perceptual_model = vgg19_feature_model(input_shape=self.image_shape)
-        self.reconstruction = reconstruction
-        self._perceptual = _FeatureModelHolder(perceptual_model)
-
-    def reconstruction_terms(self, x, x_hat):
-        """Per-sample reconstruction term, (N,).
-
-        `reconstruction="l2"`: 0.5 * ||x - x_hat||^2, the Gaussian -log
-        p(x|z) of eq. 5-8 (MNIST, CIFAR-10). `"perceptual"`: the VGG19
-        perceptual loss the paper uses on CelebA (section 5;
-        `keras_vaes.losses.perceptual_loss` on relu1_1..relu4_1, or the
-        `perceptual_model` given to the constructor).
-        """
-        if self.reconstruction == "perceptual":
-            return perceptual_loss(x, x_hat, self._perceptual.model)
-        return reconstruction_error(x, x_hat)
-
-    def _check_images(self, x, name="images"):
-        return check_images(x, self.image_shape, name=name).astype("float32", copy=False)
-
-    def _one_hot(self, labels, n, name="labels"):
-        """Class indices -> one-hot NumPy, None for unconditional models."""
-        if self.num_classes is None:
-            if labels is not None:
-                raise ValueError(
-                    f"{type(self).__name__} is unconditional (num_classes=None): it takes "
-                    f"no labels. Received: labels of shape {np.shape(labels)}"
-                )
-            return None
-        if labels is None:
-            raise ValueError(
-                f"{type(self).__name__} is conditional (num_classes={self.num_classes}): "
-                "pass `labels` (class indices)."
-            )
-        labels = np.asarray(labels)
-        if labels.ndim == 0:
-            labels = np.full((n,), labels)
-        if labels.ndim == 2 and labels.shape[1] == self.num_classes:
-            labels = np.argmax(labels, axis=1)
-        if (
-            labels.shape != (n,)
-            or not np.issubdtype(labels.dtype, np.integer)
-            or labels.min() < 0
-            or labels.max() >= self.num_classes
-        ):
-            raise ValueError(
-                f"Expected {name} as {n} class indices in [0, {self.num_classes}). "
-                f"Received: {name}.shape={labels.shape}, dtype={labels.dtype}"
-                + (f", range [{labels.min()}, {labels.max()}]" if labels.size and np.issubdtype(labels.dtype, np.number) else "")
-            )
-        return np.eye(self.num_classes, dtype="float32")[labels]
-
-    def _check_codes(self, z, name="z"):
-        z = np.asarray(ops.convert_to_numpy(z), dtype="float32")
-        if z.ndim != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(
-                f"Expected {name} of shape (N, {self.latent_dim}). Received: {name}.shape={z.shape}"
-            )
-        return z
-
-    def _split_inputs(self, inputs):
-        """images, or (images, labels) / {"images", "labels"} -> (images, one-hot or None)."""
-        if isinstance(inputs, dict):
-            images, labels = inputs["images"], inputs.get("labels")
-        elif isinstance(inputs, (tuple, list)):
-            images, labels = inputs
-        else:
-            images, labels = inputs, None
-        if labels is not None and self.num_classes:
-            if len(labels.shape) == 1:
-                labels = ops.one_hot(ops.cast(labels, "int32"), self.num_classes)
-            labels = ops.cast(labels, "float32")
-        elif self.num_classes:
-            raise ValueError(
-                f"{type(self).__name__} is conditional: train and call it on "
-                "(images, labels) or {'images': ..., 'labels': ...}."
-            )
-        return images, labels
-
-    def _net_inputs(self, first, labels):
-        return first if labels is None else [first, labels]
-
-
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class FlowPriorVAE(SafeSaving, PresetExport, ImageModelAPI, keras.Model):
+class FlowPriorVAE(SafeSaving, ImageModelAPI, keras.Model):
     """VAE with a learned RealNVP prior and beta-weighted KL (eq. 5-8).
 
     Calling the model on images (or `(images, labels)`) returns a dict with

@@ -433,10 +433,6 @@ class GamixVAE(SafeSaving, keras.Model):
             "seed": self.seed,
         }
 
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
 
 def build_gamix_vae(
     input_shape,

@@ -25,9 +25,8 @@ from keras_vaes.blocks.infogan import LEAKY_SLOPE, infogan_decoder, infogan_enco
 from keras_vaes.layers.core import PACKAGE
 from keras_vaes.losses.learned_priors import encoder_adversarial_loss, generator_adversarial_loss
 from keras_vaes.losses.learned_priors import latent_discriminator_loss
-from keras_vaes.models.flow_prior import ImageModelAPI, PresetExport, check_beta, check_latent_dim
+from keras_vaes.models.image_model import ImageModelAPI, check_beta, check_latent_dim, default_optimizer
 from keras_vaes.models.saving import SafeSaving
-from keras_vaes.models.flow_prior import default_optimizer
 from keras_vaes.optimizers import GroupedOptimizer
 
 
@@ -53,7 +52,7 @@ def code_generator(latent_dim, units=(512, 512), name="code_generator"):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class PriorAAE(SafeSaving, PresetExport, ImageModelAPI, keras.Model):
+class PriorAAE(SafeSaving, ImageModelAPI, keras.Model):
     """Adversarial autoencoder with a fixed (AAE) or learned (Prior-AAE) prior.
 
     Calling the model on images returns `{"x_hat": ..., "z": ...}` (z the

@@ -4,7 +4,8 @@
 (`.weights.h5`) and `save` (`.keras`) write to a temporary file that replaces
 the target only when complete, and refuse weights holding NaN or inf (a
 diverged run never overwrites a good file); `load_weights` names the
-model's configuration when a file of another configuration does not fit.
+model's configuration when a file of another configuration does not fit;
+`export_weights` writes a preset: the weights without the optimizer state.
 """
 
 import os
@@ -61,3 +62,29 @@ class SafeSaving:
                 f"configuration. Keras said: {error}"
             ) from error
 
+    def _export_state(self, bare):
+        """Copies state kept outside `get_weights()` onto `bare` (a hook)."""
+
+    def export_weights(self, filepath):
+        """Writes the weights without the optimizer state (for presets).
+
+        `save_weights` of a compiled Keras 3 model also stores the
+        optimizer's variables (Adam: twice the model), which resuming
+        training needs but a shipped preset does not.
+
+        Returns:
+            The file's SHA-256.
+        """
+        from keras_vaes.pretrained import sha256
+
+        bare = type(self).from_config(self.get_config())
+        bare.set_weights(self.get_weights())
+        self._export_state(bare)
+        bare.save_weights(filepath)
+        return sha256(filepath)
+
+    @classmethod
+    def from_config(cls, config):
+        # Every model of the package takes its whole config as arguments:
+        # never revive it as a Functional model.
+        return cls(**config)

@@ -6,7 +6,7 @@ vanilla VAE of the ablation (section VI), identical but for the last layer.
 """
 
 import keras
-from keras import layers, ops
+from keras import layers
 
 from keras_vaes import blocks
 from keras_vaes.layers import PACKAGE, SplitComposition

@@ -34,7 +34,7 @@ import os
 
 import keras
 import numpy as np
-from keras import layers, ops
+from keras import layers
 
 from keras_vaes import blocks, samplers
 from keras_vaes.layers import PACKAGE, Sampling
