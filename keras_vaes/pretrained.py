@@ -11,8 +11,9 @@ Example:
 >>> images = model.generate(16, seed=0)["x_hat"]  # doctest: +SKIP
 """
 
-import hashlib
 import os
+
+from keras_vaes.utils import sha256
 
 WEIGHTS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "weights")
 
@@ -81,15 +82,6 @@ PRESETS = {
         ),
     },
 }
-
-
-def sha256(path, chunk=1 << 20):
-    """Hex SHA-256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def export_weights(model, path):

@@ -1,5 +1,6 @@
 """Input checks and small file helpers shared by the package."""
 
+import hashlib
 import os
 import tempfile
 
@@ -78,3 +79,12 @@ def atomic_write(path, write):
         if os.path.exists(tmp):
             os.remove(tmp)
     return path
+
+
+def sha256(path, chunk=1 << 20):
+    """Hex SHA-256 of a file's bytes (presets, classifier weights, frozen graphs)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()

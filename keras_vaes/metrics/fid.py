@@ -345,15 +345,6 @@ def weights_hash(model):
     return digest.hexdigest()
 
 
-def file_hash(path, chunk=1 << 20):
-    """SHA-256 of a file's bytes (e.g. a frozen graph), 64 hex characters."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def images_hash(images):
     """SHA-256 of an image array's content, shape and dtype (cache keys)."""
     images = np.ascontiguousarray(images)
@@ -674,7 +665,7 @@ class FrozenGraphExtractor(FeatureExtractor):
         return np.reshape(output, (batch.shape[0], -1)).astype(np.float64)
 
     def _weights_identity(self):
-        return f"graph-sha256:{file_hash(self.path)} {self.input_tensor}->{self.output_tensor}"
+        return f"graph-sha256:{utils.sha256(self.path)} {self.input_tensor}->{self.output_tensor}"
 
 
 def tfgan_inception_extractor(path=None):

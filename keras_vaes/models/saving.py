@@ -13,7 +13,7 @@ import os
 import numpy as np
 from keras import ops
 
-from keras_vaes.utils import atomic_write
+from keras_vaes.utils import atomic_write, sha256
 
 
 class SafeSaving:
@@ -75,8 +75,6 @@ class SafeSaving:
         Returns:
             The file's SHA-256.
         """
-        from keras_vaes.pretrained import sha256
-
         bare = type(self).from_config(self.get_config())
         bare.set_weights(self.get_weights())
         self._export_state(bare)
