@@ -255,7 +255,12 @@ def fid_curves(histories_by_label, components, outputs=("x_hat", "x1", "x2")):
     return curves
 
 
-def write_fid_evolution(curves, output, ylabel, title):
+def measure_name(description):
+    """The short name of an extractor's measure for axes and titles."""
+    return evaluation.tables.FD if description.startswith(evaluation.tables.FD) else "FID"
+
+
+def write_fid_evolution(curves, output, description, title):
     """fid_evolution.csv (epoch, curve, mean, std) and fid_evolution.png."""
     with open(os.path.join(output, "fid_evolution.csv"), "w", newline="") as f:
         writer = csv.writer(f)
@@ -265,7 +270,7 @@ def write_fid_evolution(curves, output, ylabel, title):
                 writer.writerow([label, int(e), f"{m:.4f}", f"{s:.4f}"])
     std_for = [k for k in curves if k in ("split x_hat", "split x1")] or None
     return plotting.save_fid_evolution(curves, os.path.join(output, "fid_evolution.png"),
-                                       ylabel=ylabel, title=title, std_for=std_for)
+                                       ylabel=measure_name(description), title=title, std_for=std_for)
 
 
 def read_history(path):
@@ -297,7 +302,7 @@ def run_ablation(args, x_train, x_test, extractor, description):
                 num_samples=args.fid_samples, seed=seed, batch_size=args.batch_size)
             histories[label].append(train(model, x_train, x_test, args, folder, [callback]))
     curves = fid_curves(histories, args.fid_gmm_components)
-    title = (f"{args.dataset}: after GMM-{args.fid_gmm_components}, mean +- std over "
+    title = (f"{args.dataset}: {measure_name(description)} after GMM-{args.fid_gmm_components}, mean +- std over "
              f"{len(args.ablation_seeds)} seed(s)")
     path = write_fid_evolution(curves, args.output, description, title)
     print(f"wrote {path}")
@@ -379,7 +384,8 @@ def run_split_vae(args):
         if args.fid_every:
             label = "vanilla" if args.vanilla else "split"
             write_fid_evolution(fid_curves({label: [history]}, args.fid_gmm_components),
-                                args.output, description, f"{args.dataset}: FID along training")
+                                args.output, description,
+                                f"{args.dataset}: {measure_name(description)} after GMM-{args.fid_gmm_components} along training")
 
     if args.recalibrate_bn:
         batches = model.recalibrate_batch_norm(x_train[:10000])

@@ -148,6 +148,7 @@ def save_fid_evolution(curves, path, ylabel="FID", title=None, std_for=None):
         if std_for is None or label in std_for:
             ax.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.2)
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
