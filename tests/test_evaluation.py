@@ -152,6 +152,9 @@ def test_fd_column_rows_computed_one_at_a_time(evaluated, tmp_path):
         model, images, feature_model=features, gmm_components=(2,), num_samples=30,
         seed=0, batch_size=10, verbose=0, keep_samples=4)
     assert all(v["x_hat"].shape[0] == 4 for v in kept["samples"].values())
+    # ... evenly spaced over the row, so a grid of grouped GMM samples shows every component.
+    z = kv.samplers.NormalSampler(4).sample(30, seed=0)[[0, 10, 19, 29]]
+    np.testing.assert_allclose(kept["samples"]["GEN"]["x_hat"], model.decode(z)["x_hat"], atol=1e-6)
     assert kept["fid"]["GMM-2"]["x2"] == pytest.approx(results["fid"]["GMM-2"]["x2"], rel=1e-6)
     assert kept["fd"] == {}
     text = evaluation.write_results(results, str(tmp_path), feature_description="tiny")

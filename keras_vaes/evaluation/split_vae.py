@@ -120,7 +120,9 @@ def evaluate_split_vae(
             "FD (classifier features)" cells, or None.
         classifier_unavailable: str. Why there is no FD.
         fid_unavailable: str. Why there is no FID.
-        keep_samples: int. Decoded images kept per row for figures.
+        keep_samples: int. Decoded images kept per row for figures, evenly
+            spaced over the row (the unshuffled GMM samples span every
+            component).
 
     Returns:
         A dict: `"fid"` and `"fd"` {row: {column: value}}, `"diagnostics"`,
@@ -169,7 +171,7 @@ def evaluate_split_vae(
             for measure, value in measures.score(images).items():
                 if value is not None:
                     scores[measure].setdefault(row, {})[column] = value
-        samples[row] = {name: value[:keep_samples] for name, value in outputs.items()}
+        samples[row] = {name: value[_spread(len(value), keep_samples)] for name, value in outputs.items()}
         del outputs
     return {
         "fid": scores[tables.FID],
@@ -255,6 +257,17 @@ def write_results(results, output_dir, paper=None, feature_description="", fid_r
         csv_rows.append([key, d[key]] + [""] * (3 * len(OUTPUT_COLUMNS) - 1))
     tables.write_table_files(output_dir, md, csv_rows)
     return "\n".join(md)
+
+
+def _spread(n, keep):
+    """Indices of `keep` of `n` images, evenly spaced (all of them when n <= keep).
+
+    Unshuffled GMM samples come grouped by component: the first 100 would
+    show one or two components, evenly spaced ones show them all.
+    """
+    if n <= keep:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, keep).round().astype(int))
 
 
 def save_result_figures(results, output_dir, n=100):
