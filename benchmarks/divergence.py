@@ -211,7 +211,7 @@ def summarize(records, output):
         if len(finished) % 2 == 0 and finished:
             median = 0.5 * (finished[len(finished) // 2 - 1] + finished[len(finished) // 2])
         per_seed = ", ".join(
-            f"s{r['seed']}: " + (f"NaN@{r['divergence_step']}" if r["diverged"]
+            f"s{r['seed']}: " + (f"non-finite@{r['divergence_step']}" if r["diverged"]
                                  else fmt(r["final_mse"], ".4f"))
             for r in runs
         )

@@ -104,6 +104,7 @@ def save_curves(history, path, keys=None, title=None):
         ax.plot(np.arange(1, len(values) + 1), values, marker="o", ms=3)
         ax.set_title(key)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
         if key in ("gamma", "mse") and np.all(values > 0):
             ax.set_yscale("log")
     return _save(plt, fig, path, title)

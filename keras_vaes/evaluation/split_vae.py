@@ -121,13 +121,13 @@ def evaluate_split_vae(
         classifier_unavailable: str. Why there is no FD.
         fid_unavailable: str. Why there is no FID.
         keep_samples: int. Decoded images kept per row for figures, evenly
-            spaced over the row (the unshuffled GMM samples span every
-            component).
+            spaced over the row (the unshuffled GMM samples come grouped by
+            component: the kept ones spread over the components).
 
     Returns:
         A dict: `"fid"` and `"fd"` {row: {column: value}}, `"diagnostics"`,
-        `"mix"`, `"measures"` (extractor notes), and the first
-        `keep_samples` decoded images of each row under `"samples"`.
+        `"mix"`, `"measures"` (extractor notes), and `keep_samples`
+        decoded images of each row, evenly spaced, under `"samples"`.
     """
     if mix not in MIX_MODES:
         raise ValueError(f"`mix` must be one of {MIX_MODES}. Received: mix={mix!r}")
@@ -219,7 +219,7 @@ def write_results(results, output_dir, paper=None, feature_description="", fid_r
     fd = results.get("fd", {})
     md = [header, "", f"FID feature model: {feature_description}", ""]
     notes = results.get("measures", [])
-    if fid_reason and not any(fid_reason in note for note in notes):  # said once
+    if fid_reason and f"FID cells are empty: {fid_reason}" not in notes:  # said once
         md += [f"FID cells are empty: {fid_reason}", ""]
     md += [f"- {note}" for note in notes]
     md += [f"- {MIX_NOTES[results.get('mix', 'authors')]}",

@@ -29,7 +29,8 @@ import os
 
 import keras
 
-from keras_vaes.pretrained import WEIGHTS_DIR, sha256
+from keras_vaes.pretrained import WEIGHTS_DIR
+from keras_vaes.utils import sha256
 
 INPUT_SHAPE = (32, 32, 1)
 FEATURE_DIM = 128

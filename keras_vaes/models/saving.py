@@ -17,7 +17,11 @@ from keras_vaes.utils import atomic_write, sha256
 
 
 class SafeSaving:
-    """Atomic, NaN-refusing saves and clear load errors (a `keras.Model` mixin)."""
+    """Atomic, NaN-refusing saves, clear load errors, `export_weights` (a `keras.Model` mixin).
+
+    A model using it takes its whole config as constructor arguments
+    (`from_config` is `cls(**config)`).
+    """
 
     def _check_finite(self, filepath):
         broken = [w.path for w in self.weights if not np.all(np.isfinite(ops.convert_to_numpy(w)))]
