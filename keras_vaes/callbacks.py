@@ -142,7 +142,7 @@ class GMMFIDHistory(keras.callbacks.Callback):
         logs.update(scores)
 
 
-def aggregate_fid_histories(histories, key):
+def aggregate_fid_histories(histories, key, first_epoch=1):
     """Mean and std over seeds of one FID column of several histories.
 
     Args:
@@ -150,6 +150,8 @@ def aggregate_fid_histories(histories, key):
             e.g. per seed), each holding `key` with one value per epoch
             (NaN where the FID was not computed).
         key: str. E.g. `"fid_gmm100_x1"`.
+        first_epoch: int. The 1-based number of the histories' first epoch
+            (N + 1 for a training resumed with `fit(initial_epoch=N)`).
 
     Returns:
         `(epochs, mean, std)`: 1-based epochs at which every history has a
@@ -167,6 +169,6 @@ def aggregate_fid_histories(histories, key):
     length = min(len(c) for c in columns)
     stacked = np.stack([c[:length] for c in columns])
     finite = np.all(np.isfinite(stacked), axis=0)
-    epochs = np.arange(1, length + 1)[finite]
+    epochs = np.arange(first_epoch, first_epoch + length)[finite]
     values = stacked[:, finite]
     return epochs, values.mean(axis=0), values.std(axis=0)

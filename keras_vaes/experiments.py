@@ -106,6 +106,9 @@ def split_vae_parser(dataset=None):
                      help=f"evaluate a shipped preset instead of training ({', '.join(pretrained.PRESETS)})")
     run.add_argument("--weights", default=None,
                      help="a .weights.h5 to load; trains further only if --epochs > 0")
+    run.add_argument("--initial-epoch", type=int, default=0,
+                     help="epochs the --weights were already trained: training resumes at "
+                          "epoch N+1, and logs, checkpoints and FID curves count from there")
     run.add_argument("--seed", type=int, default=0, help="seed of initialisation, batches and sampling")
     run.add_argument("--dtype-policy", default="float32",
                      choices=["float32", "mixed_bfloat16", "mixed_float16"],
@@ -164,6 +167,10 @@ def parse_split_vae_args(argv=None, dataset=None):
     args.gmm_components = args.gmm_components or list(config["gmm_components"])
     if args.epochs is None:
         args.epochs = 0 if (args.weights or args.pretrained) else config["epochs"]
+    if args.initial_epoch < 0 or (args.initial_epoch and not args.weights):
+        raise SystemExit("--initial-epoch counts the epochs of the --weights a run resumes from: "
+                         f"it needs --weights and must be >= 0. Received: --initial-epoch "
+                         f"{args.initial_epoch}, --weights {args.weights}")
     args.output = args.output or os.path.join("runs", f"split_vae_{args.dataset}")
     if args.ablation_seeds and not args.fid_every:
         args.fid_every = 1
@@ -227,8 +234,9 @@ def train(model, x_train, x_test, args, output, extra_callbacks=()):
         keras.callbacks.TerminateOnNaN(),
     ]
     try:
-        history = model.fit(x_train, batch_size=args.batch_size, epochs=args.epochs,
-                            validation_data=(x_test[:1000],), callbacks=callbacks)
+        history = model.fit(x_train, batch_size=args.batch_size, epochs=args.initial_epoch + args.epochs,
+                            initial_epoch=args.initial_epoch, validation_data=(x_test[:1000],),
+                            callbacks=callbacks)
     except ValueError as error:
         if "NaN or inf" not in str(error) and "diverged" not in str(error):
             raise
@@ -239,19 +247,20 @@ def train(model, x_train, x_test, args, output, extra_callbacks=()):
         ) from error
     model.save_weights(weights_path)
     plotting.save_curves(history.history, os.path.join(output, "curves.png"),
-                         keys=["loss", "mse", "kl", "gamma"])
+                         keys=["loss", "mse", "kl", "gamma"], first_epoch=args.initial_epoch + 1)
     print(f"wrote {weights_path}")
     return history.history
 
 
-def fid_curves(histories_by_label, components, outputs=("x_hat", "x1", "x2")):
+def fid_curves(histories_by_label, components, outputs=("x_hat", "x1", "x2"), first_epoch=1):
     """{"split x1": (epochs, mean, std), ...} from per-seed histories."""
     curves = {}
     for label, histories in histories_by_label.items():
         for output in outputs:
             key = f"fid_gmm{components}_{output}"
             if histories and all(key in h for h in histories):
-                curves[f"{label} {output}"] = vae_callbacks.aggregate_fid_histories(histories, key)
+                curves[f"{label} {output}"] = vae_callbacks.aggregate_fid_histories(
+                    histories, key, first_epoch=first_epoch)
     return curves
 
 
@@ -383,7 +392,9 @@ def run_split_vae(args):
         history = train(model, x_train, x_test, args, args.output, extra)
         if args.fid_every:
             label = "vanilla" if args.vanilla else "split"
-            write_fid_evolution(fid_curves({label: [history]}, args.fid_gmm_components),
+            curves = fid_curves({label: [history]}, args.fid_gmm_components,
+                                first_epoch=args.initial_epoch + 1)
+            write_fid_evolution(curves,
                                 args.output, description,
                                 f"{args.dataset}: {measure_name(description)} after GMM-{args.fid_gmm_components} along training")
 

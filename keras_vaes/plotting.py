@@ -94,14 +94,18 @@ def save_split_rows(outputs, path, n=10, title=None):
     return _save(plt, fig, path, title)
 
 
-def save_curves(history, path, keys=None, title=None):
-    """Plots training curves from a `History.history`-like dict, one panel a key."""
+def save_curves(history, path, keys=None, title=None, first_epoch=1):
+    """Plots training curves from a `History.history`-like dict, one panel a key.
+
+    `first_epoch`: the 1-based number of the first value (N + 1 after
+    `fit(initial_epoch=N)`).
+    """
     plt = pyplot()
     keys = [k for k in (keys or sorted(history)) if k in history]
     fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 2.8), squeeze=False)
     for ax, key in zip(axes[0], keys):
         values = np.asarray(history[key], dtype=float)
-        ax.plot(np.arange(1, len(values) + 1), values, marker="o", ms=3)
+        ax.plot(np.arange(first_epoch, first_epoch + len(values)), values, marker="o", ms=3)
         ax.set_title(key)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))

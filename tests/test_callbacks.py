@@ -92,6 +92,8 @@ def test_aggregate_over_seeds_matches_numpy_and_plots(tmp_path):
     ]
     epochs, mean, std = aggregate_fid_histories(histories, "fid_gmm100_x1")
     np.testing.assert_array_equal(epochs, [2, 4])
+    # A training resumed with fit(initial_epoch=2) numbers its epochs 3, 4, ...
+    np.testing.assert_array_equal(aggregate_fid_histories(histories, "fid_gmm100_x1", first_epoch=3)[0], [4, 6])
     np.testing.assert_allclose(mean, [np.mean([10, 14, 12]), np.mean([6, 8, 4])])
     np.testing.assert_allclose(std, [np.std([10, 14, 12]), np.std([6, 8, 4])])
     with pytest.raises(ValueError, match="lacks 'fid_gmm100_x2'"):

@@ -76,6 +76,18 @@ def test_split_vae_mnist_trains_evaluates_and_writes(tiny_mnist, tmp_path):
     assert set(rows) >= {"REC", "GEN", "GMM-2", "mse_rec", "variance_law_mean"}
     assert all(float(v) >= 0 for v in rows["GMM-2"][1:5])
     assert not (out2 / "svae_mnist.weights.h5").exists()  # loaded, not retrained
+    # Resuming after epoch 1: logs and FID curves number the new epoch 2.
+    out3 = tmp_path / "resume"
+    run("split_vae_mnist.py", *small, "--weights", str(out / "svae_mnist.weights.h5"),
+        "--initial-epoch", "1", "--epochs", "1", "--fid-every", "1", "--fid-gmm-components", "2",
+        "--feature-model", features,
+        "--no-eval", "--output", str(out3))
+    assert [r["epoch"] for r in csv.DictReader(open(out3 / "history.csv"))] == ["1"]  # Keras: 0-based
+    assert {r["epoch"] for r in csv.DictReader(open(out3 / "fid_evolution.csv"))} == {"2"}
+    from keras_vaes.experiments import parse_split_vae_args
+
+    with pytest.raises(SystemExit):
+        parse_split_vae_args(["--initial-epoch", "3"], dataset="mnist")  # nothing to resume
 
 
 def test_two_stage_vae_runs(tiny_mnist, tmp_path):
