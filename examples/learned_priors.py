@@ -302,8 +302,7 @@ def main(argv=None):
             figure_model = kind == "fp_vae" and beta == args.betas[0]
             if args.save_all_weights or figure_model:
                 try:  # weights only, no optimizer state; the package refuses NaN weights
-                    save = getattr(model, "export_weights", model.save_weights)
-                    save(os.path.join(args.output, f"{name}.weights.h5"))
+                    model.export_weights(os.path.join(args.output, f"{name}.weights.h5"))
                 except ValueError as error:
                     print(f"{name}: weights not saved ({error})")
             row = evaluate_run(model, kind, beta, args, plan, x_train, x_test, y_test, reference,

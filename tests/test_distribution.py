@@ -25,7 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 SCRIPT = textwrap.dedent(
     """
-    import json, os, sys
+    import contextlib, json, os, sys
     import numpy as np
 
     backend, out = sys.argv[1], sys.argv[2]
@@ -53,27 +53,26 @@ SCRIPT = textwrap.dedent(
 
     init = os.path.join(out, "init.weights.h5")
 
-    def run(two_devices):
-        if backend == "jax":
+    def devices(two_devices):
+        # The context in which a model is built to train on one or on two devices.
+        if backend == "jax":  # a global setting: no scope
             keras.distribution.set_distribution(
                 keras.distribution.DataParallel(devices=keras.distribution.list_devices())
                 if two_devices else None)
-            scope = None
-        else:
-            strategy = mirrored if two_devices else tf.distribute.get_strategy()
-            assert strategy.num_replicas_in_sync == (2 if two_devices else 1)
-            scope = strategy.scope()
-        if scope is not None:
-            scope.__enter__()
-        model = kv.build_svae((16, 16, 1), 4, base_dim=8, emb_dim=16, num_scale=2,
-                              beta=2.0, seed=1)
-        if os.path.exists(init):
-            model.load_weights(init)
-        else:
-            model.save_weights(init)
-        model.compile(optimizer=keras.optimizers.SGD(1e-2))
-        if scope is not None:
-            scope.__exit__(None, None, None)
+            return contextlib.nullcontext()
+        strategy = mirrored if two_devices else tf.distribute.get_strategy()
+        assert strategy.num_replicas_in_sync == (2 if two_devices else 1)
+        return strategy.scope()
+
+    def run(two_devices):
+        with devices(two_devices):
+            model = kv.build_svae((16, 16, 1), 4, base_dim=8, emb_dim=16, num_scale=2,
+                                  beta=2.0, seed=1)
+            if os.path.exists(init):
+                model.load_weights(init)
+            else:
+                model.save_weights(init)
+            model.compile(optimizer=keras.optimizers.SGD(1e-2))
         record = Record()
         start = model.get_weights()
         model.fit(x, batch_size=20, epochs=2, shuffle=False, verbose=0, callbacks=[record])
@@ -105,23 +104,14 @@ SCRIPT = textwrap.dedent(
             return loss
 
     def run_grouped(two_devices):
-        if backend == "jax":
-            keras.distribution.set_distribution(
-                keras.distribution.DataParallel(devices=keras.distribution.list_devices())
-                if two_devices else None)
-            scope = None
-        else:
-            scope = (mirrored if two_devices else tf.distribute.get_strategy()).scope()
-            scope.__enter__()
-        model = TwoNetworks()
-        model(np.zeros((1, 3), "float32"))
-        model.d(np.zeros((1, 2), "float32"))
-        model.compile(optimizer=GroupedOptimizer([
-            (keras.optimizers.SGD(0.1), model.g.trainable_variables),
-            (keras.optimizers.Adam(0.01), model.d.trainable_variables),
-        ]))
-        if scope is not None:
-            scope.__exit__(None, None, None)
+        with devices(two_devices):
+            model = TwoNetworks()
+            model(np.zeros((1, 3), "float32"))
+            model.d(np.zeros((1, 2), "float32"))
+            model.compile(optimizer=GroupedOptimizer([
+                (keras.optimizers.SGD(0.1), model.g.trainable_variables),
+                (keras.optimizers.Adam(0.01), model.d.trainable_variables),
+            ]))
         data = np.random.default_rng(1).normal(size=(16, 3)).astype("float32")
         start = model.get_weights()
         model.fit(data, batch_size=8, epochs=2, shuffle=False, verbose=0)
