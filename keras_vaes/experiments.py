@@ -28,9 +28,11 @@ import argparse
 import csv
 import math
 import os
+import warnings
 
 import keras
 import numpy as np
+from keras import ops
 
 from keras_vaes import callbacks as vae_callbacks
 from keras_vaes import datasets, evaluation, plotting, pretrained
@@ -221,13 +223,39 @@ def build_model(args, seed, split=True):
     )
 
 
+def compile_for_training(model, learning_rate):
+    """Compiles with Adam and builds its state, so `load_weights` of a checkpoint restores it."""
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    model.optimizer.build(model.trainable_variables)
+
+
+def load_for_resuming(model, path, learning_rate):
+    """Loads `path` into a compiled model: weights, gamma and, if the file has it, Adam's state.
+
+    A checkpoint written during training (`save_weights` of a compiled
+    model, the example's `svae_<dataset>.weights.h5`) carries Adam's moments
+    and step count, and training goes on as if it had not stopped; a preset
+    or `export_weights` file has none, and Adam starts afresh. The learning
+    rate is the run's, not the file's. Returns True if Adam's state was restored.
+    """
+    with warnings.catch_warnings():
+        # Keras warns "Skipping variable loading for optimizer" for files
+        # without optimizer state: the return value says it instead.
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        has_gamma = model.load_weights(path)
+    model.optimizer.learning_rate.assign(learning_rate)
+    return has_gamma, int(ops.convert_to_numpy(model.optimizer.iterations)) > 0
+
+
 def train(model, x_train, x_test, args, output, extra_callbacks=()):
     """Trains with the run's settings; checkpoints every epoch; returns the history dict.
 
+    A model compiled beforehand (`load_for_resuming`) keeps its optimizer.
     A diverged run stops with advice (SystemExit); no NaN weights are written.
     """
     weights_path = os.path.join(output, f"svae_{args.dataset}.weights.h5")
-    model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
+    if not model.compiled:
+        compile_for_training(model, args.learning_rate)
     callbacks = list(extra_callbacks) + [
         keras.callbacks.ModelCheckpoint(weights_path, save_weights_only=True),
         keras.callbacks.CSVLogger(os.path.join(output, "history.csv")),
@@ -373,7 +401,15 @@ def run_split_vae(args):
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     print(f"{'vanilla VAE' if not model.split else 'Split-VAE'}: {trainable:,} trainable parameters")
     if args.weights:
-        if not model.load_weights(args.weights):
+        if args.epochs > 0:
+            compile_for_training(model, args.learning_rate)
+            has_gamma, resumed = load_for_resuming(model, args.weights, args.learning_rate)
+            print(f"{args.weights}: " + (
+                f"Adam's state restored (step {int(ops.convert_to_numpy(model.optimizer.iterations))})"
+                if resumed else "no optimizer state (a preset or export_weights file): Adam starts afresh"))
+        else:
+            has_gamma = model.load_weights(args.weights)
+        if not has_gamma:
             mse = model.estimate_gamma(x_train[:10000])
             print(f"{args.weights} stores no gamma; restarted it from the MSE {mse:.5f}")
         print(f"loaded {args.weights}; gamma = {model.gamma:.5f}")

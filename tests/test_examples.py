@@ -10,6 +10,8 @@ import keras
 import numpy as np
 import pytest
 
+import keras_vaes as kv
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = ["split_vae_mnist.py", "split_vae.py", "train_feature_classifier.py",
             "two_stage_vae.py", "variance_loss.py"]
@@ -78,10 +80,12 @@ def test_split_vae_mnist_trains_evaluates_and_writes(tiny_mnist, tmp_path):
     assert not (out2 / "svae_mnist.weights.h5").exists()  # loaded, not retrained
     # Resuming after epoch 1: logs and FID curves number the new epoch 2.
     out3 = tmp_path / "resume"
-    run("split_vae_mnist.py", *small, "--weights", str(out / "svae_mnist.weights.h5"),
-        "--initial-epoch", "1", "--epochs", "1", "--fid-every", "1", "--fid-gmm-components", "2",
-        "--feature-model", features,
-        "--no-eval", "--output", str(out3))
+    stdout = run("split_vae_mnist.py", *small, "--weights", str(out / "svae_mnist.weights.h5"),
+                 "--initial-epoch", "1", "--epochs", "1", "--fid-every", "1",
+                 "--fid-gmm-components", "2", "--feature-model", features,
+                 "--no-eval", "--output", str(out3))
+    steps = -(-len(np.load(data)["x_train"]) // 20)  # one epoch's Adam steps
+    assert f"Adam's state restored (step {steps})" in stdout
     assert [r["epoch"] for r in csv.DictReader(open(out3 / "history.csv"))] == ["1"]  # Keras: 0-based
     assert {r["epoch"] for r in csv.DictReader(open(out3 / "fid_evolution.csv"))} == {"2"}
     from keras_vaes.experiments import parse_split_vae_args
@@ -238,3 +242,36 @@ def test_divergence_benchmark_records_each_run(tiny_mnist, tmp_path):
     assert "| 1e+30 | 1 | 1/1 |" in table and "| 0.0001 | 1 | 0/1 |" in table
     rerun = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
     assert "skipped" in rerun.stdout  # recorded runs are not repeated
+
+
+def test_resuming_restores_adam_state_of_a_checkpoint(tmp_path):
+    from keras_vaes.experiments import compile_for_training, load_for_resuming
+
+    def tiny():
+        return kv.build_svae((8, 8, 1), 4, base_dim=8, emb_dim=16, num_scale=1, beta=2.0, seed=1)
+
+    x = np.random.default_rng(0).random((30, 8, 8, 1)).astype("float32")
+    trained = tiny()
+    compile_for_training(trained, 1e-3)
+    trained.fit(x, batch_size=10, epochs=1, verbose=0)
+    trained.save_weights(str(tmp_path / "checkpoint.weights.h5"))
+    trained.export_weights(str(tmp_path / "preset.weights.h5"))
+
+    resumed = tiny()
+    compile_for_training(resumed, 5e-4)
+    has_gamma, restored = load_for_resuming(resumed, str(tmp_path / "checkpoint.weights.h5"), 5e-4)
+    assert has_gamma and restored
+    assert int(resumed.optimizer.iterations) == 3
+    assert any(np.any(np.asarray(v)) for v in trained.optimizer.variables[2:])
+    for a, b in zip(resumed.optimizer.variables[2:], trained.optimizer.variables[2:]):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))  # moments
+    # The run's learning rate, not the file's 1e-3.
+    assert float(resumed.optimizer.learning_rate) == pytest.approx(5e-4)
+    assert resumed.gamma == trained.gamma
+
+    fresh = tiny()
+    compile_for_training(fresh, 5e-4)
+    has_gamma, restored = load_for_resuming(fresh, str(tmp_path / "preset.weights.h5"), 5e-4)
+    assert has_gamma and not restored
+    assert int(fresh.optimizer.iterations) == 0
+    assert all(not np.any(np.asarray(v)) for v in fresh.optimizer.variables[2:])
