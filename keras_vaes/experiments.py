@@ -107,7 +107,8 @@ def split_vae_parser(dataset=None):
     run.add_argument("--pretrained", default=None,
                      help=f"evaluate a shipped preset instead of training ({', '.join(pretrained.PRESETS)})")
     run.add_argument("--weights", default=None,
-                     help="a .weights.h5 to load; trains further only if --epochs > 0")
+                     help="a .weights.h5 to load; trains further only if --epochs > 0 (a training "
+                          "checkpoint also restores Adam's state; a preset starts Adam afresh)")
     run.add_argument("--initial-epoch", type=int, default=0,
                      help="epochs the --weights were already trained: training resumes at "
                           "epoch N+1, and logs, checkpoints and FID curves count from there")
