@@ -16,7 +16,7 @@ ResNet, batch 100). The pipeline lives in `keras_vaes.experiments`. Writes:
     <output>/fid_evolution.png, .csv    --fid-every / --ablation-seeds: Figures 11, 14, 15
 
 Minutes, not days (a shipped preset, offline classifier-feature FD):
-    python examples/split_vae.py --dataset mnist --pretrained svae_mnist_5ep \
+    python examples/split_vae.py --dataset mnist --pretrained svae_mnist_10ep \
         --data ../shared/data/mnist.npz
 
 The paper's runs (a GPU and the data; FID needs the InceptionV3 weights):

@@ -24,7 +24,7 @@ measure, NOT comparable with the paper's values. It writes:
     <output>/results.md, results.csv   Table 1 layout, obtained vs paper
 
 A shipped preset, evaluated in minutes:
-    python examples/split_vae_mnist.py --pretrained svae_mnist_5ep \
+    python examples/split_vae_mnist.py --pretrained svae_mnist_10ep \
         --data ../shared/data/mnist.npz
 
 A short training run, and the paper's (300 epochs: days on a CPU):

@@ -146,10 +146,10 @@ def test_paper_configurations_are_the_defaults():
     assert (celeba.latent_dim, celeba.beta, celeba.epochs, celeba.gmm_components) == (150, 3.0, 160, [100])
     assert mnist.learning_rate == cifar.learning_rate == DEFAULT_LEARNING_RATE
     assert (mnist.base_dim, mnist.emb_dim, mnist.num_scale, mnist.batch_size) == (64, 512, 4, 100)
-    pre = parse_split_vae_args(["--pretrained", "svae_mnist_5ep"], dataset="mnist")
+    pre = parse_split_vae_args(["--pretrained", "svae_mnist_10ep"], dataset="mnist")
     assert pre.epochs == 0 and pre.latent_dim == 32
     with pytest.raises(SystemExit):
-        parse_split_vae_args(["--dataset", "cifar10", "--pretrained", "svae_mnist_5ep"])
+        parse_split_vae_args(["--dataset", "cifar10", "--pretrained", "svae_mnist_10ep"])
 
 
 def test_fid_curves_name_their_measure():
@@ -216,11 +216,11 @@ def test_split_vae_celeba_trains_with_fid_every(tmp_path, tiny_mnist):
 def test_pretrained_preset_evaluates_without_training(tiny_mnist, tmp_path):
     data, _ = tiny_mnist
     out = tmp_path / "pre"
-    stdout = run("split_vae_mnist.py", "--pretrained", "svae_mnist_5ep", "--data", data,
+    stdout = run("split_vae_mnist.py", "--pretrained", "svae_mnist_10ep", "--data", data,
                  "--fid-samples", "30", "--gmm-components", "2", "--output", str(out))
-    assert "preset svae_mnist_5ep" in stdout
+    assert "preset svae_mnist_10ep" in stdout
     text = (out / "results.md").read_text()
-    assert "preset svae_mnist_5ep" in text and "NOT comparable" in text
+    assert "preset svae_mnist_10ep" in text and "NOT comparable" in text
     assert not (out / "svae_mnist.weights.h5").exists()
     assert (out / "split_rows.png").exists() and (out / "generated_gmm-2.png").exists()
 

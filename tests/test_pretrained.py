@@ -9,10 +9,10 @@ from keras_vaes import pretrained
 
 
 def test_shipped_preset_loads_with_its_gamma_and_samples():
-    preset = pretrained.PRESETS["svae_mnist_5ep"]
+    preset = pretrained.PRESETS["svae_mnist_10ep"]
     path = os.path.join(pretrained.WEIGHTS_DIR, preset["file"])
     assert pretrained.sha256(path) == preset["sha256"]
-    model = kv.load_pretrained("svae_mnist_5ep")
+    model = kv.load_pretrained("svae_mnist_10ep")
     assert model.count_params() == 12_799_299
     assert 0.0 < model.gamma < 0.05  # trained: gamma fell from 1
     out = model.generate(4, seed=0)
@@ -24,8 +24,8 @@ def test_preset_errors(tmp_path):
     with pytest.raises(ValueError, match="Unknown preset.*'nope'"):
         kv.load_pretrained("nope")
     with pytest.raises(FileNotFoundError, match="weights_dir"):
-        kv.load_pretrained("svae_mnist_5ep", weights_dir=str(tmp_path))
-    preset = pretrained.PRESETS["svae_mnist_5ep"]
+        kv.load_pretrained("svae_mnist_10ep", weights_dir=str(tmp_path))
+    preset = pretrained.PRESETS["svae_mnist_10ep"]
     copy = tmp_path / preset["file"]
     shutil.copy(os.path.join(pretrained.WEIGHTS_DIR, preset["file"]), copy)
     with open(copy, "r+b") as f:  # corrupt one byte near the end
@@ -34,7 +34,7 @@ def test_preset_errors(tmp_path):
         f.seek(-100, os.SEEK_END)
         f.write(bytes([byte[0] ^ 0xFF]))
     with pytest.raises(ValueError, match="checksum"):
-        kv.load_pretrained("svae_mnist_5ep", weights_dir=str(tmp_path))
+        kv.load_pretrained("svae_mnist_10ep", weights_dir=str(tmp_path))
 
 
 def test_export_weights_drops_optimizer_state(tmp_path):
