@@ -231,20 +231,25 @@ def compile_for_training(model, learning_rate):
 
 
 def load_for_resuming(model, path, learning_rate):
-    """Loads `path` into a compiled model: weights, gamma and, if the file has it, Adam's state.
+    """Compiles `model` and loads `path`: weights, gamma and, if the file has it, Adam's state.
 
     A checkpoint written during training (`save_weights` of a compiled
     model, the example's `svae_<dataset>.weights.h5`) carries Adam's moments
     and step count, and training goes on as if it had not stopped; a preset
     or `export_weights` file has none, and Adam starts afresh. The learning
-    rate is the run's, not the file's. Returns True if Adam's state was restored.
+    rate is the run's, not the file's.
+
+    Returns:
+        `(has_gamma, restored)`: whether the file stored gamma, and whether
+        Adam's state came from it.
     """
+    compile_for_training(model, learning_rate)
     with warnings.catch_warnings():
         # Keras warns "Skipping variable loading for optimizer" for files
         # without optimizer state: the return value says it instead.
         warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
         has_gamma = model.load_weights(path)
-    model.optimizer.learning_rate.assign(learning_rate)
+    model.optimizer.learning_rate.assign(learning_rate)  # the file's would win
     return has_gamma, int(ops.convert_to_numpy(model.optimizer.iterations)) > 0
 
 
@@ -403,7 +408,6 @@ def run_split_vae(args):
     print(f"{'vanilla VAE' if not model.split else 'Split-VAE'}: {trainable:,} trainable parameters")
     if args.weights:
         if args.epochs > 0:
-            compile_for_training(model, args.learning_rate)
             has_gamma, resumed = load_for_resuming(model, args.weights, args.learning_rate)
             print(f"{args.weights}: " + (
                 f"Adam's state restored (step {int(ops.convert_to_numpy(model.optimizer.iterations))})"
