@@ -35,3 +35,4 @@ from keras_vaes.metrics.neighbours import nearest_neighbours
 from keras_vaes.metrics.neighbours import train_test_neighbours
 from keras_vaes.metrics.perceptual import VGG19WeightsUnavailable
 from keras_vaes.metrics.perceptual import vgg19_feature_model
+from keras_vaes.metrics.precision_recall import PrecisionRecall, precision_recall
