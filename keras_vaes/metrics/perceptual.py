@@ -21,7 +21,7 @@ import os
 
 import keras
 
-from keras_vaes.metrics.fid import load_application
+from keras_vaes.metrics.extractors import load_application
 
 VGG19_WEIGHTS_ENV = "KERAS_VAES_VGG19_WEIGHTS"
 VGG19_WEIGHTS_FILENAME = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
