@@ -15,8 +15,8 @@ from keras import ops
 
 from keras_vaes.balancing import GammaBalancer
 from keras_vaes.layers import Sampling
+from keras_vaes.models.contract import GenerativeModel
 from keras_vaes.models.saving import SafeSaving
-from keras_vaes.utils import check_images
 
 
 class TrainingDivergedError(ValueError):
@@ -69,8 +69,8 @@ class StopOnDivergence(keras.callbacks.Callback):
         self._epoch = 0
 
 
-class BalancedVAE(SafeSaving, keras.Model):
-    """Base of the package's VAEs: gamma-balanced training, saving, API.
+class BalancedVAE(GenerativeModel, SafeSaving, keras.Model):
+    """Base of the package's balanced VAEs: gamma-balanced training, saving, the model contract.
 
     Subclasses build `encoder` (data -> [mean, log_var]) and `decoder`
     (latent -> reconstruction, or a dict holding it), call `_build_graph`,
@@ -125,40 +125,14 @@ class BalancedVAE(SafeSaving, keras.Model):
         return float(ops.convert_to_numpy(self.balancer.mse_estimate))
 
     def _check_data(self, data, name="images"):
-        return check_images(data, self.image_shape, name=name).astype("float32", copy=False)
+        return GenerativeModel.check_input(self, data, name=name)
 
-    def encode(self, data, batch_size=100):
-        """Posterior `(mean, log_var)` of `data` as NumPy arrays."""
-        data = self._check_data(data)
-        mean, log_var = self.encoder.predict(data, batch_size=batch_size, verbose=0)
-        return mean, log_var
+    def check_input(self, images, name="images"):
+        return self._check_data(images, name=name)
 
-    def decode(self, latents, batch_size=100):
-        """Decodes latent vectors; returns a dict of NumPy arrays.
-
-        The reconstruction is under `output_keys[0]` (`"x_hat"` for image
-        models); a Split-VAE adds `"sigma"`, `"x1"`, `"x2"`.
-        """
-        latents = np.asarray(latents, dtype="float32")
-        if latents.ndim != 2 or latents.shape[1] != self.latent_dim:
-            raise ValueError(
-                f"Expected z of shape (N, {self.latent_dim}). "
-                f"Received: z.shape={latents.shape}"
-            )
-        decoded = self.decoder.predict(latents, batch_size=batch_size, verbose=0)
+    def _decode_arrays(self, z, labels, batch_size):
+        decoded = self.decoder.predict(z, batch_size=batch_size, verbose=0)
         return decoded if isinstance(decoded, dict) else {self.output_keys[0]: decoded}
-
-    def reconstruct(self, data, sample=False, seed=None, batch_size=100):
-        """Decodes the posterior means of `data` (or a sample, with `sample`).
-
-        Returns:
-            The dict of `decode`.
-        """
-        mean, log_var = self.encode(data, batch_size=batch_size)
-        if sample:
-            sampling = Sampling(seed=seed, dtype="float32")
-            mean = ops.convert_to_numpy(sampling([mean, log_var]))
-        return self.decode(mean, batch_size=batch_size)
 
     def recalibrate_batch_norm(self, data, batch_size=100):
         """Recomputes every BatchNormalization's moving statistics on `data`.

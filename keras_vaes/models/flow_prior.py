@@ -61,7 +61,7 @@ class GaussianPosteriorHead(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class FlowPriorVAE(SafeSaving, ImageModelAPI, keras.Model):
+class FlowPriorVAE(ImageModelAPI, SafeSaving, keras.Model):
     """VAE with a learned RealNVP prior and beta-weighted KL (eq. 5-8).
 
     Calling the model on images (or `(images, labels)`) returns a dict with
@@ -116,7 +116,7 @@ class FlowPriorVAE(SafeSaving, ImageModelAPI, keras.Model):
     >>> import numpy as np
     >>> model = FlowPriorVAE((8, 8, 1), 2, beta=0.0, num_couplings=2,
     ...                      hidden_units=8, filters=(4, 8), dense_units=16)
-    >>> model.generate(3, seed=0).shape
+    >>> model.generate(3, seed=0)["x_hat"].shape
     (3, 8, 8, 1)
     """
 
@@ -262,27 +262,15 @@ class FlowPriorVAE(SafeSaving, ImageModelAPI, keras.Model):
 
     # --- Public API -------------------------------------------------------
 
-    def encode(self, images, labels=None, batch_size=100):
-        """Posterior `(z_mean, z_log_var)` of images, NumPy (N, d) each."""
-        images = self._check_images(images)
-        one_hot = self._one_hot(labels, len(images))
+    def _encode_arrays(self, images, one_hot, batch_size):
         mean, log_var = self.encoder.predict(self._net_inputs(images, one_hot), batch_size=batch_size, verbose=0)
         return mean, log_var
 
-    def decode(self, z, labels=None, batch_size=100):
-        """Decodes codes z_T (N, d) into images, NumPy (N, H, W, C)."""
-        z = self._check_codes(z)
-        one_hot = self._one_hot(labels, len(z))
+    def _decode_arrays(self, z, one_hot, batch_size):
         return self.decoder.predict(self._net_inputs(z, one_hot), batch_size=batch_size, verbose=0)
 
-    def reconstruct(self, images, labels=None, batch_size=100):
-        """Decodes the posterior means of `images`."""
-        return self.decode(self.encode(images, labels, batch_size)[0], labels, batch_size)
-
-    def sample_latents(self, n, seed=None, labels=None):
-        """`n` codes from the prior: z_T = f^{-1}(z_0), z_0 ~ N(0, I) (or N(0, I))."""
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"`n` must be a positive integer. Received: n={n!r}")
+    def _prior_latents(self, n, seed, labels):
+        """z_T = f^{-1}(z_0), z_0 ~ N(0, I) (the fixed prior: z ~ N(0, I))."""
         if self.num_classes:
             labels = np.argmax(self._one_hot(labels, n), axis=1).astype("int32")
         else:
@@ -292,19 +280,9 @@ class FlowPriorVAE(SafeSaving, ImageModelAPI, keras.Model):
         rng = np.random.default_rng(seed) if seed is not None else self._rng
         return rng.standard_normal((n, self.latent_dim)).astype("float32")
 
-    def generate(self, n, seed=None, labels=None, batch_size=100):
-        """`n` images decode(f^{-1}(z_0)), z_0 ~ N(0, I) (fixed prior: decode(z)).
-
-        For a conditional model `labels` is one class index or (n,) indices.
-        """
-        z = self.sample_latents(n, seed=seed, labels=labels)
-        if self.num_classes and np.ndim(labels) == 0:
-            labels = np.full((n,), int(labels))
-        return self.decode(z, labels, batch_size)
-
     def encode_z0(self, images, labels=None, batch_size=100):
         """z_0 = f(E(x)) of the posterior means (the normal prior: E(x))."""
-        mean = self.encode(images, labels, batch_size)[0]
+        mean = self.encode(images, labels=labels, batch_size=batch_size).mean
         if self.prior is None:
             return mean
         one_hot = self._one_hot(labels, len(mean))

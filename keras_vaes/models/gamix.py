@@ -25,8 +25,9 @@ from keras_vaes.losses.gamix import (
 )
 from keras_vaes.losses.gaussian import gaussian_kl
 from keras_vaes.optimizers import GroupedOptimizer
-from keras_vaes.samplers import NormalSampler
+from keras_vaes.models.contract import GenerativeModel
 from keras_vaes.models.saving import SafeSaving
+from keras_vaes.utils import check_images
 
 KL_CHOICES = ("mixture", "standard")
 
@@ -37,20 +38,7 @@ def check_signed_images(images, expected_shape=None, name="images"):
     GAMIX-VAE works on data in [-1, 1] (the author's code), unlike the
     package's other models ([0, 1]). Returns a float32 NumPy array.
     """
-    images = np.asarray(images)
-    if images.ndim != 4 or (expected_shape and tuple(images.shape[1:]) != tuple(expected_shape)):
-        expected = f"(N, {', '.join(map(str, expected_shape))})" if expected_shape else "(N, H, W, C)"
-        raise ValueError(f"Expected {name} of shape {expected}. Received: {name}.shape={images.shape}")
-    if images.size:
-        low, high = float(np.min(images)), float(np.max(images))
-        if not (np.isfinite(low) and np.isfinite(high)):
-            raise ValueError(f"{name} contains NaN or infinite values.")
-        if low < -1.0 - 1e-6 or high > 1.0 + 1e-6:
-            hint = " Map [0, 1] images with 2 * x - 1 (0-255: x / 127.5 - 1)." if low >= 0 else ""
-            raise ValueError(
-                f"GAMIX-VAE expects {name} with values in [-1, 1]. Received: values in "
-                f"[{low:g}, {high:g}].{hint}"
-            )
+    images = check_images(images, expected_shape, name=name, value_range=(-1.0, 1.0), tolerance=1e-6)
     return images.astype("float32", copy=False)
 
 
@@ -60,7 +48,7 @@ def to_unit_range(images):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class GamixVAE(SafeSaving, keras.Model):
+class GamixVAE(GenerativeModel, SafeSaving, keras.Model):
     """GAMIX-VAE: batch-mixture KL, variance regulariser, PatchGAN adversary.
 
     Calling the model on images in [-1, 1] returns a dict with `"x_hat"`
@@ -121,6 +109,8 @@ class GamixVAE(SafeSaving, keras.Model):
     >>> model.decode(np.zeros((2, 8), "float32"))["x_hat"].shape
     (2, 8, 8, 1)
     """
+
+    value_range = (-1.0, 1.0)
 
     def __init__(
         self,
@@ -333,34 +323,6 @@ class GamixVAE(SafeSaving, keras.Model):
         return super().evaluate(x, y, batch_size, *args, **kwargs)
 
     # --- Public API -------------------------------------------------------
-
-    def encode(self, data, batch_size=100):
-        """Posterior `(mean, log_var)` of images in [-1, 1], NumPy arrays."""
-        data = check_signed_images(data, self.image_shape)
-        mean, log_var = self.encoder.predict(data, batch_size=batch_size, verbose=0)
-        return mean, log_var
-
-    def decode(self, latents, batch_size=100):
-        """Decodes latent vectors; returns `{"x_hat": images}` (linear, about [-1, 1])."""
-        latents = np.asarray(latents, dtype="float32")
-        if latents.ndim != 2 or latents.shape[1] != self.latent_dim:
-            raise ValueError(
-                f"Expected z of shape (N, {self.latent_dim}). Received: z.shape={latents.shape}"
-            )
-        return {"x_hat": self.decoder.predict(latents, batch_size=batch_size, verbose=0)}
-
-    def reconstruct(self, data, sample=False, seed=None, batch_size=100):
-        """Decodes the posterior means of `data` (or a sample, with `sample`)."""
-        mean, log_var = self.encode(data, batch_size=batch_size)
-        if sample:
-            rng = np.random.default_rng(seed)
-            mean = mean + np.exp(0.5 * log_var) * rng.standard_normal(mean.shape).astype("float32")
-        return self.decode(mean, batch_size=batch_size)
-
-    def generate(self, n, seed=None, sampler=None, batch_size=100):
-        """Generates `n` images from z ~ N(0, I) (or `sampler.sample(n, seed)`)."""
-        sampler = sampler or NormalSampler(self.latent_dim)
-        return self.decode(sampler.sample(n, seed=seed), batch_size=batch_size)
 
     def latent_variants(self, image, dims=(0, 3), steps=(-20.0, 0.0, 20.0), scale="sigma"):
         """Fig. 2: a grid of variants of one image, two latent entries moved.

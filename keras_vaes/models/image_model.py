@@ -14,7 +14,7 @@ from keras import ops
 
 from keras_vaes.losses.learned_priors import reconstruction_error
 from keras_vaes.losses.perceptual import perceptual_loss
-from keras_vaes.utils import check_images
+from keras_vaes.models.contract import GenerativeModel
 
 
 def default_optimizer():
@@ -46,8 +46,8 @@ class _FeatureModelHolder:
         self.model = model
 
 
-class ImageModelAPI:
-    """Shared input checks and reconstruction term of the learned-priors models."""
+class ImageModelAPI(GenerativeModel):
+    """Shared input checks, labels and reconstruction term of the learned-priors models."""
 
     def _setup_reconstruction(self, reconstruction, perceptual_model):
         if reconstruction not in ("l2", "perceptual"):
@@ -81,7 +81,10 @@ class ImageModelAPI:
         return reconstruction_error(x, x_hat)
 
     def _check_images(self, x, name="images"):
-        return check_images(x, self.image_shape, name=name).astype("float32", copy=False)
+        return self.check_input(x, name=name)
+
+    def _labels_for(self, labels, n):
+        return self._one_hot(labels, n)
 
     def _one_hot(self, labels, n, name="labels"):
         """Class indices -> one-hot NumPy, None for unconditional models."""
@@ -114,14 +117,6 @@ class ImageModelAPI:
                 + (f", range [{labels.min()}, {labels.max()}]" if labels.size and np.issubdtype(labels.dtype, np.number) else "")
             )
         return np.eye(self.num_classes, dtype="float32")[labels]
-
-    def _check_codes(self, z, name="z"):
-        z = np.asarray(ops.convert_to_numpy(z), dtype="float32")
-        if z.ndim != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(
-                f"Expected {name} of shape (N, {self.latent_dim}). Received: {name}.shape={z.shape}"
-            )
-        return z
 
     def _split_inputs(self, inputs):
         """images, or (images, labels) / {"images", "labels"} -> (images, one-hot or None)."""

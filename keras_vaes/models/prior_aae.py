@@ -52,7 +52,7 @@ def code_generator(latent_dim, units=(512, 512), name="code_generator"):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class PriorAAE(SafeSaving, ImageModelAPI, keras.Model):
+class PriorAAE(ImageModelAPI, SafeSaving, keras.Model):
     """Adversarial autoencoder with a fixed (AAE) or learned (Prior-AAE) prior.
 
     Calling the model on images returns `{"x_hat": ..., "z": ...}` (z the
@@ -84,7 +84,7 @@ class PriorAAE(SafeSaving, ImageModelAPI, keras.Model):
     >>> model = PriorAAE((8, 8, 1), 2, filters=(4, 8), dense_units=16,
     ...                  discriminator_units=(8,), generator_units=(8,))
     >>> model.compile()
-    >>> model.generate(3, seed=0).shape
+    >>> model.generate(3, seed=0)["x_hat"].shape
     (3, 8, 8, 1)
     """
 
@@ -236,28 +236,15 @@ class PriorAAE(SafeSaving, ImageModelAPI, keras.Model):
 
     # --- Public API -------------------------------------------------------
 
-    def encode(self, images, batch_size=100):
-        """Deterministic codes z = E(x), NumPy (N, d)."""
-        return self.encoder.predict(self._check_images(images), batch_size=batch_size, verbose=0)
+    def _encode_arrays(self, images, labels, batch_size):
+        # A deterministic encoder: the posterior is the code E(x).
+        return self.encoder.predict(images, batch_size=batch_size, verbose=0), None
 
-    def decode(self, z, batch_size=100):
-        """Images of codes z (N, d), NumPy (N, H, W, C)."""
-        return self.decoder.predict(self._check_codes(z), batch_size=batch_size, verbose=0)
-
-    def reconstruct(self, images, batch_size=100):
-        return self.decode(self.encode(images, batch_size), batch_size)
-
-    def sample_latents(self, n, seed=None):
+    def _prior_latents(self, n, seed, labels):
         """`n` prior codes: G(z_0) (Prior-AAE) or z_0 (AAE), z_0 ~ N(0, I)."""
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"`n` must be a positive integer. Received: n={n!r}")
         rng = np.random.default_rng(seed) if seed is not None else self._rng
         z_0 = rng.standard_normal((n, self.latent_dim)).astype("float32")
         return np.asarray(ops.convert_to_numpy(self.prior_codes(z_0)), dtype="float32")
-
-    def generate(self, n, seed=None, batch_size=100):
-        """`n` images decoded from the prior's codes."""
-        return self.decode(self.sample_latents(n, seed), batch_size)
 
     def get_config(self):
         return {

@@ -12,7 +12,6 @@ from keras_vaes import blocks
 from keras_vaes.layers import PACKAGE, SplitComposition
 from keras_vaes.losses import balanced_split_vae_loss
 from keras_vaes.models.base import BalancedVAE
-from keras_vaes.samplers import NormalSampler
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -132,21 +131,6 @@ class SplitVAE(BalancedVAE):
         else:
             outputs = {"x_hat": decoded}
         return keras.Model(z, outputs, name="decoder")
-
-    # --- Public API -------------------------------------------------------
-
-    def generate(self, n, seed=None, sampler=None, batch_size=100):
-        """Generates `n` images from z ~ N(0, I), or from `sampler`.
-
-        Args:
-            n: int. Number of images.
-            seed: int or None. Seed of the latent draw.
-            sampler: an object with `sample(n, seed=None)` returning latents
-                (e.g. a fitted `keras_vaes.samplers.GMMSampler`), or None
-                for the standard normal prior.
-        """
-        sampler = sampler or NormalSampler(self.latent_dim)
-        return self.decode(sampler.sample(n, seed=seed), batch_size=batch_size)
 
     # --- Training ---------------------------------------------------------
 

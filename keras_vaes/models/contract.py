@@ -1,0 +1,212 @@
+"""The one API every model of the package speaks.
+
+Every model (`SplitVAE`, `FirstStage` and `TwoStageVAE`, `GamixVAE`,
+`FlowPriorVAE`, `PriorAAE`) has:
+
+- `value_range`: `(0.0, 1.0)`, or `(-1.0, 1.0)` for GAMIX-VAE; inputs
+  outside it are refused with a message saying what was received.
+- `encode(images, *, labels=None, batch_size=100)` -> `Posterior(mean,
+  log_var)` of NumPy arrays; `log_var` is None for deterministic encoders
+  (AAE, Prior-AAE).
+- `decode(z, *, labels=None, batch_size=100)` -> a dict of NumPy arrays
+  with at least `"x_hat"` (a Split-VAE adds `"sigma"`, `"x1"`, `"x2"`).
+- `reconstruct(images, *, sample=False, seed=None, labels=None,
+  batch_size=100)` -> the dict of `decode` for the posterior means (or a
+  posterior sample, with `sample=True`).
+- `generate(n, *, sampler=None, seed=None, labels=None, batch_size=100)`
+  -> the dict of `decode`; `sampler=None` is the model's own prior (N(0, I),
+  the learned flow, the Prior-AAE code generator, the second stage of a
+  two-stage VAE), any fitted `keras_vaes.samplers` sampler can be passed.
+
+`labels` is keyword-only and taken only by class-conditional models.
+"""
+
+import collections
+import warnings
+
+import numpy as np
+from keras import ops
+
+from keras_vaes.utils import check_images, check_positive_int
+
+
+class Posterior(collections.namedtuple("Posterior", ["mean", "log_var"])):
+    """What `encode` returns: `mean, log_var = model.encode(images)`.
+
+    Attributes:
+        mean: float32 NumPy array `(N, latent_dim)`, the posterior means
+            (the codes E(x) of a deterministic encoder).
+        log_var: float32 NumPy array `(N, latent_dim)` of log sigma^2, or
+            None for a deterministic encoder.
+    """
+
+    __slots__ = ()
+
+    def sample(self, seed=None):
+        """One draw z = mean + exp(log_var / 2) * eps (the mean when deterministic)."""
+        if self.log_var is None:
+            return self.mean
+        eps = np.random.default_rng(seed).standard_normal(self.mean.shape)
+        return (self.mean + np.exp(0.5 * self.log_var) * eps).astype("float32")
+
+
+def as_latent_matrix(z, latent_dim, name="z"):
+    """`z` as a finite float32 `(N, latent_dim)` array, or a ValueError."""
+    z = np.asarray(ops.convert_to_numpy(z), dtype="float32")
+    if z.ndim != 2 or z.shape[1] != latent_dim or z.shape[0] == 0:
+        raise ValueError(
+            f"Expected {name} of shape (N, {latent_dim}) with N >= 1. "
+            f"Received: {name}.shape={z.shape}"
+        )
+    if not np.all(np.isfinite(z)):
+        raise ValueError(
+            f"{name} contains NaN or infinite values "
+            f"({int(np.sum(~np.isfinite(z)))} of {z.size} entries)."
+        )
+    return z
+
+
+class GenerativeModel:
+    """Mixin giving a model the package's `encode` / `decode` / `reconstruct` / `generate`.
+
+    A model implements three hooks on checked NumPy inputs:
+    `_encode_arrays(images, labels, batch_size) -> (mean, log_var or None)`,
+    `_decode_arrays(z, labels, batch_size) -> dict or array` and, when its
+    prior is not N(0, I), `_prior_latents(n, seed, labels) -> z`. It sets
+    `image_shape` and `latent_dim`.
+    """
+
+    value_range = (0.0, 1.0)
+
+    # --- Hooks --------------------------------------------------------------
+
+    def _encode_arrays(self, images, labels, batch_size):
+        mean, log_var = self.encoder.predict(images, batch_size=batch_size, verbose=0)
+        return mean, log_var
+
+    def _decode_arrays(self, z, labels, batch_size):
+        return self.decoder.predict(z, batch_size=batch_size, verbose=0)
+
+    def _prior_latents(self, n, seed, labels):
+        from keras_vaes.samplers import NormalSampler
+
+        return NormalSampler(self.latent_dim).sample(n, seed=seed)
+
+    def _labels_for(self, labels, n):
+        """Checked labels for a conditional model; unconditional ones refuse any."""
+        if labels is not None:
+            raise ValueError(
+                f"{type(self).__name__} is unconditional: it takes no labels. "
+                f"Received: labels of shape {np.shape(labels)}"
+            )
+        return None
+
+    # --- Checks -------------------------------------------------------------
+
+    def check_input(self, images, name="images"):
+        """`images` as a float32 array of this model's shape and value range.
+
+        Raises:
+            ValueError: wrong rank or shape, no images, NaN / inf values, or
+                values outside `value_range` (the message says which range
+                they look like).
+        """
+        if isinstance(images, (list, tuple)):
+            try:
+                images = np.asarray(images, dtype="float32")
+            except (TypeError, ValueError) as error:
+                raise ValueError(
+                    f"Expected {name} as an array (N, {', '.join(map(str, self.image_shape))}). "
+                    f"Received: a {type(images).__name__} of {len(images)} items that do not "
+                    "stack into one array."
+                ) from error
+        images = check_images(
+            images, self.image_shape, name=name, value_range=self.value_range, tolerance=1e-6
+        )
+        if len(images) == 0:
+            raise ValueError(
+                f"{name} is empty: expected at least one image. Received: {name}.shape={images.shape}"
+            )
+        if self.value_range[0] < 0 and images.size > 1 and float(np.min(images)) >= 0.0:
+            warnings.warn(
+                f"{type(self).__name__} expects {name} in [{self.value_range[0]:g}, "
+                f"{self.value_range[1]:g}], but these look like images in [0, 1] (no negative "
+                "value): map them with 2 * x - 1.",
+                stacklevel=3,
+            )
+        return images.astype("float32", copy=False)
+
+    # --- The contract -------------------------------------------------------
+
+    def encode(self, images, *, labels=None, batch_size=100):
+        """The posterior of `images`: `Posterior(mean, log_var)` of NumPy arrays.
+
+        Args:
+            images: array `(N, H, W, C)` in `value_range`.
+            labels: class indices `(N,)`, for class-conditional models only.
+            batch_size: int. Defaults to 100.
+        """
+        images = self.check_input(images)
+        batch_size = check_positive_int(batch_size, "batch_size")
+        mean, log_var = self._encode_arrays(images, self._labels_for(labels, len(images)), batch_size)
+        mean = np.asarray(ops.convert_to_numpy(mean), dtype="float32")
+        if log_var is not None:
+            log_var = np.asarray(ops.convert_to_numpy(log_var), dtype="float32")
+        return Posterior(mean, log_var)
+
+    def decode(self, z, *, labels=None, batch_size=100):
+        """Decodes latent vectors `(N, latent_dim)` into a dict with `"x_hat"`.
+
+        Args:
+            z: array `(N, latent_dim)`, finite.
+            labels: class indices `(N,)`, for class-conditional models only.
+            batch_size: int. Defaults to 100.
+        """
+        z = as_latent_matrix(z, self.latent_dim)
+        batch_size = check_positive_int(batch_size, "batch_size")
+        decoded = self._decode_arrays(z, self._labels_for(labels, len(z)), batch_size)
+        if not isinstance(decoded, dict):
+            decoded = {"x_hat": decoded}
+        return {key: np.asarray(ops.convert_to_numpy(value)) for key, value in decoded.items()}
+
+    def reconstruct(self, images, *, sample=False, seed=None, labels=None, batch_size=100):
+        """Decodes the posterior means of `images` (a posterior sample with `sample`).
+
+        Returns:
+            The dict of `decode`.
+        """
+        posterior = self.encode(images, labels=labels, batch_size=batch_size)
+        z = posterior.sample(seed) if sample else posterior.mean
+        return self.decode(z, labels=labels, batch_size=batch_size)
+
+    def sample_latents(self, n, *, sampler=None, seed=None, labels=None):
+        """`n` latent vectors from `sampler`, or from the model's own prior."""
+        n = check_positive_int(n, "n")
+        if sampler is None:
+            return as_latent_matrix(self._prior_latents(n, seed, labels), self.latent_dim)
+        if not hasattr(sampler, "sample"):
+            raise TypeError(
+                "`sampler` must have `sample(n, seed=None)` (e.g. a fitted "
+                f"keras_vaes.samplers.GMMSampler). Received: {type(sampler).__name__}"
+            )
+        return as_latent_matrix(sampler.sample(n, seed=seed), self.latent_dim, name="sampler.sample(n)")
+
+    def generate(self, n, *, sampler=None, seed=None, labels=None, batch_size=100):
+        """Generates `n` samples: decoded codes of `sampler`, or of the model's prior.
+
+        Args:
+            n: int. Number of samples.
+            sampler: None for the model's own prior, or a fitted sampler
+                (`keras_vaes.samplers`).
+            seed: int or None. Seed of the latent draw.
+            labels: one class index or `(n,)` indices, for class-conditional
+                models only.
+            batch_size: int. Decoding batch size. Defaults to 100.
+
+        Returns:
+            The dict of `decode`, with `"x_hat"` of shape `(n, H, W, C)`.
+        """
+        if labels is not None and np.ndim(labels) == 0:
+            labels = np.full((int(n),), int(labels))
+        z = self.sample_latents(n, sampler=sampler, seed=seed, labels=labels)
+        return self.decode(z, labels=labels, batch_size=batch_size)

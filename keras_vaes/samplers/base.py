@@ -1,0 +1,108 @@
+"""What every latent sampler shares: argument checks and the sampler protocol.
+
+A sampler is fitted after training on a model's codes and draws new ones:
+`fit(codes) -> self`, `fit_on_encodings(model, images) -> self` (fits on
+the posterior means of `model.encode(images)`) and `sample(n, seed=None)`
+-> float32 `(n, latent_dim)`. Any model of the package decodes them:
+`model.generate(n, sampler=sampler)`.
+"""
+
+import keras
+import numpy as np
+
+from keras_vaes.utils import check_positive_int
+
+
+def _rng(seed, default):
+    # An explicit seed gives a fresh, reproducible stream; otherwise the
+    # sampler's own generator advances, so successive calls differ but a
+    # whole session is reproducible from the constructor's seed.
+    return np.random.default_rng(seed) if seed is not None else default
+
+
+def _check_count(n):
+    return check_positive_int(n, "n")
+
+
+def _check_latent_matrix(z, name="z"):
+    z = np.asarray(keras.ops.convert_to_numpy(z))
+    if z.ndim != 2 or z.shape[0] < 1:
+        raise ValueError(
+            f"`{name}` must have shape (num_samples, latent_dim). "
+            f"Received: {name}.shape={z.shape}"
+        )
+    return z
+
+
+def encode_images(model, images, batch_size=100):
+    """The posterior of `images` under `model`, as a `Posterior`.
+
+    Args:
+        model: a model of the package (`encode(images) -> Posterior`).
+        images: array `(N, H, W, C)` in the model's `value_range`.
+        batch_size: int. Defaults to 100.
+
+    Returns:
+        `Posterior(mean, log_var)` of float32 NumPy arrays `(N, latent_dim)`;
+        `log_var` is None for deterministic encoders (AAE, Prior-AAE).
+    """
+    from keras_vaes.models.contract import Posterior
+
+    check_positive_int(batch_size, "batch_size")
+    if len(images) == 0:
+        raise ValueError("`images` is empty. Received: len(images)=0")
+    posterior = model.encode(images, batch_size=batch_size)
+    if not isinstance(posterior, Posterior):
+        raise TypeError(
+            "`model.encode` must return a `keras_vaes.models.contract.Posterior`. "
+            f"Received: {type(posterior).__name__} from {type(model).__name__}"
+        )
+    return posterior
+
+
+def codes_of(codes):
+    """`codes` as a float32 matrix: a Posterior gives its means."""
+    from keras_vaes.models.contract import Posterior
+
+    if isinstance(codes, Posterior):
+        codes = codes.mean
+    return _check_latent_matrix(codes, "codes").astype(np.float32)
+
+
+class LatentSampler:
+    """Base of the samplers: `fit_on_encodings` and the fitted-state check."""
+
+    latent_dim = None
+
+    def fit(self, codes):
+        raise NotImplementedError
+
+    def fit_on_encodings(self, model, images, batch_size=100):
+        """Fits on the posterior means of `model.encode(images)`.
+
+        Args:
+            model: any model of the package.
+            images: array `(N, H, W, C)`, e.g. the training images.
+            batch_size: int. Encoding batch size. Defaults to 100.
+
+        Returns:
+            `self`.
+        """
+        return self.fit(encode_images(model, images, batch_size=batch_size))
+
+    def _require_fitted(self, fitted):
+        if not fitted:
+            raise ValueError(
+                f"The {type(self).__name__} is not fitted: call `fit(codes)` "
+                "or `fit_on_encodings(model, images)` first."
+            )
+
+
+def decode_latents(model, z, batch_size=100):
+    """`model.decode(z)`: a dict of NumPy arrays with at least "x_hat"."""
+    return model.decode(_check_latent_matrix(z), batch_size=batch_size)
+
+
+def generate_images(model, sampler, n, seed=None, batch_size=100):
+    """`model.generate(n, sampler=sampler, seed=seed)`: decoded samples of `sampler`."""
+    return model.generate(n, sampler=sampler, seed=seed, batch_size=batch_size)
