@@ -1,23 +1,67 @@
-"""Weights trained by this project, shipped in `weights/`, with their configs.
+"""Weights trained by this project, with their configs and SHA-256.
 
 `PRESETS` maps a name to the architecture that produced the file, the file
-name, its SHA-256 and how it was trained (the command is in the README).
-`load_pretrained(name)` builds the architecture, checks the file and loads
-it, gamma included.
+name, its SHA-256 and how it was trained (the commands are on the docs'
+presets page). `load_pretrained(name)` finds the file, checks its SHA-256,
+builds the architecture and loads the weights, gamma included.
+
+Where the files are looked for, first match wins (`weights_folders()`):
+
+1. `weights_dir=` when given (then only there);
+2. the folders of the environment variable `KERAS_VAES_WEIGHTS`
+   (separated by `os.pathsep`: `:` on Linux and macOS);
+3. the cache folder `cache_dir()` (`$KERAS_VAES_CACHE`, else
+   `$KERAS_HOME/keras_vaes`, else `~/.keras/keras_vaes`), which
+   `install_weights(name, source)` fills from a folder or a URL;
+4. the files that come with the package: the `weights/` folder of a source
+   checkout, or `<prefix>/share/keras_vaes/weights` of an installed wheel
+   (the small files only: the GAMIX preset and the feature classifiers; the
+   Split-VAE and flow-prior presets, 50 and 68 MB, stay out of the wheel).
 
 Example:
 >>> import keras_vaes as kv
 >>> model = kv.load_pretrained("svae_mnist_10ep")  # doctest: +SKIP
 >>> images = model.generate(16, seed=0)["x_hat"]  # doctest: +SKIP
+>>> kv.pretrained.install_weights("svae_mnist_10ep", "/path/to/weights")  # doctest: +SKIP
 """
 
 import os
+import shutil
+import site
+import sys
 
 from keras_vaes.utils import sha256
 
-WEIGHTS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "weights")
+ENV_WEIGHTS = "KERAS_VAES_WEIGHTS"
+ENV_CACHE = "KERAS_VAES_CACHE"
+_CHECKOUT_WEIGHTS = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "weights"
+)
+_DATA_SUBDIR = os.path.join("share", "keras_vaes", "weights")
 
-# How weights/svae_mnist_10ep.weights.h5 was made (README, Split-VAE results):
+
+def _bundled_folders():
+    """The checkout's `weights/`, then the wheel's data folder(s)."""
+    folders = [_CHECKOUT_WEIGHTS]
+    for prefix in (sys.prefix, sys.base_prefix, getattr(site, "USER_BASE", None)):
+        if prefix:
+            folders.append(os.path.join(prefix, _DATA_SUBDIR))
+    return [f for i, f in enumerate(folders) if f not in folders[:i]]
+
+
+def _default_weights_dir():
+    for folder in _bundled_folders():
+        if os.path.isdir(folder):
+            return folder
+    return _CHECKOUT_WEIGHTS
+
+
+# The folder of the files that come with the package (the checkout's
+# `weights/`, or an installed wheel's data folder). The feature classifiers
+# (`keras_vaes.metrics.classifier`) load from here.
+WEIGHTS_DIR = _default_weights_dir()
+
+# How weights/svae_mnist_10ep.weights.h5 was made (docs/presets.md):
 #   python examples/split_vae_mnist.py --data mnist.npz --epochs 2 \
 #       --learning-rate 1e-4 --seed 0 --output runs/mnist_2ep
 #   (BN recalibrated and exported: the earlier preset svae_mnist_2ep), then
@@ -49,7 +93,7 @@ PRESETS = {
             "evaluation, not a reproduction of Table 1."
         ),
     },
-    # How weights/gamix_fashion_mnist.weights.h5 was made (README, GAMIX-VAE):
+    # How weights/gamix_fashion_mnist.weights.h5 was made (docs/presets.md):
     #   build_gamix_vae((32, 32, 1), 32, filters=32,
     #   discriminator_strides=(2, 2, 1, 1, 1, 1), seed=0).compile() (both Adam
     #   1e-4, beta_1 0.5), fit on the 60k Fashion-MNIST training images in
@@ -70,7 +114,7 @@ PRESETS = {
             "converged: for trying the API and the figures."
         ),
     },
-    # How weights/fp_vae_mnist_beta0.weights.h5 was made (README, learned priors):
+    # How weights/fp_vae_mnist_beta0.weights.h5 was made (docs/presets.md):
     #   python examples/train_fp_vae.py --data ../shared/data/mnist.npz --beta 0 \
     #       --minutes 22 --output runs/fp_vae_mnist_beta0
     #   python examples/train_fp_vae.py --data ../shared/data/mnist.npz --beta 0 \
@@ -96,6 +140,105 @@ PRESETS = {
 }
 
 
+def cache_dir():
+    """The folder `install_weights` fills and `load_pretrained` searches.
+
+    `$KERAS_VAES_CACHE` if set, else `$KERAS_HOME/keras_vaes`, else
+    `~/.keras/keras_vaes`. Not created until something is installed.
+    """
+    if os.environ.get(ENV_CACHE):
+        return os.path.abspath(os.path.expanduser(os.environ[ENV_CACHE]))
+    keras_home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return os.path.join(keras_home, "keras_vaes")
+
+
+def weights_folders(weights_dir=None):
+    """The folders searched for preset files, in order (see the module doc)."""
+    if weights_dir is not None:
+        return [os.fspath(weights_dir)]
+    folders = [f for f in os.environ.get(ENV_WEIGHTS, "").split(os.pathsep) if f]
+    folders = [os.path.abspath(os.path.expanduser(f)) for f in folders]
+    return folders + [cache_dir()] + [f for f in _bundled_folders() if os.path.isdir(f)]
+
+
+def _preset(name):
+    if name not in PRESETS:
+        raise ValueError(f"Unknown preset. Expected one of {sorted(PRESETS)}. Received: {name!r}")
+    return PRESETS[name]
+
+
+def _check_file(path, name, expected):
+    if expected is not None and sha256(path) != expected:
+        raise ValueError(
+            f"{path!r} does not match the checksum of preset {name!r} "
+            f"(expected sha256 {expected}): the file is corrupt or another model's."
+        )
+
+
+def weights_path(name, weights_dir=None):
+    """The path of preset `name`'s weight file: the first of `weights_folders()` holding it.
+
+    Raises:
+        FileNotFoundError: no searched folder holds the file; the message
+            lists the folders and the ways to provide it.
+    """
+    preset = _preset(name)
+    folders = weights_folders(weights_dir)
+    for folder in folders:
+        path = os.path.join(folder, preset["file"])
+        if os.path.isfile(path):
+            return path
+    raise FileNotFoundError(
+        f"The weights of preset {name!r} ({preset['file']}) are in none of {folders}. "
+        "Point the package at a folder holding them: load_pretrained(name, weights_dir=...), "
+        f"or the environment variable {ENV_WEIGHTS}=/path/to/folder, or copy them into the "
+        f"cache once with keras_vaes.pretrained.install_weights({name!r}, source), where "
+        "source is a folder (e.g. a clone's weights/) or a URL."
+    )
+
+
+def install_weights(name, source):
+    """Copies preset `name`'s file from `source` into `cache_dir()`, checksum verified.
+
+    Args:
+        name: str. A key of `PRESETS`.
+        source: str. A folder holding the file (e.g. a clone's `weights/`),
+            the file itself, or a URL: either the file's or that of the
+            folder it is in (`http(s)://`, `file://`); downloaded with
+            `keras.utils.get_file`.
+
+    Returns:
+        The path of the installed file. A file whose SHA-256 differs from
+        the preset's is refused (`ValueError`) and not kept.
+    """
+    preset = _preset(name)
+    os.makedirs(cache_dir(), exist_ok=True)
+    target = os.path.join(cache_dir(), preset["file"])
+    if "://" in source:
+        import keras
+
+        url = source if source.endswith(preset["file"]) else source.rstrip("/") + "/" + preset["file"]
+        path = keras.utils.get_file(
+            preset["file"], origin=url, cache_dir=os.path.dirname(cache_dir()),
+            cache_subdir=os.path.basename(cache_dir()),
+        )
+        try:
+            _check_file(path, name, preset["sha256"])
+        except ValueError:
+            os.remove(path)
+            raise
+        return path
+    path = source if os.path.isfile(source) else os.path.join(source, preset["file"])
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No file {preset['file']!r} for preset {name!r} at {source!r}.")
+    _check_file(path, name, preset["sha256"])
+    if os.path.abspath(path) != os.path.abspath(target):
+        partial = target + ".partial"
+        shutil.copyfile(path, partial)
+        os.replace(partial, target)
+    return target
+
+
 def export_weights(model, path):
     """Writes `model`'s weights (and gamma) without the optimizer state.
 
@@ -110,28 +253,18 @@ def load_pretrained(name, weights_dir=None):
 
     Args:
         name: str. A key of `PRESETS`.
-        weights_dir: str or None. Folder holding the file; defaults to the
-            repository's `weights/`.
+        weights_dir: str or None. Folder holding the file; when None the
+            folders of `weights_folders()` are searched: `$KERAS_VAES_WEIGHTS`,
+            the cache of `install_weights`, the files shipped with the package.
 
     Returns:
         The model, with the trained weights and gamma.
     """
     import keras_vaes
 
-    if name not in PRESETS:
-        raise ValueError(f"Unknown preset. Expected one of {sorted(PRESETS)}. Received: {name!r}")
-    preset = PRESETS[name]
-    path = os.path.join(weights_dir or WEIGHTS_DIR, preset["file"])
-    if not os.path.exists(path):
-        raise FileNotFoundError(
-            f"The weights of preset {name!r} are not at {path!r}. They ship in the "
-            "repository's weights/ folder; pass weights_dir= if you moved them."
-        )
-    if preset["sha256"] is not None and sha256(path) != preset["sha256"]:
-        raise ValueError(
-            f"{path!r} does not match the checksum of preset {name!r} "
-            f"(expected sha256 {preset['sha256']}): the file is corrupt or another model's."
-        )
+    preset = _preset(name)
+    path = weights_path(name, weights_dir)
+    _check_file(path, name, preset["sha256"])
     model = getattr(keras_vaes, preset["builder"])(**preset["config"])
     model.load_weights(path)
     return model

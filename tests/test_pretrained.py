@@ -51,3 +51,86 @@ def test_export_weights_drops_optimizer_state(tmp_path):
     assert loaded.load_weights(bare) is True and loaded.gamma == model.gamma
     z = np.random.default_rng(1).normal(size=(3, 4)).astype("float32")
     np.testing.assert_array_equal(loaded.decode(z)["x_hat"], model.decode(z)["x_hat"])
+
+
+GAMIX = pretrained.PRESETS["gamix_fashion_mnist"]
+
+
+def test_weights_folders_env_var_and_cache(tmp_path, monkeypatch):
+    source = os.path.join(pretrained.WEIGHTS_DIR, GAMIX["file"])
+    mine, cache = tmp_path / "mine", tmp_path / "cache"
+    mine.mkdir()
+    shutil.copy(source, mine / GAMIX["file"])
+    monkeypatch.setenv(pretrained.ENV_WEIGHTS, str(mine))
+    monkeypatch.setenv(pretrained.ENV_CACHE, str(cache))
+    assert pretrained.weights_folders()[:2] == [str(mine), str(cache)]
+    assert pretrained.weights_path("gamix_fashion_mnist") == str(mine / GAMIX["file"])
+    monkeypatch.delenv(pretrained.ENV_WEIGHTS)
+    # A folder, then a file:// URL, into the cache; the cache wins over the bundled files.
+    installed = pretrained.install_weights("gamix_fashion_mnist", str(mine))
+    assert installed == str(cache / GAMIX["file"])
+    assert pretrained.weights_path("gamix_fashion_mnist") == installed
+    os.remove(installed)
+    url = pretrained.install_weights("gamix_fashion_mnist", (mine / GAMIX["file"]).as_uri())
+    assert pretrained.sha256(url) == GAMIX["sha256"]
+    # A file with another checksum is refused and not kept.
+    other = tmp_path / "other"
+    other.mkdir()
+    with open(other / GAMIX["file"], "wb") as f:
+        f.write(b"not a weight file")
+    with pytest.raises(ValueError, match="checksum"):
+        pretrained.install_weights("gamix_fashion_mnist", str(other))
+    with pytest.raises(FileNotFoundError, match="KERAS_VAES_WEIGHTS"):
+        pretrained.weights_path("svae_mnist_10ep", weights_dir=str(other))
+
+
+@pytest.mark.slow
+def test_wheel_install_loads_presets_from_another_directory(tmp_path):
+    """`pip install` of a wheel (not editable) finds the bundled files and KERAS_VAES_WEIGHTS."""
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("setup.cfg", "pyproject.toml", "README.md"):
+        shutil.copy(os.path.join(root, name), src / name)
+    shutil.copytree(os.path.join(root, "keras_vaes"), src / "keras_vaes",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(os.path.join(root, "weights"), src / "weights",
+                    ignore=lambda d, names: [n for n in names if n.startswith("svae_") or n.startswith("fp_vae")])
+
+    def run(*args, cwd=tmp_path, env=None):
+        done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        return done.stdout
+
+    run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+        "-w", str(tmp_path / "dist"), "./src")
+    (wheel,) = (tmp_path / "dist").glob("keras_vaes-*.whl")
+    assert wheel.stat().st_size < 10e6  # the big presets stay out
+    run(sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(tmp_path / "venv"))
+    python = str(tmp_path / "venv" / "bin" / "python")
+    run(python, "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", KERAS_VAES_CACHE=str(tmp_path / "cache"),
+               KERAS_VAES_WEIGHTS=os.path.join(root, "weights"))
+    env.pop("PYTHONPATH", None)
+    script = (
+        "import keras_vaes as kv\n"
+        "from keras_vaes.metrics import classifier\n"
+        "assert 'venv' in kv.__file__, kv.__file__\n"
+        "env = kv.pretrained.weights_path('svae_mnist_10ep')\n"
+        "kv.pretrained.install_weights('svae_mnist_10ep', env)\n"
+        "import os; os.environ.pop('KERAS_VAES_WEIGHTS')\n"
+        "print(kv.pretrained.weights_path('gamix_fashion_mnist'))\n"
+        "print(kv.pretrained.weights_path('svae_mnist_10ep'))\n"
+        "print(type(kv.load_pretrained('gamix_fashion_mnist')).__name__)\n"
+        "print(type(kv.load_pretrained('svae_mnist_10ep')).__name__)\n"
+        "print(classifier.load_classifier('mnist').count_params())\n"
+    )
+    lines = run(python, "-c", script, cwd=elsewhere, env=env).split()
+    assert lines[0].startswith(str(tmp_path / "venv" / "share" / "keras_vaes" / "weights"))
+    assert lines[1] == str(tmp_path / "cache" / "svae_mnist_10ep.weights.h5")
+    assert lines[2:] == ["GamixVAE", "SplitVAE", "356234"]
