@@ -1,23 +1,75 @@
-"""Saving every model of the package shares: atomic, never diverged weights.
+"""Saving every model of the package shares: atomic, never diverged, never half loaded.
 
 `SafeSaving` goes before `keras.Model` in a model's bases. `save_weights`
 (`.weights.h5`) and `save` (`.keras`) write to a temporary file that replaces
-the target only when complete, and refuse weights holding NaN or inf (a
-diverged run never overwrites a good file); `load_weights` names the
-model's configuration when a file of another configuration does not fit;
-`export_weights` writes a preset: the weights without the optimizer state.
+the target only when complete (the debris of a killed save is removed by the
+next save of the same target), refuse weights holding NaN or inf (a diverged
+run never overwrites a good file) and never prompt: `overwrite=False` on an
+existing file raises `FileExistsError`. `load_weights` names the file in
+every error (missing, a directory, empty, not HDF5, truncated, another
+configuration) and either loads the whole file or leaves the model as it
+was. `export_weights` writes a preset: the weights without the optimizer
+state.
 """
 
 import os
 
+import keras
 import numpy as np
 from keras import ops
 
 from keras_vaes.utils import atomic_write, sha256
 
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def _check_writable_target(filepath, overwrite):
+    if os.path.isdir(filepath):
+        raise IsADirectoryError(
+            f"Cannot save to {filepath!r}: it is a directory. Expected a file path, "
+            "e.g. 'model.weights.h5'."
+        )
+    if not overwrite and os.path.exists(filepath):
+        raise FileExistsError(
+            f"Refusing to overwrite {filepath!r}: the file exists and overwrite=False. "
+            "Pass overwrite=True to replace it, or another path."
+        )
+
+
+def check_weights_file(filepath):
+    """Raises a clear error naming `filepath` unless it can be an HDF5 weights file.
+
+    Missing -> FileNotFoundError; a directory -> IsADirectoryError; empty or
+    not HDF5 (random bytes, a text file) -> ValueError. A truncated HDF5
+    file passes here and is reported by `SafeSaving.load_weights`.
+    """
+    filepath = os.fspath(filepath)
+    if not os.path.exists(filepath):
+        raise FileNotFoundError(f"Weights file {filepath!r} does not exist.")
+    if os.path.isdir(filepath):
+        raise IsADirectoryError(
+            f"Cannot load weights from {filepath!r}: it is a directory. Expected a "
+            "`.weights.h5` file written by `save_weights`."
+        )
+    size = os.path.getsize(filepath)
+    if size == 0:
+        raise ValueError(
+            f"Weights file {filepath!r} is empty (0 bytes): an interrupted copy or "
+            "download. Expected a `.weights.h5` file written by `save_weights`."
+        )
+    if filepath.endswith(".h5"):
+        with open(filepath, "rb") as f:
+            head = f.read(len(_HDF5_SIGNATURE))
+        if head != _HDF5_SIGNATURE:
+            raise ValueError(
+                f"Weights file {filepath!r} ({size} bytes) is not an HDF5 file (it starts "
+                f"with {head!r}): expected a `.weights.h5` file written by `save_weights`."
+            )
+    return filepath
+
 
 class SafeSaving:
-    """Atomic, NaN-refusing saves, clear load errors, `export_weights` (a `keras.Model` mixin).
+    """Atomic, NaN-refusing saves, all-or-nothing loads, `export_weights` (a `keras.Model` mixin).
 
     A model using it takes its whole config as constructor arguments
     (`from_config` is `cls(**config)`).
@@ -33,38 +85,93 @@ class SafeSaving:
             )
 
     def save_weights(self, filepath, overwrite=True, **kwargs):
-        """Saves the weights atomically to a `.weights.h5` file; never NaN."""
-        if not str(filepath).endswith(".weights.h5"):
+        """Saves the weights atomically to a `.weights.h5` file; never NaN, never a prompt.
+
+        Raises:
+            FileExistsError: `overwrite=False` and `filepath` exists.
+            ValueError: the name does not end in `.weights.h5`, or the
+                weights hold NaN or inf.
+        """
+        filepath = os.fspath(filepath)
+        if not filepath.endswith(".weights.h5"):
             raise ValueError(
                 f"The weights file name must end in `.weights.h5`. Received: filepath={filepath}"
             )
+        _check_writable_target(filepath, overwrite)
         self._check_finite(filepath)
-        if not overwrite and os.path.exists(filepath):
-            return super().save_weights(filepath, overwrite=False, **kwargs)
         save = super().save_weights
-        atomic_write(filepath, lambda tmp: save(tmp, **kwargs))
+        atomic_write(filepath, lambda tmp: save(tmp, overwrite=True, **kwargs))
 
     def save(self, filepath, overwrite=True, **kwargs):
-        """Saves the whole model (`.keras`) atomically; never diverged weights."""
+        """Saves the whole model (`.keras`) atomically; never diverged weights, never a prompt."""
+        filepath = os.fspath(filepath)
+        _check_writable_target(filepath, overwrite)
         self._check_finite(filepath)
-        if not str(filepath).endswith(".keras") or (not overwrite and os.path.exists(filepath)):
-            return super().save(filepath, overwrite=overwrite, **kwargs)
+        if not filepath.endswith(".keras"):
+            return super().save(filepath, overwrite=True, **kwargs)
         save = super().save
-        atomic_write(filepath, lambda tmp: save(tmp, **kwargs))
+        atomic_write(filepath, lambda tmp: save(tmp, overwrite=True, **kwargs))
+
+    # --- Loading ----------------------------------------------------------
+
+    def _state_variables(self):
+        """Every variable a load can assign: the model's, its optimizers', its metrics'."""
+        found, seen = [], set()
+
+        def add(variables):
+            for variable in variables:
+                if id(variable) not in seen:
+                    seen.add(id(variable))
+                    found.append(variable)
+
+        add(self.variables)
+        for metric in getattr(self, "metrics", []):
+            add(metric.variables)  # gamma of the balancing rule is one
+        optimizers = [getattr(self, "optimizer", None)]
+        optimizers += [v for v in vars(self).values() if isinstance(v, keras.optimizers.Optimizer)]
+        for optimizer in optimizers:
+            if optimizer is not None:
+                add(optimizer.variables)
+        return found
 
     def load_weights(self, filepath, *args, **kwargs):
-        """Loads a `.weights.h5` file written by the same configuration."""
-        if not os.path.exists(filepath):
-            raise FileNotFoundError(f"Weights file {filepath!r} does not exist.")
+        """Loads a weights file written by the same configuration, wholly or not at all.
+
+        Every variable (model, optimizer) is restored to its value before
+        the call when any part of the file does not fit: a file of another
+        configuration never leaves a half-loaded model.
+
+        Raises:
+            FileNotFoundError, IsADirectoryError: no such file / a directory.
+            ValueError: an empty, non-HDF5 or truncated file, or one written
+                by a model of another configuration. Each names the file.
+        """
+        filepath = check_weights_file(filepath)
+        snapshot = [(v, np.array(ops.convert_to_numpy(v))) for v in self._state_variables()]
         try:
             super().load_weights(filepath, *args, **kwargs)
-        except (ValueError, KeyError) as error:
-            config = {k: v for k, v in self.get_config().items() if k not in ("name", "trainable")}
-            raise ValueError(
-                f"Could not load {filepath} into this {type(self).__name__} "
-                f"({config}): the file was written by a model of a different "
-                f"configuration. Keras said: {error}"
-            ) from error
+        except Exception as error:
+            for variable, value in snapshot:
+                variable.assign(value)
+            if isinstance(error, (OSError, RuntimeError)) or "truncated" in str(error).lower():
+                raise ValueError(
+                    f"Could not read weights file {filepath!r} "
+                    f"({os.path.getsize(filepath)} bytes): it is truncated or corrupt. "
+                    f"The model's weights are unchanged. h5py said: {str(error)[:300]}"
+                ) from error
+            if isinstance(error, (ValueError, KeyError, TypeError)):
+                config = {
+                    k: v for k, v in self.get_config().items() if k not in ("name", "trainable")
+                }
+                raise ValueError(
+                    f"Could not load {filepath!r} into this {type(self).__name__} "
+                    f"({config}): the file was written by a model of a different "
+                    "configuration; the model's weights are unchanged. Keras said: "
+                    f"{str(error)[:500]}"
+                ) from error
+            raise
+
+    # --- Presets ----------------------------------------------------------
 
     def _export_state(self, bare):
         """Copies state kept outside `get_weights()` onto `bare` (a hook)."""
