@@ -159,12 +159,12 @@ def test_beta_zero_trains_stably_and_generates():
     assert all(np.all(np.isfinite(to_np(w))) for w in model.weights)
     _, log_var = model.encode(x)
     assert log_var.min() >= -20.0 and log_var.max() <= 10.0
-    out = model.generate(5, seed=0)
+    out = model.generate(5, seed=0)["x_hat"]
     assert out.shape == (5,) + SHAPE and np.all((out >= 0) & (out <= 1))
-    np.testing.assert_array_equal(out, model.generate(5, seed=0))
-    assert model.reconstruct(x[:3]).shape == (3,) + SHAPE
+    np.testing.assert_array_equal(out, model.generate(5, seed=0)["x_hat"])
+    assert model.reconstruct(x[:3])["x_hat"].shape == (3,) + SHAPE
     z0 = model.encode_z0(x[:5])
-    np.testing.assert_allclose(to_np(model.prior.inverse(z0)), model.encode(x[:5])[0], atol=1e-4)
+    np.testing.assert_allclose(to_np(model.prior.inverse(z0)), model.encode(x[:5]).mean, atol=1e-4)
 
 
 # --- saving ----------------------------------------------------------------
@@ -180,14 +180,14 @@ def test_weights_and_keras_round_trips(tmp_path):
     loaded = tiny(beta=0.1, anneal_steps=10)
     loaded.load_weights(path)
     assert float(to_np(loaded.anneal_step)) == 2.0
-    np.testing.assert_array_equal(loaded.generate(3, seed=2), model.generate(3, seed=2))
-    np.testing.assert_array_equal(loaded.encode(x)[0], model.encode(x)[0])
+    np.testing.assert_array_equal(loaded.generate(3, seed=2)["x_hat"], model.generate(3, seed=2)["x_hat"])
+    np.testing.assert_array_equal(loaded.encode(x).mean, model.encode(x).mean)
     keras_path = str(tmp_path / "fp.keras")
     model.save(keras_path)
     restored = keras.saving.load_model(keras_path)
     assert restored.get_config() == model.get_config()
     np.testing.assert_array_equal(restored.encode_z0(x), model.encode_z0(x))
-    np.testing.assert_array_equal(restored.generate(3, seed=2), model.generate(3, seed=2))
+    np.testing.assert_array_equal(restored.generate(3, seed=2)["x_hat"], model.generate(3, seed=2)["x_hat"])
     exported = str(tmp_path / "bare.weights.h5")
     model.export_weights(exported)
     assert os.path.getsize(exported) < os.path.getsize(path)
@@ -217,14 +217,14 @@ def test_conditional_model_trains_and_generates_per_class(prior):
     x, y = images(12), np.arange(12) % 3
     history = model.fit((x, y), batch_size=6, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
-    assert model.generate(4, seed=0, labels=2).shape == (4,) + SHAPE
-    assert model.encode(x, y)[0].shape == (12, 2)
+    assert model.generate(4, seed=0, labels=2)["x_hat"].shape == (4,) + SHAPE
+    assert model.encode(x, labels=y).mean.shape == (12, 2)
     mean, per_class = conditional_diversity(model, samples_per_class=4, seed=0)
     assert sorted(per_class) == [0, 1, 2] and np.isclose(mean, np.mean(list(per_class.values())))
     with pytest.raises(ValueError, match="pass `labels`"):
         model.generate(2)
     with pytest.raises(ValueError, match=r"class indices in \[0, 3\).*range \[0, 5\]"):
-        model.encode(x[:2], np.array([0, 5]))
+        model.encode(x[:2], labels=np.array([0, 5]))
 
 
 def test_mean_pairwise_distance_by_hand():
@@ -271,14 +271,14 @@ def test_shipped_beta_zero_preset_loads_and_reconstructs_mnist():
     model = kv.load_pretrained("fp_vae_mnist_beta0")
     assert model.beta == 0.0 and model.prior is not None and model.latent_dim == 8
     assert float(to_np(model.anneal_step)) > 1500  # trained steps are stored
-    out = model.generate(8, seed=0)
+    out = model.generate(8, seed=0)["x_hat"]
     assert out.shape == (8, 32, 32, 1) and np.all((out >= 0) & (out <= 1))
     data = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mnist.npz")
     if os.path.exists(data):
         (_, _), (x_test, _) = kv.datasets.load_mnist(data)
         x = x_test[:200]
-        assert float(np.mean((model.reconstruct(x) - x) ** 2)) < 0.03
-        nll = -np.mean(to_np(model.prior.log_prob(model.encode(x)[0])))
+        assert float(np.mean((model.reconstruct(x)["x_hat"] - x) ** 2)) < 0.03
+        nll = -np.mean(to_np(model.prior.log_prob(model.encode(x).mean)))
         assert np.isfinite(nll)
 
 

@@ -1,6 +1,8 @@
 """slerp / lerp (White 2016) and the Z_T vs Z_0 interpolations of the learned-priors paper."""
 
 import numpy as np
+
+from keras_vaes.models.contract import Posterior
 import pytest
 
 from keras_vaes.samplers import lerp, slerp
@@ -90,10 +92,10 @@ class ToyModel:
 
     def encode(self, x, batch_size=100):
         z = np.asarray(x).reshape(len(x), -1)[:, :3]
-        return z, np.zeros_like(z)
+        return Posterior(z, np.zeros_like(z))
 
     def decode(self, z, batch_size=100):
-        return (1.0 / (1.0 + np.exp(-np.asarray(z)))).reshape(len(z), 1, 3, 1)
+        return {"x_hat": (1.0 / (1.0 + np.exp(-np.asarray(z)))).reshape(len(z), 1, 3, 1)}
 
 
 def test_z_t_interpolation_decodes_lerp_of_encodings():

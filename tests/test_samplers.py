@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from keras_vaes import samplers
+from keras_vaes.models.contract import GenerativeModel
 
 
 def _clusters(seed=0, per_cluster=200):
@@ -15,25 +16,30 @@ def _clusters(seed=0, per_cluster=200):
     return centres, z
 
 
-class _FakeModel:
-    """Linear 'VAE' with the encode/decode interface the samplers use."""
+class _FakeModel(GenerativeModel):
+    """Linear 'VAE' speaking the model contract through its three hooks."""
 
     def __init__(self, latent_dim=3, side=4):
         rng = np.random.default_rng(0)
         self.side = side
+        self.latent_dim = latent_dim
+        self.image_shape = (side, side, 1)
         self.w_enc = rng.normal(size=(side * side, latent_dim))
         self.w_dec = rng.normal(size=(latent_dim, side * side))
         self.decoded_batches = []
 
-    def encode(self, images):
+    def _encode_arrays(self, images, labels, batch_size):
         flat = np.reshape(images, (len(images), -1))
         z_mean = flat @ self.w_enc
         return z_mean, np.full_like(z_mean, -2.0)
 
-    def decode(self, z):
-        self.decoded_batches.append(len(z))
-        x = 1.0 / (1.0 + np.exp(-(np.asarray(z) @ self.w_dec)))
-        x = x.reshape(len(z), self.side, self.side, 1)
+    def _decode_arrays(self, z, labels, batch_size):
+        outputs = []
+        for start in range(0, len(z), batch_size):
+            batch = z[start : start + batch_size]
+            self.decoded_batches.append(len(batch))
+            outputs.append(1.0 / (1.0 + np.exp(-(np.asarray(batch) @ self.w_dec))))
+        x = np.concatenate(outputs).reshape(len(z), self.side, self.side, 1)
         sigma = np.full_like(x, 0.25)
         return {"x_hat": x, "sigma": sigma, "x1": x, "x2": 1 - x}
 
@@ -127,17 +133,17 @@ def test_generate_images_decodes_in_batches_and_concatenates():
     assert model.decoded_batches == [100, 100, 50]
     assert set(out) == {"x_hat", "sigma", "x1", "x2"}
     assert all(v.shape == (250, 4, 4, 1) for v in out.values())
-    expected = model.decode(sampler.sample(250, seed=5))["x_hat"]
+    expected = model.decode(sampler.sample(250, seed=5), batch_size=1000)["x_hat"]
     np.testing.assert_allclose(out["x_hat"], expected, rtol=1e-6)
 
 
 def test_decode_latents_wraps_a_plain_output():
-    class Plain:
-        def decode(self, z):
+    class Plain(_FakeModel):
+        def _decode_arrays(self, z, labels, batch_size):
             return np.asarray(z) * 2
 
-    out = samplers.decode_latents(Plain(), np.ones((7, 2)), batch_size=3)
-    np.testing.assert_array_equal(out["x_hat"], 2 * np.ones((7, 2)))
+    out = samplers.decode_latents(Plain(), np.ones((7, 3)), batch_size=3)
+    np.testing.assert_array_equal(out["x_hat"], 2 * np.ones((7, 3)))
 
 
 # --- renormalisation --------------------------------------------------------

@@ -60,15 +60,17 @@ SWEEP_COLUMNS = (
 
 def encode_codes(model, images, batch_size=100):
     """z_T = E(x): the posterior mean of a VAE, the code of an AAE."""
-    codes = model.encode(images, batch_size=batch_size)
-    if isinstance(codes, (tuple, list)):
-        codes = codes[0]
-    return np.asarray(keras.ops.convert_to_numpy(codes), dtype=np.float32)
+    return model.encode(images, batch_size=batch_size).mean
+
+
+def _has_flow(model):
+    prior = getattr(model, "prior", None)
+    return prior is not None and hasattr(prior, "forward") and hasattr(prior, "inverse")
 
 
 def _flow(model):
     prior = getattr(model, "prior", None)
-    if prior is None or not hasattr(prior, "forward") or not hasattr(prior, "inverse"):
+    if not _has_flow(model):
         raise ValueError(
             "Interpolation in Z_0 needs an invertible learned prior (`model.prior` "
             f"with forward/inverse, e.g. the flow-prior VAE). Received: {type(model).__name__} "
@@ -107,7 +109,7 @@ def _positions(steps):
 def _decode_path(model, path):
     # path: (T, N, d) -> images (N, T, H, W, C)
     steps, count, dim = path.shape
-    images = np.asarray(model.decode(path.reshape(steps * count, dim)))
+    images = model.decode(path.reshape(steps * count, dim))["x_hat"]
     images = images.reshape((steps, count) + images.shape[1:])
     return np.swapaxes(images, 0, 1)
 
@@ -208,10 +210,11 @@ def encoding_separability(model, images, attributes, keep=0.5):
 
 def _scores(model, z_t, z_0, attributes, keep):
     scores = {"single_class": single_class_attributes(attributes, keep=keep)}
-    if getattr(model, "prior", None) is None:
+    if z_0 is None and _has_flow(model):
+        z_0 = to_z0(model, z_t)
+    if z_0 is None:
         scores["z"] = linear_separability(z_t, attributes, keep=keep)
         return scores
-    z_0 = to_z0(model, z_t) if z_0 is None else z_0
     scores["z_T"] = linear_separability(z_t, attributes, keep=keep)
     scores["z_0"] = linear_separability(z_0, attributes, keep=keep)
     return scores
@@ -220,11 +223,12 @@ def _scores(model, z_t, z_0, attributes, keep):
 def generated_separability(model, classify, num_samples, keep=0.5, seed=0):
     """Separability as Karras et al. measure it: on generated samples.
 
-    z_0 ~ N(0, I), z_T = f^-1(z_0) (a fixed prior: z = z_0), x = D(z_T),
+    z_0 ~ N(0, I), z_T = f^-1(z_0) (flow prior), z_T = G(z_0) (Prior-AAE) or
+    z_T = z_0 (a fixed prior), x = D(z_T),
     attributes = `classify(x)`; then `linear_separability` of each latent.
 
     Args:
-        model: a flow-prior VAE or its N(0, I) baseline.
+        model: a flow-prior VAE, a Prior-AAE, or their N(0, I) baselines.
         classify: callable, images -> `(N, A)` attribute probabilities
             (e.g. a classifier's softmax: one-vs-rest classes).
         num_samples: int. Karras et al.: 200,000 (keeping half).
@@ -235,10 +239,14 @@ def generated_separability(model, classify, num_samples, keep=0.5, seed=0):
         A dict as `encoding_separability`.
     """
     z_0 = np.random.default_rng(seed).standard_normal((num_samples, model.latent_dim)).astype(np.float32)
-    has_flow = getattr(model, "prior", None) is not None
-    z_t = to_z_t(model, z_0) if has_flow else z_0
-    attributes = np.asarray(classify(np.asarray(model.decode(z_t))))
-    return _scores(model, z_t, z_0 if has_flow else None, attributes, keep)
+    if _has_flow(model):
+        z_t = to_z_t(model, z_0)
+    elif getattr(model, "code_generator", None) is not None:
+        z_t = np.asarray(keras.ops.convert_to_numpy(model.prior_codes(z_0)), dtype=np.float32)
+    else:
+        z_t, z_0 = z_0, None
+    attributes = np.asarray(classify(model.decode(z_t)["x_hat"]))
+    return _scores(model, z_t, z_0, attributes, keep)
 
 
 # ---------------------------------------------------------------------------

@@ -60,13 +60,13 @@ def encode_images(model, images, batch_size=100):
     return posterior
 
 
-def codes_of(codes):
+def codes_of(codes, name="z"):
     """`codes` as a float32 matrix: a Posterior gives its means."""
     from keras_vaes.models.contract import Posterior
 
     if isinstance(codes, Posterior):
         codes = codes.mean
-    return _check_latent_matrix(codes, "codes").astype(np.float32)
+    return _check_latent_matrix(codes, name).astype(np.float32)
 
 
 class LatentSampler:
