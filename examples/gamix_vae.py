@@ -25,16 +25,19 @@ reconstructions_<model>.png, curves_<model>.png, results.md, results.csv,
 latent_dimensions.csv.
 """
 
-import argparse
 import os
+import sys
 
 import keras
 import numpy as np
 
 from keras_vaes import datasets, plotting
 from keras_vaes.evaluation import gamix as gamix_eval
-from keras_vaes.metrics import fid
+from keras_vaes.metrics import extractors
 from keras_vaes.models.gamix import build_gamix_vae, to_unit_range
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common  # noqa: E402  (examples/_common.py: the flags every example shares)
 
 CONFIGS = {
     # The paper / the author's code (DESIGN.md): 200-300 epochs of 3,000 steps.
@@ -51,19 +54,21 @@ MODELS = {"gamix": "GAMIX-VAE", "baseline": "standard VAE (baseline)"}
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
+    parser = _common.parser(__doc__)
+    positive = _common.positive_int
     parser.add_argument("--dataset", choices=sorted(CONFIGS), default="fashion_mnist",
                         help="celeba_hq: the paper's configuration; mnist / fashion_mnist: the CPU one")
-    parser.add_argument("--data", help="npz file (mnist, fashion_mnist; default keras.datasets) or "
-                                       "the CelebA-HQ .jpg folder (celeba_hq)")
-    parser.add_argument("--epochs", type=int, help="training epochs (default: per dataset)")
-    parser.add_argument("--steps", type=int, help="steps per epoch (default: one pass over the data)")
-    parser.add_argument("--train-size", type=int, help="use the first N training images (mnist-like)")
-    parser.add_argument("--batch-size", type=int, help="default: per dataset (author: 10 on CelebA-HQ)")
-    parser.add_argument("--eval-size", type=int, help="held-out images evaluated (default: per dataset)")
-    parser.add_argument("--output", default="runs/gamix", help="folder for weights, figures, tables")
+    _common.add_data(parser, "npz file (mnist, fashion_mnist; default keras.datasets) or the "
+                             "CelebA-HQ .jpg folder (celeba_hq)")
+    parser.add_argument("--epochs", type=positive, help="training epochs (default: per dataset)")
+    parser.add_argument("--steps", type=positive, help="steps per epoch (default: one pass over the data)")
+    _common.add_train_size(parser, "use the first N training images (mnist-like)")
+    parser.add_argument("--batch-size", type=_common.integer_at_least(2),
+                        help="default: per dataset (author: 10 on CelebA-HQ; the batch-mixture "
+                             "variance needs 2 images)")
+    parser.add_argument("--eval-size", type=_common.integer_at_least(2),
+                        help="held-out images evaluated (default: per dataset)")
+    _common.add_output(parser, "runs/gamix")
     parser.add_argument("--weights", help="folder holding gamix.weights.h5 (and baseline.weights.h5) "
                                           "of an earlier run: load them, skip training")
     parser.add_argument("--pretrained", help="preset name (e.g. gamix_fashion_mnist) for GAMIX-VAE: "
@@ -71,15 +76,19 @@ def parse_args(argv=None):
     parser.add_argument("--no-baseline", action="store_true", help="do not train the standard-VAE baseline")
     parser.add_argument("--bn-training", action="store_true",
                         help="BN / dropout in training mode (default: inference mode, as the author's code)")
-    parser.add_argument("--feature-model", default="auto",
-                        help="FID features: auto (InceptionV3 if its weights are here, else the shipped "
-                             "classifier for mnist-like data), inception, tfgan[:path], a .keras path, or none")
-    parser.add_argument("--variant-dims", type=int, nargs=2, default=(0, 3),
+    _common.add_feature_model(
+        parser, "auto", "FID features: auto (InceptionV3 if its weights are here, else the shipped "
+                        "classifier for mnist-like data), inception, tfgan[:path], a .keras path, or none",
+        keywords=("auto", "inception", "classifier", "none"))
+    parser.add_argument("--variant-dims", type=_common.non_negative_int, nargs=2, default=(0, 3),
                         help="Fig. 2: the two latent entries moved (author's code: 0 and 3)")
     parser.add_argument("--variant-steps", type=float, nargs=3, default=(-20.0, 0.0, 20.0),
                         help="Fig. 2: moves in units of the posterior sigma (author's code: -20 0 20)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of weights, sampling and data order")
-    return parser.parse_args(argv)
+    _common.add_seed(parser, "seed of weights, sampling and data order")
+    args = parser.parse_args(argv)
+    if args.dataset == "celeba_hq" and args.data is None:
+        parser.error("--dataset celeba_hq needs --data pointing to the CelebA-HQ .jpg folder")
+    return args
 
 
 def load_data(args, config):
@@ -103,15 +112,7 @@ def feature_model(spec, dataset):
     """(extractor or None, description, reason FID is skipped or None)."""
     if spec == "none":
         return None, None, "--feature-model none"
-    if spec != "auto":
-        return fid.feature_model_from_spec(spec)
-    extractor, description, reason = fid.feature_model_from_spec("inception")
-    if extractor is None and dataset in ("mnist", "fashion_mnist"):
-        classifier, why = fid.classifier_extractor_or_reason(dataset)
-        if classifier is not None:
-            return classifier, classifier.description + " (NOT comparable with Inception FIDs)", None
-        reason = f"{reason}; {why}"
-    return extractor, description, reason
+    return extractors.resolve_feature_model(spec, dataset)
 
 
 def train(model, data, args, config, output, key):

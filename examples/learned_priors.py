@@ -27,7 +27,6 @@ Example (a CPU smoke run: 60 steps per model and beta):
         --data ../shared/data/mnist.npz --betas 0 1 --steps 60 --output /tmp/lp
 """
 
-import argparse
 import os
 import shlex
 import sys
@@ -39,7 +38,10 @@ import numpy as np
 import keras_vaes as kv
 from keras_vaes import plotting
 from keras_vaes.evaluation import learned_priors as lp
-from keras_vaes.metrics import fid, neighbours, separability
+from keras_vaes.metrics import extractors, fid, neighbours, separability
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common  # noqa: E402  (examples/_common.py: the flags every example shares)
 
 DATASETS = ("mnist", "fashion_mnist", "cifar10", "celeba")
 MODELS = ("vae", "fp_vae", "aae", "prior_aae")
@@ -47,63 +49,59 @@ LATENT_DIMS = {"mnist": 8, "fashion_mnist": 8, "cifar10": 64, "celeba": 128}
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    parser = _common.parser(__doc__)
+    positive = _common.positive_int
     parser.add_argument("--dataset", choices=DATASETS, default="mnist", help="which data set")
     parser.add_argument("--models", default=",".join(MODELS),
                         help="comma-separated models among " + ", ".join(MODELS))
-    parser.add_argument("--betas", type=float, nargs="+", default=[0.0, 0.01, 0.1, 1.0],
+    parser.add_argument("--betas", type=_common.non_negative_float, nargs="+", default=[0.0, 0.01, 0.1, 1.0],
                         help="KL / adversarial weights to sweep (the paper: between 0 and 1, log scale)")
-    parser.add_argument("--data", default=None,
-                        help="dataset file (mnist.npz, fashion_mnist.npz), CIFAR-10 folder or "
+    _common.add_data(parser, "dataset file (mnist.npz, fashion_mnist.npz), CIFAR-10 folder or "
                              "img_align_celeba folder; default: keras.datasets")
-    parser.add_argument("--attributes", default=None,
+    parser.add_argument("--attributes", type=_common.existing_file, default=None,
                         help="CelebA list_attr_celeba.txt (default: next to the --data folder)")
-    parser.add_argument("--epochs", type=int, default=10, help="training epochs per model and beta")
-    parser.add_argument("--steps", type=int, default=None,
+    parser.add_argument("--epochs", type=positive, default=10, help="training epochs per model and beta")
+    parser.add_argument("--steps", type=positive, default=None,
                         help="training steps per model and beta; overrides --epochs")
-    parser.add_argument("--batch-size", type=int, default=64, help="batch size (Lucic et al.: 64)")
-    parser.add_argument("--latent-dim", type=int, default=None,
+    parser.add_argument("--batch-size", type=positive, default=64, help="batch size (Lucic et al.: 64)")
+    parser.add_argument("--latent-dim", type=positive, default=None,
                         help="latent size (default: the paper's, 8 / 8 / 64 / 128)")
-    parser.add_argument("--filters", type=int, nargs="+", default=None,
+    parser.add_argument("--filters", type=positive, nargs="+", default=None,
                         help="InfoGAN convolution widths (default: the paper's 64 128; CelebA "
                              "64 128 256 512)")
-    parser.add_argument("--dense-units", type=int, default=1024, help="InfoGAN dense width")
-    parser.add_argument("--num-couplings", type=int, default=8, help="affine couplings of the flow prior")
-    parser.add_argument("--hidden-units", type=int, default=None,
+    parser.add_argument("--dense-units", type=positive, default=1024, help="InfoGAN dense width")
+    parser.add_argument("--num-couplings", type=positive, default=8, help="affine couplings of the flow prior")
+    parser.add_argument("--hidden-units", type=positive, default=None,
                         help="width of the couplings' MLPs (default 256, 512 for latent >= 64)")
-    parser.add_argument("--gamma", type=float, default=1.0,
+    parser.add_argument("--gamma", type=_common.positive_float, default=1.0,
                         help="fixed decoder variance: the KL weight ends at gamma * beta (section 4.1)")
-    parser.add_argument("--anneal-steps", type=int, default=None,
+    parser.add_argument("--anneal-steps", type=_common.non_negative_int, default=None,
                         help="KL annealing length in steps (the paper: 50,000; default: "
                              "min(50,000, half the training steps))")
-    parser.add_argument("--train-size", type=int, default=None, help="use the first N training images")
+    _common.add_train_size(parser)
     parser.add_argument("--image-size", type=int, default=128, choices=[64, 128],
                         help="CelebA side (the paper: 128x128 crops)")
     parser.add_argument("--reconstruction", default="auto", choices=["auto", "l2", "perceptual"],
                         help="reconstruction term: 'l2', or 'perceptual' (VGG19 relu1_1..relu4_1, "
                              "the paper's CelebA loss; needs the ImageNet VGG19 weights, see "
                              "KERAS_VAES_VGG19_WEIGHTS); auto: perceptual on CelebA, l2 otherwise")
-    parser.add_argument("--feature-model", default="classifier",
-                        help="FID features: 'classifier' (the package's offline MNIST / Fashion-MNIST "
+    _common.add_feature_model(parser, "classifier", "FID features: 'classifier' (the package's offline MNIST / Fashion-MNIST "
                              "classifier, or a stand-in trained here if it is not shipped), "
                              "'inception' (Keras InceptionV3, ImageNet), or a .keras file")
-    parser.add_argument("--fid-samples", type=int, default=10000,
+    parser.add_argument("--fid-samples", type=_common.integer_at_least(2), default=10000,
                         help="generated and test images per FID (the paper: 10,000)")
-    parser.add_argument("--separability-samples", type=int, default=10000,
+    parser.add_argument("--separability-samples", type=_common.integer_at_least(2), default=10000,
                         help="samples for the linear separability (Karras et al.: 200,000)")
-    parser.add_argument("--pairs", type=int, default=6, help="image pairs in the interpolation figure")
-    parser.add_argument("--interpolation-steps", type=int, default=8, help="points per interpolation")
+    parser.add_argument("--pairs", type=positive, default=6, help="image pairs in the interpolation figure")
+    parser.add_argument("--interpolation-steps", type=_common.integer_at_least(2), default=8, help="points per interpolation")
     parser.add_argument("--skip-figure2", action="store_true",
                         help="do not train the 2-D latent FP-VAE of Figure 2")
-    parser.add_argument("--output", default="runs/learned_priors", help="output folder")
+    _common.add_output(parser, "runs/learned_priors")
     parser.add_argument("--resume", action="store_true",
                         help="keep the runs already in <output>/results.csv and train only the others")
     parser.add_argument("--save-all-weights", action="store_true",
                         help="save every run's weights (default: only the FP-VAE used for the figures)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of data order, weights and sampling")
+    _common.add_seed(parser, "seed of data order, weights and sampling")
     parser.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2],
                         help="Keras fit verbosity (1: progress bars)")
     args = parser.parse_args(argv)
@@ -113,8 +111,6 @@ def parse_args(argv=None):
     unknown = [m for m in args.models if m not in MODELS]
     if unknown or not args.models:
         parser.error(f"--models must list some of {MODELS}. Received: {args.models}")
-    if any(b < 0 for b in args.betas):
-        parser.error(f"--betas must be >= 0. Received: {args.betas}")
     args.betas = sorted(set(args.betas))
     if args.latent_dim is None:
         args.latent_dim = LATENT_DIMS[args.dataset]
@@ -174,7 +170,7 @@ def stand_in_classifier(x_train, y_train, args):
 def feature_model_and_labeller(args, x_train, y_train, x_test, y_test):
     """(FID feature model or None, its description, reason if none, classify fn or None)."""
     if args.feature_model != "classifier":
-        model, description, reason = fid.feature_model_from_spec(args.feature_model)
+        model, description, reason = extractors.feature_model_from_spec(args.feature_model)
         return model, description, reason, None
     if args.dataset not in ("mnist", "fashion_mnist"):
         reason = (f"no offline classifier for {args.dataset}; pass --feature-model inception "
@@ -335,7 +331,7 @@ def main(argv=None):
 
 def evaluate_run(model, kind, beta, args, plan, x_train, x_test, y_test, reference,
                  reference_stats, features, classify, test_attributes, seconds):
-    samples = np.clip(np.asarray(model.generate(len(reference), seed=args.seed)), 0.0, 1.0)
+    samples = np.clip(model.generate(len(reference), seed=args.seed)["x_hat"], 0.0, 1.0)
     finite = bool(np.all(np.isfinite(samples)))
     row = {"model": kind, "beta": beta, "steps": plan[2], "fid": None, "seconds": round(seconds, 1)}
     plotting.save_image_grid(samples[:100] if finite else np.zeros((1,) + samples.shape[1:]),
@@ -348,7 +344,7 @@ def evaluate_run(model, kind, beta, args, plan, x_train, x_test, y_test, referen
         stats = fid.compute_statistics(samples, features, verbose=0)
         row["fid"] = fid.frechet_distance(reference_stats.mu, reference_stats.sigma, stats.mu, stats.sigma)
     probe = x_test[:1000]
-    row["reconstruction_mse"] = float(np.mean((np.asarray(model.reconstruct(probe)) - probe) ** 2))
+    row["reconstruction_mse"] = float(np.mean((model.reconstruct(probe)["x_hat"] - probe) ** 2))
     if kind in ("vae", "fp_vae"):
         if classify is not None:
             scores = lp.generated_separability(model, classify, args.separability_samples, seed=args.seed)
@@ -441,7 +437,7 @@ def save_interpolation_figures(model, x_train, x_test, test_attributes, attr_nam
     plotting.save_interpolation_rows(
         rows, os.path.join(args.output, "interpolation.png"), starts=starts, ends=ends,
         title=f"FP-VAE beta={args.betas[0]:g}: test pairs, Z_0 (slerp) vs Z_T (lerp)")
-    samples = np.clip(np.asarray(model.generate(10, seed=args.seed + 1)), 0, 1)
+    samples = np.clip(model.generate(10, seed=args.seed + 1)["x_hat"], 0, 1)
     report = neighbours.train_test_neighbours(samples, x_train, x_test, equal_size=False)
     plotting.save_neighbours(samples, x_train[report["train_index"]], x_test[report["test_index"]],
                              os.path.join(args.output, "neighbours.png"),

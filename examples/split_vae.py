@@ -5,7 +5,7 @@ Self-Decomposition", IEEE Access 2022. `--dataset mnist|cifar10|celeba`
 selects the paper's configuration as defaults (MNIST: latent 32, beta 8,
 300 epochs, GMM 20 and 100; CIFAR-10: latent 200, beta 3, 110 epochs,
 GMM 100; CelebA 64x64: latent 150, beta 3, 160 epochs, GMM 100; the authors'
-ResNet, batch 100). The pipeline lives in `keras_vaes.experiments`. Writes:
+ResNet, batch 100). `examples/split_vae_mnist.py` is this script on MNIST. Writes:
 
     <output>/svae_<dataset>.weights.h5  trained weights (checkpoint every epoch, atomic)
     <output>/results.md, results.csv    Table 1/3/4 layout: REC, GEN, GMM-k x (x_hat, x1, x2, mix)
@@ -27,11 +27,368 @@ The paper's runs (a GPU and the data; FID needs the InceptionV3 weights):
         --ablation-seeds 0 1 2 3 4 --epochs 200 --fid-every 5     # Figure 14
 """
 
-from keras_vaes.experiments import parse_split_vae_args, run_split_vae
+import os
+import sys
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_vaes import callbacks as vae_callbacks
+from keras_vaes import datasets, evaluation, plotting, pretrained
+from keras_vaes.evaluation import split_vae_categories
+from keras_vaes.evaluation.split_vae import fid_curves, write_fid_evolution
+from keras_vaes.evaluation.tables import measure_name
+from keras_vaes.metrics import extractors
+from keras_vaes.models.base import TrainingDivergedError
+from keras_vaes.models.svae import build_svae
+from keras_vaes.training import (
+    DEFAULT_LEARNING_RATE,
+    SPLIT_VAE_CONFIGS,
+    compile_for_training,
+    load_for_resuming,
+    read_history,
+)
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common  # noqa: E402  (examples/_common.py: the flags every example shares)
 
 
-def main(argv=None):
-    run_split_vae(parse_split_vae_args(argv))
+def split_vae_parser(dataset=None):
+    """The command line of the Split-VAE examples.
+
+    Args:
+        dataset: str or None. With a name, the parser has no `--dataset`
+            flag and that dataset's defaults (`examples/split_vae_mnist.py`);
+            with None, `--dataset` picks them (`examples/split_vae.py`).
+    """
+    parser = _common.parser(
+        "Split-VAE (Asperti, Bugo, Filippini, IEEE Access 2022): train and/or evaluate with the "
+        "paper's configuration of the dataset."
+    )
+    positive, non_negative = _common.positive_int, _common.non_negative_int
+    if dataset is None:
+        parser.add_argument("--dataset", choices=sorted(SPLIT_VAE_CONFIGS), default="mnist",
+                            help="the paper's configuration to use (section V-A, V-B, V-C)")
+    paper = parser.add_argument_group("model and training (default: the paper's values)")
+    paper.add_argument("--latent-dim", type=positive, default=None,
+                       help="latent variables (paper: MNIST 32, CIFAR-10 200, CelebA 150)")
+    paper.add_argument("--beta", type=_common.non_negative_float, default=None,
+                       help="KL weight (paper: MNIST 8 or 3, CIFAR-10 and CelebA 3)")
+    paper.add_argument("--base-dim", type=positive, default=64, help="channels at full resolution")
+    paper.add_argument("--emb-dim", type=positive, default=512, help="width of the dense embedding")
+    paper.add_argument("--num-scale", type=positive, default=4, help="downsamplings of the encoder")
+    paper.add_argument("--block-per-scale", type=positive, default=1, help="residual blocks per scale")
+    paper.add_argument("--depth-per-block", type=positive, default=2, help="convolutions per block")
+    paper.add_argument("--learning-rate", type=_common.positive_float, default=DEFAULT_LEARNING_RATE,
+                       help="Adam learning rate (paper text 1e-3, authors' script 1e-4; "
+                            "see benchmarks/divergence.py for the divergence rates)")
+    paper.add_argument("--batch-size", type=positive, default=100, help="images per step")
+    paper.add_argument("--epochs", type=non_negative, default=None,
+                       help="training epochs (default: the paper's, MNIST 300, CIFAR-10 110, "
+                            "CelebA 160; 0 with --weights or --pretrained)")
+    paper.add_argument("--vanilla", action="store_true",
+                       help="split=False: the ablation's vanilla VAE (same network but the last layer)")
+    run = parser.add_argument_group("run")
+    _common.add_data(run, "dataset file or folder (MNIST/CIFAR-10 npz, cifar-10-batches-py, "
+                          "img_align_celeba); default: keras.datasets (MNIST, CIFAR-10)")
+    run.add_argument("--cache-dir", default=None, help="CelebA: folder caching the decoded images")
+    _common.add_train_size(run)
+    run.add_argument("--test-size", type=positive, default=None, help="use the first N test images")
+    _common.add_output(run, None, help="output folder (default runs/split_vae_<dataset>)")
+    run.add_argument("--pretrained", default=None, choices=sorted(pretrained.PRESETS), metavar="PRESET",
+                     help=f"evaluate a shipped preset instead of training ({', '.join(pretrained.PRESETS)})")
+    run.add_argument("--weights", type=_common.existing_file, default=None,
+                     help="a .weights.h5 to load; trains further only if --epochs > 0 (a training "
+                          "checkpoint also restores Adam's state; a preset starts Adam afresh)")
+    run.add_argument("--initial-epoch", type=non_negative, default=0,
+                     help="epochs the --weights were already trained: training resumes at "
+                          "epoch N+1, and logs, checkpoints and FID curves count from there")
+    _common.add_seed(run, "seed of initialisation, batches and sampling")
+    _common.add_dtype_policy(run, "Keras dtype policy (paper: float32). mixed_bfloat16 trained ~1.4x "
+                                  "faster on a Zen 4 CPU with AVX512-BF16; float32 heads, loss and weights")
+    run.add_argument("--recalibrate-bn", action="store_true",
+                     help="recompute BatchNormalization statistics on 10k training images after "
+                          "training/loading (needed after short runs: momentum 0.999)")
+    evaluate = parser.add_argument_group("evaluation")
+    evaluate.add_argument("--fid-samples", type=_common.integer_at_least(2), default=10000,
+                          help="reference (test) images and generated images per FID")
+    _common.add_feature_model(
+        evaluate, "inception",
+        "'inception' (Keras InceptionV3, ImageNet; the paper's), 'classifier' (offline FD of this "
+        "repo's MNIST classifier, NOT comparable with the paper), 'tfgan[:graph.pb]', or a path to "
+        "a .keras model. 'inception' falls back to 'classifier' on MNIST without the weights")
+    evaluate.add_argument("--gmm-components", type=positive, nargs="+", default=None,
+                          help="GMM components (paper: MNIST 20 and 100, others 100)")
+    evaluate.add_argument("--gmm-fit", choices=["test", "train"], default="test",
+                          help="fit the GMM on encodings of the test (authors) or training images")
+    evaluate.add_argument("--no-eval", action="store_true", help="skip the Table 1/3/4 evaluation")
+    evaluate.add_argument("--mix", choices=["authors", "random"], default="authors",
+                          help="mix column: x1 for the first half of the unshuffled GMM samples, x2 "
+                               "for the second (authors), or a random half of shuffled samples")
+    evaluate.add_argument("--category-table", action="store_true",
+                          help="Table 2: FID of each category (training images + flips) vs the "
+                               "test set, and of a random mix")
+    evaluate.add_argument("--fid-every", type=non_negative, default=0,
+                          help="compute the FIDs of x_hat, x1, x2 after GMM resampling every N "
+                               "epochs into the history (Figure 11); 0: never")
+    evaluate.add_argument("--fid-gmm-components", type=positive, default=100,
+                          help="GMM components of the FIDs along training (paper: 100)")
+    evaluate.add_argument("--ablation-seeds", type=non_negative, nargs="+", default=None,
+                          help="Figures 14/15: train split and vanilla for each seed with FIDs every "
+                               "--fid-every epochs (default 1), then plot mean and std (paper: 5 seeds)")
+    return parser
+
+
+def parse_split_vae_args(argv=None, dataset=None):
+    """Parses the command line and fills the dataset's paper defaults (exit status 2 on a bad value)."""
+    parser = split_vae_parser(dataset)
+    args = parser.parse_args(argv)
+    if dataset is not None:
+        args.dataset = dataset
+    config = SPLIT_VAE_CONFIGS[args.dataset]
+    if args.pretrained is not None:
+        preset = pretrained.PRESETS[args.pretrained]["config"]
+        if tuple(preset["input_shape"]) != config["input_shape"]:
+            parser.error(f"preset {args.pretrained!r} takes {tuple(preset['input_shape'])} images, "
+                         f"not {args.dataset}'s {config['input_shape']}. Received: --pretrained "
+                         f"{args.pretrained}")
+        args.latent_dim, args.beta = preset["latent_dim"], preset["beta"]
+    args.latent_dim = args.latent_dim or config["latent_dim"]
+    args.beta = config["beta"] if args.beta is None else args.beta
+    args.gmm_components = args.gmm_components or list(config["gmm_components"])
+    if args.epochs is None:
+        args.epochs = 0 if (args.weights or args.pretrained) else config["epochs"]
+    if args.initial_epoch and not args.weights:
+        parser.error("--initial-epoch counts the epochs of the --weights a run resumes from: it "
+                     f"needs --weights. Received: --initial-epoch {args.initial_epoch} without --weights")
+    if args.dataset == "celeba" and args.data is None:
+        parser.error("--dataset celeba needs --data pointing to the img_align_celeba folder")
+    args.output = args.output or os.path.join("runs", f"split_vae_{args.dataset}")
+    if args.ablation_seeds and not args.fid_every:
+        args.fid_every = 1
+    return args
+
+
+def load_data(args):
+    """`(x_train, y_train), (x_test, y_test)` of the run, cut to the requested sizes."""
+    if args.dataset == "celeba":
+        (x_train, y_train), (x_test, y_test) = datasets.load_celeba(args.data, cache_dir=args.cache_dir)
+    else:
+        (x_train, y_train), (x_test, y_test) = datasets.load(args.dataset, args.data)
+    if args.train_size:
+        x_train = x_train[: args.train_size]
+        y_train = None if y_train is None else y_train[: args.train_size]
+    if args.test_size:
+        x_test = x_test[: args.test_size]
+        y_test = None if y_test is None else y_test[: args.test_size]
+    return (x_train, y_train), (x_test, y_test)
+
+
+def build_model(args, seed, split=True):
+    """The paper's Split-VAE (or vanilla VAE) for the run's dataset."""
+    return build_svae(
+        SPLIT_VAE_CONFIGS[args.dataset]["input_shape"], args.latent_dim, base_dim=args.base_dim,
+        emb_dim=args.emb_dim, num_scale=args.num_scale, block_per_scale=args.block_per_scale,
+        depth_per_block=args.depth_per_block, beta=args.beta, split=split, seed=seed,
+    )
+
+
+def train(model, x_train, x_test, args, output, extra_callbacks=()):
+    """Trains with the run's settings; checkpoints every epoch; returns the history dict.
+
+    A model compiled beforehand (`load_for_resuming`) keeps its optimizer.
+    A diverged run stops with advice (SystemExit); no NaN weights are written.
+    """
+    weights_path = os.path.join(output, f"svae_{args.dataset}.weights.h5")
+    if not model.compiled:
+        compile_for_training(model, args.learning_rate)
+    callbacks = list(extra_callbacks) + [
+        keras.callbacks.ModelCheckpoint(weights_path, save_weights_only=True),
+        keras.callbacks.CSVLogger(os.path.join(output, "history.csv")),
+        keras.callbacks.TerminateOnNaN(),
+    ]
+    try:
+        history = model.fit(x_train, batch_size=args.batch_size, epochs=args.initial_epoch + args.epochs,
+                            initial_epoch=args.initial_epoch, validation_data=(x_test[:1000],),
+                            callbacks=callbacks)
+    except ValueError as error:  # TrainingDivergedError, or a checkpoint refusing NaN weights
+        if not isinstance(error, TrainingDivergedError) and "NaN or inf" not in str(error):
+            raise
+        raise SystemExit(
+            f"Training diverged (NaN/inf loss); {weights_path} holds the last finite "
+            f"checkpoint, if any. Lower --learning-rate (now {args.learning_rate:g}) or "
+            "change --seed."
+        ) from error
+    model.save_weights(weights_path)
+    plotting.save_curves(history.history, os.path.join(output, "curves.png"),
+                         keys=["loss", "mse", "kl", "gamma"], first_epoch=args.initial_epoch + 1)
+    print(f"wrote {weights_path}")
+    return history.history
+
+
+def run_ablation(args, x_train, x_test, extractor, description):
+    """Figures 14/15: split and vanilla over seeds, FIDs every `fid_every` epochs."""
+    reference = x_test[: args.fid_samples]
+    histories = {"split": [], "vanilla": []}
+    for seed in args.ablation_seeds:
+        for label in ("split", "vanilla"):
+            folder = os.path.join(args.output, "ablation", f"{label}_seed{seed}")
+            os.makedirs(folder, exist_ok=True)
+            done = os.path.join(folder, "history.csv")
+            if os.path.exists(done) and len(read_history(done).get("loss", [])) == args.epochs:
+                print(f"{label}, seed {seed}: reusing {done}")
+                histories[label].append(read_history(done))
+                continue
+            print(f"--- {label} VAE, seed {seed} ---")
+            keras.utils.set_random_seed(seed)
+            model = build_model(args, seed, split=label == "split")
+            callback = vae_callbacks.GMMFIDHistory(
+                reference, extractor, every=args.fid_every, components=args.fid_gmm_components,
+                num_samples=args.fid_samples, seed=seed, batch_size=args.batch_size)
+            histories[label].append(train(model, x_train, x_test, args, folder, [callback]))
+    curves = fid_curves(histories, args.fid_gmm_components)
+    title = (f"{args.dataset}: {measure_name(description)} after GMM-{args.fid_gmm_components}, mean +- std over "
+             f"{len(args.ablation_seeds)} seed(s)")
+    path = write_fid_evolution(curves, args.output, description, title)
+    print(f"wrote {path}")
+    return curves
+
+
+def run_split_vae(args):
+    """Setup, data, model, train, show, evaluate (see the module docstring)."""
+    config = SPLIT_VAE_CONFIGS[args.dataset]
+    keras.utils.set_random_seed(args.seed)
+    keras.config.set_dtype_policy(args.dtype_policy)
+    if args.dtype_policy != "float32":
+        print(f"dtype policy {args.dtype_policy}: bfloat16/float16 convolutions, float32 "
+              "heads, loss and weights (opt-in; the paper trained in float32)")
+    os.makedirs(args.output, exist_ok=True)
+
+    # --- Data --------------------------------------------------------------
+    (x_train, y_train), (x_test, y_test) = load_data(args)
+    print(f"{args.dataset}: train {x_train.shape}, test {x_test.shape}")
+    needs_features = args.category_table or args.fid_every or args.ablation_seeds
+    extractor, description, reason = (extractors.resolve_feature_model(args.feature_model, args.dataset)
+                                      if needs_features else (None, "", "not needed"))
+    if needs_features:
+        print(f"feature model: {description}" + (f" -- FID unavailable: {reason}" if reason else ""))
+
+    # --- Table 2: categories vs the test set (a property of the data) ------
+    if args.category_table:
+        if y_train is None:
+            raise SystemExit(f"--category-table needs labels; {args.dataset} has none.")
+        if extractor is None:
+            raise SystemExit(f"--category-table needs a feature model: {reason}")
+        names = (split_vae_categories.CIFAR10_CLASSES if args.dataset == "cifar10"
+                 else tuple(str(c) for c in range(int(np.max(y_train)) + 1)))
+        scores = split_vae_categories.category_fid_table(
+            x_train, y_train, x_test[: args.fid_samples], extractor, class_names=names,
+            per_category=args.fid_samples, seed=args.seed, batch_size=args.batch_size)
+        print(split_vae_categories.write_category_table(
+            scores, args.output,
+            paper=split_vae_categories.PAPER_TABLE2 if args.dataset == "cifar10" else None,
+            feature_description=description,
+            header=f"# Table 2 layout: each {args.dataset} category (training images + flips) "
+                   f"vs {min(len(x_test), args.fid_samples)} test images"))
+        if args.epochs == 0 and not (args.weights or args.pretrained):
+            return  # only the data's table was asked for
+
+    # --- Figures 14/15: split vs vanilla over seeds ------------------------
+    if args.ablation_seeds:
+        if extractor is None:
+            raise SystemExit(f"--ablation-seeds needs a feature model: {reason}")
+        run_ablation(args, x_train, x_test, extractor, description)
+        return
+
+    # --- Model ---------------------------------------------------------------
+    if args.pretrained:
+        model = pretrained.load_pretrained(args.pretrained)
+        print(f"preset {args.pretrained}: {pretrained.PRESETS[args.pretrained]['description']}")
+    else:
+        model = build_model(args, args.seed, split=not args.vanilla)
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    print(f"{'vanilla VAE' if not model.split else 'Split-VAE'}: {trainable:,} trainable parameters")
+    if args.weights:
+        if args.epochs > 0:
+            has_gamma, resumed = load_for_resuming(model, args.weights, args.learning_rate)
+            print(f"{args.weights}: " + (
+                f"Adam's state restored (step {int(ops.convert_to_numpy(model.optimizer.iterations))})"
+                if resumed else "no optimizer state (a preset or export_weights file): Adam starts afresh"))
+        else:
+            has_gamma = model.load_weights(args.weights)
+        if not has_gamma:
+            mse = model.estimate_gamma(x_train[:10000])
+            print(f"{args.weights} stores no gamma; restarted it from the MSE {mse:.5f}")
+        print(f"loaded {args.weights}; gamma = {model.gamma:.5f}")
+
+    # --- Train ---------------------------------------------------------------
+    history = None
+    if args.epochs > 0:
+        extra = []
+        if args.fid_every:
+            if extractor is None:
+                raise SystemExit(f"--fid-every needs a feature model: {reason}")
+            extra.append(vae_callbacks.GMMFIDHistory(
+                x_test[: args.fid_samples], extractor, every=args.fid_every,
+                components=args.fid_gmm_components, num_samples=args.fid_samples,
+                seed=args.seed, batch_size=args.batch_size))
+        history = train(model, x_train, x_test, args, args.output, extra)
+        if args.fid_every:
+            label = "vanilla" if args.vanilla else "split"
+            curves = fid_curves({label: [history]}, args.fid_gmm_components,
+                                first_epoch=args.initial_epoch + 1)
+            write_fid_evolution(curves, args.output, description,
+                                f"{args.dataset}: {measure_name(description)} after "
+                                f"GMM-{args.fid_gmm_components} along training")
+
+    if args.recalibrate_bn:
+        batches = model.recalibrate_batch_norm(x_train[:10000])
+        print(f"BatchNormalization statistics recomputed over {batches} batches")
+        if args.epochs > 0:
+            model.save_weights(os.path.join(args.output, f"svae_{args.dataset}.weights.h5"))
+
+    # --- Show: the paper's Figures 1-4 (split rows) and 7/10/12 (grids) ----
+    generated = model.generate(100, seed=args.seed)
+    if model.split:
+        plotting.save_split_rows(generated, os.path.join(args.output, "split_rows.png"), n=10)
+    plotting.save_image_grid(generated["x_hat"], os.path.join(args.output, "generated.png"))
+
+    # --- Evaluate: Table 1 / 3 / 4 layout --------------------------------------
+    if args.no_eval:
+        return
+    # FID with the requested (Inception) features, and beside it the offline
+    # "FD (classifier features)" where a classifier is shipped (MNIST).
+    fid_extractor, fid_description, fid_reason = (
+        extractors.feature_model_from_spec(args.feature_model) if args.feature_model != "classifier"
+        else (None, "classifier features only (--feature-model classifier)", "not requested"))
+    fd_extractor, fd_reason = extractors.classifier_extractor_or_reason(args.dataset)
+    results = evaluation.evaluate_split_vae(
+        model, x_test, feature_model=fid_extractor, gmm_components=tuple(args.gmm_components),
+        gmm_fit_images=x_train if args.gmm_fit == "train" else None,
+        num_samples=args.fid_samples, seed=args.seed, mix=args.mix,
+        classifier=fd_extractor, classifier_unavailable=fd_reason, fid_unavailable=fid_reason,
+    )
+    source = (f"preset {args.pretrained}" if args.pretrained else
+              f"{args.epochs} epoch(s) on {len(x_train)} images"
+              + (f" after loading {args.weights}" if args.weights else ""))
+    header = (
+        f"# Split-VAE, {args.dataset} (latent {args.latent_dim}, beta {args.beta:g}, "
+        f"{'split' if model.split else 'vanilla'}; {trainable:,} trainable params)\n\n"
+        f"Weights: {source}; {min(len(x_test), args.fid_samples)} test images vs "
+        f"{args.fid_samples} samples per FID; GMM fitted on {args.gmm_fit} encodings. "
+        f"Paper: {config['table']}, beta={args.beta:g} (Inception features)."
+    )
+    table = evaluation.write_results(
+        results, args.output, paper=config["paper"].get(args.beta, {}),
+        feature_description=fid_description, fid_reason=fid_reason, header=header,
+    )
+    evaluation.save_result_figures(results, args.output)
+    print(table)
+
+
+def main(argv=None, dataset=None):
+    run_split_vae(parse_split_vae_args(argv, dataset=dataset))
 
 
 if __name__ == "__main__":

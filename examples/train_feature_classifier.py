@@ -19,7 +19,6 @@ Example:
         --data ../shared/data/mnist.npz --epochs 3 --output weights
 """
 
-import argparse
 import json
 import os
 import sys
@@ -31,24 +30,21 @@ import keras_vaes as kv
 from keras_vaes.metrics import classifier as clf
 from keras_vaes.utils import atomic_write
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common  # noqa: E402  (examples/_common.py: the flags every example shares)
+
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    parser = _common.parser(__doc__)
     parser.add_argument("--dataset", choices=sorted(clf.CLASSIFIERS), default="mnist",
                         help="which dataset's classifier to train")
-    parser.add_argument("--data", default=None,
-                        help="the dataset's .npz in Keras's layout (default: keras.datasets)")
-    parser.add_argument("--epochs", type=int, default=3, help="training epochs")
-    parser.add_argument("--batch-size", type=int, default=128, help="images per step")
-    parser.add_argument("--learning-rate", type=float, default=1e-3, help="Adam learning rate")
-    parser.add_argument("--train-size", type=int, default=None,
-                        help="use the first N training images (tests only)")
-    parser.add_argument("--output", default="runs/feature_classifier",
-                        help="folder for the weights and the accuracy record")
-    parser.add_argument("--seed", type=int, default=0, help="seed of initialisation and shuffling")
+    _common.add_data(parser, "the dataset's .npz in Keras's layout (default: keras.datasets)")
+    parser.add_argument("--epochs", type=_common.positive_int, default=3, help="training epochs")
+    parser.add_argument("--batch-size", type=_common.positive_int, default=128, help="images per step")
+    parser.add_argument("--learning-rate", type=_common.positive_float, default=1e-3, help="Adam learning rate")
+    _common.add_train_size(parser, "use the first N training images (tests only)")
+    _common.add_output(parser, "runs/feature_classifier", "folder for the weights and the accuracy record")
+    _common.add_seed(parser, "seed of initialisation and shuffling")
     parser.add_argument("--check-only", action="store_true",
                         help="train nothing: load the shipped classifier, print its test accuracy "
                              "and the FD of real, blurred and noise images vs real test images")

@@ -19,7 +19,6 @@ optimizer state), `history.csv`, `samples.png`, `reconstructions.png`,
 test codes, throughput).
 """
 
-import argparse
 import csv
 import os
 import sys
@@ -30,6 +29,9 @@ import numpy as np
 
 import keras_vaes as kv
 from keras_vaes import plotting
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common  # noqa: E402  (examples/_common.py: the flags every example shares)
 
 
 class TimeBudget(keras.callbacks.Callback):
@@ -59,30 +61,31 @@ def classifier_fd(model, x_test, labels_test, args):
         return float("nan")
     n = min(args.fd_samples, len(x_test))
     labels = None if labels_test is None else labels_test[:n]
-    generated = np.clip(model.generate(n, seed=args.seed + 1, labels=labels), 0.0, 1.0)
+    generated = np.clip(model.generate(n, seed=args.seed + 1, labels=labels)["x_hat"], 0.0, 1.0)
     return round(float(fid.fid_score(generated, x_test[:n], extractor)), 3)
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = _common.parser(__doc__)
+    positive = _common.positive_int
     parser.add_argument("--dataset", choices=["mnist", "fashion_mnist"], default="mnist", help="training set")
-    parser.add_argument("--data", default=None, help="Keras-layout .npz of the dataset (default: keras.datasets)")
+    _common.add_data(parser, "Keras-layout .npz of the dataset (default: keras.datasets)")
     parser.add_argument("--prior", choices=["flow", "normal"], default="flow", help="learned RealNVP prior or fixed N(0, I)")
-    parser.add_argument("--beta", type=float, default=0.0, help="KL weight (0: unregularised autoencoder, eq. 8)")
-    parser.add_argument("--gamma", type=float, default=1.0, help="fixed decoder variance; the KL weight is gamma*beta")
-    parser.add_argument("--latent-dim", type=int, default=8, help="latent size (the paper: 8 for MNIST)")
-    parser.add_argument("--anneal-steps", type=int, default=5000, help="linear KL annealing length in steps")
-    parser.add_argument("--epochs", type=int, default=100, help="maximum epochs")
-    parser.add_argument("--minutes", type=float, default=0.0, help="stop after this many minutes (0: no limit)")
-    parser.add_argument("--batch-size", type=int, default=64, help="batch size (Lucic et al.: 64)")
-    parser.add_argument("--learning-rate", type=float, default=5e-4, help="Adam learning rate (beta_1 = 0.5)")
-    parser.add_argument("--output", default="runs/fp_vae", help="output folder")
-    parser.add_argument("--seed", type=int, default=0, help="random seed")
-    parser.add_argument("--resume", default=None, help="weights (.weights.h5, same configuration) to continue from; the step counter resumes, Adam restarts")
+    parser.add_argument("--beta", type=_common.non_negative_float, default=0.0, help="KL weight (0: unregularised autoencoder, eq. 8)")
+    parser.add_argument("--gamma", type=_common.positive_float, default=1.0, help="fixed decoder variance; the KL weight is gamma*beta")
+    parser.add_argument("--latent-dim", type=positive, default=8, help="latent size (the paper: 8 for MNIST)")
+    parser.add_argument("--anneal-steps", type=_common.non_negative_int, default=5000, help="linear KL annealing length in steps")
+    parser.add_argument("--epochs", type=positive, default=100, help="maximum epochs")
+    parser.add_argument("--minutes", type=_common.non_negative_float, default=0.0, help="stop after this many minutes (0: no limit)")
+    parser.add_argument("--batch-size", type=positive, default=64, help="batch size (Lucic et al.: 64)")
+    parser.add_argument("--learning-rate", type=_common.positive_float, default=5e-4, help="Adam learning rate (beta_1 = 0.5)")
+    _common.add_output(parser, "runs/fp_vae")
+    _common.add_seed(parser)
+    parser.add_argument("--resume", type=_common.existing_file, default=None, help="weights (.weights.h5, same configuration) to continue from; the step counter resumes, Adam restarts")
     parser.add_argument("--evaluate-only", action="store_true", help="no training: evaluate the --resume weights")
-    parser.add_argument("--fd-samples", type=int, default=10000, help="generated and test images for the FD of classifier features (0: skip)")
+    parser.add_argument("--fd-samples", type=_common.zero_or_at_least(2), default=10000, help="generated and test images for the FD of classifier features (0: skip)")
     parser.add_argument("--conditional", action="store_true", help="class-conditional model (section 6)")
-    parser.add_argument("--diversity-samples", type=int, default=100, help="samples per class for the diversity measure")
+    parser.add_argument("--diversity-samples", type=_common.integer_at_least(2), default=100, help="samples per class for the diversity measure")
     return parser.parse_args(argv)
 
 
@@ -129,17 +132,17 @@ def main(argv=None):
     digest = model.export_weights(os.path.join(args.output, "preset.weights.h5"))
     steps = int(keras.ops.convert_to_numpy(model.anneal_step))
 
-    rec = model.reconstruct(x_test, labels_test)
+    rec = model.reconstruct(x_test, labels=labels_test)["x_hat"]
     mse = float(np.mean((rec - x_test) ** 2))
-    z_mean, _ = model.encode(x_test, labels_test)
+    z_mean, _ = model.encode(x_test, labels=labels_test)
     nll = float("nan")
     if model.prior is not None:
         nll = float(-np.mean(keras.ops.convert_to_numpy(model.prior.log_prob(z_mean, labels_test))))
     if args.conditional:  # one row per class
         grid_labels = np.repeat(np.arange(10), 10)
-        samples = model.generate(100, seed=args.seed, labels=grid_labels)
+        samples = model.generate(100, seed=args.seed, labels=grid_labels)["x_hat"]
     else:
-        samples = model.generate(100, seed=args.seed)
+        samples = model.generate(100, seed=args.seed)["x_hat"]
     plotting.save_image_grid(samples, os.path.join(args.output, "samples.png"), title="samples")
     plotting.save_image_grid(
         np.concatenate([x_test[:50], rec[:50]]), os.path.join(args.output, "reconstructions.png"),

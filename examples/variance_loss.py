@@ -20,9 +20,9 @@ do not collapse to the mean image.
         ../shared/data/fashion_mnist.npz --output /tmp/vl
 """
 
-import argparse
 import csv
 import os
+import sys
 
 import keras
 import numpy as np
@@ -32,6 +32,9 @@ from keras_vaes import datasets
 from keras_vaes.metrics import diagnostics
 from keras_vaes.models.two_stage import FirstStage, GaussianVAE, first_stage_kl_weight
 from keras_vaes.plotting import pyplot
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common  # noqa: E402  (examples/_common.py: the flags every example shares)
 
 SHAPE = (32, 32, 1)
 LATENT = 32
@@ -172,23 +175,25 @@ def _dataset_name(path):
     return "fashion_mnist" if path and "fashion" in os.path.basename(path) else "mnist"
 
 
-def main():
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument("--data", nargs="+", default=[None],
-                        help="MNIST / Fashion-MNIST npz files (name decides which); "
-                             "default: keras.datasets MNIST")
-    parser.add_argument("--epochs", type=int, default=3, help="per network (CPU default)")
-    parser.add_argument("--train-size", type=int, default=5000)
-    parser.add_argument("--test-size", type=int, default=1000)
+def parse_args(argv=None):
+    parser = _common.parser(__doc__)
+    _common.add_data(parser, "MNIST / Fashion-MNIST npz files (name decides which); "
+                             "default: keras.datasets MNIST", nargs="+", default=[None])
+    parser.add_argument("--epochs", type=_common.positive_int, default=3, help="per network (CPU default)")
+    parser.add_argument("--train-size", type=_common.positive_int, default=5000,
+                        help="first N training images")
+    parser.add_argument("--test-size", type=_common.integer_at_least(2), default=1000,
+                        help="first N test images")
     parser.add_argument("--architectures", nargs="+", default=list(ARCHITECTURES),
                         choices=list(ARCHITECTURES))
-    parser.add_argument("--batch-size", type=int, default=50)
-    parser.add_argument("--output", default="runs/variance_loss", help="folder for figures and CSV")
-    parser.add_argument("--seed", type=int, default=0, help="seed of weights and data order")
-    args = parser.parse_args()
+    parser.add_argument("--batch-size", type=_common.positive_int, default=50, help="images per step")
+    _common.add_output(parser, "runs/variance_loss", "folder for figures and CSV")
+    _common.add_seed(parser, "seed of weights and data order")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
     os.makedirs(args.output, exist_ok=True)
     keras.utils.set_random_seed(args.seed)
 

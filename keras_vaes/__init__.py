@@ -16,7 +16,7 @@ Every model trains with Keras's own `fit` on TensorFlow, JAX and PyTorch.
 """
 
 from keras_vaes import blocks, datasets, layers, losses, metrics, optimizers, plotting, samplers
-from keras_vaes import callbacks, evaluation, experiments, priors, two_stage_eval
+from keras_vaes import callbacks, evaluation, priors, training
 from keras_vaes.balancing import GammaBalancer, balancing_update
 from keras_vaes.layers import Sampling, SplitComposition, split_composition
 from keras_vaes.models.base import BalancedVAE, TrainingDivergedError

@@ -13,6 +13,7 @@ import math
 
 import keras
 import numpy as np
+from keras.src.utils.io_utils import print_msg  # how Keras's own callbacks report
 
 from keras_vaes.metrics import fid
 from keras_vaes.samplers import GMMSampler, decode_latents
@@ -136,7 +137,7 @@ class GMMFIDHistory(keras.callbacks.Callback):
             scores = self.evaluate()
             self.scores[epoch + 1] = scores
             if self.verbose:
-                print(f"epoch {epoch + 1}: " + ", ".join(f"{k}={v:.3f}" for k, v in scores.items()))
+                print_msg(f"epoch {epoch + 1}: " + ", ".join(f"{k}={v:.3f}" for k, v in scores.items()))
         else:
             scores = {self.key(output): math.nan for output in self._output_names()}
         logs.update(scores)

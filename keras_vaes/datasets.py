@@ -13,6 +13,7 @@ caches in ~/.keras/datasets and needs the network the first time). All return
 """
 
 import os
+import zipfile
 
 import numpy as np
 
@@ -41,6 +42,11 @@ def _load_npz(path, name, hint):
     if not os.path.exists(path):
         raise FileNotFoundError(
             f"The {name} file {path!r} does not exist. {hint}"
+        )
+    if not os.path.isfile(path) or not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"{path!r} is not a {name} .npz archive (a NumPy zip of x_train, y_train, "
+            f"x_test, y_test): {'a folder' if os.path.isdir(path) else 'not a zip file'}. {hint}"
         )
     with np.load(path, allow_pickle=False) as data:
         missing = {"x_train", "y_train", "x_test", "y_test"} - set(data.files)

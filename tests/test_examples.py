@@ -1,6 +1,9 @@
 """The example scripts run end to end on tiny data and write what they promise."""
 
+import argparse
 import csv
+import functools
+import importlib.util
 import json
 import os
 import subprocess
@@ -14,7 +17,17 @@ import keras_vaes as kv
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = ["split_vae_mnist.py", "split_vae.py", "train_feature_classifier.py",
-            "two_stage_vae.py", "variance_loss.py"]
+            "two_stage_vae.py", "variance_loss.py", "gamix_vae.py", "learned_priors.py",
+            "train_fp_vae.py"]
+
+
+@functools.cache
+def example(name):
+    """The module of examples/<name>.py, loaded once (its parser without running it)."""
+    spec = importlib.util.spec_from_file_location(f"example_{name}", os.path.join(ROOT, "examples", f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def run(script, *args):
@@ -88,10 +101,8 @@ def test_split_vae_mnist_trains_evaluates_and_writes(tiny_mnist, tmp_path):
     assert f"Adam's state restored (step {steps})" in stdout
     assert [r["epoch"] for r in csv.DictReader(open(out3 / "history.csv"))] == ["1"]  # Keras: 0-based
     assert {r["epoch"] for r in csv.DictReader(open(out3 / "fid_evolution.csv"))} == {"2"}
-    from keras_vaes.experiments import parse_split_vae_args
-
     with pytest.raises(SystemExit):
-        parse_split_vae_args(["--initial-epoch", "3"], dataset="mnist")  # nothing to resume
+        example("split_vae").parse_split_vae_args(["--initial-epoch", "3"], dataset="mnist")  # nothing to resume
 
 
 def test_two_stage_vae_runs(tiny_mnist, tmp_path):
@@ -136,8 +147,9 @@ SMALL = ["--latent-dim", "4", "--base-dim", "8", "--emb-dim", "16", "--num-scale
 
 
 def test_paper_configurations_are_the_defaults():
-    from keras_vaes.experiments import DEFAULT_LEARNING_RATE, parse_split_vae_args
+    from keras_vaes.training import DEFAULT_LEARNING_RATE
 
+    parse_split_vae_args = example("split_vae").parse_split_vae_args
     mnist = parse_split_vae_args([], dataset="mnist")
     assert (mnist.latent_dim, mnist.beta, mnist.epochs, mnist.gmm_components) == (32, 8.0, 300, [20, 100])
     cifar = parse_split_vae_args(["--dataset", "cifar10"])
@@ -153,11 +165,11 @@ def test_paper_configurations_are_the_defaults():
 
 
 def test_fid_curves_name_their_measure():
-    from keras_vaes import experiments
+    from keras_vaes.evaluation.tables import measure_name
     from keras_vaes.metrics import classifier
 
-    assert experiments.measure_name(classifier.describe("mnist")) == "FD (classifier features)"
-    assert experiments.measure_name("Keras InceptionV3 (ImageNet, avg pool, 2048)") == "FID"
+    assert measure_name(classifier.describe("mnist")) == "FD (classifier features)"
+    assert measure_name("Keras InceptionV3 (ImageNet, avg pool, 2048)") == "FID"
 
 
 @pytest.fixture(scope="module")
@@ -245,7 +257,7 @@ def test_divergence_benchmark_records_each_run(tiny_mnist, tmp_path):
 
 
 def test_resuming_restores_adam_state_of_a_checkpoint(tmp_path):
-    from keras_vaes.experiments import compile_for_training, load_for_resuming
+    from keras_vaes.training import compile_for_training, load_for_resuming
 
     def tiny():
         return kv.build_svae((8, 8, 1), 4, base_dim=8, emb_dim=16, num_scale=1, beta=2.0, seed=1)
@@ -273,3 +285,88 @@ def test_resuming_restores_adam_state_of_a_checkpoint(tmp_path):
     assert has_gamma and not restored
     assert int(fresh.optimizer.iterations) == 0
     assert all(not np.any(np.asarray(v)) for v in fresh.optimizer.variables[2:])
+
+
+# --- Command lines refuse bad values before any data is read or model built (issue 18, class 8)
+
+
+def run_refused(script, *args, cwd=None):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_VAES_INCEPTION_WEIGHTS="")
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "examples", script), *args],
+                            capture_output=True, text=True, env=env, timeout=120, cwd=cwd)
+    assert result.returncode != 0, result.stdout[-2000:]
+    return result
+
+
+@pytest.mark.parametrize("flag, value, expected", [
+    ("--epochs", "-1", "integer >= 0"),
+    ("--train-size", "0", "integer >= 1"),
+    ("--batch-size", "0", "integer >= 1"),
+    ("--fid-samples", "0", "integer >= 2"),
+])
+def test_split_vae_mnist_refuses_bad_counts_before_training(flag, value, expected, tmp_path):
+    out = tmp_path / "run"
+    result = run_refused("split_vae_mnist.py", flag, value, "--no-eval", "--output", str(out))
+    assert result.returncode == 2  # argparse's usage error
+    assert f"argument {flag}: must be an {expected}. Received: '{value}'" in result.stderr
+    assert not out.exists()  # nothing ran
+
+
+@pytest.mark.parametrize("script", EXAMPLES)
+def test_every_example_names_a_data_file_that_is_not_an_npz(script, tmp_path):
+    notes = tmp_path / "notes.npz"
+    notes.write_text("not an archive\n")
+    result = run_refused(script, "--data", str(notes), "--output", str(tmp_path / "out"))
+    assert str(notes) in result.stderr and "npz" in result.stderr
+    assert "allow_pickle" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+# The same flags through each example's own parser, in-process (fast): exit status 2
+# and the value received in the message.
+PARSERS = {
+    "split_vae": lambda argv: example("split_vae").parse_split_vae_args(argv, dataset="mnist"),
+    "gamix_vae": lambda argv: example("gamix_vae").parse_args(argv),
+    "learned_priors": lambda argv: example("learned_priors").parse_args(argv),
+    "train_fp_vae": lambda argv: example("train_fp_vae").parse_args(argv),
+    "variance_loss": lambda argv: example("variance_loss").parse_args(argv),
+    "train_feature_classifier": lambda argv: example("train_feature_classifier").parse_args(argv),
+}
+BAD_VALUES = {
+    "--epochs": "-1", "--train-size": "0", "--batch-size": "0", "--fid-samples": "0",
+    "--fd-samples": "1", "--learning-rate": "nan", "--seed": "-3", "--latent-dim": "2.5",
+    "--beta": "-1", "--test-size": "0", "--eval-size": "1", "--steps": "0",
+}
+@pytest.mark.parametrize("name", sorted(PARSERS))
+@pytest.mark.parametrize("flag", sorted(BAD_VALUES))
+def test_each_parser_refuses_bad_values_and_says_what_it_received(name, flag, capsys):
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        PARSERS[name](["--help"])
+    if f"{flag} " not in capsys.readouterr().out:
+        pytest.skip(f"{name} has no {flag}")
+    value = BAD_VALUES[flag]
+    with pytest.raises(SystemExit) as stopped:
+        PARSERS[name]([flag, value])
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err
+    assert f"argument {flag}" in error and f"Received: {value!r}" in error, error
+
+
+def test_common_validators_say_what_they_received(tmp_path):
+    sys.path.insert(0, os.path.join(ROOT, "examples"))
+    import _common
+
+    for check, text in [(_common.positive_int, "0"), (_common.positive_int, "three"),
+                        (_common.non_negative_int, "-1"), (_common.positive_float, "inf"),
+                        (_common.non_negative_float, "-0.5"), (_common.integer_at_least(2), "1"),
+                        (_common.zero_or_at_least(2), "1"), (_common.existing_file, str(tmp_path / "x")),
+                        (_common.data_path, str(tmp_path / "missing.npz")),
+                        (_common.feature_model_spec("inception"), "incepton")]:
+        with pytest.raises(argparse.ArgumentTypeError, match=f"Received: {text!r}"):
+            check(text)
+    assert _common.zero_or_at_least(2)("0") == 0 and _common.integer_at_least(2)("2") == 2
+    assert _common.data_path(str(tmp_path)) == str(tmp_path)  # a dataset folder
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(argparse.ArgumentTypeError, match="must be a folder"):
+        _common.output_dir(str(tmp_path / "file"))

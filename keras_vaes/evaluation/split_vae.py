@@ -18,6 +18,7 @@ import os
 
 import keras
 import numpy as np
+from keras.src.utils.io_utils import print_msg  # how Keras's own callbacks report
 
 from keras_vaes import plotting
 from keras_vaes.evaluation import tables
@@ -138,7 +139,7 @@ def evaluate_split_vae(
     law = diagnostics.variance_law(z_mean, z_log_var)
     inactive = diagnostics.inactive_variables(z_mean, z_log_var)
     if verbose:
-        print(f"Reference statistics of {len(reference)} images")
+        print_msg(f"Reference statistics of {len(reference)} images")
     measures = tables.QualityMeasures(
         reference, feature_model, None, fid_unavailable, classifier, classifier_unavailable,
         batch_size=batch_size, verbose=verbose,
@@ -167,7 +168,7 @@ def evaluate_split_vae(
             rec_metrics = diagnostics.variance_loss(reference, outputs["x_hat"])
         for column, images in _columns(outputs, mix, seed).items():
             if verbose and measures.available:
-                print(f"{' / '.join(measures.available)} {row} {column}")
+                print_msg(f"{' / '.join(measures.available)} {row} {column}")
             for measure, value in measures.score(images).items():
                 if value is not None:
                     scores[measure].setdefault(row, {})[column] = value
@@ -285,3 +286,45 @@ def save_result_figures(results, output_dir, n=100):
         d["variance_law"], os.path.join(output_dir, "variance_law.png"), inactive=d["inactive_mask"],
     ))
     return paths
+
+
+def fid_curves(histories_by_label, components, outputs=("x_hat", "x1", "x2"), first_epoch=1):
+    """FIDs along training as `{"split x1": (epochs, mean, std), ...}` (Figures 11, 14, 15).
+
+    Args:
+        histories_by_label: dict label -> list of `History.history` dicts
+            (one per seed) holding `fid_gmm<components>_<output>` keys of
+            `keras_vaes.callbacks.GMMFIDHistory`.
+        components: int. GMM components of those FIDs.
+        outputs: the decoder outputs to draw. Defaults to x_hat, x1, x2.
+        first_epoch: int. Number of the first logged epoch. Defaults to 1.
+    """
+    from keras_vaes.callbacks import aggregate_fid_histories
+
+    curves = {}
+    for label, histories in histories_by_label.items():
+        for output in outputs:
+            key = f"fid_gmm{components}_{output}"
+            if histories and all(key in h for h in histories):
+                curves[f"{label} {output}"] = aggregate_fid_histories(
+                    histories, key, first_epoch=first_epoch)
+    return curves
+
+
+def write_fid_evolution(curves, output_dir, description, title):
+    """Writes fid_evolution.csv (curve, epoch, mean, std) and fid_evolution.png; returns the png's path.
+
+    Args:
+        curves: dict from `fid_curves`.
+        output_dir: str. Folder of the two files.
+        description: str. The feature extractor's description (names the
+            measure on the axis: FID or FD).
+        title: str. The figure's title.
+    """
+    rows = [[label, int(e), f"{m:.4f}", f"{s:.4f}"]
+            for label, (epochs, mean, std) in curves.items() for e, m, s in zip(epochs, mean, std)]
+    tables.write_csv(os.path.join(output_dir, "fid_evolution.csv"), [["curve", "epoch", "mean", "std"]] + rows)
+    std_for = [k for k in curves if k in ("split x_hat", "split x1")] or None
+    return plotting.save_fid_evolution(curves, os.path.join(output_dir, "fid_evolution.png"),
+                                       ylabel=tables.measure_name(description), title=title,
+                                       std_for=std_for)

@@ -14,6 +14,7 @@ import csv
 import os
 
 import numpy as np
+from keras.src.utils.io_utils import print_msg  # how Keras's own callbacks report
 
 from keras_vaes.metrics import fid
 
@@ -89,7 +90,7 @@ def category_fid_table(train_images, train_labels, reference_images, feature_mod
         scores[name] = fid.fid_score(reference_stats, images, feature_model,
                                      batch_size=batch_size, verbose=verbose)
         if verbose:
-            print(f"{name}: {scores[name]:.2f} ({len(images)} images)")
+            print_msg(f"{name}: {scores[name]:.2f} ({len(images)} images)")
     rng = np.random.default_rng(seed)
     mix = np.asarray(train_images)[rng.choice(len(train_images), min(per_category, len(train_images)),
                                                replace=False)]

@@ -24,6 +24,11 @@ FD = "FD (classifier features)"
 MEASURES = (FID, FD)
 
 
+def measure_name(description):
+    """The short name of an extractor's measure for axes and titles: FID or FD."""
+    return FD if description.startswith(FD) else FID
+
+
 class QualityMeasures:
     """FID and classifier-feature FD of image sets against one reference.
 
@@ -108,21 +113,26 @@ def markdown_table(header, rows):
     return lines
 
 
+def write_text(path, text):
+    """Writes `text` to `path` atomically; returns the path."""
+
+    def write(tmp):
+        with open(tmp, "w", newline="") as f:
+            f.write(text)
+
+    atomic_write(path, write)
+    return path
+
+
+def write_csv(path, rows):
+    """Writes `rows` (lists of cells) as a CSV file atomically; returns the path."""
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    return write_text(path, buffer.getvalue())
+
+
 def write_table_files(output_dir, markdown_lines, csv_rows):
     """Writes `results.md` and `results.csv` atomically; returns their paths."""
     os.makedirs(output_dir, exist_ok=True)
-    md_path = os.path.join(output_dir, "results.md")
-    csv_path = os.path.join(output_dir, "results.csv")
-    text = "\n".join(markdown_lines) + "\n"
-    buffer = io.StringIO()
-    csv.writer(buffer).writerows(csv_rows)
-
-    def _writer(content):
-        def write(tmp):
-            with open(tmp, "w", newline="") as f:
-                f.write(content)
-        return write
-
-    atomic_write(md_path, _writer(text))
-    atomic_write(csv_path, _writer(buffer.getvalue()))
-    return md_path, csv_path
+    md_path = write_text(os.path.join(output_dir, "results.md"), "\n".join(markdown_lines) + "\n")
+    return md_path, write_csv(os.path.join(output_dir, "results.csv"), csv_rows)
