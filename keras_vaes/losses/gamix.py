@@ -5,7 +5,11 @@ The model (`keras_vaes.models.gamix.GamixVAE`) applies the weights of eq.
 regulariser 0.1, adversarial 100.
 """
 
+import warnings
+
 from keras import ops
+
+from keras_vaes.losses.adversarial import binary_cross_entropy_logits
 
 
 def _float32(x):
@@ -87,12 +91,9 @@ def l1_reconstruction(x, x_hat):
     return ops.mean(ops.abs(_float32(x) - _float32(x_hat)))
 
 
-def _bce_with_logits(target, logits):
-    # Numerically stable BCE on logits, averaged over every patch.
-    logits = _float32(logits)
-    return ops.mean(
-        ops.maximum(logits, 0.0) - logits * target + ops.log1p(ops.exp(-ops.abs(logits)))
-    )
+def _bce(target, logits):
+    # Averaged over every patch and the batch, as the author's code.
+    return ops.mean(binary_cross_entropy_logits(target, logits))
 
 
 def discriminator_loss(real_logits, fake_logits):
@@ -101,13 +102,24 @@ def discriminator_loss(real_logits, fake_logits):
     GAMIX-VAE section 3.2 (the PatchGAN of Isola et al. 2017); binary
     cross-entropy on logits averaged over the patches, as the author's code.
     """
-    return _bce_with_logits(1.0, real_logits) + _bce_with_logits(0.0, fake_logits)
+    return _bce(1.0, real_logits) + _bce(0.0, fake_logits)
+
+
+def patch_generator_loss(fake_logits):
+    """The decoder's non-saturating PatchGAN term BCE(1, D(x_hat)): reconstructions should pass for data.
+
+    GAMIX-VAE section 3.2 (the loss "that evaluates how realistic each
+    reconstruction region appears"), averaged over the patches.
+    """
+    return _bce(1.0, fake_logits)
 
 
 def generator_adversarial_loss(fake_logits):
-    """Non-saturating generator term BCE(1, D(x_hat)), averaged over patches.
-
-    GAMIX-VAE section 3.2 (the loss "that evaluates how realistic each
-    reconstruction region appears").
-    """
-    return _bce_with_logits(1.0, fake_logits)
+    """Deprecated name of `patch_generator_loss` (same value)."""
+    warnings.warn(
+        "keras_vaes.losses.gamix.generator_adversarial_loss is deprecated: use "
+        "patch_generator_loss (the Prior-AAE's opposite term is "
+        "keras_vaes.losses.learned_priors.code_generator_loss).",
+        DeprecationWarning, stacklevel=2,
+    )
+    return patch_generator_loss(fake_logits)

@@ -9,9 +9,11 @@ and 3). Shapes: per-sample terms return (N,), objectives return scalars
 """
 
 import math
+import warnings
 
 from keras import ops
 
+from keras_vaes.losses.adversarial import binary_cross_entropy_logits
 from keras_vaes.losses.gaussian import squared_error
 
 LOG_2PI = math.log(2.0 * math.pi)
@@ -117,16 +119,6 @@ def merged_prior_input(z, kl_weight):
     return kl_weight * z + (1.0 - kl_weight) * ops.stop_gradient(z)
 
 
-def binary_cross_entropy_logits(target, logits):
-    """Per-sample BCE of a logit against a constant target in {0, 1}.
-
-    -[t log sigmoid(l) + (1 - t) log(1 - sigmoid(l))]
-    = softplus(l) - t * l, in the numerically stable form.
-    """
-    logits = _float32(ops.reshape(logits, (ops.shape(logits)[0], -1)))
-    return ops.mean(ops.softplus(logits) - float(target) * logits, axis=-1)
-
-
 def latent_discriminator_loss(logits_prior, logits_posterior):
     """Discriminator loss of the AAE / Prior-AAE (Makhzani et al. 2016).
 
@@ -149,10 +141,22 @@ def encoder_adversarial_loss(logits_posterior):
     return ops.mean(binary_cross_entropy_logits(1.0, logits_posterior))
 
 
-def generator_adversarial_loss(logits_generated):
-    """Non-saturating loss of the Prior-AAE's code generator:
-    mean[BCE(0, D(G(z_0)))], i.e. G learns to produce codes the
-    discriminator takes for the encoder's (section 2.1, "a GAN is used to
-    learn the prior").
+def code_generator_loss(logits_generated):
+    """The Prior-AAE code generator's non-saturating loss mean[BCE(0, D(G(z_0)))].
+
+    Prior codes are labelled 1 and the encoder's 0, so G learns to produce
+    codes the discriminator takes for the encoder's (section 2.1, "a GAN is
+    used to learn the prior"): the target is 0, the opposite of a data GAN's.
     """
     return ops.mean(binary_cross_entropy_logits(0.0, logits_generated))
+
+
+def generator_adversarial_loss(logits_generated):
+    """Deprecated name of `code_generator_loss` (same value)."""
+    warnings.warn(
+        "keras_vaes.losses.learned_priors.generator_adversarial_loss is deprecated: use "
+        "code_generator_loss (GAMIX-VAE's opposite term is "
+        "keras_vaes.losses.gamix.patch_generator_loss).",
+        DeprecationWarning, stacklevel=2,
+    )
+    return code_generator_loss(logits_generated)
