@@ -77,7 +77,7 @@ def _tutorial(match):
             meta = re.findall(r"^(Title|Author|Description|Paper|Runs in): (.*)$", part, flags=re.M)
             if meta and i == 1:
                 for key, value in meta:
-                    out.append(f"**{key}:** {value}  ")
+                    out.append(f"# {value}" if key == "Title" else f"**{key}:** {value}")
             else:
                 out.append(part.strip())
         elif part.strip():
