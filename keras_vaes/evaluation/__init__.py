@@ -2,6 +2,8 @@
 
 - `split_vae`: Split-VAE Table 1 layout (FID of x_hat, x1, x2, mix).
 - `two_stage`: variance-loss paper Tables 1-2 (REC, GEN-1, GEN-2).
+- `sampler_matrix`: every latent sampler fitted on one model's training
+  codes, judged on test images (FD, precision, recall, fit time).
 - `tables`: what they share: the FID / "FD (classifier features)" columns
   (`QualityMeasures`) and the results.md / results.csv writing.
 
@@ -23,3 +25,4 @@ from keras_vaes.evaluation.two_stage import evaluate_two_stage
 from keras_vaes.evaluation.two_stage import evaluation_images
 from keras_vaes.evaluation.gamix import evaluate_gamix, laplacian_energy
 from keras_vaes.evaluation import learned_priors
+from keras_vaes.evaluation.sampler_matrix import sampler_matrix, write_sampler_matrix
