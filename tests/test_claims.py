@@ -11,7 +11,11 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(REPO, "benchmarks", "claims.py")
 DATA = os.path.join(os.path.dirname(REPO), "shared", "data", "mnist.npz")
 
-pytestmark = pytest.mark.skipif(not os.path.exists(DATA), reason=f"MNIST not at {DATA}")
+# A subprocess training ten tiny models (about 50 s on one loaded core): slow.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not os.path.exists(DATA), reason=f"MNIST not at {DATA}"),
+]
 
 
 def _run(output, *extra):
