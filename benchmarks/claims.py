@@ -71,9 +71,9 @@ FULL = {
     "fp": {"latent_dim": 8, "filters": (32, 64), "dense_units": 256, "hidden_units": 64,
            "num_couplings": 4, "learning_rate": 5e-4, "batch_size": 64, "steps": 500,
            "betas": (0.0, 0.1, 1.0)},
-    "two_stage": {"latent_dim": 16, "base_dim": 16, "emb_dim": 128, "num_scale": 3,
+    "two_stage": {"latent_dim": 16, "base_dim": 16, "fc_dim": 128, "num_scale": 3,
                   "second_dim": 256, "learning_rate": 3e-4, "batch_size": 100, "steps": 200,
-                  "second_epochs": 20, "recalibrate": 2000},
+                  "second_epochs": 20},
 }
 
 QUICK = {
@@ -89,9 +89,9 @@ QUICK = {
     "fp": {"latent_dim": 4, "filters": (4, 8), "dense_units": 16, "hidden_units": 8,
            "num_couplings": 2, "learning_rate": 5e-4, "batch_size": 16, "steps": 2,
            "betas": (0.0, 1.0)},
-    "two_stage": {"latent_dim": 4, "base_dim": 4, "emb_dim": 16, "num_scale": 3,
+    "two_stage": {"latent_dim": 4, "base_dim": 4, "fc_dim": 16, "num_scale": 3,
                   "second_dim": 16, "learning_rate": 3e-4, "batch_size": 20, "steps": 2,
-                  "second_epochs": 1, "recalibrate": 40},
+                  "second_epochs": 1},
 }
 
 # ---------------------------------------------------------------------------
@@ -224,13 +224,14 @@ def run_fp(config, seed, context, prior, beta):
 def run_two_stage(config, seed, context):
     """C2: one first stage; GEN-1, and a second stage fitted on its training codes, with and without renormalisation."""
     import keras
-    import keras_vaes as kv
+    from keras_vaes.models.two_stage import FirstStage
     from keras_vaes.samplers.second_stage import SecondStageSampler  # noqa: F401 (ImportError: C2 skipped)
 
     c = config["two_stage"]
     keras.utils.set_random_seed(seed)
-    model = kv.build_svae((32, 32, 1), c["latent_dim"], base_dim=c["base_dim"], emb_dim=c["emb_dim"],
-                          num_scale=c["num_scale"], beta=1.0, split=False, seed=seed)
+    # The authors' balanced first stage (k * KL, gamma_x = sqrt(mse_est); TF1 zero-debiased BN).
+    model = FirstStage((32, 32, 1), c["latent_dim"], base_dim=c["base_dim"], num_scale=c["num_scale"],
+                       fc_dim=c["fc_dim"], seed=seed)
     model.compile(optimizer=keras.optimizers.Adam(c["learning_rate"]), run_eagerly=config.get("run_eagerly", False))
     images = _training_subset(context["unit"]["train"], c["steps"], c["batch_size"], seed)
     start = time.perf_counter()
@@ -238,7 +239,6 @@ def run_two_stage(config, seed, context):
     train_seconds = time.perf_counter() - start
     if not finite:
         return {"train_seconds": train_seconds, "logs": logs, "scores": {}, "note": "training diverged"}
-    model.recalibrate_batch_norm(context["unit"]["train"][: c["recalibrate"]], batch_size=c["batch_size"])
     start = time.perf_counter()
     from keras_vaes.evaluation.sampler_matrix import sampler_matrix
 
@@ -252,6 +252,8 @@ def run_two_stage(config, seed, context):
     scores = _scores_from_matrix(rows)
     scores = {"gen1": scores["normal"], "gen2": scores["second_stage"],
               "gen2_renormalized": scores["second_stage_renormalized"]}
+    rec = np.asarray(model.reconstruct(data["held_out"])["x_hat"])
+    scores["rec"] = _score_images(rec, context["judge"], context)
     return {"train_seconds": train_seconds, "eval_seconds": time.perf_counter() - start,
             "logs": logs, "scores": scores, "params": int(model.count_params())}
 
@@ -442,6 +444,10 @@ def _arm_lines(claim, entry):
                 continue
             lines.append(f"| {arm} | {score} | " + " | ".join(cells) + f" | {n} | {_fmt(seconds, 0)} |")
         notes = sorted({r.get("note") for r in done if r.get("note")})
+        rules = [f"s{r['seed']}: " + part.strip() for r in done for score in (r.get("scores") or {}).values()
+                 for part in (score.get("note") or "").split(";") if "var_loss2" in part]
+        if rules:
+            lines.append(f"| {arm} | renormalisation rule | {'; '.join(rules)} | | | | |")
         if notes:
             lines.append(f"| {arm} | note | {'; '.join(notes)} | | | | |")
     return lines
@@ -506,9 +512,13 @@ def describe_profile(config):
         f"num_scale={s['num_scale']}, beta={s['beta']:g}, split=True/False)` (paper: base_dim 64, emb_dim 512, "
         f"num_scale 4), Adam({s['learning_rate']:g}), batch {s['batch_size']}, {s['steps']} steps; BN statistics "
         f"recalibrated on {s['recalibrate']} training images after training (both arms).",
-        f"- C2: the first stage is `build_svae(..., split=False, beta=1)` at C1's width (latent "
-        f"{t['latent_dim']}), {t['steps']} steps; the second stage `SecondStageSampler(second_dim="
-        f"{t['second_dim']}, epochs={t['second_epochs']})` fitted on its training codes.",
+        f"- C2: the first stage is `FirstStage((32, 32, 1), {t['latent_dim']}, base_dim={t['base_dim']}, "
+        f"num_scale={t['num_scale']}, fc_dim={t['fc_dim']})` (the authors' balanced ResNet VAE, k * KL, zero-debiased "
+        f"BN; their configurations: latent 64, base_dim 32, fc_dim 512), Adam({t['learning_rate']:g}), batch "
+        f"{t['batch_size']}, {t['steps']} steps; the second stage `SecondStageSampler(second_dim={t['second_dim']}, "
+        f"epochs={t['second_epochs']})` (authors: 2048-4096 wide, hundreds of epochs) fitted on its training codes "
+        "(mu + sigma * eps); GEN-2 renormalised = the same second stage with the authors' rule (renormalise only "
+        "when var_loss2 / mse2 > 0.25).",
         f"- C3: `build_gamix_vae((32, 32, 1), {g['latent_dim']}, filters={g['filters']}, discriminator_strides="
         f"{g['discriminator_strides']})` (the package's CPU configuration has filters 32) vs the same with "
         f"`kl=\"standard\", adversarial=False`; the author's Adam(1e-4, beta_1=0.5), batch {g['batch_size']}, "
