@@ -162,8 +162,6 @@ def parse_split_vae_args(argv=None, dataset=None):
     if args.initial_epoch and not args.weights:
         parser.error("--initial-epoch counts the epochs of the --weights a run resumes from: it "
                      f"needs --weights. Received: --initial-epoch {args.initial_epoch} without --weights")
-    if args.dataset == "celeba" and args.data is None:
-        parser.error("--dataset celeba needs --data pointing to the img_align_celeba folder")
     args.output = args.output or os.path.join("runs", f"split_vae_{args.dataset}")
     if args.ablation_seeds and not args.fid_every:
         args.fid_every = 1
@@ -173,6 +171,8 @@ def parse_split_vae_args(argv=None, dataset=None):
 def load_data(args):
     """`(x_train, y_train), (x_test, y_test)` of the run, cut to the requested sizes."""
     if args.dataset == "celeba":
+        if args.data is None:
+            raise SystemExit("--dataset celeba needs --data pointing to the img_align_celeba folder.")
         (x_train, y_train), (x_test, y_test) = datasets.load_celeba(args.data, cache_dir=args.cache_dir)
     else:
         (x_train, y_train), (x_test, y_test) = datasets.load(args.dataset, args.data)
