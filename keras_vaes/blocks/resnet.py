@@ -18,9 +18,11 @@ BN_MOMENTUM = 0.999
 BN_EPSILON = 1e-5
 
 
-def _batch_norm(name):
+def _batch_norm(name, zero_debias=False):
+    # zero_debias: TF1's bias-corrected moving statistics (the two-stage
+    # authors' TF1 code); False: Keras 2's plain average (Split-VAE authors).
     return FusedBatchNormalization(
-        momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name
+        momentum=BN_MOMENTUM, epsilon=BN_EPSILON, zero_debias=zero_debias, name=name
     )
 
 
@@ -30,6 +32,7 @@ def residual_block(
     kernel_size=3,
     activation="swish",
     name="residual_block",
+    zero_debias=False,
 ):
     """Convolutional residual block.
 
@@ -44,6 +47,8 @@ def residual_block(
         activation: str. Non-linearity. Defaults to `"swish"` as the
             authors' Split-VAE code.
         name: str. Prefix of the layer names.
+        zero_debias: bool. Batch norm with TF1's bias-corrected moving
+            statistics (`FusedBatchNormalization`). Defaults to False.
 
     Returns:
         A function mapping a 4D tensor to a 4D tensor with `filters`
@@ -53,7 +58,7 @@ def residual_block(
     def apply(x):
         y = x
         for i in range(depth):
-            y = _batch_norm(f"{name}_bn{i}")(y)
+            y = _batch_norm(f"{name}_bn{i}", zero_debias)(y)
             y = layers.Activation(activation, name=f"{name}_act{i}")(y)
             y = layers.Conv2D(
                 filters, kernel_size, padding="same", name=f"{name}_conv{i}"
@@ -72,6 +77,7 @@ def dense_residual_block(
     activation="swish",
     name="dense_residual_block",
     batch_norm=True,
+    zero_debias=False,
 ):
     """Dense residual block: `residual_block` with Dense layers.
 
@@ -82,6 +88,7 @@ def dense_residual_block(
         name: str. Prefix of the layer names.
         batch_norm: bool. Normalise before each activation. Defaults to
             True (Split-VAE); the BalancingVAE code has no BN here.
+        zero_debias: bool. See `residual_block`. Defaults to False.
 
     Returns:
         A function mapping a 2D tensor to a 2D tensor of width `units`.
@@ -91,7 +98,7 @@ def dense_residual_block(
         y = x
         for i in range(depth):
             if batch_norm:
-                y = _batch_norm(f"{name}_bn{i}")(y)
+                y = _batch_norm(f"{name}_bn{i}", zero_debias)(y)
             y = layers.Activation(activation, name=f"{name}_act{i}")(y)
             y = layers.Dense(units, name=f"{name}_dense{i}")(y)
         shortcut = layers.Dense(units, name=f"{name}_shortcut")(x)
@@ -107,6 +114,7 @@ def scale_block(
     kernel_size=3,
     activation="swish",
     name="scale_block",
+    zero_debias=False,
 ):
     """Scale block: `block_per_scale` residual blocks in sequence."""
 
@@ -118,6 +126,7 @@ def scale_block(
                 kernel_size=kernel_size,
                 activation=activation,
                 name=f"{name}_res{i}",
+                zero_debias=zero_debias,
             )(x)
         return x
 
@@ -131,6 +140,7 @@ def dense_scale_block(
     activation="swish",
     name="dense_scale_block",
     batch_norm=True,
+    zero_debias=False,
 ):
     """Dense scale block: `block_per_scale` dense residual blocks."""
 
@@ -142,6 +152,7 @@ def dense_scale_block(
                 activation=activation,
                 name=f"{name}_res{i}",
                 batch_norm=batch_norm,
+                zero_debias=zero_debias,
             )(x)
         return x
 
@@ -216,6 +227,7 @@ def conv_encoder(
     final_scale_block=False,
     dense_batch_norm=True,
     downsample_regularizer=None,
+    zero_debias=False,
 ):
     """The authors' ResNet encoder, returning the embedding.
 
@@ -228,7 +240,9 @@ def conv_encoder(
     `final_scale_block=True` (a scale block also after the last
     downsampling, so `num_scale` scale blocks in all),
     `dense_batch_norm=False` and optionally an L2 `downsample_regularizer`
-    on the strided convolutions.
+    on the strided convolutions, and `zero_debias=True` (TF1's
+    bias-corrected moving statistics in every batch norm, as the authors'
+    TF1 code).
     """
     inputs = keras.Input(shape=input_shape, name=f"{name}_input")
     dim = base_dim
@@ -239,7 +253,7 @@ def conv_encoder(
     for i in range(num_scale - 1):
         x = scale_block(
             dim, block_per_scale, depth_per_block, kernel_size, activation,
-            name=f"{name}_scale{i}",
+            name=f"{name}_scale{i}", zero_debias=zero_debias,
         )(x)
         dim *= 2
         x = layers.Conv2D(
@@ -250,12 +264,12 @@ def conv_encoder(
     if final_scale_block:
         x = scale_block(
             dim, block_per_scale, depth_per_block, kernel_size, activation,
-            name=f"{name}_scale{num_scale - 1}",
+            name=f"{name}_scale{num_scale - 1}", zero_debias=zero_debias,
         )(x)
     x = layers.GlobalAveragePooling2D(name=f"{name}_pool")(x)
     x = dense_scale_block(
         emb_dim, 1, depth_per_block, activation, name=f"{name}_dense",
-        batch_norm=dense_batch_norm,
+        batch_norm=dense_batch_norm, zero_debias=zero_debias,
     )(x)
     return keras.Model(inputs, x, name=name)
 
@@ -272,6 +286,7 @@ def conv_decoder(
     name="decoder",
     base_size=4,
     upsample_regularizer=None,
+    zero_debias=False,
 ):
     """The authors' ResNet decoder, from the embedding to a sigmoid map.
 
@@ -280,8 +295,8 @@ def conv_decoder(
     `output_channels` channels, computed in float32 under any dtype policy.
 
     The BalancingVAE (two-stage) decoder starts from `base_size=2` (a 2x2
-    map), uses ReLU and optionally an L2 `upsample_regularizer` on the
-    transposed convolutions.
+    map), uses ReLU, optionally an L2 `upsample_regularizer` on the
+    transposed convolutions, and `zero_debias=True` (see `conv_encoder`).
     """
     dims = decoder_channels(image_shape[0], base_dim, base_size=base_size)
     inputs = keras.Input(shape=(emb_dim,), name=f"{name}_input")
@@ -294,7 +309,7 @@ def conv_decoder(
         )(x)
         x = scale_block(
             dim, block_per_scale, depth_per_block, kernel_size, activation,
-            name=f"{name}_scale{i}",
+            name=f"{name}_scale{i}", zero_debias=zero_debias,
         )(x)
     # Float32 even under a mixed-precision policy: the output feeds the
     # loss (Keras's mixed-precision guide: keep the last layer float32).

@@ -158,7 +158,101 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
     normalises with the global batch's statistics (all-reduced, like
     `synchronized=True`), so training on N devices computes what one device
     does with the same global batch (the papers' batch statistics).
+
+    With `zero_debias=True` the moving statistics are TF1's bias-corrected
+    moving average, `tf.compat.v1.train.assign_moving_average(...,
+    zero_debias=True)`, which the two-stage authors' batch norm uses
+    (BalancingVAE `computed_gamma.py`, Dai & Wipf `network/util.py`): a
+    biased accumulator `b <- m * b + (1 - m) * batch_stat` started at 0,
+    and `moving_stat = b / (1 - m^t)` after t updates, so the initial 0 / 1
+    leave no trace. The layer keeps `b` for the mean and the variance and
+    `decay_power` = the product of the momenta used so far (m^t for a fixed
+    momentum, TF1's `1 - bias_factor`; the product also stays exact when
+    the momentum is changed between calls, as `recalibrate_batch_norm`
+    does). These three extra non-trainable variables exist only with
+    `zero_debias=True`; otherwise the weights are those of the Keras layer.
+
+    Args:
+        zero_debias: bool. TF1's bias-corrected moving statistics (see
+            above). Defaults to False (Keras's plain moving average).
+        **kwargs: the arguments of `keras.layers.BatchNormalization`.
     """
+
+    def __init__(self, *args, zero_debias=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not isinstance(zero_debias, bool):
+            raise ValueError(
+                f"`zero_debias` must be a bool. Received: zero_debias={zero_debias!r}"
+            )
+        if zero_debias and self.renorm:
+            raise ValueError(
+                "`zero_debias=True` debiases the plain moving statistics; it "
+                "cannot be combined with `renorm=True`. Received: zero_debias=True, renorm=True"
+            )
+        self.zero_debias = zero_debias
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        if self.zero_debias:
+            shape = tuple(self.moving_mean.shape)
+            self.biased_mean = self.add_weight(
+                shape=shape, name="biased_mean", initializer="zeros",
+                trainable=False, autocast=False,
+            )
+            self.biased_variance = self.add_weight(
+                shape=shape, name="biased_variance", initializer="zeros",
+                trainable=False, autocast=False,
+            )
+            self.decay_power = self.add_weight(
+                shape=(), name="decay_power", initializer="ones",
+                trainable=False, autocast=False,
+            )
+
+    def _update_moving_statistics(self, mean, variance):
+        """Moving statistics after one training batch (Keras's or TF1's)."""
+        momentum = self.momentum
+        mean = ops.cast(mean, self.moving_mean.dtype)
+        variance = ops.cast(variance, self.moving_variance.dtype)
+        if not self.zero_debias:
+            self.moving_mean.assign(self.moving_mean * momentum + mean * (1.0 - momentum))
+            self.moving_variance.assign(
+                self.moving_variance * momentum + variance * (1.0 - momentum)
+            )
+            return
+        # TF1 `assign_moving_average(zero_debias=True)`, `_zero_debias`:
+        # biased -= (biased - value) * (1 - decay); stat = biased / (1 - decay^t).
+        read = ops.convert_to_tensor  # variables as tensors (JAX's ops.where needs them)
+        biased_mean = read(self.biased_mean) * momentum + mean * (1.0 - momentum)
+        biased_variance = read(self.biased_variance) * momentum + variance * (1.0 - momentum)
+        power = read(self.decay_power) * momentum
+        self.biased_mean.assign(biased_mean)
+        self.biased_variance.assign(biased_variance)
+        self.decay_power.assign(power)
+        correction = 1.0 - power
+        # momentum = 1 never moves the statistics (correction 0): keep them.
+        safe = ops.where(correction > 0, correction, 1.0)
+        self.moving_mean.assign(
+            ops.where(correction > 0, biased_mean / safe, read(self.moving_mean))
+        )
+        self.moving_variance.assign(
+            ops.where(correction > 0, biased_variance / safe, read(self.moving_variance))
+        )
+
+    def _portable_debiased_call(self, inputs, mask):
+        # Keras's composite training path with the debiased update.
+        compute_dtype = keras.backend.result_type(inputs.dtype, "float32")
+        x = ops.cast(inputs, compute_dtype)
+        mean, variance = self._moments(x, mask)
+        self._update_moving_statistics(mean, variance)
+        gamma = ops.cast(self.gamma, compute_dtype) if self.scale else None
+        beta = ops.cast(self.beta, compute_dtype) if self.center else None
+        y = ops.batch_normalization(
+            x, mean, variance, axis=self.axis, offset=beta, scale=gamma, epsilon=self.epsilon
+        )
+        return ops.cast(y, self.compute_dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "zero_debias": self.zero_debias}
 
     def _use_fused(self, inputs, mask):
         return (
@@ -185,6 +279,8 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
 
     def call(self, inputs, training=None, mask=None):
         if not self._use_fused(inputs, mask):
+            if self.zero_debias and training and self.trainable:
+                return self._portable_debiased_call(inputs, mask)
             return super().call(inputs, training=training, mask=mask)
         import tensorflow as tf
 
@@ -215,14 +311,7 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
             # Keras 3 keeps the biased one in its moving statistics.
             n = tf.cast(tf.size(x) // tf.shape(x)[-1], batch_variance.dtype)
             batch_variance = batch_variance * (n - 1.0) / n
-            self.moving_mean.assign(
-                self.moving_mean * self.momentum
-                + batch_mean * (1.0 - self.momentum)
-            )
-            self.moving_variance.assign(
-                self.moving_variance * self.momentum
-                + batch_variance * (1.0 - self.momentum)
-            )
+            self._update_moving_statistics(batch_mean, batch_variance)
         if len(inputs.shape) == 2:
             y = tf.reshape(y, tf.shape(inputs))
         return y
