@@ -60,7 +60,7 @@ SCRIPT = textwrap.dedent(
                                     second_dim=16, seed=1)
     h1 = stages.fit_first_stage(x, 1, batch_size=10, verbose=0)
     h2 = stages.fit_second_stage(x, 1, batch_size=10, verbose=0)
-    images = stages.generate(4, stage=2, seed=0)
+    images = stages.generate(4, stage=2, seed=0)["x_hat"]
 
     np.savez(out + "/child.npz", decoded_parent=decoded_parent,
              decoded_child=model.decode(z)["x_hat"], images=images)

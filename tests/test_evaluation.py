@@ -190,20 +190,24 @@ def test_two_stage_rows_authors_protocol_and_extension(tmp_path):
         fid_description="tiny extractor")
     names = [row["model"] for row in results["rows"]]
     assert names == [name for name, *_ in two_stage.ROWS]
-    plain, authors, extension = results["rows"]
+    plain, authors, extension, noise = results["rows"]
     assert model.renormalization.target == "authors"
     # Authors' row: REC rescaled, generated images not rescaled.
-    rec = model.reconstruct(images, renormalize=True, seed=3, batch_size=20)
+    rec = model.reconstruct(images, renormalize=True, sample=True, seed=3, batch_size=20)["x_hat"]
     assert authors["REC FID"] == pytest.approx(fid.fid_score(images, rec, features), rel=1e-4)
-    gen2 = model.generate(40, 2, True, seed=3, batch_size=20)
+    gen2 = model.generate(40, stage=2, renormalize=True, seed=3, batch_size=20)["x_hat"]
     assert authors["GEN-2 FID"] == pytest.approx(fid.fid_score(images, gen2, features), rel=1e-4)
     assert authors["GEN-2 FD (classifier features)"] == pytest.approx(
         fid.fid_score(images, gen2, classifier), rel=1e-4)
-    rescaled = model.generate(40, 2, True, seed=3, batch_size=20, rescale_images=True)
+    rescaled = model.generate(40, stage=2, renormalize=True, seed=3, batch_size=20,
+                              rescale_images=True)["x_hat"]
     assert extension["GEN-2 FID"] == pytest.approx(fid.fid_score(images, rescaled, features), rel=1e-4)
     assert extension["REC FID"] == pytest.approx(authors["REC FID"], rel=1e-6)
     assert plain["GEN-1 pixel std"] == pytest.approx(
-        kv.samplers.mean_std(model.generate(40, 1, seed=3, batch_size=20)), rel=1e-5)
+        kv.samplers.mean_std(model.generate(40, stage=1, seed=3, batch_size=20)["x_hat"]), rel=1e-5)
+    noisy = model.generate(40, seed=3, batch_size=20, latent_noise=True)["x_hat"]
+    assert noise["GEN-2 FID"] == pytest.approx(fid.fid_score(images, noisy, features), rel=1e-4)
+    assert "REC FID" not in noise
     md_path, csv_path = two_stage.write_results(results, "cifar10", str(tmp_path), notes=["a note"])
     text = open(md_path).read()
     assert "FID: tiny extractor." in text and "NOT comparable" in text

@@ -131,7 +131,7 @@ def test_two_stage_under_mixed_policy_trains_and_generates(mixed_policy):
     h1 = model.fit_first_stage(data, 1, batch_size=8, verbose=0)
     h2 = model.fit_second_stage(data, 1, batch_size=8, verbose=0)
     assert np.isfinite(h1.history["loss"]).all() and np.isfinite(h2.history["loss"]).all()
-    images = model.generate(6, stage=2, seed=0)
+    images = model.generate(6, stage=2, seed=0)["x_hat"]
     assert images.shape == (6, 16, 16, 1) and images.dtype == np.float32
     assert np.isfinite(images).all() and images.min() >= 0.0 and images.max() <= 1.0
 

@@ -146,8 +146,9 @@ def test_generation_shapes_ranges_and_renormalisation(trained):
     stats = model.fit_renormalization(data, seed=0)
     np.testing.assert_allclose(stats.data_std, np.mean(np.std(data, axis=0)), rtol=1e-5)
     for stage in (1, 2):
-        plain = model.generate(20, stage=stage, seed=3)
-        renorm = model.generate(20, stage=stage, renormalize=True, seed=3, rescale_images=True)
+        plain = model.generate(20, stage=stage, seed=3)["x_hat"]
+        renorm = model.generate(20, stage=stage, renormalize=True, seed=3,
+                                rescale_images=True)["x_hat"]
         for images in (plain, renorm):
             assert images.shape == (20,) + SHAPE
             assert images.min() >= 0.0 and images.max() <= 1.0
@@ -155,7 +156,7 @@ def test_generation_shapes_ranges_and_renormalisation(trained):
         assert gap(renorm) < gap(plain)
     z = model.sample_latents(10, stage=2, seed=0)
     assert z.shape == (10, LATENT)
-    rec = model.reconstruct(data[:5], renormalize=True)
+    rec = model.reconstruct(data[:5], renormalize=True)["x_hat"]
     assert rec.shape == (5,) + SHAPE
 
 
@@ -178,8 +179,16 @@ def test_weights_round_trip_restores_outputs_and_gamma(trained, tmp_path):
     u = np.random.default_rng(0).standard_normal((4, LATENT)).astype("float32")
     np.testing.assert_allclose(other.second_stage.decode(u)["z_hat"],
                                model.second_stage.decode(u)["z_hat"], atol=1e-6)
-    np.testing.assert_allclose(other.generate(4, stage=2, seed=1),
-                               model.generate(4, stage=2, seed=1), atol=1e-6)
+    np.testing.assert_allclose(other.generate(4, stage=2, seed=1)["x_hat"],
+                               model.generate(4, stage=2, seed=1)["x_hat"], atol=1e-6)
+    # One preset file holding both stages (export_weights, no optimizer state).
+    path = tmp_path / "both.weights.h5"
+    model.export_weights(path)
+    third = tiny_model(seed=9)
+    assert third.load_weights(path) is True
+    assert third.second_stage.gamma == pytest.approx(model.second_stage.gamma)
+    np.testing.assert_allclose(third.generate(4, seed=1)["x_hat"],
+                               model.generate(4, seed=1)["x_hat"], atol=1e-6)
 
 
 # --- errors --------------------------------------------------------------
@@ -211,6 +220,8 @@ def test_bad_inputs_errors(tmp_path):
         model.first_stage.decode(np.zeros((2, LATENT + 1), "float32"))
     with pytest.raises(ValueError, match="stage"):
         model.generate(2, stage=3)
+    with pytest.raises(ValueError, match="sampler"):
+        model.generate(2, stage=1, sampler=model.sampler)
     with pytest.raises(ValueError, match="z_mean"):
         model.second_stage.fit({"z": np.zeros((4, LATENT), "float32")})
     with pytest.raises(ValueError, match="second_dim"):
@@ -280,46 +291,56 @@ def test_generate_follows_the_authors_generate(trained):
     rng_z = lambda n: np.random.default_rng(7).standard_normal((n, LATENT)).astype("float32")
     # GEN-1: z = N(0, I) * adjust2; images decoded, NOT rescaled.
     expected1 = model.first_stage.decode(rng_z(30) * np.float32(0.8))["x_hat"]
-    np.testing.assert_allclose(model.generate(30, 1, renormalize=True, seed=7), expected1,
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.generate(30, stage=1, renormalize=True, seed=7)["x_hat"],
+                               expected1, rtol=1e-5, atol=1e-6)
     # GEN-2: batches of 100 (n rounded up, as their loop), each rescaled by
     # adjust2 / np.mean(np.std(z, axis=0)), then truncated.
     z_hat = model.second_stage.decode(rng_z(200))["z_hat"].astype(np.float64)
     z = np.concatenate([b * 0.8 / np.mean(np.std(b, axis=0)) for b in (z_hat[:100], z_hat[100:])])
     expected2 = model.first_stage.decode(z[:150].astype("float32"))["x_hat"]
-    got2 = model.generate(150, 2, renormalize=True, seed=7)
+    got2 = model.generate(150, stage=2, renormalize=True, seed=7)["x_hat"]
     np.testing.assert_allclose(got2, expected2, rtol=1e-4, atol=1e-5)
     # rescale_images=True (the extension): around the per-pixel mean to the
     # data's std, clipped, as their (never run) adjust1 branch.
     flat = expected2.reshape(150, -1).astype(np.float64)
     scaled = (flat - flat.mean(0)) * 0.2 / np.mean(np.std(flat, axis=0)) + flat.mean(0)
     np.testing.assert_allclose(
-        model.generate(150, 2, renormalize=True, seed=7, rescale_images=True),
+        model.generate(150, stage=2, renormalize=True, seed=7, rescale_images=True)["x_hat"],
         np.clip(scaled, 0, 1).reshape(expected2.shape), rtol=1e-4, atol=1e-5)
     # No evident variance loss: latents untouched, as their adjust2=None.
     model.renormalization = _authors_stats(model, renormalize_latents=False)
-    np.testing.assert_allclose(model.generate(30, 2, renormalize=True, seed=7),
-                               model.generate(30, 2, seed=7), atol=1e-6)
+    np.testing.assert_allclose(model.generate(30, renormalize=True, seed=7)["x_hat"],
+                               model.generate(30, seed=7)["x_hat"], atol=1e-6)
+    # Dai & Wipf's GEN-2: z ~ N(f_2(u), gamma_z^2 I), the noise drawn after u.
+    rng = np.random.default_rng(7)
+    u = rng.standard_normal((30, LATENT)).astype("float32")
+    z = model.second_stage.decode(u)["z_hat"] + model.second_stage.gamma * rng.standard_normal((30, LATENT))
+    np.testing.assert_allclose(model.generate(30, seed=7, latent_noise=True)["x_hat"],
+                               model.first_stage.decode(z.astype("float32"))["x_hat"],
+                               rtol=1e-4, atol=1e-5)
+    # The pre-contract positional spelling still works, with a warning.
+    with pytest.warns(DeprecationWarning, match="stage="):
+        old = model.generate(30, 1, False, 7)["x_hat"]
+    np.testing.assert_allclose(old, model.generate(30, stage=1, seed=7)["x_hat"], atol=1e-6)
     model.renormalization = previous
 
 
 def test_reconstruct_decodes_a_sampled_z_and_rescales_as_the_authors(trained):
-    from keras_vaes.layers import Sampling
-
     model, data, _, _ = trained
-    z_mean, z_log_var = model.first_stage.encode(data)
+    posterior = model.encode(data)
+    z_mean = posterior.mean
     mean_rec = model.first_stage.decode(z_mean)["x_hat"]
-    np.testing.assert_allclose(model.reconstruct(data, sample=False), mean_rec, atol=1e-6)
-    z = keras.ops.convert_to_numpy(Sampling(seed=4, dtype="float32")([z_mean, z_log_var]))
+    np.testing.assert_allclose(model.reconstruct(data)["x_hat"], mean_rec, atol=1e-6)
+    z = posterior.sample(seed=4)
     assert not np.allclose(z, z_mean)
-    sampled = model.reconstruct(data, seed=4)  # default: sampled z
+    sampled = model.reconstruct(data, sample=True, seed=4)["x_hat"]  # the authors' REC
     np.testing.assert_allclose(sampled, model.first_stage.decode(z)["x_hat"], rtol=1e-5, atol=1e-6)
     previous = model.renormalization
     model.renormalization = _authors_stats(model, data_std=0.3)
     # computed_gamma.py: rescale = mean(adjust1) / mean(std(img_recons, 0)).
     flat = sampled.reshape(len(data), -1).astype(np.float64)
     expected = np.clip((flat - flat.mean(0)) * 0.3 / np.mean(np.std(flat, axis=0)) + flat.mean(0), 0, 1)
-    np.testing.assert_allclose(model.reconstruct(data, renormalize=True, seed=4),
+    np.testing.assert_allclose(model.reconstruct(data, renormalize=True, sample=True, seed=4)["x_hat"],
                                expected.reshape(sampled.shape), rtol=1e-4, atol=1e-5)
     model.renormalization = previous
 
@@ -336,3 +357,288 @@ def test_example_configurations_follow_the_authors():
     assert example.CONFIGS["celeba"]["l2_reg"] is None
     assert example.CONFIGS["cifar10"]["l2_reg"] is None
     assert (example.CONFIGS["celeba"]["second_dim"], example.CONFIGS["cifar10"]["second_dim"]) == (4096, 2048)
+
+
+# --- TF1's debiased batch-norm statistics (issue 17) ----------------------
+
+
+def tf1_assign_moving_average(variable, value, decay, state):
+    """NumPy transcription of TF1 `assign_moving_average(..., zero_debias=True)`.
+
+    `moving_averages._zero_debias`: a `biased` accumulator and a `local_step`
+    (both starting at 0); `variable` is replaced by biased / (1 - decay^t).
+    """
+    state["biased"] = state["biased"] - (state["biased"] - value) * (1.0 - decay)
+    state["local_step"] += 1
+    bias_factor = 1.0 - decay ** state["local_step"]
+    return variable - (variable - state["biased"] / bias_factor)
+
+
+def _reference_statistics(batches, decay):
+    channels = batches[0].shape[-1]
+    mean, variance = np.zeros(channels), np.ones(channels)
+    states = [{"biased": np.zeros(channels), "local_step": 0} for _ in range(2)]
+    for x in batches:
+        axes = tuple(range(x.ndim - 1))
+        mean = tf1_assign_moving_average(mean, x.mean(axes), decay, states[0])
+        variance = tf1_assign_moving_average(variance, x.var(axes), decay, states[1])
+    return mean, variance
+
+
+@pytest.mark.parametrize("shape", [(16, 5), (4, 3, 3, 5)])
+@pytest.mark.parametrize("fused", [True, False])
+def test_debiased_moving_average_matches_tf1(shape, fused):
+    from keras_vaes.layers.core import FusedBatchNormalization
+
+    layer = FusedBatchNormalization(momentum=0.999, epsilon=1e-5, zero_debias=True)
+    if not fused:  # the portable keras.ops path (JAX, PyTorch)
+        layer._use_fused = lambda inputs, mask: False
+    rng = np.random.default_rng(0)
+    batches = [(3.0 * rng.normal(size=shape) + 2.0).astype("float32") for _ in range(6)]
+    for x in batches:
+        y = keras.ops.convert_to_numpy(layer(x, training=True))
+    mean, variance = _reference_statistics([b.astype("float64") for b in batches], 0.999)
+    # The initial 0 / 1 leave no trace (a plain average would still hold 99.4% of them).
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.moving_mean), mean, rtol=1e-4)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.moving_variance), variance,
+                               rtol=1e-4)
+    # Training mode normalises with the batch statistics.
+    axes = tuple(range(len(shape) - 1))
+    last = batches[-1].astype("float64")
+    np.testing.assert_allclose(y, (last - last.mean(axes)) / np.sqrt(last.var(axes) + 1e-5),
+                               atol=1e-4)
+    assert len(layer.non_trainable_weights) == 5
+    config = layer.get_config()
+    assert config["zero_debias"] is True
+    assert FusedBatchNormalization.from_config(config).zero_debias is True
+
+
+def test_zero_debias_product_of_momenta_gives_the_exact_average():
+    # recalibrate_batch_norm changes the momentum each step ((k - 1) / k):
+    # the stored product of momenta keeps the debiased statistic exact.
+    from keras_vaes.layers.core import FusedBatchNormalization
+
+    layer = FusedBatchNormalization(momentum=0.999, zero_debias=True)
+    rng = np.random.default_rng(1)
+    batches = [rng.normal(size=(8, 3)).astype("float32") + k for k in range(4)]
+    for k, x in enumerate(batches, start=1):
+        layer.momentum = (k - 1) / k
+        layer(x, training=True)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.moving_mean),
+                               np.mean([b.mean(0) for b in batches], axis=0), rtol=1e-5)
+
+
+def test_zero_debias_defaults_two_stage_on_split_vae_off():
+    import keras_vaes as kv
+    from keras_vaes.layers.core import FusedBatchNormalization
+
+    def norms(model):
+        return [l for l in model._flatten_layers() if isinstance(l, FusedBatchNormalization)]
+
+    first = tiny_model().first_stage
+    assert first.zero_debias and norms(first)
+    assert all(l.zero_debias and len(l.weights) == 7 for l in norms(first))
+    assert FirstStage.from_config(first.get_config()).zero_debias is True
+    # The Split-VAE keeps Keras 2's plain average and its variables (old files load).
+    svae = kv.build_svae((8, 8, 1), 4, base_dim=8, emb_dim=16, num_scale=1, seed=1)
+    assert norms(svae) and all(not l.zero_debias and len(l.weights) == 4 for l in norms(svae))
+    plain = tiny_model(zero_debias=False).first_stage
+    assert len(plain.weights) == len(first.weights) - 3 * len(norms(first))
+
+
+JAX_SCRIPT = """
+import json, sys
+import numpy as np, keras
+from keras_vaes.layers.core import FusedBatchNormalization
+x = np.random.default_rng(0).normal(size=(30, 3)).astype("float32") * 2 + 1
+model = keras.Sequential([keras.Input((3,)), FusedBatchNormalization(momentum=0.9, zero_debias=True),
+                          keras.layers.Dense(1)])
+model.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse")
+model.fit(x, np.zeros((30, 1), "float32"), batch_size=10, epochs=1, shuffle=False, verbose=0)
+bn = model.layers[0]
+print(json.dumps({"backend": keras.backend.backend(),
+                  "mean": keras.ops.convert_to_numpy(bn.moving_mean).tolist(),
+                  "variance": keras.ops.convert_to_numpy(bn.moving_variance).tolist()}))
+"""
+
+
+def test_debiased_statistics_update_in_jax_fit(tmp_path):
+    # JAX's jitted, stateless train step must carry the three extra variables.
+    import json
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("jax")
+    env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-c", JAX_SCRIPT], env=env, cwd=root,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["backend"] == "jax"
+    x = np.random.default_rng(0).normal(size=(30, 3)) * 2 + 1
+    mean, variance = _reference_statistics([x[i:i + 10] for i in (0, 10, 20)], 0.9)
+    np.testing.assert_allclose(result["mean"], mean, rtol=1e-4)
+    np.testing.assert_allclose(result["variance"], variance, rtol=1e-4)
+
+
+# --- The inference-mode guard, stage 2 as the authors, the sampler ---------
+
+
+def squares(n, seed=0, side=16, size=6):
+    """Images of one white square at a random place: two factors to learn."""
+    rng = np.random.default_rng(seed)
+    x = np.zeros((n, side, side, 1), "float32")
+    for i, (r, c) in enumerate(rng.integers(0, side - size + 1, (n, 2))):
+        x[i, r:r + size, c:c + size] = 1.0
+    return x
+
+
+@pytest.fixture(scope="module")
+def squares_model():
+    """A tiny two-stage VAE trained on squares (stage 1 at a short-run length)."""
+    keras.utils.set_random_seed(0)
+    first = FirstStage(SHAPE, 4, base_dim=8, num_scale=2, fc_dim=32, kl_weight=1.0,
+                       initial_mse=0.05, seed=1)
+    model = TwoStageVAE(first, SecondStage(4, second_dim=16, seed=2))
+    data = squares(640)
+    model.fit_first_stage(data, 3, batch_size=32, learning_rate=3e-3, verbose=0, seed=0)
+    log = BatchLog()
+    model.fit_second_stage(data, 1, batch_size=32, learning_rate=1e-3, verbose=0,
+                           callbacks=[log])
+    return model, data, log.logs
+
+
+def test_reconstruction_health_by_hand():
+    from keras_vaes.metrics import diagnostics
+
+    x = squares(20)
+    mean_image = np.broadcast_to(x.mean(0), x.shape)
+    with pytest.warns(UserWarning, match="no better than the mean image"):
+        bad = diagnostics.reconstruction_health(x, mean_image, name="test")
+    assert not bad.healthy
+    assert bad.mse == pytest.approx(bad.mean_image_mse)
+    assert bad.mean_image_mse == pytest.approx(np.mean((x - x.mean(0)) ** 2))
+    good = diagnostics.reconstruction_health(x, x, training_mse=0.01)
+    assert good.healthy and good.mse == 0.0 and "OK" in good.summary()
+    noisy = x + 0.1
+    with pytest.warns(UserWarning, match="training MSE"):
+        far = diagnostics.reconstruction_health(x, noisy, training_mse=0.001)
+    assert len(far.problems) == 1 and "WARNING" in far.summary()
+    with pytest.raises(ValueError, match="same shape"):
+        diagnostics.reconstruction_health(x, x[:3])
+
+
+def test_tiny_two_stage_inference_beats_the_mean_image(squares_model):
+    model, data, _ = squares_model
+    health = model.reconstruction_health(data)
+    assert health.healthy, health.summary()
+    assert health.mse < 0.5 * health.mean_image_mse
+    # fit_second_stage checked the inference mode and said what it found.
+    assert model.notes and "inference mode" in model.notes[0]
+
+
+def test_guard_flags_stale_batch_norm_statistics(squares_model):
+    from keras_vaes.layers.core import FusedBatchNormalization
+    from keras_vaes.metrics import diagnostics
+
+    model, data, _ = squares_model
+    stale = FirstStage.from_config({**model.first_stage.get_config(), "zero_debias": False})
+    norms = [l for l in model.first_stage._flatten_layers()
+             if isinstance(l, FusedBatchNormalization)]
+    weights = [w for w in model.first_stage.weights
+               if not any(w is getattr(l, name, None) for l in norms
+                          for name in ("biased_mean", "biased_variance", "decay_power"))]
+    stale.set_weights([keras.ops.convert_to_numpy(w) for w in weights])
+    # Keras's plain moving average after a few steps: still the initial 0 / 1.
+    for layer in stale._flatten_layers():
+        if isinstance(layer, FusedBatchNormalization):
+            layer.moving_mean.assign(np.zeros(layer.moving_mean.shape, "float32"))
+            layer.moving_variance.assign(np.ones(layer.moving_variance.shape, "float32"))
+    stale.balancer.reset(model.first_stage.mse_estimate)
+    with pytest.warns(UserWarning, match="Reconstruction health of FirstStage"):
+        health = diagnostics.model_reconstruction_health(stale, data)
+    assert not health.healthy
+    # The two-stage pipeline recalibrates such an encoder before using it.
+    fixed = TwoStageVAE(stale, SecondStage(4, second_dim=16))
+    fixed.first_stage_codes(data, batch_size=32)
+    assert "recalibrated" in fixed.notes[-1] and fixed.notes[-1].endswith("OK")
+    assert diagnostics.model_reconstruction_health(stale, data, warn=False).healthy
+
+
+def test_second_stage_starts_its_own_mse_estimate(squares_model):
+    model = tiny_model(initial_mse=0.05)
+    assert model.first_stage.mse_estimate == pytest.approx(0.05)
+    assert model.second_stage.mse_estimate == 1.0  # never the stage-1 value
+    # Trained from 1, as the authors (the balancing replayed by hand from 1).
+    _, _, logs = squares_model
+    _check_balancing(logs)
+    # Resuming: restart from a measured mse2.
+    trained, data, _ = squares_model
+    log = BatchLog()
+    trained.fit_second_stage(data[:64], 1, batch_size=32, initial_mse=0.3, callbacks=[log],
+                             verbose=0, recalibrate=False)
+    first_batch = log.logs[0]["mse"]
+    assert log.logs[0]["gamma"] == pytest.approx(math.sqrt(min(0.3, 0.99 * 0.3 + 0.01 * first_batch)),
+                                                 rel=1e-4)
+    # Adam as TF1's AdamOptimizer.
+    assert trained.second_stage.optimizer.epsilon == pytest.approx(1e-8)
+
+
+def test_epoch_batches_drop_the_remainder_and_reshuffle():
+    from keras_vaes.models.two_stage import EpochBatches
+
+    data = np.arange(25, dtype="float32")[:, None]
+    batches = EpochBatches(data, 10, seed=0)
+    assert len(batches) == 2
+    first = np.concatenate([batches[i] for i in range(2)])
+    assert first.shape == (20, 1) and len(np.unique(first)) == 20
+    batches.on_epoch_end()
+    second = np.concatenate([batches[i] for i in range(2)])
+    assert not np.array_equal(first, second)
+    paired = EpochBatches({"z_mean": data, "z_log_var": -data}, 5, seed=1)[0]
+    np.testing.assert_array_equal(paired["z_log_var"], -paired["z_mean"])
+    with pytest.raises(ValueError, match="one batch"):
+        EpochBatches(data, 30)
+
+
+def test_second_stage_sampler_on_codes(squares_model):
+    import keras_vaes as kv
+    from keras_vaes.models.contract import Posterior
+    from keras_vaes.samplers import SecondStageSampler
+
+    rng = np.random.default_rng(0)
+    codes = (rng.normal(size=(300, 3)) * [0.5, 0.3, 0.1]).astype("float32")
+    sampler = SecondStageSampler(second_dim=16, epochs=2, batch_size=50, learning_rate=1e-3,
+                                 seed=0)
+    with pytest.raises(ValueError, match="not fitted"):
+        sampler.sample(3)
+    assert sampler.fit(codes) is sampler and sampler.latent_dim == 3
+    assert sampler.model.mse_estimate < 1.0  # its own estimate moved from 1
+    z = sampler.sample(40, seed=1)
+    assert z.shape == (40, 3) and z.dtype == np.float32 and np.all(np.isfinite(z))
+    np.testing.assert_array_equal(z, sampler.sample(40, seed=1))
+    assert not np.array_equal(sampler.sample(40), sampler.sample(40))
+    with pytest.raises(ValueError, match="dimension 3"):
+        sampler.fit(codes[:, :2])
+    with pytest.raises(ValueError, match="z_mean"):
+        sampler.fit({"mu": codes})
+    # A Posterior trains on mu + sigma * eps; the renormalisation rule applies.
+    posterior = Posterior(codes, np.full_like(codes, -2.0))
+    renorm = SecondStageSampler(second_dim=16, epochs=1, batch_size=50, seed=0,
+                                renormalize=True).fit(posterior)
+    stats = renorm.renormalization
+    assert stats.ratio == pytest.approx(stats.latent_variance_loss / stats.latent_mse)
+    expected = np.sqrt(np.mean(np.var(codes, 0) + np.exp(-1.0)))  # the authors' sigma
+    assert stats.target_std == pytest.approx(expected, rel=1e-5)
+    stats.renormalize_latents = True
+    z = renorm.sample(200, seed=0, renormalization_batch=None)
+    assert np.mean(np.std(z, axis=0)) == pytest.approx(expected, rel=1e-5)
+    # Fitted on any model's encodings, it drives that model's generate.
+    model, data, _ = squares_model
+    on_model = SecondStageSampler(second_dim=8, epochs=1, batch_size=32, seed=0)
+    on_model.fit_on_encodings(model.first_stage, data[:64], batch_size=32)
+    images = model.first_stage.generate(5, sampler=on_model, seed=0)["x_hat"]
+    assert images.shape == (5,) + SHAPE
+    assert isinstance(model.sampler, kv.samplers.SecondStageSampler)

@@ -16,7 +16,10 @@ variance-law sum); generated images are not rescaled, reconstructions
 are. The rescaling of generated images is the package's extension and
 gets its own row. Their FID is the TF-GAN/TTUR 2015 Inception graph
 (`keras_vaes.metrics.fid.tfgan_inception_extractor`); the tables say which
-extractor produced them.
+extractor produced them. Before anything is measured the inference mode
+is checked (`diagnostics.reconstruction_health`: reconstructions against
+the mean image and the training MSE); a failure is written at the top of
+`results.md`. Dai & Wipf's gamma_z noise at GEN-2 is a row of its own.
 """
 
 import numpy as np
@@ -50,11 +53,12 @@ PAPER_TABLES = {
 }
 
 COLUMNS = ("REC", "GEN-1", "GEN-2")
-# (row name, renormalise, rescale generated images)
+# (row name, renormalise, rescale generated images, gamma_z noise at GEN-2)
 ROWS = (
-    ("ours (no normalization)", False, False),
-    ("ours with normalization (authors' protocol)", True, False),
-    ("ours with normalization + image rescaling (extension)", True, True),
+    ("ours (no normalization)", False, False, False),
+    ("ours with normalization (authors' protocol)", True, False, False),
+    ("ours with normalization + image rescaling (extension)", True, True, False),
+    ("GEN-2 with gamma_z noise (Dai & Wipf), no normalization", False, False, True),
 )
 EVALUATION_COUNT = 10000
 
@@ -126,8 +130,11 @@ def evaluate_two_stage(model, reference, feature_model=None, fid_unavailable=Non
         (notes on the extractors), `"protocol"` and `"images"`.
     """
     n = len(reference)
+    # The guard: inference-mode reconstructions must beat the mean image and
+    # stay near the training MSE, or every number below is meaningless.
+    health = model.reconstruction_health(reference, batch_size=batch_size)
     renorm = model.fit_renormalization(reference, batch_size=batch_size, seed=seed, target=target)
-    z_mean, z_log_var = model.first_stage.encode(reference, batch_size=batch_size)
+    z_mean, z_log_var = model.encode(reference, batch_size=batch_size)
     law = diagnostics.variance_law(z_mean, z_log_var)
     inactive = diagnostics.inactive_variables(z_mean, z_log_var)
     measures = tables.QualityMeasures(
@@ -136,17 +143,21 @@ def evaluate_two_stage(model, reference, feature_model=None, fid_unavailable=Non
     )
 
     rows, images = [], {}
-    for name, normalized, rescale in ROWS:
-        row = {"model": name, "renormalize": normalized, "rescale_images": rescale}
+    for name, normalized, rescale, noise in ROWS:
+        row = {"model": name, "renormalize": normalized, "rescale_images": rescale,
+               "latent_noise": noise}
         for column in COLUMNS:
+            if noise and column != "GEN-2":
+                continue  # the noise changes GEN-2 only: the other cells are row 1's
             if column == "REC":
                 generated = model.reconstruct(reference, renormalize=normalized, sample=rec_sample,
-                                              seed=seed, batch_size=batch_size)
+                                              seed=seed, batch_size=batch_size)["x_hat"]
             else:
                 generated = model.generate(
-                    n, 1 if column == "GEN-1" else 2, normalized, seed=seed, batch_size=batch_size,
-                    rescale_images=rescale, renormalization_batch=renormalization_batch,
-                )
+                    n, stage=1 if column == "GEN-1" else 2, renormalize=normalized, seed=seed,
+                    batch_size=batch_size, rescale_images=rescale,
+                    renormalization_batch=renormalization_batch, latent_noise=noise,
+                )["x_hat"]
             images[(column, name)] = generated[:keep_images]
             for measure, value in measures.score(generated).items():
                 row[f"{column} {measure}"] = value
@@ -160,6 +171,7 @@ def evaluate_two_stage(model, reference, feature_model=None, fid_unavailable=Non
         rows.append(row)
     return {
         "rows": rows,
+        "health": health,
         "diagnostics": {
             "data pixel std": samplers.mean_std(reference),
             "variance law (mean, sigma^2)": law.mean,
@@ -168,7 +180,11 @@ def evaluate_two_stage(model, reference, feature_model=None, fid_unavailable=Non
             "inactive variables (mean sigma^2 > 0.95)": inactive.count_by_posterior_variance,
             "stage-2 latent MSE (mse2)": renorm.latent_mse,
             "stage-2 latent variance loss (var_loss2)": renorm.latent_variance_loss,
+            "var_loss2 / mse2": renorm.ratio,
             "latents renormalised (var_loss2/mse2 > 0.25)": renorm.renormalize_latents,
+            "inference-mode REC MSE (posterior means)": health.mse,
+            "mean-image MSE": health.mean_image_mse,
+            "last training MSE (stage 1 estimate)": health.training_mse,
             "gamma_x": model.first_stage.gamma,
             "gamma_z": model.second_stage.gamma,
             "evaluation images": n,
@@ -180,7 +196,10 @@ def evaluate_two_stage(model, reference, feature_model=None, fid_unavailable=Non
             "REC decodes " + ("a sampled z (as the authors)" if rec_sample else "the posterior mean"),
             (f"GEN-2 latents rescaled per generation batch of {renormalization_batch}"
              if renormalization_batch else "GEN-2 latents rescaled with the std of the whole sample"),
-        ],
+            "first-stage batch norm: " + ("TF1's debiased moving average (zero_debias=True, as the "
+                                          "authors)" if model.first_stage.zero_debias
+                                          else "Keras's plain moving average (zero_debias=False)"),
+        ] + list(model.notes),
         "measures": measures.notes(),
         "fid_unavailable": measures.reasons.get(tables.FID),
         "images": images,
@@ -195,7 +214,13 @@ def write_results(results, dataset, output_dir, notes=()):
     features)" columns (not comparable with the papers' FIDs).
     """
     lines = [f"# Two-stage VAE with balancing — {dataset}", ""]
+    health = results.get("health")
+    if health is not None and not health.healthy:
+        lines += ["**WARNING — inference mode broken, the numbers below are not meaningful:** "
+                  + health.summary(), ""]
     lines += [f"- {note}" for note in list(notes) + list(results.get("protocol", []))]
+    if health is not None:
+        lines.append(f"- reconstruction health: {health.summary()}")
     lines += ["", "## FID and FD (paper layout)", ""]
     lines += [f"- {note}" for note in results.get("measures", [])]
     if results.get("fid_unavailable") and not results.get("measures"):
@@ -224,8 +249,8 @@ def write_results(results, dataset, output_dir, notes=()):
     lines += tables.markdown_table(
         ["model", "MSE (REC)"] + [f"var. loss {c}" for c in COLUMNS] + [f"pixel std {c}" for c in COLUMNS],
         [[row["model"]] + [tables.cell(v, digits=None) for v in
-                           [row["MSE"]] + [row[f"{c} variance loss"] for c in COLUMNS]
-                           + [row[f"{c} pixel std"] for c in COLUMNS]]
+                           [row.get("MSE")] + [row.get(f"{c} variance loss") for c in COLUMNS]
+                           + [row.get(f"{c} pixel std") for c in COLUMNS]]
          for row in results["rows"]],
     )
     lines += ["", "## Diagnostics", ""]

@@ -7,9 +7,12 @@
 - Inactive (collapsed) latent variables: the criteria of the Split-VAE
   authors' script (DESIGN.md, "Inactive").
 - Variance loss: "Variance Loss in Variational Autoencoders", section 3.
+- Reconstruction health: inference-mode reconstructions compared with the
+  mean image and the training MSE (catches stale batch-norm statistics).
 
-All functions take NumPy arrays (or tensors convertible with `np.asarray`)
-and compute in float64. Latent log-variances are log sigma^2 throughout.
+The functions take NumPy arrays (or tensors convertible with `np.asarray`)
+and compute in float64, except `model_reconstruction_health`, which takes a
+model of the package. Latent log-variances are log sigma^2 throughout.
 """
 
 import dataclasses
@@ -199,3 +202,116 @@ def variance_loss(x, x_hat):
         error = float("nan")
     ratio = loss / error if error > 0 else float("nan")
     return {"variance_loss": loss, "mse": error, "ratio": ratio}
+
+
+# --- Inference-mode health of a model ---------------------------------------
+
+# Reconstructions with an MSE above this fraction of the mean image's are
+# reported as carrying (almost) no information.
+MEAN_IMAGE_FRACTION = 0.9
+# Inference-mode MSE above this multiple of the training MSE is reported.
+TRAINING_RATIO = 1.5
+
+
+@dataclasses.dataclass(frozen=True)
+class ReconstructionHealth:
+    """Result of `reconstruction_health`.
+
+    Attributes:
+        mse: float. MSE of the inference-mode reconstructions.
+        mean_image_mse: float. MSE of predicting the mean image of the data
+            for every image (what reconstructions carrying no information
+            score).
+        training_mse: float or None. The last training MSE it is compared with.
+        problems: tuple of str. What is wrong; empty when healthy.
+    """
+
+    mse: float
+    mean_image_mse: float
+    training_mse: typing.Optional[float]
+    problems: tuple
+
+    @property
+    def healthy(self):
+        return not self.problems
+
+    def summary(self):
+        """One line for a results file."""
+        parts = [f"inference-mode reconstruction MSE {self.mse:.5g}",
+                 f"mean-image MSE {self.mean_image_mse:.5g}"]
+        if self.training_mse is not None:
+            parts.append(f"last training MSE {self.training_mse:.5g}")
+        verdict = "OK" if self.healthy else "WARNING: " + "; ".join(self.problems)
+        return ", ".join(parts) + f" -> {verdict}"
+
+
+def reconstruction_health(images, reconstructions, training_mse=None, *,
+                          mean_image_fraction=MEAN_IMAGE_FRACTION, training_ratio=TRAINING_RATIO,
+                          warn=True, name="the model"):
+    """Checks that inference-mode reconstructions carry information.
+
+    Two symptoms of a broken inference mode (e.g. stale batch-norm moving
+    statistics): the reconstruction MSE is no better than predicting the
+    mean image, `mse > mean_image_fraction * mean((x - mean_i x_i)^2)`; or
+    it is far above the training MSE, `mse > training_ratio * training_mse`.
+    Either is reported with `warnings.warn` (when `warn`) and in `problems`.
+
+    Args:
+        images: array `(N, ...)`, N >= 2. The data.
+        reconstructions: array of the same shape, from inference mode.
+        training_mse: float or None. The last training MSE (e.g. a balanced
+            VAE's `mse_estimate`).
+        mean_image_fraction: float. Defaults to 0.9.
+        training_ratio: float. Defaults to 1.5.
+        warn: bool. Defaults to True.
+        name: str. What the warning names.
+
+    Returns:
+        A `ReconstructionHealth`.
+    """
+    x, x_hat = _check_pair(images, reconstructions)
+    if x.shape[0] < 2:
+        raise ValueError(f"Need at least 2 images for a mean image. Received: {x.shape[0]}")
+    error = float(np.mean(np.square(x - x_hat)))
+    baseline = float(np.mean(np.square(x - np.mean(x, axis=0))))
+    problems = []
+    if error > mean_image_fraction * baseline:
+        problems.append(
+            f"reconstructions are no better than the mean image (MSE {error:.5g} vs "
+            f"{baseline:.5g} for the mean image): the inference mode carries no information "
+            "(stale batch-norm statistics? recalibrate_batch_norm, or zero_debias=True)"
+        )
+    if training_mse is not None:
+        training_mse = float(training_mse)
+        if error > training_ratio * training_mse:
+            problems.append(
+                f"inference-mode MSE {error:.5g} is {error / training_mse:.2g}x the last "
+                f"training MSE {training_mse:.5g} (more than {training_ratio:g}x)"
+            )
+    health = ReconstructionHealth(error, baseline, training_mse, tuple(problems))
+    if warn and problems:
+        import warnings
+
+        warnings.warn(f"Reconstruction health of {name}: " + "; ".join(problems), stacklevel=2)
+    return health
+
+
+def model_reconstruction_health(model, images, training_mse="auto", *, batch_size=100,
+                                warn=True, **kwargs):
+    """`reconstruction_health` of `model.reconstruct(images)` (posterior means).
+
+    Args:
+        model: any model of the package (`reconstruct(images) -> {"x_hat"}`).
+        images: array `(N, H, W, C)` in the model's value range.
+        training_mse: float, None, or "auto" (default): the model's
+            `mse_estimate` when it has one (balanced VAEs: the running
+            estimate of the training MSE).
+        batch_size: int. Defaults to 100.
+        warn: bool. Defaults to True.
+        **kwargs: thresholds of `reconstruction_health`.
+    """
+    if training_mse == "auto":
+        training_mse = getattr(model, "mse_estimate", None)
+    rec = model.reconstruct(images, batch_size=batch_size)["x_hat"]
+    return reconstruction_health(images, rec, training_mse, warn=warn,
+                                 name=type(model).__name__, **kwargs)

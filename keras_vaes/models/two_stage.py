@@ -15,22 +15,30 @@ BalancingVAE code:
   `second_depth` x Dense(second_dim, relu), concatenated with its input,
   Dense -> mean and log-sd; decoder symmetric), same loss with gamma_z and
   k = 1, trained on z = mu + sigma * eps with fresh noise at every draw.
-- `TwoStageVAE`: holds both, trains them in sequence, generates images
-  (GEN-1: z ~ N(0, I); GEN-2: u ~ N(0, I) -> second decoder -> z) with or
-  without the paper's renormalisation (section 4, `keras_vaes.samplers`)
-  as the authors' latest code runs it: latents rescaled (target std with
-  sigma in the variance-law sum), generated images not rescaled, REC
-  decoded from a sampled z and rescaled. Each difference from the paper's
-  text is a named switch (`target`, `rescale_images`, `sample`,
-  `renormalization_batch`).
+- `TwoStageVAE`: the first stage and a `samplers.SecondStageSampler`
+  holding the second; follows the model contract (`generate(n)` is GEN-2)
+  and trains them in sequence as the authors' scripts (Adam epsilon 1e-8,
+  the last partial batch dropped, step decay, stage 2 with its own MSE
+  estimate from 1, on codes from a checked inference mode). It generates
+  GEN-1 (z ~ N(0, I)) and GEN-2 (u ~ N(0, I) -> second decoder -> z, plus
+  Dai & Wipf's gamma_z noise with `latent_noise=True`) with or without the
+  paper's renormalisation (section 4) as the authors' latest code runs it:
+  latents rescaled (target std with sigma in the variance-law sum),
+  generated images not rescaled, REC decoded from a sampled z and
+  rescaled. Each difference from the paper's text is a named switch
+  (`target`, `rescale_images`, `sample`, `renormalization_batch`).
+
+The first stage's batch norm keeps TF1's bias-corrected moving statistics
+(`zero_debias=True`), as the authors' TF1 code.
 
 Both stages output log-variances (2 * the authors' log-sd, through a
 parameter-free rescaling), so every diagnostic uses log sigma^2.
 """
 
-import dataclasses
+import json
 import math
 import os
+import time
 
 import keras
 import numpy as np
@@ -41,7 +49,10 @@ from keras_vaes.layers import PACKAGE, Sampling
 from keras_vaes.losses import balanced_gaussian_vae_loss
 from keras_vaes.metrics import diagnostics
 from keras_vaes.models.base import BalancedVAE
-from keras_vaes.utils import check_images
+from keras_vaes.models.contract import GenerativeModel
+from keras_vaes.samplers.renormalization import RENORMALIZATION_TARGETS
+from keras_vaes.samplers.second_stage import Renormalization, SecondStageSampler  # noqa: F401
+from keras_vaes.utils import atomic_write, check_positive_int, sha256
 
 
 def first_stage_kl_weight(image_side, latent_dim):
@@ -120,6 +131,11 @@ class FirstStage(GaussianVAE):
         initial_mse: float. Starting MSE estimate (gamma = its square
             root). Defaults to 1 as the authors; a lower start shortens
             the early phase where the KL term dominates (short runs).
+        zero_debias: bool. Batch norm with TF1's bias-corrected moving
+            statistics, as the authors' TF1 code (`FusedBatchNormalization`).
+            Defaults to True; False gives Keras's plain moving average,
+            whose inference mode needs `recalibrate_batch_norm` after a
+            short run.
         seed: int or None. Seed of the sampling layer.
 
     Example:
@@ -141,6 +157,7 @@ class FirstStage(GaussianVAE):
         l2_reg=None,
         kl_weight=None,
         initial_mse=1.0,
+        zero_debias=True,
         seed=None,
         **kwargs,
     ):
@@ -153,6 +170,7 @@ class FirstStage(GaussianVAE):
             block_per_scale=block_per_scale,
             depth_per_block=depth_per_block,
             activation="relu",
+            zero_debias=zero_debias,
         )
 
         # === Layers ===
@@ -183,6 +201,7 @@ class FirstStage(GaussianVAE):
         self.block_per_scale = block_per_scale
         self.depth_per_block = depth_per_block
         self.l2_reg = l2_reg
+        self.zero_debias = zero_debias
         self.kl_weight_arg = kl_weight
         self.kl_weight = (
             first_stage_kl_weight(input_shape[0], latent_dim)
@@ -206,6 +225,7 @@ class FirstStage(GaussianVAE):
             "l2_reg": self.l2_reg,
             "kl_weight": self.kl_weight_arg,
             "initial_mse": self.initial_mse,
+            "zero_debias": self.zero_debias,
             "seed": self.seed,
         }
 
@@ -341,36 +361,8 @@ class SecondStage(GaussianVAE):
         }
 
 
-@dataclasses.dataclass
-class Renormalization:
-    """What the renormalisation at generation needs, measured on data.
-
-    Attributes:
-        variance_law: float. Mean variance law of the first stage
-            (`diagnostics.variance_law`, with sigma^2).
-        latent_variance_loss: float. Variance loss of the second stage's
-            reconstruction of the latent means (var_loss2).
-        latent_mse: float. MSE of that reconstruction (mse2).
-        renormalize_latents: bool. var_loss2 / mse2 > 0.25
-            (`samplers.should_renormalize_latents`).
-        data_std: float. Mean per-pixel std of the reference images.
-        target_std: float. Std the renormalised latents get (the
-            authors' adjust2; `samplers.renormalization_target_std`).
-        target: str. How `target_std` was computed: "authors" (sigma in
-            the variance-law sum, as their code) or "variance_law"
-            (sigma^2).
-    """
-
-    variance_law: float
-    latent_variance_loss: float
-    latent_mse: float
-    renormalize_latents: bool
-    data_std: float
-    target_std: float = None
-    target: str = "authors"
-
-
 def _learning_rate_schedule(learning_rate, lr_epochs, lr_factor):
+    # The authors' step decay: lr * lr_factor^floor(epoch / lr_epochs).
     def schedule(epoch, lr=None):
         if lr_epochs and lr_epochs > 0:
             return learning_rate * lr_factor ** math.floor(epoch / lr_epochs)
@@ -379,23 +371,170 @@ def _learning_rate_schedule(learning_rate, lr_epochs, lr_factor):
     return keras.callbacks.LearningRateScheduler(schedule)
 
 
-class TwoStageVAE:
-    """The two stages, their training in sequence, and generation.
+# TF1's `AdamOptimizer` epsilon, the authors' optimiser (Keras's is 1e-7).
+ADAM_EPSILON = 1e-8
 
-    Built by `build_two_stage_vae`. Each stage is a `keras.Model` with its
-    own `fit`; `fit_first_stage` and `fit_second_stage` add the authors'
-    optimiser (Adam) and step learning-rate schedule.
+
+def compile_stage(stage, learning_rate):
+    """Compiles a stage with the authors' Adam and builds its state.
+
+    Adam(learning_rate, epsilon=1e-8) as TF1's `AdamOptimizer`; building the
+    state first lets `load_weights` of a training checkpoint restore Adam's
+    moments and step count (resuming).
+    """
+    stage.compile(optimizer=keras.optimizers.Adam(learning_rate, epsilon=ADAM_EPSILON))
+    stage.optimizer.build(stage.trainable_variables)
+    return stage
+
+
+class EpochBatches(keras.utils.PyDataset):
+    """Whole batches of a reshuffled array (or dict of arrays), one epoch each.
+
+    As the authors' loops: each epoch the data is shuffled and cut into
+    `len // batch_size` batches, the last partial batch dropped.
     """
 
-    def __init__(self, first_stage, second_stage):
-        if first_stage.latent_dim != second_stage.latent_dim:
+    def __init__(self, data, batch_size, seed=None):
+        super().__init__()
+        arrays = data if isinstance(data, dict) else {None: data}
+        sizes = {len(v) for v in arrays.values()}
+        if len(sizes) != 1 or min(sizes) < batch_size:
+            raise ValueError(
+                f"Expected at least one batch of {batch_size} rows, the same number "
+                f"in every array. Received: sizes {sorted(sizes)}"
+            )
+        self.arrays = arrays
+        self.batch_size = int(batch_size)
+        self.count = sizes.pop()
+        self._rng = np.random.default_rng(seed)
+        self.order = self._rng.permutation(self.count)
+
+    def __len__(self):
+        return self.count // self.batch_size
+
+    def __getitem__(self, index):
+        rows = np.sort(self.order[index * self.batch_size : (index + 1) * self.batch_size])
+        batch = {k: v[rows] for k, v in self.arrays.items()}
+        return batch[None] if None in batch else batch
+
+    def on_epoch_end(self):
+        self.order = self._rng.permutation(self.count)
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """After every epoch: the stage's weights (with Adam's state) and one JSON line.
+
+    The line holds the stage, the 1-based epoch, its logs and the wall time,
+    so an interrupted run resumes from the last finished epoch
+    (`TwoStageVAE.fit_first_stage(..., initial_epoch=...)`).
+    """
+
+    def __init__(self, weights_path, log_path, stage_name):
+        super().__init__()
+        self.weights_path = os.fspath(weights_path)
+        self.log_path = os.fspath(log_path)
+        self.stage_name = stage_name
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.model.save_weights(self.weights_path)
+        record = {"stage": self.stage_name, "epoch": epoch + 1,
+                  "seconds": round(time.time() - self._start, 1)}
+        record.update({k: float(v) for k, v in (logs or {}).items()})
+        with open(self.log_path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+
+def _fit_stage(stage, batches, epochs, learning_rate, lr_epochs, lr_factor, callbacks, verbose,
+               initial_epoch):
+    """`stage.fit` on `EpochBatches` with the authors' Adam and step schedule."""
+    if not stage.compiled:
+        compile_stage(stage, learning_rate)
+    callbacks = [_learning_rate_schedule(learning_rate, lr_epochs, lr_factor)] + list(
+        callbacks or []
+    )
+    return stage.fit(batches, epochs=epochs, initial_epoch=initial_epoch,
+                     callbacks=callbacks, verbose=verbose)
+
+
+# Positional arguments of the pre-contract `generate` / `sample_latents`.
+_OLD_GENERATE_ARGS = ("stage", "renormalize", "seed", "batch_size", "rescale_images",
+                      "renormalization_batch")
+
+
+def _old_positional(method, args, names, kwargs):
+    if not args:
+        return kwargs
+    if len(args) > len(names):
+        raise TypeError(
+            f"{method}() takes at most {len(names)} options after n positionally (deprecated). "
+            f"Received: {len(args)}"
+        )
+    import warnings
+
+    warnings.warn(
+        f"Positional options of TwoStageVAE.{method} are deprecated: pass "
+        + ", ".join(f"{k}=" for k in names[: len(args)]) + " by keyword.",
+        DeprecationWarning, stacklevel=3,
+    )
+    for name, value in zip(names, args):
+        if name in kwargs:
+            raise TypeError(f"{method}() got multiple values for {name!r}")
+        kwargs[name] = value
+    return kwargs
+
+
+class TwoStageVAE(GenerativeModel):
+    """The two stages, their training in sequence, and generation.
+
+    Built by `build_two_stage_vae`. Follows the model contract
+    (`keras_vaes.models.contract`): `encode` / `decode` / `reconstruct`
+    are the first stage's; `generate(n)` decodes the second stage's codes
+    (`sampler=None`), or those of any fitted sampler. The second stage is a
+    `keras_vaes.samplers.SecondStageSampler` (`self.sampler`) whose network
+    is `self.second_stage`. `fit_first_stage` / `fit_second_stage` train
+    as the authors' scripts.
+    """
+
+    value_range = (0.0, 1.0)
+
+    def __init__(self, first_stage, second_stage=None, *, sampler=None):
+        from keras_vaes.samplers.second_stage import SecondStageSampler
+
+        if (second_stage is None) == (sampler is None):
+            raise ValueError(
+                "Pass exactly one of `second_stage` (a SecondStage) and `sampler` (a "
+                f"SecondStageSampler). Received: second_stage={type(second_stage).__name__}, "
+                f"sampler={type(sampler).__name__}"
+            )
+        if sampler is None:
+            sampler = SecondStageSampler(model=second_stage)
+        if sampler.model is None or first_stage.latent_dim != sampler.model.latent_dim:
             raise ValueError(
                 "The second stage must model the first stage's latents. Received: "
-                f"latent_dim {first_stage.latent_dim} and {second_stage.latent_dim}"
+                f"latent_dim {first_stage.latent_dim} and "
+                f"{None if sampler.model is None else sampler.model.latent_dim}"
             )
         self.first_stage = first_stage
-        self.second_stage = second_stage
-        self.renormalization = None
+        self.sampler = sampler
+        # What was done to make inference work (recalibrations), for reports.
+        self.notes = []
+
+    @property
+    def second_stage(self):
+        """The second-stage network (`SecondStage`) of `self.sampler`."""
+        return self.sampler.model
+
+    @property
+    def renormalization(self):
+        """The `Renormalization` statistics (`fit_renormalization`), or None."""
+        return self.sampler.renormalization
+
+    @renormalization.setter
+    def renormalization(self, stats):
+        self.sampler.renormalization = stats
 
     @property
     def latent_dim(self):
@@ -408,46 +547,114 @@ class TwoStageVAE:
     def count_params(self):
         return self.first_stage.count_params() + self.second_stage.count_params()
 
-    # --- Training ---------------------------------------------------------
+    # --- Contract hooks -----------------------------------------------------
 
-    @staticmethod
-    def _fit(model, x, epochs, batch_size, learning_rate, lr_epochs, lr_factor,
-             callbacks, verbose):
-        if not model.compiled:
-            model.compile(optimizer=keras.optimizers.Adam(learning_rate))
-        callbacks = [_learning_rate_schedule(learning_rate, lr_epochs, lr_factor)] + list(
-            callbacks or []
-        )
-        return model.fit(
-            x, epochs=epochs, batch_size=batch_size, shuffle=True,
-            callbacks=callbacks, verbose=verbose,
-        )
+    def _encode_arrays(self, images, labels, batch_size):
+        return self.first_stage._encode_arrays(images, labels, batch_size)
+
+    def _decode_arrays(self, z, labels, batch_size):
+        return self.first_stage._decode_arrays(z, labels, batch_size)
+
+    def _prior_latents(self, n, seed, labels):
+        return self.sampler.sample(n, seed=seed, renormalize=False, latent_noise=False)
+
+    # --- Training -----------------------------------------------------------
 
     def fit_first_stage(self, images, epochs, batch_size=100, learning_rate=1e-4,
-                        lr_epochs=0, lr_factor=0.5, callbacks=None, verbose="auto"):
-        """Trains the first stage on images (Adam, lr x lr_factor every lr_epochs)."""
-        return self._fit(self.first_stage, images, epochs, batch_size, learning_rate,
-                         lr_epochs, lr_factor, callbacks, verbose)
+                        lr_epochs=0, lr_factor=0.5, callbacks=None, verbose="auto",
+                        initial_epoch=0, seed=None):
+        """Trains the first stage on images, as the authors' loop.
+
+        Adam(epsilon 1e-8), lr * lr_factor^floor(epoch / lr_epochs), data
+        reshuffled every epoch, the last partial batch dropped. Epochs run
+        from `initial_epoch` to `epochs` (resuming keeps the schedule).
+        """
+        images = self.first_stage.check_input(images)
+        return _fit_stage(self.first_stage, EpochBatches(images, batch_size, seed), epochs,
+                          learning_rate, lr_epochs, lr_factor, callbacks, verbose, initial_epoch)
+
+    def first_stage_codes(self, images, batch_size=100, recalibrate="auto",
+                          check_images=2000, recalibration_images=10000):
+        """The first stage's posterior of `images` through a working inference mode.
+
+        The batch norm's moving statistics (TF1's debiased average by
+        default, as the authors) average the batch statistics of roughly
+        the last 1 / (1 - momentum) = 1,000 steps: after a short run they
+        still describe an earlier network. With `recalibrate="auto"` the
+        inference mode is checked first on `check_images` of `images`
+        (`diagnostics.model_reconstruction_health`: against the mean image
+        and the training MSE) and, only if it fails, the statistics are
+        recomputed on `recalibration_images` of them
+        (`recalibrate_batch_norm`); True always recalibrates, False never.
+        What was found and done is appended to `self.notes`.
+
+        Returns:
+            The `Posterior` of `images`.
+        """
+        if recalibrate not in ("auto", True, False):
+            raise ValueError(
+                f"`recalibrate` must be 'auto', True or False. Received: recalibrate={recalibrate!r}"
+            )
+        stage = self.first_stage
+        images = stage.check_input(images)
+        if recalibrate == "auto":
+            health = diagnostics.model_reconstruction_health(
+                stage, images[:check_images], batch_size=batch_size, warn=False
+            )
+            recalibrate = not health.healthy
+            self.notes.append(f"first-stage inference mode on {min(len(images), check_images)} "
+                              f"training images: {health.summary()}")
+        if recalibrate:
+            count = min(len(images), recalibration_images)
+            steps = stage.recalibrate_batch_norm(images[:count], batch_size=batch_size)
+            health = diagnostics.model_reconstruction_health(
+                stage, images[:check_images], batch_size=batch_size
+            )
+            self.notes.append(
+                f"first-stage batch norm recalibrated on {steps * batch_size} training images "
+                f"(zero_debias={stage.zero_debias}); then {health.summary()}"
+            )
+        return stage.encode(images, batch_size=batch_size)
 
     def fit_second_stage(self, images, epochs, batch_size=100, learning_rate=1e-4,
-                         lr_epochs=0, lr_factor=0.5, callbacks=None, verbose="auto"):
-        """Trains the second stage on the frozen first stage's posterior of images."""
-        z_mean, z_log_var = self.first_stage.encode(images, batch_size=batch_size)
-        return self._fit(self.second_stage, {"z_mean": z_mean, "z_log_var": z_log_var},
-                         epochs, batch_size, learning_rate, lr_epochs, lr_factor,
-                         callbacks, verbose)
+                         lr_epochs=0, lr_factor=0.5, callbacks=None, verbose="auto",
+                         initial_epoch=0, seed=None, initial_mse=None, recalibrate="auto"):
+        """Trains the second stage on the frozen first stage's posterior of `images`.
 
-    # --- Renormalisation and generation -----------------------------------
+        As the authors: the posterior of the whole training set in inference
+        mode (`first_stage_codes`), z = mu + sigma * eps drawn afresh, the
+        last partial batch dropped, Adam(epsilon 1e-8), the step schedule,
+        and the stage's OWN MSE estimate: 1 from scratch (or the state
+        `load_weights` restored), never the first stage's
+        (`SecondStageSampler.train`).
+
+        Args:
+            initial_mse: float or None. Restart the second stage's MSE
+                estimate from this value (e.g. the measured mse2 when
+                resuming from weights without a stored gamma, as the
+                authors); None keeps the stage's own state.
+            recalibrate: see `first_stage_codes`.
+
+        Returns:
+            Keras's `History` of the second stage.
+        """
+        posterior = self.first_stage_codes(images, batch_size=batch_size, recalibrate=recalibrate)
+        return self.sampler.train(
+            posterior, epochs, batch_size=batch_size, learning_rate=learning_rate,
+            lr_epochs=lr_epochs, lr_factor=lr_factor, initial_epoch=initial_epoch,
+            initial_mse=initial_mse, callbacks=callbacks, verbose=verbose, seed=seed,
+        )
+
+    # --- Renormalisation and generation -------------------------------------
 
     def fit_renormalization(self, images, batch_size=100, seed=None, target="authors"):
         """Measures the renormalisation statistics on reference images.
 
         As the authors' latest code (BalancingVAE `computed_gamma.py`),
         which measures them on the 10,000 evaluation images (shuffled test
-        split): the target std of the latents (`target`, see
-        `samplers.renormalization_target_std`), the second stage's variance
-        loss and MSE on the latent means (decoded from a sample of u, as
-        their `reconstruct2`), and the data's mean per-pixel std.
+        split): `SecondStageSampler.fit_renormalization` on their posterior
+        (target std, var_loss2, mse2, the rule) and the data's mean
+        per-pixel std (`samplers.mean_std`).
 
         Args:
             images: reference images `(N, H, W, C)` in [0, 1].
@@ -460,84 +667,94 @@ class TwoStageVAE:
         Returns:
             The stored `Renormalization`.
         """
-        images = check_images(images, self.image_shape)
-        z_mean, z_log_var = self.first_stage.encode(images, batch_size=batch_size)
-        target_std = samplers.renormalization_target_std(z_mean, z_log_var, target)
-        law = diagnostics.variance_law(z_mean, z_log_var)
-        z_hat = self.second_stage.reconstruct(z_mean, sample=True, seed=seed,
-                                              batch_size=batch_size)["z_hat"]
-        latent = diagnostics.variance_loss(z_mean, z_hat)
-        self.renormalization = Renormalization(
-            variance_law=law.mean,
-            latent_variance_loss=latent["variance_loss"],
-            latent_mse=latent["mse"],
-            renormalize_latents=samplers.should_renormalize_latents(
-                latent["variance_loss"], latent["mse"]
-            ),
-            data_std=samplers.mean_std(images),
-            target_std=target_std,
-            target=target,
-        )
-        return self.renormalization
+        if target not in RENORMALIZATION_TARGETS:
+            raise ValueError(
+                f"`target` must be one of {RENORMALIZATION_TARGETS}. "
+                f"Received: target={target!r}"
+            )
+        images = self.check_input(images)
+        posterior = self.encode(images, batch_size=batch_size)
+        self.sampler.target = target
+        stats = self.sampler.fit_renormalization(posterior, seed=seed, batch_size=batch_size)
+        stats.data_std = samplers.mean_std(images)
+        return stats
 
     def _require_renormalization(self):
-        if self.renormalization is None:
-            raise ValueError(
-                "renormalize=True needs the statistics of reference data: call "
-                "`fit_renormalization(images)` first."
-            )
-        return self.renormalization
+        return self.sampler._require_renormalization()
 
-    def sample_latents(self, n, stage=2, renormalize=False, seed=None, batch_size=100,
-                       renormalization_batch=100):
-        """Latents z for generation: N(0, I) (stage 1) or the second decoder's.
+    def sample_latents(self, n, *args, sampler=None, seed=None, labels=None, stage=None,
+                       renormalize=False, batch_size=100, renormalization_batch=100,
+                       latent_noise=False):
+        """Latents z for generation: N(0, I) (stage 1) or the second stage's (stage 2).
 
         With `renormalize` and an evident variance loss of the second stage
         (var_loss2 / mse2 > 0.25), as the authors' `generate`: GEN-1
         latents are multiplied by the target std (`z * adjust2`); GEN-2
         latents are rescaled to it around 0, each generation batch of
         `renormalization_batch` by its own std
-        (`samplers.renormalize_latents`).
+        (`SecondStageSampler.sample`).
 
         Args:
             n: int. Number of latent vectors.
-            stage: 1 or 2.
-            renormalize: bool. Defaults to False.
+            sampler: None, or any fitted sampler (then `stage` must be None).
             seed: int or None. Seed of the N(0, I) draw.
+            labels: must be None (unconditional).
+            stage: 1, 2, or None (2 without a sampler).
+            renormalize: bool. Defaults to False.
             batch_size: int. Decoding batch size.
             renormalization_batch: int or None. Vectors per std measurement
                 of GEN-2: 100, the authors' generation batch (default), or
-                None for the whole sample (the package's earlier rule).
-                Extra vectors are drawn to fill the last batch, as the
-                authors, and dropped.
+                None for the whole sample.
+            latent_noise: bool. GEN-2 with Dai & Wipf's gamma_z noise,
+                z ~ N(f_2(u), gamma_z^2 I). Defaults to False (BalancingVAE).
         """
+        if args:
+            options = _old_positional("sample_latents", args, _OLD_GENERATE_ARGS[:4], {})
+            stage = options.get("stage", stage)
+            renormalize = options.get("renormalize", renormalize)
+            seed = options.get("seed", seed)
+            batch_size = options.get("batch_size", batch_size)
+        self._labels_for(labels, n)
+        if sampler is not None:
+            if stage is not None or renormalize or latent_noise:
+                raise ValueError(
+                    "`stage`, `renormalize` and `latent_noise` choose among the model's own "
+                    "latents; with `sampler=` they do not apply. Received: "
+                    f"stage={stage!r}, renormalize={renormalize!r}, latent_noise={latent_noise!r}"
+                )
+            return super().sample_latents(n, sampler=sampler, seed=seed)
+        stage = 2 if stage is None else stage
         if stage not in (1, 2):
             raise ValueError(f"`stage` must be 1 or 2. Received: stage={stage!r}")
+        n = check_positive_int(n, "n")
         stats = self._require_renormalization() if renormalize else None
-        count = n
-        if stats is not None and stage == 2 and renormalization_batch:
-            count = -(-n // renormalization_batch) * renormalization_batch
-        z = samplers.NormalSampler(self.latent_dim).sample(count, seed=seed)
         if stage == 2:
-            z = self.second_stage.decode(z, batch_size=batch_size)["z_hat"]
+            return self.sampler.sample(
+                n, seed=seed, renormalize=bool(renormalize), latent_noise=latent_noise,
+                renormalization_batch=renormalization_batch, batch_size=batch_size,
+            )
+        if latent_noise:
+            raise ValueError("`latent_noise` is the second stage's gamma_z noise: use stage=2.")
+        z = samplers.NormalSampler(self.latent_dim).sample(n, seed=seed)
         if stats is not None and stats.renormalize_latents:
             target_std = stats.target_std or math.sqrt(stats.variance_law)
-            if stage == 1:
-                z = (z * target_std).astype("float32")
-            else:
-                z = samplers.renormalize_latents(z, target_std**2, batch_size=renormalization_batch)
-        return z[:n]
+            z = (z * target_std).astype("float32")
+        return z
 
-    def generate(self, n, stage=2, renormalize=False, seed=None, batch_size=100,
-                 rescale_images=False, renormalization_batch=100):
-        """Generates `n` images: GEN-1 (`stage=1`) or GEN-2 (`stage=2`).
+    def generate(self, n, *args, sampler=None, seed=None, labels=None, batch_size=100,
+                 stage=None, renormalize=False, rescale_images=False,
+                 renormalization_batch=100, latent_noise=False):
+        """Generates `n` images: GEN-2 (default), GEN-1 (`stage=1`) or from `sampler`.
 
         Args:
             n: int. Number of images.
-            stage: 1 (z ~ N(0, I)) or 2 (through the second stage).
-            renormalize: bool. Renormalise the latents (`sample_latents`).
+            sampler: None (the model's own prior: the second stage), or any
+                fitted sampler of `keras_vaes.samplers`.
             seed: int or None.
+            labels: must be None (unconditional).
             batch_size: int. Decoding batch size.
+            stage: 1 (z ~ N(0, I)), 2 (through the second stage) or None (2).
+            renormalize: bool. Renormalise the latents (`sample_latents`).
             rescale_images: bool. Also rescale the images around their
                 per-pixel mean to the data's mean per-pixel std, then clip
                 (`samplers.renormalize_images`). False (default) is the
@@ -546,35 +763,70 @@ class TwoStageVAE:
                 False for the ndarray it gets); True is the package's
                 extension, reported as its own row.
             renormalization_batch: int or None. See `sample_latents`.
+            latent_noise: bool. Dai & Wipf's gamma_z noise at GEN-2.
 
         Returns:
-            Float32 array `(n, H, W, C)` in [0, 1].
+            A dict with `"x_hat"`, float32 `(n, H, W, C)` in [0, 1].
         """
-        z = self.sample_latents(n, stage, renormalize, seed, batch_size, renormalization_batch)
-        images = self.first_stage.decode(z, batch_size=batch_size)["x_hat"]
+        if args:
+            options = _old_positional("generate", args, _OLD_GENERATE_ARGS, {})
+            stage = options.get("stage", stage)
+            renormalize = options.get("renormalize", renormalize)
+            seed = options.get("seed", seed)
+            batch_size = options.get("batch_size", batch_size)
+            rescale_images = options.get("rescale_images", rescale_images)
+            renormalization_batch = options.get("renormalization_batch", renormalization_batch)
+        z = self.sample_latents(
+            n, sampler=sampler, seed=seed, labels=labels, stage=stage, renormalize=renormalize,
+            batch_size=batch_size, renormalization_batch=renormalization_batch,
+            latent_noise=latent_noise,
+        )
+        decoded = self.decode(z, batch_size=batch_size)
         if rescale_images:
-            images = samplers.renormalize_images(images, self._require_renormalization().data_std)
-        return images
+            decoded["x_hat"] = samplers.renormalize_images(
+                decoded["x_hat"], self._require_renormalization().data_std
+            )
+        return decoded
 
-    def reconstruct(self, images, renormalize=False, batch_size=100, sample=True, seed=None):
+    def reconstruct(self, images, *args, sample=False, seed=None, labels=None, batch_size=100,
+                    renormalize=False):
         """Reconstructions (REC), optionally rescaled as the authors'.
 
         Args:
             images: array `(N, H, W, C)` in [0, 1].
+            sample: bool. Decode a sampled z = mu + sigma * eps (the
+                authors' REC in both papers' code; the evaluation passes
+                True) or the posterior mean (False, the contract's default).
+            seed: int or None. Seed of eps.
+            labels: must be None.
+            batch_size: int.
             renormalize: bool. Rescale the reconstructions around their
                 per-pixel mean to the data's mean per-pixel std and clip
                 (the authors do, whenever they renormalise).
-            batch_size: int.
-            sample: bool. Decode a sampled z = mu + sigma * eps (True,
-                default: the authors' code in both papers) or the
-                posterior mean (False).
-            seed: int or None. Seed of eps.
+
+        Returns:
+            A dict with `"x_hat"`.
         """
-        rec = self.first_stage.reconstruct(images, sample=sample, seed=seed,
-                                           batch_size=batch_size)["x_hat"]
+        if args:
+            options = _old_positional("reconstruct", args, ("renormalize", "batch_size",
+                                                            "sample", "seed"), {})
+            renormalize = options.get("renormalize", renormalize)
+            batch_size = options.get("batch_size", batch_size)
+            sample = options.get("sample", sample)
+            seed = options.get("seed", seed)
+        decoded = super().reconstruct(images, sample=sample, seed=seed, labels=labels,
+                                      batch_size=batch_size)
         if renormalize:
-            rec = samplers.renormalize_images(rec, self._require_renormalization().data_std)
-        return rec
+            decoded["x_hat"] = samplers.renormalize_images(
+                decoded["x_hat"], self._require_renormalization().data_std
+            )
+        return decoded
+
+    def reconstruction_health(self, images, batch_size=100, warn=True):
+        """`diagnostics.reconstruction_health` of the first stage on `images`."""
+        return diagnostics.model_reconstruction_health(
+            self.first_stage, images, batch_size=batch_size, warn=warn
+        )
 
     # --- Saving -----------------------------------------------------------
 
@@ -591,14 +843,77 @@ class TwoStageVAE:
         self.second_stage.save_weights(second)
         return first, second
 
-    def load_weights(self, prefix):
-        """Loads the files written by `save_weights(prefix)`."""
-        first, second = self.weights_paths(prefix)
-        for path in (first, second):
-            if not os.path.exists(path):
-                raise FileNotFoundError(f"Weights file {path!r} does not exist.")
-        self.first_stage.load_weights(first)
-        self.second_stage.load_weights(second)
+    def load_weights(self, path):
+        """Loads `export_weights(path)`'s file, or the two files of `save_weights(path)`.
+
+        Args:
+            path: a `.weights.h5` file holding both stages (a preset), or the
+                prefix P of `P.first_stage.weights.h5` and
+                `P.second_stage.weights.h5`.
+
+        Returns:
+            True when both stages' gammas were restored.
+        """
+        path = os.fspath(path)
+        if path.endswith(".weights.h5") and os.path.isfile(path):
+            from keras.src.saving import saving_lib
+
+            for stage in (self.first_stage, self.second_stage):
+                stage._restored_gamma = False
+            try:
+                saving_lib.load_weights_only(_Stages(self.first_stage, self.second_stage), path)
+            except (ValueError, KeyError) as error:
+                raise ValueError(
+                    f"Could not load {path} into this two-stage VAE "
+                    f"(first stage {self.first_stage.get_config()}, second stage "
+                    f"{self.second_stage.get_config()}): the file was written by another "
+                    f"configuration. Keras said: {error}"
+                ) from error
+            return bool(self.first_stage._restored_gamma and self.second_stage._restored_gamma)
+        first, second = self.weights_paths(path)
+        for file in (first, second):
+            if not os.path.exists(file):
+                raise FileNotFoundError(
+                    f"Weights file {file!r} does not exist (expected a .weights.h5 file "
+                    f"holding both stages, or the prefix of two stage files). Received: {path!r}"
+                )
+        restored = [self.first_stage.load_weights(first), self.second_stage.load_weights(second)]
+        return all(restored)
+
+    def export_weights(self, filepath):
+        """Writes both stages (with gammas, without optimizer state) to one file.
+
+        The preset format: one `.weights.h5` that `load_weights` reads.
+
+        Returns:
+            The file's SHA-256.
+        """
+        from keras.src.saving import saving_lib
+
+        filepath = os.fspath(filepath)
+        if not filepath.endswith(".weights.h5"):
+            raise ValueError(
+                f"The weights file name must end in `.weights.h5`. Received: filepath={filepath}"
+            )
+        bare = []
+        for stage in (self.first_stage, self.second_stage):
+            stage._check_finite(filepath)
+            copy = type(stage).from_config(stage.get_config())
+            copy.set_weights(stage.get_weights())
+            stage._export_state(copy)
+            bare.append(copy)
+        atomic_write(filepath, lambda tmp: saving_lib.save_weights_only(_Stages(*bare), tmp))
+        return sha256(filepath)
+
+
+class _Stages(keras.layers.Layer):
+    """Container whose weight file holds both stages (`export_weights`)."""
+
+    def __init__(self, first_stage, second_stage):
+        super().__init__(name="two_stage_vae")
+        self.first_stage = first_stage
+        self.second_stage = second_stage
+        self.built = True
 
 
 def build_two_stage_vae(
@@ -615,6 +930,8 @@ def build_two_stage_vae(
     second_depth=3,
     l2_reg=None,
     initial_mse=1.0,
+    second_initial_mse=1.0,
+    zero_debias=True,
     seed=None,
 ):
     """Builds the authors' two-stage VAE (BalancingVAE code).
@@ -623,7 +940,10 @@ def build_two_stage_vae(
     3): CIFAR-10 `((32, 32, 3), num_scale=3, second_dim=2048)`; CelebA
     `((64, 64, 3), num_scale=4, second_dim=4096)` (their script sets
     l2_reg=0.001, which never reaches their loss: `l2_reg=None` reproduces
-    their runs).
+    their runs). `initial_mse` starts the first stage's MSE estimate,
+    `second_initial_mse` the second stage's (1 in the authors' scripts,
+    whatever the first stage's); `zero_debias` is the first stage's batch
+    norm (see `FirstStage`).
 
     Returns:
         A `TwoStageVAE` with `.first_stage` (`FirstStage`) and
@@ -632,17 +952,18 @@ def build_two_stage_vae(
     Example:
     >>> model = build_two_stage_vae((16, 16, 1), 8, base_dim=8, num_scale=2,
     ...                             fc_dim=16, second_dim=16)
-    >>> model.generate(4, stage=2, seed=0).shape
+    >>> model.generate(4, seed=0)["x_hat"].shape
     (4, 16, 16, 1)
     """
     first = FirstStage(
         input_shape, latent_dim, base_dim=base_dim, num_scale=num_scale,
         fc_dim=fc_dim, kernel_size=kernel_size, block_per_scale=block_per_scale,
         depth_per_block=depth_per_block, l2_reg=l2_reg, initial_mse=initial_mse,
-        seed=seed, name="first_stage",
+        zero_debias=zero_debias, seed=seed, name="first_stage",
     )
     second = SecondStage(
         latent_dim, second_dim=second_dim, second_depth=second_depth,
-        initial_mse=initial_mse, seed=None if seed is None else seed + 1, name="second_stage",
+        initial_mse=second_initial_mse, seed=None if seed is None else seed + 1,
+        name="second_stage",
     )
     return TwoStageVAE(first, second)

@@ -26,6 +26,7 @@ from keras_vaes.samplers.flow import FlowSampler
 from keras_vaes.samplers.gmm import GMMSampler
 from keras_vaes.samplers.interpolation import lerp, slerp
 from keras_vaes.samplers.normal import NormalSampler
+from keras_vaes.samplers.second_stage import SecondStageSampler
 from keras_vaes.samplers.renormalization import (
     mean_std,
     renormalization_target_std,
