@@ -104,7 +104,7 @@ def reference_runner(config, x, batch_size, seed):
             real = discriminator(batch, training=False)
             fake = discriminator(x_hat, training=False)
             g_loss = (5000.0 * gl.l1_reconstruction(batch, x_hat) + gl.batch_mixture_kl(z_mean)
-                      + 0.1 * gl.variance_regularizer(z_log_var) + 100.0 * gl.generator_adversarial_loss(fake))
+                      + 0.1 * gl.variance_regularizer(z_log_var) + 100.0 * gl.patch_generator_loss(fake))
             d_loss = 100.0 * gl.discriminator_loss(real, fake)
         opt_g.apply(g_tape.gradient(g_loss, vae_vars), vae_vars)
         opt_d.apply(d_tape.gradient(d_loss, d_vars), d_vars)
