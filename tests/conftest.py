@@ -11,8 +11,11 @@ The long end-to-end tests are marked `slow` here, in one list, and
 deselected by default (`addopts = -m "not slow"` in setup.cfg); CI runs
 them with `pytest -m slow` (.ci/run). A test is slow when it runs an
 example script or another backend in a subprocess, builds InceptionV3, or
-took over ~9 s on one core of the CPU that runs CI (`--durations`). Tests
-can also carry `@pytest.mark.slow` themselves.
+is a round trip / integration test that took over ~9 s on one core of the
+CPU that runs CI (`--durations`). The tests of each model's training step
+stay in the default suite even when slower (the two-stage fixture, GAMIX's
+one step, Split-VAE's gamma rule). Tests can also carry
+`@pytest.mark.slow` themselves.
 """
 
 import keras
