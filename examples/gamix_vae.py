@@ -85,16 +85,15 @@ def parse_args(argv=None):
     parser.add_argument("--variant-steps", type=float, nargs=3, default=(-20.0, 0.0, 20.0),
                         help="Fig. 2: moves in units of the posterior sigma (author's code: -20 0 20)")
     _common.add_seed(parser, "seed of weights, sampling and data order")
-    args = parser.parse_args(argv)
-    if args.dataset == "celeba_hq" and args.data is None:
-        parser.error("--dataset celeba_hq needs --data pointing to the CelebA-HQ .jpg folder")
-    return args
+    return parser.parse_args(argv)
 
 
 def load_data(args, config):
     """(training data for fit, held-out images in [-1, 1])."""
     eval_size = args.eval_size or config["eval_size"]
     if args.dataset == "celeba_hq":
+        if args.data is None:
+            raise SystemExit("--dataset celeba_hq needs --data pointing to the CelebA-HQ .jpg folder.")
         train, validation = datasets.load_celeba_hq(
             args.data, batch_size=args.batch_size or config["batch_size"], seed=args.seed
         )
