@@ -88,10 +88,16 @@ def _tutorial(match):
 
 def _presets_table():
     tree = ast.parse(_read("keras_vaes/pretrained.py"))
-    presets = next(
-        ast.literal_eval(node.value) for node in tree.body
+    node = next(
+        node.value for node in tree.body
         if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "PRESETS"
     )
+    presets = {}
+    for key, value in zip(node.keys, node.values):
+        try:
+            presets[ast.literal_eval(key)] = ast.literal_eval(value)
+        except ValueError:  # an entry built from names: list it without its details
+            presets[ast.literal_eval(key)] = {"builder": "?", "config": {}, "file": "?", "sha256": None}
     setup = _read("setup.cfg")
     rows = ["| preset | builder | config | file | in the wheel | SHA-256 |", "|---|---|---|---|---|---|"]
     for name, p in presets.items():
