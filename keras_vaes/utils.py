@@ -214,7 +214,9 @@ def check_images(images, expected_shape=None, name="images", channels=None, tole
     if not images.size:
         if allow_empty:
             return images
-        raise ValueError(f"Expected at least one image in {name}. Received: {name}.shape={images.shape}")
+        raise ValueError(
+            f"{name} is empty: expected at least one image. Received: {name}.shape={images.shape}"
+        )
     if not np.issubdtype(images.dtype, np.number) or np.issubdtype(images.dtype, np.complexfloating):
         raise ValueError(f"Expected {name} as real numbers. Received: {name}.dtype={images.dtype}")
     low, high = float(np.min(images)), float(np.max(images))
@@ -255,7 +257,7 @@ def check_latents(z, latent_dim, name="z"):
     if z.ndim != 2 or z.shape[1] != latent_dim:
         raise ValueError(f"Expected {name} of shape (N, {latent_dim}). Received: {name}.shape={z.shape}")
     if not len(z):
-        raise ValueError(f"Expected at least one code in {name}. Received: {name}.shape={z.shape}")
+        raise ValueError(f"{name} is empty: expected at least one code. Received: {name}.shape={z.shape}")
     z = z.astype("float32", copy=False)
     finite = np.isfinite(z)
     if not finite.all():
@@ -299,6 +301,11 @@ def _peek(x, name):
             first = next(x)
         except StopIteration:
             raise ValueError(f"`{name}` is an empty generator: expected at least one batch of images.") from None
+        if not isinstance(first, tuple):
+            raise ValueError(
+                f"A Python generator given as `{name}` must yield tuples, `(images,)` (Keras's "
+                f"rule for generators). Received: a first batch = {describe(first)}"
+            )
 
         def chained():
             yield first
@@ -364,10 +371,11 @@ def check_fit_input(x, *, image_shape, value_range=(0.0, 1.0), min_batch_size=1,
         size = 32 if batch_size is None else batch_size
         last = len(images) % size
         if len(images) < min_batch_size or size < min_batch_size or 0 < last < min_batch_size:
+            smaller = "one" if min_batch_size == 2 else f"fewer than {min_batch_size} images"
             raise ValueError(
-                f"This model trains on batches of at least {min_batch_size} images, and "
-                f"a smaller one would occur: use batch_size >= {min_batch_size} and a number of "
-                f"images that leaves no last batch of fewer. Received: {name}.shape={images.shape}, "
+                f"This model trains on batches of at least {min_batch_size} images, and a batch "
+                f"of {smaller} would occur: use batch_size >= {min_batch_size} and a number of "
+                f"images that leaves no smaller last batch. Received: {name}.shape={images.shape}, "
                 f"batch_size={size}"
             )
     return x

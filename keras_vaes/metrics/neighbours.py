@@ -9,6 +9,8 @@ Euclidean in pixel space.
 
 import numpy as np
 
+from keras_vaes.utils import check_positive_int
+
 
 def _flatten(images, name):
     images = np.asarray(images)
@@ -42,12 +44,18 @@ def nearest_neighbours(queries, references, k=1, batch_size=256):
             "`queries` and `references` must have the same item shape. Received: "
             f"queries.shape={np.shape(queries)}, references.shape={np.shape(references)}"
         )
-    if isinstance(k, bool) or not 1 <= k <= r.shape[0]:
+    k = check_positive_int(k, "k")
+    if k > r.shape[0]:
         raise ValueError(
             f"`k` must be in [1, {r.shape[0]}] (the number of references). Received: k={k!r}"
         )
-    if batch_size < 1:
-        raise ValueError(f"`batch_size` must be >= 1. Received: batch_size={batch_size}")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    if not (np.all(np.isfinite(q)) and np.all(np.isfinite(r))):
+        raise ValueError(
+            "`queries` and `references` must be finite. Received: "
+            f"{int(np.sum(~np.isfinite(q)))} non-finite values in queries, "
+            f"{int(np.sum(~np.isfinite(r)))} in references"
+        )
     r_norms = np.sum(r * r, axis=1)
     indices, distances = [], []
     for start in range(0, q.shape[0], batch_size):
