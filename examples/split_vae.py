@@ -159,6 +159,9 @@ def parse_split_vae_args(argv=None, dataset=None):
     args.gmm_components = args.gmm_components or list(config["gmm_components"])
     if args.epochs is None:
         args.epochs = 0 if (args.weights or args.pretrained) else config["epochs"]
+    if args.epochs == 0 and not (args.weights or args.pretrained or args.category_table):
+        parser.error("--epochs 0 trains nothing: evaluate --weights or --pretrained, or ask for the "
+                     "data's --category-table alone. Received: --epochs 0 without them")
     if args.initial_epoch and not args.weights:
         parser.error("--initial-epoch counts the epochs of the --weights a run resumes from: it "
                      f"needs --weights. Received: --initial-epoch {args.initial_epoch} without --weights")

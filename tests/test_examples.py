@@ -162,6 +162,10 @@ def test_paper_configurations_are_the_defaults():
     assert pre.epochs == 0 and pre.latent_dim == 32
     with pytest.raises(SystemExit):
         parse_split_vae_args(["--dataset", "cifar10", "--pretrained", "svae_mnist_10ep"])
+    with pytest.raises(SystemExit):
+        parse_split_vae_args(["--epochs", "0"], dataset="mnist")  # an untrained network's figures
+    table_only = parse_split_vae_args(["--dataset", "cifar10", "--category-table", "--epochs", "0"])
+    assert table_only.epochs == 0
 
 
 def test_fid_curves_name_their_measure():

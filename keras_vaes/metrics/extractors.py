@@ -66,7 +66,7 @@ def _weights_help():
 def weights_hash(model):
     """SHA-256 of a Keras model's weights, shapes, dtypes and I/O shapes.
 
-    What identifies a feature extractor (issue 11, item 7): two networks
+    What identifies a feature extractor: two networks
     with the same name but different weights (e.g. InceptionV3 with random
     and with ImageNet weights) get different hashes, so their feature
     statistics are never mixed up; renaming a model does not change it.
