@@ -23,7 +23,7 @@ import pytest
 import tensorflow as tf
 
 import keras_vaes as kv
-from keras_vaes import utils
+from keras_vaes import samplers, utils
 from keras_vaes.metrics.fid import FeatureStatistics, frechet_distance
 from keras_vaes.metrics.neighbours import nearest_neighbours
 from keras_vaes.utils import TrainingDivergedError, ValueRangeWarning
@@ -161,6 +161,22 @@ def test_validators_name_type_and_expectation():
         utils.check_non_negative_float("1", "w")
 
 
+def _first_stage():
+    return kv.FirstStage(SHAPE, LATENT, base_dim=4, num_scale=2, fc_dim=8)
+
+
+@pytest.mark.xfail(strict=True, reason="models/two_stage.py (H17): _check_first_stage_config does int(d) before checking")
+def test_two_stage_input_shape_none_is_named():
+    with pytest.raises(ValueError, match=r"height is None"):
+        kv.build_two_stage_vae((None, None, 1), 4, base_dim=8, num_scale=2, fc_dim=16, second_dim=16)
+
+
+@pytest.mark.xfail(strict=True, reason="models/two_stage.py (H17): SecondStage does not check kl_weight")
+def test_second_stage_kl_weight_refused():
+    with pytest.raises(ValueError, match=r"`kl_weight` must be a finite number >= 0. Received: kl_weight=-1"):
+        kv.SecondStage(4, second_dim=8, kl_weight=-1)
+
+
 # --- (2) Every model stops on a NaN loss ----------------------------------------
 
 
@@ -218,6 +234,17 @@ def test_dataset_of_0_255_images_refused(name, models, images):
     dataset = tf.data.Dataset.from_tensor_slices(images * 255).batch(8)
     with pytest.raises(ValueError, match=r"first batch of `x`.*Received: values in \[\d.*, 25\d.*\]"):
         models[name].fit(dataset, epochs=1, verbose=0)
+
+
+def test_first_stage_dataset_of_0_255_images_refused(images):
+    dataset = tf.data.Dataset.from_tensor_slices(images * 255).batch(8)
+    with pytest.raises(ValueError, match=r"first batch of `x`.*divide by 255"):
+        _first_stage().fit(dataset, verbose=0)
+
+
+def test_first_stage_encode_empty(images):
+    with pytest.raises(ValueError, match=r"empty.*Received: images.shape=\(0, 8, 8, 1\)"):
+        _first_stage().encode(images[:0])
 
 
 def test_dataset_nan_in_first_batch_refused(models, images):
@@ -380,6 +407,19 @@ def test_decode_empty_latents(models):
 def test_generate_with_a_non_sampler(models):
     with pytest.raises(TypeError, match=r"`sampler` must have `sample\(n, seed=None\)`.*Received: dict"):
         models["svae"].generate(2, sampler={"mean": 0})
+
+
+def test_generate_with_a_sampler_of_another_latent_size(models):
+    with pytest.raises(ValueError, match=r"\(N, 8\) with N >= 1. Received: sampler.sample\(n\).shape=\(2, 3\)"):
+        models["svae"].generate(2, sampler=samplers.NormalSampler(3))
+
+
+@pytest.mark.xfail(strict=True, reason="samplers/base.py (lead): _check_latent_matrix has no finiteness check")
+def test_gmm_fit_on_nan_codes_names_them():
+    codes = np.zeros((10, 4))
+    codes[3, 1] = np.nan
+    with pytest.raises(ValueError, match=r"NaN or inf.*Received"):
+        samplers.GMMSampler(2).fit(codes)
 
 
 def test_frechet_distance_of_one_sample():
