@@ -642,3 +642,29 @@ def test_second_stage_sampler_on_codes(squares_model):
     images = model.first_stage.generate(5, sampler=on_model, seed=0)["x_hat"]
     assert images.shape == (5,) + SHAPE
     assert isinstance(model.sampler, kv.samplers.SecondStageSampler)
+
+
+def test_epoch_checkpoint_and_resume(tmp_path):
+    import json
+
+    from keras_vaes.models.two_stage import EpochCheckpoint, compile_stage
+
+    data = tiny_data(16)
+    model = tiny_model()
+    first_path, _ = model.weights_paths(tmp_path / "run")
+    log_path = tmp_path / "log.jsonl"
+    callback = EpochCheckpoint(first_path, log_path, "first_stage")
+    model.fit_first_stage(data, 1, batch_size=8, learning_rate=1e-3, lr_epochs=1, lr_factor=0.5,
+                          callbacks=[callback], verbose=0)
+    resumed = tiny_model()
+    compile_stage(resumed.first_stage, 1e-3)
+    assert resumed.first_stage.load_weights(first_path) is True
+    assert int(resumed.first_stage.optimizer.iterations) == 2  # Adam's state came back
+    assert resumed.first_stage.gamma == pytest.approx(model.first_stage.gamma)
+    resumed.fit_first_stage(data, 2, batch_size=8, learning_rate=1e-3, lr_epochs=1,
+                            lr_factor=0.5, initial_epoch=1, verbose=0,
+                            callbacks=[EpochCheckpoint(first_path, log_path, "first_stage")])
+    lines = [json.loads(line) for line in open(log_path)]
+    assert [line["epoch"] for line in lines] == [1, 2]
+    assert lines[1]["learning_rate"] == pytest.approx(5e-4)  # the schedule kept its epoch
+    assert int(resumed.first_stage.optimizer.iterations) == 4
