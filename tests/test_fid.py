@@ -411,3 +411,35 @@ def test_tfgan_graph_missing_or_corrupt_gives_the_inception_error(tmp_path, monk
     _write_tiny_frozen_graph(good, 299)
     extractor, _, reason = fid.feature_model_from_spec(good)
     assert reason is None and isinstance(extractor, fid.FrozenGraphExtractor)
+
+
+def test_the_split_modules_keep_every_old_name():
+    """fid.py holds the distance and statistics; extractors and the cache live beside it."""
+    from keras_vaes import metrics
+    from keras_vaes.metrics import extractors, fid_cache
+
+    assert fid.cached_statistics is fid_cache.cached_statistics is metrics.cached_statistics
+    assert fid.images_hash is fid_cache.images_hash
+    assert fid.statistics_path is fid_cache.statistics_path
+    assert fid.DEFAULT_STATS_CACHE_DIR == fid_cache.DEFAULT_STATS_CACHE_DIR
+    for name in ("FeatureExtractor", "FrozenGraphExtractor", "InceptionWeightsUnavailable",
+                 "as_extractor", "extract_features", "feature_model_from_spec", "weights_hash",
+                 "classifier_extractor", "tfgan_inception_extractor", "preprocess_images"):
+        assert getattr(fid, name) is getattr(extractors, name) is getattr(metrics, name)
+    with pytest.raises(AttributeError, match="no_such_name"):
+        fid.no_such_name
+
+
+def test_resolve_feature_model_falls_back_to_the_shipped_classifier(tmp_path, monkeypatch):
+    from keras_vaes.metrics import extractors
+
+    monkeypatch.setenv(fid.INCEPTION_WEIGHTS_ENV, str(tmp_path / "nowhere.h5"))
+    extractor, description, reason = extractors.resolve_feature_model("inception", "mnist")
+    assert extractor is not None and reason is None
+    assert description.startswith("FD (classifier features)") and "InceptionV3 weights unavailable" in description
+    extractor, description, reason = extractors.resolve_feature_model("auto", "cifar10")
+    assert extractor is None and description == fid.INCEPTION_DESCRIPTION and "nowhere.h5" in reason
+    extractor, description, reason = extractors.resolve_feature_model("classifier", "cifar10")
+    assert extractor is None and "cifar10" in reason
+    with pytest.raises(FileNotFoundError, match="no_model.keras"):
+        extractors.resolve_feature_model(str(tmp_path / "no_model.keras"), "mnist")
