@@ -17,6 +17,10 @@ from keras.src.utils.io_utils import print_msg  # how Keras's own callbacks repo
 
 from keras_vaes.metrics import fid
 from keras_vaes.samplers import GMMSampler, decode_latents
+from keras_vaes.utils import check_positive_int
+
+# The divergence guard every model's `fit` puts first (defined in utils).
+from keras_vaes.utils import StopOnDivergence, TrainingDivergedError  # noqa: F401
 
 
 class GMMFIDHistory(keras.callbacks.Callback):
@@ -65,10 +69,11 @@ class GMMFIDHistory(keras.callbacks.Callback):
                  batch_size=100, verbose=1):
         super().__init__()
         self.reference_images = fid.check_images(reference_images, name="reference_images")
-        if isinstance(every, bool) or int(every) < 1:
-            raise ValueError(f"`every` must be a positive number of epochs. Received: every={every}")
-        if isinstance(components, bool) or int(components) < 1:
-            raise ValueError(f"`components` must be >= 1. Received: components={components}")
+        every = check_positive_int(every, "every")
+        components = check_positive_int(components, "components")
+        if num_samples is not None:
+            num_samples = check_positive_int(num_samples, "num_samples")
+        batch_size = check_positive_int(batch_size, "batch_size")
         if components > len(self.reference_images):
             raise ValueError(
                 f"A GMM with {components} components needs at least as many reference "

@@ -422,6 +422,16 @@ def test_gmm_fit_on_nan_codes_names_them():
         samplers.GMMSampler(2).fit(codes)
 
 
+@pytest.mark.parametrize("argument, value, shown", [
+    ("every", 1.5, r"1\.5"), ("components", "3", r"'3' \(str\)"), ("num_samples", 0, "0"),
+])
+def test_gmm_fid_history_arguments_validated(argument, value, shown, images):
+    from keras_vaes.callbacks import GMMFIDHistory
+
+    with pytest.raises(ValueError, match=rf"`{argument}` must be a positive integer. Received: {argument}={shown}"):
+        GMMFIDHistory(images, feature_model=None, **{argument: value})
+
+
 def test_frechet_distance_of_one_sample():
     features = np.random.default_rng(0).normal(size=(1, 3))
     mu, sigma = features.mean(axis=0), np.cov(features, rowvar=False)

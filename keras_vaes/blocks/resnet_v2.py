@@ -26,6 +26,7 @@ from keras import layers
 
 from keras_vaes.layers.core import FusedBatchNormalization
 from keras_vaes.layers.gamix import SpatialLayerNormalization
+from keras_vaes.utils import check_positive_int
 
 # Keras's BatchNormalization defaults, which the author's code keeps.
 BN_MOMENTUM = 0.99
@@ -124,7 +125,8 @@ def num_stages(input_shape):
 
 def check_latent_dim(latent_dim):
     """The latent size must be a positive multiple of 8 (4x4x(latent/8) map)."""
-    if int(latent_dim) != latent_dim or latent_dim < 8 or latent_dim % 8:
+    check_positive_int(latent_dim, "latent_dim")
+    if latent_dim < 8 or latent_dim % 8:
         raise ValueError(
             "latent_dim must be a positive multiple of 8: the encoder's last map "
             f"and the decoder's first are 4x4x(latent_dim/8). Received: latent_dim={latent_dim}"

@@ -11,15 +11,12 @@ import keras
 from keras import ops
 
 from keras_vaes.layers.core import PACKAGE
+from keras_vaes.utils import check_positive_int
 
 
 def _check_dim(latent_dim, name="latent_dim", minimum=2):
-    if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim < minimum:
-        raise ValueError(
-            f"`{name}` must be an integer >= {minimum} (a coupling splits the "
-            f"vector in two halves). Received: {name}={latent_dim!r}"
-        )
-    return latent_dim
+    # An integer >= 2: a coupling splits the vector in two halves.
+    return check_positive_int(latent_dim, name, minimum=minimum)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
