@@ -666,8 +666,9 @@ def main(argv=None):
     unknown = [c for c in claims if c not in table]
     if unknown:
         parser.error(f"unknown claims {unknown}; expected among {sorted(table)}")
-    command = "python benchmarks/claims.py" + ("" if not argv and len(sys.argv) < 2 else " " + " ".join(
-        argv if argv is not None else sys.argv[1:]))
+    # The command that (re)produces the whole ledger, whatever subset this invocation ran.
+    command = "python benchmarks/claims.py " + ("--quick" if args.quick else "--data ../shared/data/mnist.npz")
+    command += f" --seeds {args.seeds}" if args.seeds else ""
     path = os.path.join(output, "claims.jsonl")
     records = read_records(path)
     started = time.perf_counter()
