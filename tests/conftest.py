@@ -28,6 +28,7 @@ SLOW_MODULES = {
     "tests/test_backends_models.py",
     "tests/test_distribution.py",
     "tests/test_examples.py",
+    "tests/test_multihost.py",
 }
 
 # Single tests (any parametrisation), with their time on one core.
