@@ -137,6 +137,26 @@ PRESETS = {
             "for trying the API."
         ),
     },
+    # How weights/two_stage_mnist.weights.h5 was made (weights/two_stage_mnist_run/):
+    #   python weights/two_stage_mnist_run/train.py --data ../shared/data/mnist.npz \
+    #       --run RUN --export weights/two_stage_mnist.weights.h5
+    #   (both stages, checkpointed per epoch; TwoStageVAE.export_weights: one file).
+    "two_stage_mnist": {
+        "builder": "build_two_stage_vae",
+        "config": {"input_shape": (32, 32, 1), "latent_dim": 64, "base_dim": 16, "num_scale": 3,
+                   "fc_dim": 512, "second_dim": 512, "second_depth": 3, "seed": 0},
+        "file": "two_stage_mnist.weights.h5",
+        "sha256": "61c293cf5b7b5108a8e7f3a717257a1dba0ed41b2433c522a331430a80b4e33a",
+        "description": (
+            "Two-stage VAE with balancing (variance-loss paper), MNIST 32x32x1, latent 64, "
+            "the authors' ResNet with 3 scales, base 16 (1,614,767 params; TF1's debiased "
+            "batch norm) and a 3 x 512 second stage (1,227,968 params); 5 + 20 epochs on the "
+            "60k training images, batch 100, Adam(epsilon 1e-8): stage 1 lr 1e-3 halved every "
+            "2 epochs, stage 2 lr 1e-4 halved every 10, its own MSE estimate from 1; 32 min "
+            "on one CPU core. Far from the paper's 70-1400 epochs: for trying the API and the "
+            "evaluation (weights/two_stage_mnist_run/results.md)."
+        ),
+    },
 }
 
 
