@@ -668,3 +668,17 @@ def test_epoch_checkpoint_and_resume(tmp_path):
     assert [line["epoch"] for line in lines] == [1, 2]
     assert lines[1]["learning_rate"] == pytest.approx(5e-4)  # the schedule kept its epoch
     assert int(resumed.first_stage.optimizer.iterations) == 4
+
+
+def test_evaluation_flags_a_broken_inference_mode_in_results(tmp_path):
+    from keras_vaes.evaluation import two_stage as evaluation
+
+    model = tiny_model()  # untrained: reconstructions carry no information
+    images = squares(20)
+    with pytest.warns(UserWarning, match="no better than the mean image"):
+        results = evaluation.evaluate_two_stage(model, images, batch_size=10)
+    assert not results["health"].healthy
+    md_path, _ = evaluation.write_results(results, "mnist", str(tmp_path))
+    text = open(md_path).read()
+    assert "**WARNING — inference mode broken" in text
+    assert "var_loss2 / mse2" in text and "gamma_z noise" in text
