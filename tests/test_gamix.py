@@ -281,7 +281,7 @@ def test_errors_name_what_was_received():
         model.fit(np.concatenate([np.zeros((4, 8, 8, 1)), np.full((4, 8, 8, 1), 255.0)]), batch_size=4, verbose=0)
     with pytest.raises(ValueError, match=r"\[-1, 1\]"):
         model.encode(np.full((2, 8, 8, 1), 1.5, "float32"))
-    with pytest.raises(ValueError, match=r"shape \(N, 8, 8, 1\). Received: images.shape=\(2, 16, 16, 1\)"):
+    with pytest.raises(ValueError, match=r"shape \(8, 8, 1\). Received: images.shape=\(2, 16, 16, 1\)"):
         model.encode(np.zeros((2, 16, 16, 1), "float32"))
     with pytest.raises(ValueError, match=r"4\*2\^k.*input_shape=\(30, 30, 1\)"):
         build_gamix_vae((30, 30, 1), 8)

@@ -17,10 +17,11 @@ from keras_vaes.balancing import GammaBalancer
 from keras_vaes.layers import Sampling
 from keras_vaes.models.contract import GenerativeModel
 from keras_vaes.models.saving import SafeSaving
+from keras_vaes.utils import check_no_targets
 
-
-class TrainingDivergedError(ValueError):
-    """Raised by `BalancedVAE.fit` when a step's loss is NaN or inf."""
+# The divergence guard lives in keras_vaes.utils, where every model imports
+# it; re-exported here, its first home.
+from keras_vaes.utils import StopOnDivergence, TrainingDivergedError  # noqa: F401
 
 
 def _scale_for_replicas(loss):
@@ -32,41 +33,6 @@ def _scale_for_replicas(loss):
         if replicas > 1:
             return loss / replicas
     return loss
-
-
-class StopOnDivergence(keras.callbacks.Callback):
-    """Stops `fit` with advice as soon as the loss is not finite.
-
-    Keras's `TerminateOnNaN` only sets `stop_training`: the epoch's other
-    callbacks still run (a checkpoint of NaN weights) and `fit` returns as
-    if it had finished. This raises instead, before any later callback.
-    """
-
-    def on_train_batch_end(self, batch, logs=None):
-        loss = (logs or {}).get("loss")
-        if loss is None or np.isfinite(float(ops.convert_to_numpy(loss))):
-            return
-        model = self.model
-        learning_rate = getattr(model.optimizer, "learning_rate", None)
-        try:
-            learning_rate = f"{float(ops.convert_to_numpy(learning_rate)):g}"
-        except (TypeError, ValueError):
-            learning_rate = "the current one"
-        raise TrainingDivergedError(
-            f"Training diverged at batch {batch} of epoch {self._epoch + 1}: "
-            "the loss is NaN or inf, so the weights are no longer usable and "
-            "nothing more is saved (`save_weights` refuses NaN or inf weights; "
-            "files written before this step are intact). Restart from the "
-            "last good weights with a lower learning rate than "
-            f"{learning_rate} (the authors' script uses Adam(1e-4)), or "
-            "another seed."
-        )
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
-
-    def on_train_begin(self, logs=None):
-        self._epoch = 0
 
 
 class BalancedVAE(GenerativeModel, SafeSaving, keras.Model):
@@ -232,19 +198,11 @@ class BalancedVAE(GenerativeModel, SafeSaving, keras.Model):
             total = total + self._aggregate_additional_loss(extra)
         return total
 
-    def fit(self, x=None, *args, callbacks=None, **kwargs):
-        """`keras.Model.fit`, checked input, and a clear stop on divergence.
-
-        A step whose loss is NaN or inf stops training at once with a
-        `TrainingDivergedError` (a `ValueError`) saying what to change;
-        no callback runs after that step, so no checkpoint of the diverged
-        weights is attempted (and `save_weights` refuses non-finite weights
-        anyway).
-        """
-        if isinstance(x, np.ndarray):
-            self._check_data(x, name="x")
-        callbacks = [StopOnDivergence()] + list(callbacks or [])
-        return super().fit(x, *args, callbacks=callbacks, **kwargs)
+    def _checked_fit_input(self, x, y, batch_size):
+        if getattr(self, "image_shape", None) is None:
+            check_no_targets(y, f"{type(self).__name__}.fit")
+            return x, None  # the second stage checks its codes in its own `fit`
+        return super()._checked_fit_input(x, y, batch_size)
 
     def estimate_gamma(self, data, batch_size=100):
         """Restarts gamma from the measured MSE of `data` (authors' resume).

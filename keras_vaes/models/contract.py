@@ -22,12 +22,18 @@ Every model (`SplitVAE`, `FirstStage` and `TwoStageVAE`, `GamixVAE`,
 """
 
 import collections
-import warnings
 
 import numpy as np
 from keras import ops
 
-from keras_vaes.utils import check_images, check_positive_int
+from keras_vaes.utils import (
+    check_fit_input,
+    check_images,
+    check_latents,
+    check_no_targets,
+    check_positive_int,
+    with_divergence_guard,
+)
 
 
 class Posterior(collections.namedtuple("Posterior", ["mean", "log_var"])):
@@ -52,18 +58,7 @@ class Posterior(collections.namedtuple("Posterior", ["mean", "log_var"])):
 
 def as_latent_matrix(z, latent_dim, name="z"):
     """`z` as a finite float32 `(N, latent_dim)` array, or a ValueError."""
-    z = np.asarray(ops.convert_to_numpy(z), dtype="float32")
-    if z.ndim != 2 or z.shape[1] != latent_dim or z.shape[0] == 0:
-        raise ValueError(
-            f"Expected {name} of shape (N, {latent_dim}) with N >= 1. "
-            f"Received: {name}.shape={z.shape}"
-        )
-    if not np.all(np.isfinite(z)):
-        raise ValueError(
-            f"{name} contains NaN or infinite values "
-            f"({int(np.sum(~np.isfinite(z)))} of {z.size} entries)."
-        )
-    return z
+    return check_latents(ops.convert_to_numpy(z), latent_dim, name=name)
 
 
 class GenerativeModel:
@@ -77,6 +72,8 @@ class GenerativeModel:
     """
 
     value_range = (0.0, 1.0)
+    # Smallest training batch the loss is defined on (GAMIX's batch mixture: 2).
+    min_batch_size = 1
 
     # --- Hooks --------------------------------------------------------------
 
@@ -111,30 +108,37 @@ class GenerativeModel:
                 values outside `value_range` (the message says which range
                 they look like).
         """
-        if isinstance(images, (list, tuple)):
-            try:
-                images = np.asarray(images, dtype="float32")
-            except (TypeError, ValueError) as error:
-                raise ValueError(
-                    f"Expected {name} as an array (N, {', '.join(map(str, self.image_shape))}). "
-                    f"Received: a {type(images).__name__} of {len(images)} items that do not "
-                    "stack into one array."
-                ) from error
+        # The one image check (keras_vaes.utils): lists stacked, empty
+        # batches refused, [0, 1] images given to a [-1, 1] model warned of.
         images = check_images(
             images, self.image_shape, name=name, value_range=self.value_range, tolerance=1e-6
         )
-        if len(images) == 0:
-            raise ValueError(
-                f"{name} is empty: expected at least one image. Received: {name}.shape={images.shape}"
-            )
-        if self.value_range[0] < 0 and images.size > 1 and float(np.min(images)) >= 0.0:
-            warnings.warn(
-                f"{type(self).__name__} expects {name} in [{self.value_range[0]:g}, "
-                f"{self.value_range[1]:g}], but these look like images in [0, 1] (no negative "
-                "value): map them with 2 * x - 1.",
-                stacklevel=3,
-            )
         return images.astype("float32", copy=False)
+
+    def _checked_fit_input(self, x, y, batch_size):
+        """`(x, y)` for `keras.Model.fit`: checked images, no targets (a hook)."""
+        check_no_targets(y, f"{type(self).__name__}.fit")
+        x = check_fit_input(
+            x, image_shape=self.image_shape, value_range=self.value_range,
+            min_batch_size=self.min_batch_size, batch_size=batch_size,
+        )
+        return x, None
+
+    # --- Training -----------------------------------------------------------
+
+    def fit(self, x=None, y=None, batch_size=None, *args, callbacks=None, **kwargs):
+        """`keras.Model.fit` on checked input, stopped at once on a NaN or inf loss.
+
+        The input (array, list of images, `tf.data.Dataset`, `PyDataset`,
+        generator) is checked on its first batch: shape, value range,
+        finiteness, batch size (`keras_vaes.utils.check_fit_input`). A step
+        whose loss is not finite raises `TrainingDivergedError` before any
+        later callback runs, so no checkpoint of diverged weights is written.
+        """
+        x, y = self._checked_fit_input(x, y, batch_size)
+        return super().fit(
+            x, y, batch_size, *args, callbacks=with_divergence_guard(callbacks), **kwargs
+        )
 
     # --- The contract -------------------------------------------------------
 

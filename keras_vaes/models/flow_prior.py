@@ -13,7 +13,6 @@ Training runs in Keras's own `train_step`: the maths is in `compute_loss`
 so the model trains on every Keras backend.
 """
 
-import math
 
 import keras
 import numpy as np
@@ -28,6 +27,12 @@ from keras_vaes.losses.learned_priors import merged_prior_input
 from keras_vaes.priors import RealNVPPrior
 from keras_vaes.models.image_model import ImageModelAPI, check_beta, check_latent_dim, default_optimizer
 from keras_vaes.models.saving import SafeSaving
+from keras_vaes.utils import (
+    check_input_shape,
+    check_positive_float,
+    check_positive_int,
+    describe,
+)
 
 # At beta = 0 nothing bounds sigma (eq. 8): the reconstruction drives
 # log sigma^2 to -inf. DESIGN.md: a short MNIST run went NaN without a clamp.
@@ -141,15 +146,16 @@ class FlowPriorVAE(ImageModelAPI, SafeSaving, keras.Model):
         **kwargs,
     ):
         filters = tuple(int(f) for f in filters)
-        input_shape = check_infogan_shape(tuple(int(d) for d in input_shape), filters)
+        input_shape = check_infogan_shape(check_input_shape(input_shape), filters)
         latent_dim = check_latent_dim(latent_dim)
         beta = check_beta(beta)
         if prior not in ("flow", "normal"):
             raise ValueError(f"`prior` must be 'flow' or 'normal'. Received: prior={prior!r}")
-        if not (isinstance(gamma, (int, float)) and gamma > 0 and math.isfinite(gamma)):
-            raise ValueError(f"`gamma` must be a finite number > 0. Received: gamma={gamma!r}")
-        if isinstance(anneal_steps, bool) or not isinstance(anneal_steps, (int, np.integer)) or anneal_steps < 0:
-            raise ValueError(f"`anneal_steps` must be an integer >= 0. Received: anneal_steps={anneal_steps!r}")
+        check_positive_float(gamma, "gamma")
+        check_positive_int(anneal_steps, "anneal_steps", minimum=0)
+        if num_classes is not None:
+            check_positive_int(num_classes, "num_classes")
+        check_positive_int(dense_units, "dense_units")
         low, high = (float(v) for v in log_var_range)
         if not low < high:
             raise ValueError(f"`log_var_range` must be (low, high) with low < high. Received: {log_var_range}")
@@ -255,10 +261,23 @@ class FlowPriorVAE(ImageModelAPI, SafeSaving, keras.Model):
         self.compile(**serialization_lib.deserialize_keras_object(config))
         self.optimizer.build(self.trainable_variables)
 
-    def fit(self, x=None, *args, **kwargs):
-        if isinstance(x, np.ndarray):
-            self._check_images(x, name="x")
-        return super().fit(x, *args, **kwargs)
+    def _checked_fit_input(self, x, y, batch_size):
+        # A conditional model trains on `(images, labels)` (or `y=labels`);
+        # an unconditional one refuses labels rather than ignore them.
+        if self.num_classes and y is not None and not isinstance(x, (tuple, list, dict)):
+            x, y = (x, y), None
+        labels = y
+        if isinstance(x, tuple) and len(x) > 1:
+            labels = x[1]
+        elif isinstance(x, dict):
+            labels = x.get("labels")
+        if not self.num_classes and labels is not None:
+            raise ValueError(
+                f"{type(self).__name__} is unconditional (num_classes=None): `fit` would ignore "
+                f"the labels. Received: labels = {describe(labels)}. Build the model with "
+                "num_classes=... to condition on them, or pass the images alone."
+            )
+        return super()._checked_fit_input(x, y, batch_size)
 
     # --- Public API -------------------------------------------------------
 
@@ -310,26 +329,7 @@ class FlowPriorVAE(ImageModelAPI, SafeSaving, keras.Model):
         }
 
 
-def build_flow_prior_vae(
-    input_shape,
-    latent_dim,
-    *,
-    beta=1.0,
-    prior="flow",
-    gamma=1.0,
-    anneal_steps=50_000,
-    num_classes=None,
-    num_couplings=8,
-    hidden_units=None,
-    filters=INFOGAN_FILTERS,
-    dense_units=DENSE_UNITS,
-    log_var_range=LOG_VAR_RANGE,
-    seed=None,
-    permutations=None,
-    reconstruction="l2",
-    perceptual_model=None,
-    name=None,
-):
+def build_flow_prior_vae(input_shape, latent_dim, **kwargs):
     """Builds a flow-prior VAE (`prior="flow"`) or its beta-VAE baseline.
 
     Paper configurations (section 4.1, 5): MNIST / Fashion-MNIST
@@ -341,25 +341,8 @@ def build_flow_prior_vae(
     >>> model = build_flow_prior_vae((32, 32, 1), 8, beta=0.0)
     >>> model.count_params()  # doctest: +SKIP
     """
-    return FlowPriorVAE(
-        input_shape,
-        latent_dim,
-        beta=beta,
-        prior=prior,
-        gamma=gamma,
-        anneal_steps=anneal_steps,
-        num_classes=num_classes,
-        num_couplings=num_couplings,
-        hidden_units=hidden_units,
-        filters=filters,
-        dense_units=dense_units,
-        log_var_range=log_var_range,
-        seed=seed,
-        permutations=permutations,
-        reconstruction=reconstruction,
-        perceptual_model=perceptual_model,
-        name=name or ("fp_vae" if prior == "flow" else "vae"),
-    )
+    kwargs.setdefault("name", "fp_vae" if kwargs.get("prior", "flow") == "flow" else "vae")
+    return FlowPriorVAE(input_shape, latent_dim, **kwargs)
 
 
 def mean_pairwise_distance(samples):
@@ -401,7 +384,7 @@ def conditional_diversity(model, samples_per_class=50, seed=0, classes=None):
         raise ValueError(f"`samples_per_class` must be >= 2. Received: {samples_per_class}")
     classes = range(model.num_classes) if classes is None else classes
     per_class = {
-        int(y): mean_pairwise_distance(model.generate(samples_per_class, seed=seed + int(y), labels=int(y)))
+        int(y): mean_pairwise_distance(model.generate(samples_per_class, seed=seed + int(y), labels=int(y))["x_hat"])
         for y in classes
     }
     return float(np.mean(list(per_class.values()))), per_class

@@ -19,7 +19,7 @@ from keras_vaes.losses.gamix import (
     batch_mixture_kl,
     check_batch_of_two,
     discriminator_loss,
-    generator_adversarial_loss,
+    patch_generator_loss,
     l1_reconstruction,
     variance_regularizer,
 )
@@ -27,7 +27,12 @@ from keras_vaes.losses.gaussian import gaussian_kl
 from keras_vaes.optimizers import GroupedOptimizer
 from keras_vaes.models.contract import GenerativeModel
 from keras_vaes.models.saving import SafeSaving
-from keras_vaes.utils import check_images
+from keras_vaes.utils import (
+    check_images,
+    check_input_shape,
+    check_non_negative_float,
+    check_positive_int,
+)
 
 KL_CHOICES = ("mixture", "standard")
 
@@ -111,6 +116,7 @@ class GamixVAE(GenerativeModel, SafeSaving, keras.Model):
     """
 
     value_range = (-1.0, 1.0)
+    min_batch_size = 2  # the batch-mixture variance of one image is undefined
 
     def __init__(
         self,
@@ -129,9 +135,14 @@ class GamixVAE(GenerativeModel, SafeSaving, keras.Model):
         seed=None,
         **kwargs,
     ):
-        input_shape = tuple(int(d) for d in input_shape)
+        input_shape = check_input_shape(input_shape)
         resnet_v2.num_stages(input_shape)
-        resnet_v2.check_latent_dim(latent_dim)
+        resnet_v2.check_latent_dim(check_positive_int(latent_dim, "latent_dim"))
+        check_positive_int(filters, "filters")
+        check_non_negative_float(reconstruction_weight, "reconstruction_weight")
+        check_non_negative_float(kl_weight, "kl_weight")
+        check_non_negative_float(regularizer_weight, "regularizer_weight")
+        check_non_negative_float(adversarial_weight, "adversarial_weight")
         if kl not in KL_CHOICES:
             raise ValueError(f"kl must be one of {KL_CHOICES}. Received: kl={kl!r}")
         super().__init__(**kwargs)
@@ -287,7 +298,7 @@ class GamixVAE(GenerativeModel, SafeSaving, keras.Model):
             through, _ = discriminator.stateless_call(
                 frozen, discriminator.non_trainable_variables, x_hat, training=d_training
             )
-            values["g_adv"] = generator_adversarial_loss(through)
+            values["g_adv"] = patch_generator_loss(through)
             values["d_acc"] = 0.5 * (
                 ops.mean(ops.cast(real > 0, "float32")) + ops.mean(ops.cast(fake < 0, "float32"))
             )
@@ -301,25 +312,8 @@ class GamixVAE(GenerativeModel, SafeSaving, keras.Model):
             total = total + ops.sum(self.losses)
         return total
 
-    def _check_fit_data(self, x, batch_size):
-        if not isinstance(x, np.ndarray):
-            return
-        check_signed_images(x, self.image_shape, name="x")
-        batch_size = 32 if batch_size is None else batch_size
-        if len(x) < 2 or batch_size < 2 or len(x) % batch_size == 1:
-            raise ValueError(
-                "GAMIX-VAE trains on batches of at least two images (the batch-mixture "
-                "variance of one image is undefined); a batch of one would occur. Use "
-                "batch_size >= 2 and a number of images that does not leave a last batch "
-                f"of one. Received: x.shape={x.shape}, batch_size={batch_size}"
-            )
-
-    def fit(self, x=None, y=None, batch_size=None, *args, **kwargs):
-        self._check_fit_data(x, batch_size)
-        return super().fit(x, y, batch_size, *args, **kwargs)
-
     def evaluate(self, x=None, y=None, batch_size=None, *args, **kwargs):
-        self._check_fit_data(x, batch_size)
+        x, y = self._checked_fit_input(x, y, batch_size)
         return super().evaluate(x, y, batch_size, *args, **kwargs)
 
     # --- Public API -------------------------------------------------------
@@ -396,23 +390,7 @@ class GamixVAE(GenerativeModel, SafeSaving, keras.Model):
         }
 
 
-def build_gamix_vae(
-    input_shape,
-    latent_dim,
-    *,
-    filters=128,
-    discriminator_filters=None,
-    discriminator_strides=(2, 2, 2, 1, 1, 1),
-    kl="mixture",
-    adversarial=True,
-    bn_training=False,
-    reconstruction_weight=5000.0,
-    kl_weight=1.0,
-    regularizer_weight=0.1,
-    adversarial_weight=100.0,
-    seed=None,
-    name="gamix_vae",
-):
+def build_gamix_vae(input_shape, latent_dim, **kwargs):
     """Builds GAMIX-VAE (or, with `kl="standard", adversarial=False`, the baseline).
 
     Paper configuration: `build_gamix_vae((256, 256, 3), 512)` (encoder +
@@ -426,19 +404,5 @@ def build_gamix_vae(
     >>> model.encoder.count_params() + model.decoder.count_params()
     293206
     """
-    return GamixVAE(
-        input_shape,
-        latent_dim,
-        filters=filters,
-        discriminator_filters=discriminator_filters,
-        discriminator_strides=discriminator_strides,
-        kl=kl,
-        adversarial=adversarial,
-        bn_training=bn_training,
-        reconstruction_weight=reconstruction_weight,
-        kl_weight=kl_weight,
-        regularizer_weight=regularizer_weight,
-        adversarial_weight=adversarial_weight,
-        seed=seed,
-        name=name,
-    )
+    kwargs.setdefault("name", "gamix_vae")
+    return GamixVAE(input_shape, latent_dim, **kwargs)

@@ -6,8 +6,6 @@ codes, check them the same way and use the same reconstruction term (L2,
 or the VGG19 perceptual loss of the paper's CelebA runs).
 """
 
-import math
-
 import keras
 import numpy as np
 from keras import ops
@@ -15,6 +13,7 @@ from keras import ops
 from keras_vaes.losses.learned_priors import reconstruction_error
 from keras_vaes.losses.perceptual import perceptual_loss
 from keras_vaes.models.contract import GenerativeModel
+from keras_vaes.utils import check_non_negative_float, check_positive_int
 
 
 def default_optimizer():
@@ -23,20 +22,12 @@ def default_optimizer():
 
 
 def check_latent_dim(latent_dim):
-    if isinstance(latent_dim, bool) or not isinstance(latent_dim, (int, np.integer)) or latent_dim < 2:
-        raise ValueError(
-            "`latent_dim` must be an integer >= 2 (the flow prior splits the "
-            f"code in two halves). Received: latent_dim={latent_dim!r}"
-        )
-    return int(latent_dim)
+    # An integer >= 2: the flow prior splits the code in two halves.
+    return check_positive_int(latent_dim, "latent_dim", minimum=2)
 
 
 def check_beta(beta):
-    if isinstance(beta, bool) or not isinstance(beta, (int, float, np.floating, np.integer)) or not (
-        math.isfinite(beta) and beta >= 0
-    ):
-        raise ValueError(f"`beta` must be a finite number >= 0. Received: beta={beta!r}")
-    return float(beta)
+    return check_non_negative_float(beta, "beta")
 
 
 class _FeatureModelHolder:

@@ -23,11 +23,12 @@ from keras import layers, ops
 from keras_vaes.blocks.infogan import INFOGAN_FILTERS, DENSE_UNITS, check_infogan_shape
 from keras_vaes.blocks.infogan import LEAKY_SLOPE, infogan_decoder, infogan_encoder
 from keras_vaes.layers.core import PACKAGE
-from keras_vaes.losses.learned_priors import encoder_adversarial_loss, generator_adversarial_loss
+from keras_vaes.losses.learned_priors import code_generator_loss, encoder_adversarial_loss
 from keras_vaes.losses.learned_priors import latent_discriminator_loss
 from keras_vaes.models.image_model import ImageModelAPI, check_beta, check_latent_dim, default_optimizer
 from keras_vaes.models.saving import SafeSaving
 from keras_vaes.optimizers import GroupedOptimizer
+from keras_vaes.utils import check_input_shape, check_positive_int
 
 
 def latent_discriminator(latent_dim, units=(512, 256), name="discriminator"):
@@ -104,9 +105,10 @@ class PriorAAE(ImageModelAPI, SafeSaving, keras.Model):
         **kwargs,
     ):
         filters = tuple(int(f) for f in filters)
-        input_shape = check_infogan_shape(tuple(int(d) for d in input_shape), filters)
+        input_shape = check_infogan_shape(check_input_shape(input_shape), filters)
         latent_dim = check_latent_dim(latent_dim)
         beta = check_beta(beta)
+        check_positive_int(dense_units, "dense_units")
         if prior not in ("learned", "normal"):
             raise ValueError(f"`prior` must be 'learned' or 'normal'. Received: prior={prior!r}")
         super().__init__(**kwargs)
@@ -171,7 +173,7 @@ class PriorAAE(ImageModelAPI, SafeSaving, keras.Model):
         )
         g_loss = ops.zeros_like(rec)
         if self.code_generator is not None:
-            g_loss = generator_adversarial_loss(self._frozen_discriminator(z_prior))
+            g_loss = code_generator_loss(self._frozen_discriminator(z_prior))
         loss = rec + self.beta * adversarial + d_loss + g_loss
         return loss, rec, adversarial, d_loss, g_loss
 
@@ -229,11 +231,6 @@ class PriorAAE(ImageModelAPI, SafeSaving, keras.Model):
         self.compile(**{k: keras.optimizers.deserialize(v) for k, v in config.items()})
         self.optimizer.build(self.trainable_variables)
 
-    def fit(self, x=None, *args, **kwargs):
-        if isinstance(x, np.ndarray):
-            self._check_images(x, name="x")
-        return super().fit(x, *args, **kwargs)
-
     # --- Public API -------------------------------------------------------
 
     def _encode_arrays(self, images, labels, batch_size):
@@ -263,21 +260,7 @@ class PriorAAE(ImageModelAPI, SafeSaving, keras.Model):
         }
 
 
-def build_prior_aae(
-    input_shape,
-    latent_dim,
-    *,
-    beta=1.0,
-    prior="learned",
-    filters=INFOGAN_FILTERS,
-    dense_units=DENSE_UNITS,
-    discriminator_units=(512, 256),
-    generator_units=(512, 512),
-    seed=None,
-    reconstruction="l2",
-    perceptual_model=None,
-    name=None,
-):
+def build_prior_aae(input_shape, latent_dim, **kwargs):
     """Builds a Prior-AAE (`prior="learned"`) or an AAE (`prior="normal"`).
 
     The same InfoGAN encoder / decoder as `build_flow_prior_vae`, with a
@@ -287,17 +270,5 @@ def build_prior_aae(
     >>> model = build_prior_aae((32, 32, 1), 8, beta=0.0)
     >>> model.compile()  # Adam(1e-4, beta_1=0.5) for each network
     """
-    return PriorAAE(
-        input_shape,
-        latent_dim,
-        beta=beta,
-        prior=prior,
-        filters=filters,
-        dense_units=dense_units,
-        discriminator_units=discriminator_units,
-        generator_units=generator_units,
-        seed=seed,
-        reconstruction=reconstruction,
-        perceptual_model=perceptual_model,
-        name=name or ("prior_aae" if prior == "learned" else "aae"),
-    )
+    kwargs.setdefault("name", "prior_aae" if kwargs.get("prior", "learned") == "learned" else "aae")
+    return PriorAAE(input_shape, latent_dim, **kwargs)

@@ -12,6 +12,7 @@ from keras_vaes import blocks
 from keras_vaes.layers import PACKAGE, SplitComposition
 from keras_vaes.losses import balanced_split_vae_loss
 from keras_vaes.models.base import BalancedVAE
+from keras_vaes.utils import check_input_shape, check_non_negative_float, check_positive_int
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -65,10 +66,15 @@ class SplitVAE(BalancedVAE):
         seed=None,
         **kwargs,
     ):
-        input_shape = tuple(int(d) for d in input_shape)
+        input_shape = check_input_shape(input_shape)
+        for arg, value in dict(
+            latent_dim=latent_dim, base_dim=base_dim, emb_dim=emb_dim, num_scale=num_scale,
+            kernel_size=kernel_size, block_per_scale=block_per_scale,
+            depth_per_block=depth_per_block,
+        ).items():
+            check_positive_int(value, arg)
+        beta = check_non_negative_float(beta, "beta")
         blocks.check_input_shape(input_shape, downsamplings=num_scale)
-        if latent_dim < 1:
-            raise ValueError(f"latent_dim must be positive. Received: latent_dim={latent_dim}")
         net = dict(
             kernel_size=kernel_size,
             block_per_scale=block_per_scale,
@@ -164,21 +170,7 @@ class SplitVAE(BalancedVAE):
 
 
 
-def build_svae(
-    input_shape,
-    latent_dim,
-    *,
-    base_dim=64,
-    emb_dim=512,
-    num_scale=4,
-    kernel_size=3,
-    block_per_scale=1,
-    depth_per_block=2,
-    beta=3.0,
-    split=True,
-    seed=None,
-    name="split_vae",
-):
+def build_svae(input_shape, latent_dim, **kwargs):
     """Builds the authors' Split-VAE (or vanilla VAE with `split=False`).
 
     Paper configurations: MNIST `((32, 32, 1), 32, beta=8)`, CIFAR-10
@@ -190,17 +182,5 @@ def build_svae(
     >>> model.count_params()
     12799299
     """
-    return SplitVAE(
-        input_shape,
-        latent_dim,
-        base_dim=base_dim,
-        emb_dim=emb_dim,
-        num_scale=num_scale,
-        kernel_size=kernel_size,
-        block_per_scale=block_per_scale,
-        depth_per_block=depth_per_block,
-        beta=beta,
-        split=split,
-        seed=seed,
-        name=name,
-    )
+    kwargs.setdefault("name", "split_vae")
+    return SplitVAE(input_shape, latent_dim, **kwargs)
