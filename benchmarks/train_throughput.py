@@ -31,17 +31,34 @@ process: `--env-variants` reruns this script once per setting and prints
 those rows too.
 
 With `--backend tensorflow,jax,torch` it runs the package's default path
-(`fit`) once per Keras backend, each in its own process (the backend is
-fixed per process), with each backend's settings side by side (TensorFlow:
-fused BN, and the authors' Keras 2 loop; JAX: XLA, Keras's default there;
-PyTorch: eager, Keras's default there), and prints one table. On PyTorch,
+(`fit`) on each Keras backend, each in its own worker process (the backend
+is fixed per process), with each backend's settings side by side
+(TensorFlow: fused BN, and the authors' Keras 2 loop; JAX: XLA, Keras's
+default there; PyTorch: eager, Keras's default there), and prints one
+table. The workers are built and warmed up one after the other, then stay
+alive while the timed windows are interleaved across backends (window r
+runs every backend once, the order rotating by one each window), so that
+a change of machine load falls on every backend alike; the table gives the
+median window and the spread (min-max of the windows, and max/min - 1),
+images per CPU-second, and each backend's ratio to TensorFlow's `fit` and
+to the authors' loop. Peak resident memory (`ru_maxrss`) is measured in
+fresh child processes per backend, one per phase: one training epoch
+(`--epoch-images` random images, batch 100) and the evaluation of
+`--eval-images` (10,000) images as `evaluate_split_vae` does it (encode,
+REC/GEN/GMM-20/GMM-100 decodes, the MNIST classifier's FD on x_hat, x1, x2
+and mix); each prints its RSS after imports, its peak and its seconds.
+`--quick` is a smoke run of every code path on a tiny Split-VAE (16x16,
+as in the tests; not the paper network, no authors' loop): two windows of
+two steps, 200 training and 500 evaluation images, about two minutes for
+the three backends on 2 cores. On PyTorch,
 `jit_compile=True` (torch.compile) was tried on this 2-core CPU machine: a
 run of one step compiled for about 7 minutes and then failed inside
 torch's conv2d, so it is not a variant here (`--variants jit` on a
 single-backend run still tries it).
 
 Usage:
-    python benchmarks/train_throughput.py --backend tensorflow,jax,torch --repeats 3
+    python benchmarks/train_throughput.py --backend tensorflow,jax,torch
+    python benchmarks/train_throughput.py --backend tensorflow,jax,torch --quick
     python benchmarks/train_throughput.py --config mnist
     python benchmarks/train_throughput.py --config all --repeats 5 --steps 10
     python benchmarks/train_throughput.py --variants fit,reference,keras2_authors
@@ -61,6 +78,11 @@ CONFIGS = {
     "mnist": dict(input_shape=(32, 32, 1), latent_dim=32, beta=8.0),
     "cifar10": dict(input_shape=(32, 32, 3), latent_dim=200, beta=3.0),
 }
+# A tiny Split-VAE (as in the tests), `--quick`'s: a smoke run of every code
+# path in about a minute per backend. Not a paper network; not in "all".
+CONFIGS["tiny"] = dict(input_shape=(16, 16, 1), latent_dim=4, beta=2.0, base_dim=8, emb_dim=16,
+                       num_scale=2)
+PAPER_CONFIGS = ["mnist", "cifar10"]
 
 # name -> help. "fit" is the package default, "reference" the plain loop.
 VARIANTS = {
@@ -90,7 +112,7 @@ def parse_args(argv=None):
         + ". Env variants: "
         + ", ".join(ENV_VARIANTS),
     )
-    parser.add_argument("--config", choices=["mnist", "cifar10", "all"], default="mnist")
+    parser.add_argument("--config", choices=[*CONFIGS, "all"], default="mnist")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--steps", type=int, default=5, help="timed steps per repeat (default 5)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps per repeat (default 2)")
@@ -123,7 +145,22 @@ def parse_args(argv=None):
                         help="comma-separated Keras backends (tensorflow,jax,torch): run the "
                         "default path on each, one subprocess per backend, and print one table")
     parser.add_argument("--json", action="store_true", help="print one JSON line of results only")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: 2 windows x 2 steps after 1 warm-up, 200 training and 500 "
+                        "evaluation images in the memory phases")
+    parser.add_argument("--memory", action=argparse.BooleanOptionalAction, default=True,
+                        help="--backend mode: peak memory of one epoch and of the evaluation (default on)")
+    parser.add_argument("--epoch-images", type=int, default=2000,
+                        help="images of the epoch whose peak memory is measured (default 2000)")
+    parser.add_argument("--eval-images", type=int, default=10000,
+                        help="images of the evaluation whose peak memory is measured (default 10000)")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # a --backend worker
+    parser.add_argument("--memory-phase", choices=["train", "evaluate"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.quick:
+        args.steps, args.warmup, args.repeats = 2, 1, 2
+        args.epoch_images, args.eval_images = 200, 500
+        args.config = "tiny"
     if args.variants == "all":
         args.variants = ",".join(VARIANTS)
     args.variants = [v for v in args.variants.split(",") if v]
@@ -283,6 +320,9 @@ def _runner(variant, config, x, args):
     batch, warmup = args.batch_size, args.warmup
     beta = CONFIGS[config]["beta"]
     if variant == "keras2_authors":
+        if config not in PAPER_CONFIGS:
+            raise SystemExit(f"The authors' Keras 2 loop builds the paper networks only. Received: "
+                             f"--config {config}")
         return _make_keras2_authors_runner(config, x, batch, warmup)
     if variant in ("reference", "keras_bn"):
         model = _build(config, keras_bn=variant == "keras_bn", seed=args.seed)
@@ -566,60 +606,208 @@ BACKEND_VARIANTS = {
 }
 
 
+def _worker_argv(args, variants, extra=()):
+    return [
+        sys.executable, os.path.abspath(__file__), "--json", "--config", args.config,
+        "--variants", ",".join(variants), "--no-predict", "--no-peak",
+        "--steps", str(args.steps), "--warmup", str(args.warmup),
+        "--repeats", "1", "--batch-size", str(args.batch_size), "--seed", str(args.seed),
+        "--epoch-images", str(args.epoch_images), "--eval-images", str(args.eval_images),
+        *(["--quick"] if args.quick else []), *extra,
+    ]
+
+
+_REPLY = "@@result "  # marks the worker's replies among anything else printed
+
+
+def _current_rss_mb():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def serve(args):
+    """A `--backend` worker: builds and warms up its variants, then one window per "window" line."""
+    import numpy as np
+
+    config = args.config
+    shape = CONFIGS[config]["input_shape"]
+    x = np.random.default_rng(args.seed).random(
+        ((args.warmup + args.steps) * args.batch_size,) + shape, dtype=np.float32)
+    runners = {}
+    for variant in args.variants:
+        start = time.perf_counter()
+        runners[variant] = _runner(variant, config, x, args)
+        runners[variant]()  # trace, compile and warm up
+        _progress(f"{config} {variant}: built and warmed up in {time.perf_counter() - start:.0f} s")
+    print(_REPLY + json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        if line.strip() != "window":
+            break
+        print(_REPLY + json.dumps({v: runner() for v, runner in runners.items()}), flush=True)
+
+
+def measure_memory(phase, args):
+    """Peak RSS of one training epoch or of one evaluation, in this (fresh) process."""
+    import keras
+    import numpy as np
+
+    from keras_vaes.evaluation.split_vae import evaluate_split_vae
+    from keras_vaes.metrics import extractors
+
+    config = args.config
+    shape = CONFIGS[config]["input_shape"]
+    rng = np.random.default_rng(args.seed)
+    baseline = _current_rss_mb()  # after importing Keras, its backend and keras_vaes
+    start = time.perf_counter()
+    model = _build(config, seed=args.seed)
+    if phase == "train":
+        model.compile(optimizer=keras.optimizers.Adam(1e-3))
+        images = rng.random((args.epoch_images,) + shape, dtype=np.float32)
+        model.fit(images, epochs=1, batch_size=args.batch_size, verbose=0)
+    else:
+        images = rng.random((args.eval_images,) + shape, dtype=np.float32)
+        classifier, _ = extractors.classifier_extractor_or_reason(config)
+        evaluate_split_vae(model, images, feature_model=None, classifier=classifier,
+                           num_samples=args.eval_images, batch_size=args.batch_size, verbose=0,
+                           seed=args.seed)
+    return {
+        "baseline_mb": baseline,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "seconds": time.perf_counter() - start,
+        "images": len(images),
+        "data_mb": images.nbytes / 2**20,
+        "classifier": phase == "evaluate" and classifier is not None,
+    }
+
+
+def _start_worker(backend, variants, args):
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    proc = subprocess.Popen(_worker_argv(args, variants, ["--serve"]), env=env, text=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    reply = _read_reply(proc)
+    return proc if reply is not None and reply.get("ready") else None
+
+
+def _read_reply(proc):
+    for line in proc.stdout:
+        if line.startswith(_REPLY):
+            return json.loads(line[len(_REPLY):])
+    return None  # the worker ended (its error went to stderr)
+
+
+def _spread(values):
+    values = sorted(values)
+    return values[0], values[-1], values[-1] / values[0] - 1.0
+
+
 def run_backends(args):
-    """One subprocess per backend; prints images/s of each variant."""
-    rows = []
-    for backend in [b for b in args.backend.split(",") if b]:
+    """Workers per backend, windows interleaved across them; memory; one table."""
+    import numpy as np
+
+    backends = [b for b in args.backend.split(",") if b]
+    for backend in backends:
         if backend not in BACKEND_VARIANTS:
             raise SystemExit(f"Unknown backend {backend!r}; choose from {list(BACKEND_VARIANTS)}")
-        variants = list(BACKEND_VARIANTS[backend])
-        if "keras2_authors" in variants:
-            try:
-                import importlib.util
+    import importlib.util
 
-                if importlib.util.find_spec("tf_keras") is None:
-                    raise ImportError
-            except ImportError:
-                _progress("tf_keras not installed: the authors' Keras 2 loop is skipped")
+    notes = []
+    workers, variants_of = {}, {}
+    try:
+        for backend in backends:
+            variants = list(BACKEND_VARIANTS[backend])
+            if "keras2_authors" in variants and args.quick:
+                notes.append("--quick: the authors' Keras 2 loop (the paper network only) is not run")
                 variants.remove("keras2_authors")
-        argv = [
-            sys.executable, os.path.abspath(__file__), "--json", "--config", args.config,
-            "--variants", ",".join(variants), "--no-predict", "--no-peak",
-            "--steps", str(args.steps), "--warmup", str(args.warmup),
-            "--repeats", str(args.repeats), "--batch-size", str(args.batch_size),
-            "--seed", str(args.seed),
-        ]
-        env = {**os.environ, "KERAS_BACKEND": backend}
-        _progress(f"backend {backend}: {' '.join(variants)}")
-        start = time.perf_counter()
-        done = subprocess.run(argv, env=env, capture_output=True, text=True)
-        if done.returncode != 0:
-            _progress(f"backend {backend} failed:\n{done.stderr[-2000:]}")
-            rows.append((backend, "(failed)", None))
-            continue
-        result = json.loads(done.stdout.strip().splitlines()[-1])
-        _progress(f"backend {backend}: done in {time.perf_counter() - start:.0f} s")
-        for variant, row in result[args.config]["training"].items():
-            rows.append((backend, variant, row))
+            if "keras2_authors" in variants and importlib.util.find_spec("tf_keras") is None:
+                notes.append("tf_keras not installed: the authors' Keras 2 loop is not measured "
+                             "(pip install tf-keras)")
+                variants.remove("keras2_authors")
+            if backend == "torch" and importlib.util.find_spec("torch") is None:
+                notes.append("torch not installed: no PyTorch rows")
+                continue
+            _progress(f"backend {backend}: building and warming up {' '.join(variants)}")
+            start = time.perf_counter()
+            worker = _start_worker(backend, variants, args)
+            if worker is None:
+                notes.append(f"backend {backend}: the worker failed (see its error above)")
+                continue
+            _progress(f"backend {backend}: ready in {time.perf_counter() - start:.0f} s")
+            workers[backend], variants_of[backend] = worker, variants
+        windows = {(b, v): [] for b in workers for v in variants_of[b]}
+        order = list(workers)
+        for window in range(args.repeats):
+            for backend in order[window % len(order):] + order[: window % len(order)]:
+                worker = workers[backend]
+                worker.stdin.write("window\n")
+                worker.stdin.flush()
+                reply = _read_reply(worker)
+                if reply is None:
+                    raise SystemExit(f"backend {backend}: the worker died in window {window}")
+                for variant, rates in reply.items():
+                    windows[(backend, variant)].append(rates)
+                    _progress(f"window {window} {backend} {variant}: {rates[0]:.1f} images/s")
+    finally:
+        for worker in workers.values():
+            if worker.poll() is None:
+                worker.stdin.close()
+                worker.wait(timeout=60)
+
+    memory = {}
+    if args.memory:
+        for backend in workers:
+            for phase in ("train", "evaluate"):
+                _progress(f"backend {backend}: peak memory of {phase}")
+                env = {**os.environ, "KERAS_BACKEND": backend}
+                done = subprocess.run(_worker_argv(args, ["fit"], ["--memory-phase", phase]),
+                                      env=env, capture_output=True, text=True)
+                if done.returncode != 0:
+                    notes.append(f"backend {backend}: memory of {phase} failed: "
+                                 f"{done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ''}")
+                    continue
+                memory[(backend, phase)] = json.loads(done.stdout.strip().splitlines()[-1])
+
     print(
         f"{args.config} {CONFIGS[args.config]}, batch {args.batch_size}, {os.cpu_count()} CPUs; "
-        f"{args.repeats} repeats x {args.steps} steps after {args.warmup} warm-up per variant "
-        f"(interleaved within each backend's process); 1-min load average at the end "
-        f"{os.getloadavg()[0]:.1f}"
+        f"{args.repeats} windows x {args.steps} steps after {args.warmup} warm-up per variant, "
+        f"interleaved across backends; 1-min load average at the end {os.getloadavg()[0]:.1f}"
+        + ("; --quick: a smoke run, not a measurement" if args.quick else "")
     )
-    print(f"{'backend':<12}{'variant':<16}{'images/s':>10}{'img/CPU-s':>11}  repeats (images/s)")
-    for backend, variant, row in rows:
-        if row is None:
-            print(f"{backend:<12}{variant:<16}")
-            continue
-        print(f"{backend:<12}{variant:<16}{row['images_per_s']:>10.1f}"
-              f"{row['images_per_cpu_s']:>11.1f}  {row['all_images_per_s']}")
+    tf_fit = windows.get(("tensorflow", "fit"))
+    authors = windows.get(("tensorflow", "keras2_authors"))
+    median = lambda rates: float(np.median([r[0] for r in rates]))  # noqa: E731
+    print(f"{'backend':<12}{'variant':<16}{'images/s':>10}{'min-max':>15}{'spread':>8}"
+          f"{'img/CPU-s':>11}{'/ TF fit':>10}{'/ authors':>11}")
+    for (backend, variant), rates in windows.items():
+        low, high, spread = _spread([r[0] for r in rates])
+        rate = median(rates)
+        cpu = float(np.median([r[1] for r in rates]))
+        vs_tf = f"{rate / median(tf_fit):.2f}" if tf_fit else "-"
+        vs_authors = f"{rate / median(authors):.2f}" if authors else "-"
+        print(f"{backend:<12}{variant:<16}{rate:>10.1f}{f'{low:.1f}-{high:.1f}':>15}{spread:>8.0%}"
+              f"{cpu:>11.1f}{vs_tf:>10}{vs_authors:>11}")
+    if memory:
+        print(f"\npeak resident memory (ru_maxrss of a fresh process per phase; 'after imports' is "
+              f"its RSS before the model is built)")
+        print(f"{'backend':<12}{'phase':<34}{'after imports':>14}{'peak':>10}{'seconds':>9}")
+        for (backend, phase), row in memory.items():
+            what = (f"one epoch, {row['images']} images" if phase == "train" else
+                    f"evaluation, {row['images']} images" + ("" if row["classifier"] else " (no FD)"))
+            print(f"{backend:<12}{what:<34}{row['baseline_mb']:>11.0f} MB{row['peak_mb']:>7.0f} MB"
+                  f"{row['seconds']:>9.0f}")
+    for note in notes:
+        print(f"note: {note}")
 
 
 def main(argv=None):
     args = parse_args(argv)
     if args.backend:
         return run_backends(args)
+    if args.memory_phase:
+        print(json.dumps(measure_memory(args.memory_phase, args)))
+        return
     import keras
 
     tf = None
@@ -633,8 +821,10 @@ def main(argv=None):
 
     if args.dtype_policy:
         keras.config.set_dtype_policy(args.dtype_policy)
+    if args.serve:
+        return serve(args)
 
-    configs = list(CONFIGS) if args.config == "all" else [args.config]
+    configs = PAPER_CONFIGS if args.config == "all" else [args.config]
     report = {}
     peak = measure_peak() if args.peak else None
     for config in configs:
