@@ -3,7 +3,7 @@ Title: A flow prior lets the KL weight go to zero
 Author: keras_vaes
 Description: A VAE with a RealNVP prior learned jointly (FP-VAE), trained at beta = 0, against the same network with N(0, I).
 Paper: Empirical observations pertaining to learned priors for deep latent variable models
-Runs in: a few minutes on a CPU at these constants (not timed yet); with KERAS_VAES_SMOKE=1 (a few steps) it ran in 40 s on one core of a shared 2-core CPU
+Runs in: 390 s at these constants on one core of a shared 2-core CPU (KERAS_VAES_SMOKE=1, a few steps: 40 s)
 """
 
 """
