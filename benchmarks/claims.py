@@ -66,7 +66,8 @@ FULL = {
     "eval_images": 2000,     # test images of the reference; as many generated
     # C1 / C3 / C2 first ran at 200 steps (base_dim / filters 16): every arm was still in the warm-up
     # (Split-VAE gamma ~0.18 on its way down from 1, MSE at the mean image's level; GAMIX L1 ~0.5), so
-    # they were narrowed to buy 700 / 600 steps in the same time (those records: "Earlier budgets").
+    # they were narrowed to buy 700 / 600 steps in about the same time. claims.md reports each budget
+    # that has records on its own (runs of different budgets are never compared).
     "svae": {"latent_dim": 32, "beta": 8.0, "base_dim": 8, "emb_dim": 64, "num_scale": 3,
              "learning_rate": 3e-4, "batch_size": 100, "steps": 700, "recalibrate": 2000},
     "gamix": {"latent_dim": 32, "filters": 8, "discriminator_strides": (2, 2, 1, 1, 1, 1),
@@ -398,36 +399,83 @@ def _mean_std(values):
     return float(np.mean(values)), (float(np.std(values, ddof=1)) if len(values) > 1 else 0.0), len(values)
 
 
+def _budgets_of(claim, records, config):
+    """The profile's budget of `claim` first, then every other budget its records were run at (by steps)."""
+    current = arms(config)[claim][0][2]
+    others = {}
+    for record in records.values():
+        if record.get("claim") == claim and record.get("profile") == config["name"]:
+            budget = record.get("budget") or {}
+            if json.dumps(budget, sort_keys=True, default=list) != json.dumps(current, sort_keys=True, default=list):
+                others[json.dumps(budget, sort_keys=True, default=list)] = budget
+    return [(current, True)] + [(b, False) for b in sorted(others.values(), key=lambda b: b.get("steps", 0))]
+
+
 def summarise(records, config, claims):
-    """Per claim: arm tables (mean +- std), comparisons with verdicts; also the CSV rows."""
+    """Per claim and budget: arm tables (mean +- std), comparisons with verdicts; also the CSV rows.
+
+    A claim run at several budgets (the profile's, and earlier ones kept in
+    claims.jsonl) gets one entry per budget; runs of different budgets are
+    never mixed in one comparison.
+    """
     table_arms = arms(config)
     statements = comparisons(config)
-    summary, csv_rows = {}, []
+    summary, csv_rows = [], []
     for claim in claims:
-        by_arm = {}
-        for arm, _, budget in table_arms[claim]:
-            by_arm[arm] = {seed: records.get(run_key(claim, arm, seed, budget, config["name"]))
-                           for seed in config["seeds"]}
-            for seed, record in by_arm[arm].items():
-                if record is None:
-                    continue
-                for score, values in (record.get("scores") or {}).items():
-                    csv_rows.append([claim, arm, seed, score, values.get("fd"), values.get("precision"),
-                                     values.get("recall"), record.get("train_seconds"), record.get("steps"),
-                                     record.get("note", "")])
-        results = []
-        statement, items = statements[claim]
-        for label, claimed, baseline, lower in items:
-            diffs = []
-            for seed in config["seeds"]:
-                a = _score(by_arm.get(claimed[0], {}).get(seed), claimed[1], claimed[2])
-                b = _score(by_arm.get(baseline[0], {}).get(seed), baseline[1], baseline[2])
-                diffs.append(None if a is None or b is None else ((b - a) if lower else (a - b)))
-            mean, std, t, text = verdict(diffs)
-            results.append({"label": label, "claimed": claimed, "baseline": baseline, "lower": lower,
-                            "diffs": diffs, "mean": mean, "std": std, "t": t, "verdict": text})
-        summary[claim] = {"statement": statement, "by_arm": by_arm, "comparisons": results}
+        for budget, current in _budgets_of(claim, records, config):
+            by_arm = {}
+            for arm, _, _ in table_arms[claim]:
+                by_arm[arm] = {seed: records.get(run_key(claim, arm, seed, budget, config["name"]))
+                               for seed in config["seeds"]}
+                for seed, record in by_arm[arm].items():
+                    if record is None:
+                        continue
+                    for score, values in (record.get("scores") or {}).items():
+                        csv_rows.append([claim, arm, seed, score, values.get("fd"), values.get("precision"),
+                                         values.get("recall"), record.get("train_seconds"), record.get("steps"),
+                                         record.get("note", "")])
+            if not current and not any(r for runs in by_arm.values() for r in runs.values()):
+                continue
+            results = []
+            statement, items = statements[claim]
+            for label, claimed, baseline, lower in items:
+                diffs = []
+                for seed in config["seeds"]:
+                    a = _score(by_arm.get(claimed[0], {}).get(seed), claimed[1], claimed[2])
+                    b = _score(by_arm.get(baseline[0], {}).get(seed), baseline[1], baseline[2])
+                    diffs.append(None if a is None or b is None else ((b - a) if lower else (a - b)))
+                mean, std, t, text = verdict(diffs)
+                results.append({"label": label, "claimed": claimed, "baseline": baseline, "lower": lower,
+                                "diffs": diffs, "mean": mean, "std": std, "t": t, "verdict": text})
+            name = f"claims_{claim}.png" if current else f"claims_{claim}_{budget.get('steps')}steps.png"
+            summary.append({"claim": claim, "budget": budget, "current": current, "statement": statement,
+                            "by_arm": by_arm, "comparisons": results, "figure": name})
     return summary, csv_rows
+
+
+MEAN_IMAGE_MSE = 0.0515  # per-pixel MSE of the MNIST training mean image (32x32), training and test alike
+
+
+def _training_log_line(entry):
+    """The arms' final training logs (seed means): how far training got at this budget."""
+    parts = []
+    for arm, runs in entry["by_arm"].items():
+        done = [r for r in runs.values() if r and r.get("logs")]
+        keys = [k for k in ("mse", "gamma", "l1", "reconstruction") if done and all(k in r["logs"] for r in done)]
+        if keys:
+            parts.append(f"{arm}: " + ", ".join(f"{k} {np.mean([r['logs'][k] for r in done]):.3g}" for k in keys))
+    if not parts:
+        return ""
+    return ("Final training logs, mean over seeds (last epoch's running means; per-pixel `mse` of the mean image "
+            f"is {MEAN_IMAGE_MSE}; GAMIX `l1` is on [-1, 1] data): " + "; ".join(parts) + ".")
+
+
+def _budget_label(entry):
+    budget = entry["budget"]
+    width = ", ".join(f"{k} {budget[k]}" for k in ("base_dim", "emb_dim", "fc_dim", "filters", "dense_units")
+                      if k in budget)
+    which = "the profile's budget (described above)" if entry["current"] else "an earlier budget of this profile"
+    return f"{budget.get('steps')} steps of batch {budget.get('batch_size')}, {width}: {which}"
 
 
 def _arm_lines(claim, entry):
@@ -467,36 +515,6 @@ def _comparison_lines(entry, seeds):
     return lines
 
 
-def _earlier_budget_lines(records, config):
-    """Records of this profile whose budget is not the current one: kept, summarised, never mixed in."""
-    current = {run_key(claim, arm, seed, budget, config["name"])
-               for claim, entries in arms(config).items() for arm, _, budget in entries for seed in config["seeds"]}
-    groups = {}
-    for key, record in records.items():
-        if record.get("profile") != config["name"] or key in current:
-            continue
-        budget = record.get("budget", {})
-        width = {k: budget[k] for k in ("base_dim", "emb_dim", "filters", "fc_dim") if k in budget}
-        label = (record["claim"], record["arm"], record.get("steps"), json.dumps(width))
-        groups.setdefault(label, []).append(record)
-    if not groups:
-        return []
-    lines = ["## Earlier budgets (superseded, kept for the record)", "",
-             "| claim | arm | steps | width | seeds | score: FD mean ± std | final training logs (seed mean) |",
-             "|---|---|---|---|---|---|---|"]
-    for (claim, arm, steps, width), runs in sorted(groups.items()):
-        scores = sorted({s for r in runs for s in (r.get("scores") or {})})
-        cells = []
-        for score in scores:
-            mean, std, _ = _mean_std([_score(r, score, "fd") for r in runs])
-            if mean is not None:
-                cells.append(f"{score}: {mean:.1f} ± {std:.1f}")
-        keys = [k for k in ("mse", "gamma", "l1", "kl") if all(k in (r.get("logs") or {}) for r in runs)]
-        logs = ", ".join(f"{k} {np.mean([r['logs'][k] for r in runs]):.3g}" for k in keys)
-        lines.append(f"| {claim} | {arm} | {steps} | {width} | {len(runs)} | {'; '.join(cells)} | {logs} |")
-    return lines + [""]
-
-
 def write_figures(summary, config, output):
     import matplotlib
 
@@ -504,8 +522,10 @@ def write_figures(summary, config, output):
     import matplotlib.pyplot as plt
 
     paths = {}
-    for claim, entry in summary.items():
-        by_arm = entry["by_arm"]
+    for entry in summary:
+        claim, by_arm = entry["claim"], entry["by_arm"]
+        if not any(r for runs in by_arm.values() for r in runs.values()):
+            continue
         fig, ax = plt.subplots(figsize=(6.4, 3.6))
         if claim == "C4":
             betas = list(config["fp"]["betas"])
@@ -528,13 +548,14 @@ def write_figures(summary, config, output):
                        yerr=[st[1] for st in stats if st[0] is not None], capsize=4, label=arm)
             ax.set_xticks([i + 0.4 - width / 2 for i in range(len(scores))], scores)
             ax.set_ylabel("FD (classifier features)")
-        ax.set_title(f"{claim}: mean ± std over seeds (lower is better)", fontsize=10)
+        ax.set_title(f"{claim}, {entry['budget'].get('steps')} steps: mean ± std over seeds (lower is better)",
+                     fontsize=10)
         ax.legend(fontsize=8)
         fig.tight_layout()
-        path = os.path.join(output, f"claims_{claim}.png")
+        path = os.path.join(output, entry["figure"])
         fig.savefig(path, dpi=100)
         plt.close(fig)
-        paths[claim] = path
+        paths[entry["figure"]] = path
     return paths
 
 
@@ -598,12 +619,24 @@ def write_reports(records, config, claims, output, command):
         "better), **inconclusive** otherwise. All at this budget.",
         "",
     ]
-    for claim, entry in summary.items():
-        lines += [f"## {claim}", "", entry["statement"], ""]
+    previous = None
+    for entry in summary:
+        claim = entry["claim"]
+        if claim != previous:
+            lines += [f"## {claim}", "", entry["statement"], ""]
+            previous = claim
+        done = [r for runs in entry["by_arm"].values() for r in runs.values() if r]
+        wall = sum(r.get("wall_seconds", 0.0) for r in done) / 60.0
+        lines += [f"### {claim} at {_budget_label(entry)}", ""]
+        if not done:
+            lines += ["Not run yet: `claims.py` runs it next (into the same claims.jsonl).", ""]
+            continue
+        lines += [f"{len(done)} runs, {wall:.1f} min of one core in all (training, fitting the samplers, scoring).", ""]
         lines += _arm_lines(claim, entry) + [""]
+        logs = _training_log_line(entry)
+        lines += [logs, ""] if logs else []
         lines += _comparison_lines(entry, config["seeds"]) + [""]
-        lines += [f"![{claim}]({os.path.basename(figures[claim])})", ""]
-    lines += _earlier_budget_lines(records, config)
+        lines += [f"![{claim}]({entry['figure']})", ""]
     header = ["claim", "arm", "seed", "score", "fd", "precision", "recall", "train_seconds", "steps", "note"]
     import csv
     import io
@@ -697,9 +730,10 @@ def main(argv=None):
                       + f" (total {time.perf_counter() - started:.0f} s)", flush=True)
                 write_reports(records, config, claims, output, command)
     summary = write_reports(records, config, claims, output, command)
-    for claim, entry in summary.items():
+    for entry in summary:
         for c in entry["comparisons"]:
-            print(f"[claims] {claim} {c['label']}: {c['verdict']}", flush=True)
+            print(f"[claims] {entry['claim']} ({entry['budget'].get('steps')} steps) {c['label']}: {c['verdict']}",
+                  flush=True)
     print(f"[claims] wrote {output}", flush=True)
     return 0
 

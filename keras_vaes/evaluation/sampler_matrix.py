@@ -290,7 +290,7 @@ def sampler_matrix(
             start = time.perf_counter()
             generated = model.generate(int(num_samples), sampler=sampler, seed=seed, batch_size=batch_size)["x_hat"]
             generate_seconds = time.perf_counter() - start
-        except (ValueError, ImportError, NotImplementedError, TypeError) as error:
+        except (ValueError, ImportError, NotImplementedError) as error:
             row["note"] = f"{type(error).__name__}: {error}"
             rows.append(row)
             continue
