@@ -16,6 +16,7 @@ from keras import ops
 from keras_vaes.layers.core import PACKAGE
 from keras_vaes.layers.flow import ActNorm, AffineCoupling, _check_dim
 from keras_vaes.losses.learned_priors import flow_log_prob
+from keras_vaes.utils import check_positive_int
 
 
 def coupling_permutations(latent_dim, num_couplings, seed=None):
@@ -39,12 +40,6 @@ def coupling_permutations(latent_dim, num_couplings, seed=None):
                 break
         permutations.append(perm.tolist())
     return permutations
-
-
-def _check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
-    return int(value)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -95,10 +90,10 @@ class RealNVPPrior(keras.Model):
         **kwargs,
     ):
         latent_dim = _check_dim(latent_dim)
-        num_couplings = _check_positive_int(num_couplings, "num_couplings")
-        hidden_units = _check_positive_int(hidden_units, "hidden_units")
+        num_couplings = check_positive_int(num_couplings, "num_couplings")
+        hidden_units = check_positive_int(hidden_units, "hidden_units")
         if num_classes is not None:
-            num_classes = _check_positive_int(num_classes, "num_classes")
+            num_classes = check_positive_int(num_classes, "num_classes")
         if permutations is None:
             permutations = coupling_permutations(latent_dim, num_couplings, seed)
         permutations = [[int(i) for i in p] for p in permutations]
@@ -231,7 +226,7 @@ class RealNVPPrior(keras.Model):
             labels: for a conditional prior, one int (all samples) or (n,)
                 ints / one-hot.
         """
-        n = _check_positive_int(n, "n")
+        n = check_positive_int(n, "n")
         rng = np.random.default_rng(seed) if seed is not None else self._rng
         z_0 = rng.standard_normal((n, self.latent_dim)).astype("float32")
         if labels is not None and np.ndim(labels) == 0:

@@ -395,7 +395,7 @@ def test_fit_list_of_0_255_images_short_message(models, images):
 def test_decode_nan_latents(name, models):
     z = np.zeros((2, LATENT), "float32")
     z[1, 3] = np.nan
-    with pytest.raises(ValueError, match=r"NaN or infinite.*1 of 16"):
+    with pytest.raises(ValueError, match=r"NaN or infinite.*Received: 1 non-finite of 16 values"):
         models[name].decode(z)
 
 
@@ -410,11 +410,10 @@ def test_generate_with_a_non_sampler(models):
 
 
 def test_generate_with_a_sampler_of_another_latent_size(models):
-    with pytest.raises(ValueError, match=r"\(N, 8\) with N >= 1. Received: sampler.sample\(n\).shape=\(2, 3\)"):
+    with pytest.raises(ValueError, match=r"of shape \(N, 8\). Received: sampler.sample\(n\).shape=\(2, 3\)"):
         models["svae"].generate(2, sampler=samplers.NormalSampler(3))
 
 
-@pytest.mark.xfail(strict=True, reason="samplers/base.py (lead): _check_latent_matrix has no finiteness check")
 def test_gmm_fit_on_nan_codes_names_them():
     codes = np.zeros((10, 4))
     codes[3, 1] = np.nan

@@ -27,6 +27,7 @@ import numpy as np
 
 from keras_vaes.metrics.separability import linear_separability, single_class_attributes
 from keras_vaes.samplers import lerp, slerp
+from keras_vaes.utils import check_positive_int
 
 # Table 1 of the paper (CelebA 128x128, latent 128). The beta-VAE row has
 # one number in the extracted text, read as its separability (DESIGN.md).
@@ -101,9 +102,7 @@ def to_z_t(model, z_0):
 
 
 def _positions(steps):
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 2:
-        raise ValueError(f"`steps` must be an integer >= 2. Received: steps={steps!r}")
-    return np.linspace(0.0, 1.0, int(steps))
+    return np.linspace(0.0, 1.0, check_positive_int(steps, "steps", minimum=2))
 
 
 def _decode_path(model, path):

@@ -81,7 +81,14 @@ def _check_statistics(mu, sigma, name):
             f"({mu.shape[0]}, {mu.shape[0]})"
         )
     if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(sigma))):
-        raise ValueError(f"`mu{name}` and `sigma{name}` must be finite.")
+        one_sample = np.all(np.isfinite(mu)) and np.all(np.isnan(sigma))  # np.cov of one row
+        raise ValueError(
+            (f"The Fréchet distance needs at least 2 samples: `sigma{name}` is NaN everywhere, "
+             "the covariance of a single sample. " if one_sample else
+             f"`mu{name}` and `sigma{name}` must be finite. ")
+            + f"Received: {int(np.sum(~np.isfinite(mu)))} non-finite of {mu.size} entries in "
+            f"mu{name}, {int(np.sum(~np.isfinite(sigma)))} of {sigma.size} in sigma{name}"
+        )
     scale = max(np.max(np.abs(sigma)), np.finfo(np.float64).tiny)
     if np.max(np.abs(sigma - sigma.T)) > 1e-5 * scale:
         raise ValueError(

@@ -10,7 +10,7 @@ the posterior means of `model.encode(images)`) and `sample(n, seed=None)`
 import keras
 import numpy as np
 
-from keras_vaes.utils import check_positive_int
+from keras_vaes.utils import check_latents, check_positive_int
 
 
 def _rng(seed, default):
@@ -31,7 +31,7 @@ def _check_latent_matrix(z, name="z"):
             f"`{name}` must have shape (num_samples, latent_dim). "
             f"Received: {name}.shape={z.shape}"
         )
-    return z
+    return check_latents(z, z.shape[1], name=name)
 
 
 def encode_images(model, images, batch_size=100):

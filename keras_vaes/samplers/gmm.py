@@ -5,6 +5,7 @@ import copy
 import numpy as np
 
 from keras_vaes.samplers.base import LatentSampler, _check_count, _rng, codes_of
+from keras_vaes.utils import check_positive_int
 
 
 class GMMSampler(LatentSampler):
@@ -32,18 +33,13 @@ class GMMSampler(LatentSampler):
     """
 
     def __init__(self, n_components, max_iter=200, covariance_type="full", seed=None):
-        if isinstance(n_components, bool) or not isinstance(n_components, (int, np.integer)) or n_components < 1:
-            raise ValueError(
-                "`n_components` must be a positive integer. "
-                f"Received: n_components={n_components!r}"
-            )
         if covariance_type not in ("full", "tied", "diag", "spherical"):
             raise ValueError(
                 "`covariance_type` must be one of 'full', 'tied', 'diag', "
                 f"'spherical'. Received: covariance_type={covariance_type!r}"
             )
-        self.n_components = int(n_components)
-        self.max_iter = int(max_iter)
+        self.n_components = check_positive_int(n_components, "n_components")
+        self.max_iter = check_positive_int(max_iter, "max_iter")
         self.covariance_type = covariance_type
         self.seed = seed
         self._rng = np.random.default_rng(seed)

@@ -97,4 +97,3 @@ def slerp(z_a, z_b, t):
     )
     linear = (1.0 - t_b) * z_a + t_b * z_b
     return np.where(degenerate, linear, spherical).astype(np.float32)
-from keras_vaes.priors import FlowSampler  # noqa: E402,F401  (learned-priors paper; defined in keras_vaes.priors)
