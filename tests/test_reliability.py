@@ -165,13 +165,11 @@ def _first_stage():
     return kv.FirstStage(SHAPE, LATENT, base_dim=4, num_scale=2, fc_dim=8)
 
 
-@pytest.mark.xfail(strict=True, reason="models/two_stage.py (H17): _check_first_stage_config does int(d) before checking")
 def test_two_stage_input_shape_none_is_named():
     with pytest.raises(ValueError, match=r"height is None"):
         kv.build_two_stage_vae((None, None, 1), 4, base_dim=8, num_scale=2, fc_dim=16, second_dim=16)
 
 
-@pytest.mark.xfail(strict=True, reason="models/two_stage.py (H17): SecondStage does not check kl_weight")
 def test_second_stage_kl_weight_refused():
     with pytest.raises(ValueError, match=r"`kl_weight` must be a finite number >= 0. Received: kl_weight=-1"):
         kv.SecondStage(4, second_dim=8, kl_weight=-1)

@@ -52,7 +52,7 @@ from keras_vaes.models.base import BalancedVAE
 from keras_vaes.models.contract import GenerativeModel
 from keras_vaes.samplers.renormalization import RENORMALIZATION_TARGETS
 from keras_vaes.samplers.second_stage import Renormalization, SecondStageSampler  # noqa: F401
-from keras_vaes.utils import atomic_write, check_positive_int, sha256
+from keras_vaes.utils import atomic_write, check_input_shape, check_non_negative_float, check_positive_int, sha256
 
 
 def first_stage_kl_weight(image_side, latent_dim):
@@ -62,8 +62,7 @@ def first_stage_kl_weight(image_side, latent_dim):
 
 def _check_positive_int(**values):
     for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+        check_positive_int(value, name)
 
 
 def _check_first_stage_config(input_shape, latent_dim, num_scale):
@@ -161,7 +160,7 @@ class FirstStage(GaussianVAE):
         seed=None,
         **kwargs,
     ):
-        input_shape = tuple(int(d) for d in input_shape)
+        input_shape = check_input_shape(input_shape)
         _check_first_stage_config(input_shape, latent_dim, num_scale)
         _check_positive_int(base_dim=base_dim, fc_dim=fc_dim)
         regularizer = keras.regularizers.L2(l2_reg) if l2_reg else None
@@ -206,7 +205,7 @@ class FirstStage(GaussianVAE):
         self.kl_weight = (
             first_stage_kl_weight(input_shape[0], latent_dim)
             if kl_weight is None
-            else float(kl_weight)
+            else check_non_negative_float(kl_weight, "kl_weight")
         )
         self.seed = seed
 
@@ -282,7 +281,7 @@ class SecondStage(GaussianVAE):
         self.latent_dim = latent_dim
         self.second_dim = second_dim
         self.second_depth = second_depth
-        self.kl_weight = float(kl_weight)
+        self.kl_weight = check_non_negative_float(kl_weight, "kl_weight")
         self.seed = seed
         # `call` also takes a posterior dict, which the single input's spec
         # would reject.
