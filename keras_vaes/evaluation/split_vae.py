@@ -142,8 +142,9 @@ def evaluate_split_vae(
         print_msg(f"Reference statistics of {len(reference)} images")
     measures = tables.QualityMeasures(
         reference, feature_model, None, fid_unavailable, classifier, classifier_unavailable,
-        batch_size=batch_size, verbose=verbose,
+        batch_size=batch_size, verbose=0,
     )
+    rows = 2 + len(gmm_components)
 
     def latents():
         """(row, z) one at a time, so that only one decoded row exists."""
@@ -161,17 +162,22 @@ def evaluate_split_vae(
             yield f"GMM-{k}", sampler.sample(num_samples, seed=seed, shuffle=(mix == "random"))
 
     scores = {tables.FID: {}, tables.FD: {}}
-    samples, rec_metrics = {}, None
+    samples, rec_metrics, progbar = {}, None, None
+    if verbose and measures.available:
+        print_msg(f"{' / '.join(measures.available)} of {rows} rows x their image columns")
     for row, z in latents():
         outputs = decode_latents(model, z, batch_size=batch_size)
         if row == "REC":
             rec_metrics = diagnostics.variance_loss(reference, outputs["x_hat"])
-        for column, images in _columns(outputs, mix, seed).items():
-            if verbose and measures.available:
-                print_msg(f"{' / '.join(measures.available)} {row} {column}")
+        columns = _columns(outputs, mix, seed)
+        if verbose and progbar is None:  # one bar per evaluation: a step per (row, column)
+            progbar = keras.utils.Progbar(rows * len(columns), unit_name="image set")
+        for column, images in columns.items():
             for measure, value in measures.score(images).items():
                 if value is not None:
                     scores[measure].setdefault(row, {})[column] = value
+            if progbar is not None:
+                progbar.add(1)
         samples[row] = {name: value[_spread(len(value), keep_samples)] for name, value in outputs.items()}
         del outputs
     return {
