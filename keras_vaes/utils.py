@@ -345,6 +345,10 @@ def check_fit_input(x, *, image_shape, value_range=(0.0, 1.0), min_batch_size=1,
         raise ValueError(f"`{name}` is None: expected images of shape (N, {', '.join(map(str, image_shape))}).")
     if batch_size is not None:
         batch_size = check_positive_int(batch_size, "batch_size")
+    if "DistributedDataset" in type(x).__name__:
+        # A tf.distribute dataset holds per-replica values: each worker's
+        # pipeline is the user's own, passed through as Keras takes it.
+        return x
     first, x = _peek(x, name)
     if first is not None:
         images = _image_part(first)
