@@ -1,10 +1,9 @@
 """Trains the `two_stage_mnist` preset: both stages, checkpointed and resumable.
 
-Run from the repository root (one CPU core, the project's train lock):
+Run from the repository root (the preset was trained on one CPU core):
 
-    nohup flock /tmp/coord/train.lock taskset -c 1 python \
-        weights/two_stage_mnist_run/train.py --data ../shared/data/mnist.npz \
-        --run /tmp/h17_two_stage_mnist > /tmp/coord/h17_two_stage.log 2>&1 &
+    nohup python weights/two_stage_mnist_run/train.py --data ../shared/data/mnist.npz \
+        --run runs/two_stage_mnist > train.log 2>&1 &
 
 Every finished epoch writes the stage's weights with Adam's state to
 `RUN/two_stage_mnist.{first,second}_stage.weights.h5` and one JSON line to
