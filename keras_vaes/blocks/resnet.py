@@ -21,9 +21,10 @@ BN_EPSILON = 1e-5
 def _batch_norm(name, zero_debias=False):
     # zero_debias: TF1's bias-corrected moving statistics (the two-stage
     # authors' TF1 code); False: Keras 2's plain average (Split-VAE authors).
-    return FusedBatchNormalization(
-        momentum=BN_MOMENTUM, epsilon=BN_EPSILON, zero_debias=zero_debias, name=name
-    )
+    # The option is passed only when set, so the layer class can be swapped
+    # for Keras's own BatchNormalization (tests/test_train_equivalence.py).
+    extra = {"zero_debias": True} if zero_debias else {}
+    return FusedBatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name, **extra)
 
 
 def residual_block(
