@@ -10,6 +10,7 @@ save_fid_evolution` draws them).
 """
 
 import math
+import os
 
 import keras
 import numpy as np
@@ -178,3 +179,35 @@ def aggregate_fid_histories(histories, key, first_epoch=1):
     epochs = np.arange(first_epoch, first_epoch + length)[finite]
     values = stacked[:, finite]
     return epochs, values.mean(axis=0), values.std(axis=0)
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """Writes a grid of `model.generate(n, seed=seed)` samples after each epoch.
+
+    Works with any model of the package (its own prior, through the model
+    contract); samples of a (-1, 1) model are mapped to [0, 1] for display.
+    Files are `folder/{prefix}_epoch_{E}.png`.
+
+    Args:
+        folder: str. Where the PNG files go (created if missing).
+        prefix: str. File-name prefix and title. Defaults to "samples".
+        n: int. Images per grid. Defaults to 64.
+        seed: int. The same latent draw every epoch. Defaults to 0.
+        ncols: int. Defaults to 8.
+    """
+
+    def __init__(self, folder, prefix="samples", n=64, seed=0, ncols=8):
+        super().__init__()
+        self.folder, self.prefix, self.seed = os.fspath(folder), str(prefix), seed
+        self.n = check_positive_int(n, "n")
+        self.ncols = check_positive_int(ncols, "ncols")
+
+    def on_epoch_end(self, epoch, logs=None):
+        from keras_vaes import plotting
+
+        images = self.model.generate(self.n, seed=self.seed)["x_hat"]
+        low, high = getattr(self.model, "value_range", (0.0, 1.0))
+        images = np.clip((images - low) / (high - low), 0.0, 1.0)
+        os.makedirs(self.folder, exist_ok=True)
+        path = os.path.join(self.folder, f"{self.prefix}_epoch_{epoch + 1}.png")
+        plotting.save_image_grid(images, path, ncols=self.ncols, title=f"{self.prefix}, epoch {epoch + 1}")

@@ -106,3 +106,24 @@ def test_aggregate_over_seeds_matches_numpy_and_plots(tmp_path):
     assert (tmp_path / "fid.png").stat().st_size > 0 and path.endswith("fid.png")
     with pytest.raises(ValueError, match="at least one curve"):
         plotting.save_fid_evolution({}, str(tmp_path / "none.png"))
+
+
+def test_sample_grid_writes_one_png_per_epoch_for_any_value_range(tmp_path, monkeypatch):
+    from keras_vaes import plotting
+
+    seen = []
+    monkeypatch.setattr(plotting, "save_image_grid",
+                        lambda images, path, ncols, title: seen.append((images.copy(), path, ncols)))
+    model = kv.build_gamix_vae((8, 8, 1), 8, filters=4, discriminator_filters=4,
+                               discriminator_strides=(2, 1, 1, 1, 1, 1))
+    grid = kv.callbacks.SampleGrid(tmp_path / "grids", "gamix", n=6, seed=3, ncols=3)
+    grid.set_model(model)
+    grid.on_epoch_end(0)
+    grid.on_epoch_end(1)
+    assert [p for _, p, _ in seen] == [str(tmp_path / "grids" / f"gamix_epoch_{e}.png") for e in (1, 2)]
+    raw = model.generate(6, seed=3)["x_hat"]
+    np.testing.assert_allclose(seen[0][0], np.clip((raw + 1.0) / 2.0, 0.0, 1.0), rtol=1e-6)
+    np.testing.assert_allclose(seen[0][0], seen[1][0])  # the same draw every epoch
+    assert seen[0][2] == 3 and (tmp_path / "grids").is_dir()
+    with pytest.raises(ValueError, match="n=0"):
+        kv.callbacks.SampleGrid(tmp_path, n=0)

@@ -73,19 +73,10 @@ for model in (gamix, baseline):
 
 """
 ## A callback that writes sample grids
+
+`kv.callbacks.SampleGrid` decodes the same 64 draws from the model's prior after
+every epoch (GAMIX's [-1, 1] samples are mapped to [0, 1] for display).
 """
-
-
-class SampleGrid(keras.callbacks.Callback):
-    def __init__(self, folder, prefix, n=64, seed=0):
-        super().__init__()
-        self.folder, self.prefix, self.n, self.seed = folder, prefix, n, seed
-
-    def on_epoch_end(self, epoch, logs=None):
-        images = to_unit(self.model.generate(self.n, seed=self.seed)["x_hat"])
-        path = os.path.join(self.folder, f"{self.prefix}_epoch_{epoch + 1}.png")
-        kv.plotting.save_image_grid(images, path, ncols=8, title=f"{self.prefix}, epoch {epoch + 1}")
-
 
 """
 ## Train
@@ -95,7 +86,7 @@ The progress bar shows each term: l1, kl, var_reg, g_adv, d_loss, d_acc.
 
 for name, model in [("gamix", gamix), ("baseline", baseline)]:
     model.fit(x_train, batch_size=BATCH_SIZE, epochs=EPOCHS,
-              callbacks=[SampleGrid(OUTPUT_DIR, name)], verbose=2)
+              callbacks=[kv.callbacks.SampleGrid(OUTPUT_DIR, name)], verbose=2)
 
 """
 ## Evaluate

@@ -64,19 +64,10 @@ for model in (fp_vae, vae):
 
 """
 ## A callback that writes sample grids
+
+`kv.callbacks.SampleGrid` decodes the same 64 draws from the model's prior (the
+flow, or N(0, I)) after every epoch.
 """
-
-
-class SampleGrid(keras.callbacks.Callback):
-    def __init__(self, folder, prefix, n=64, seed=0):
-        super().__init__()
-        self.folder, self.prefix, self.n, self.seed = folder, prefix, n, seed
-
-    def on_epoch_end(self, epoch, logs=None):
-        images = self.model.generate(self.n, seed=self.seed)["x_hat"]  # through the model's own prior
-        path = os.path.join(self.folder, f"{self.prefix}_epoch_{epoch + 1}.png")
-        kv.plotting.save_image_grid(images, path, ncols=8, title=f"{self.prefix}, epoch {epoch + 1}")
-
 
 """
 ## Train
@@ -84,7 +75,7 @@ class SampleGrid(keras.callbacks.Callback):
 
 for name, model in [("fp_vae_beta0", fp_vae), ("vae_beta1", vae)]:
     model.fit(x_train, batch_size=BATCH_SIZE, epochs=EPOCHS,
-              callbacks=[SampleGrid(OUTPUT_DIR, name)], verbose=2)
+              callbacks=[kv.callbacks.SampleGrid(OUTPUT_DIR, name)], verbose=2)
 
 """
 ## Evaluate

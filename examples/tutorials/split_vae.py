@@ -66,21 +66,10 @@ print(f"{model.count_params():,} parameters")
 """
 ## A callback that writes sample grids
 
-Like keras.io's `GANMonitor`: after every epoch, decode the same 64 draws
-from N(0, I) and save them, so the samples can be watched as training goes.
+Like keras.io's `GANMonitor`: `kv.callbacks.SampleGrid` decodes the same 64
+draws from the model's prior after every epoch and saves them, so the samples
+can be watched as training goes.
 """
-
-
-class SampleGrid(keras.callbacks.Callback):
-    def __init__(self, folder, n=64, seed=0):
-        super().__init__()
-        self.folder, self.n, self.seed = folder, n, seed
-
-    def on_epoch_end(self, epoch, logs=None):
-        images = self.model.generate(self.n, seed=self.seed)["x_hat"]
-        path = os.path.join(self.folder, f"samples_epoch_{epoch + 1}.png")
-        kv.plotting.save_image_grid(images, path, ncols=8, title=f"epoch {epoch + 1}")
-
 
 """
 ## Train
@@ -89,7 +78,7 @@ Keras's own `fit`: the loss, the KL and gamma are in the progress bar.
 """
 
 history = model.fit(
-    x_train, batch_size=BATCH_SIZE, epochs=EPOCHS, callbacks=[SampleGrid(OUTPUT_DIR)], verbose=2
+    x_train, batch_size=BATCH_SIZE, epochs=EPOCHS, callbacks=[kv.callbacks.SampleGrid(OUTPUT_DIR, "samples")], verbose=2
 )
 kv.plotting.save_curves(history.history, os.path.join(OUTPUT_DIR, "curves.png"))
 

@@ -64,20 +64,8 @@ print(f"first stage {model.first_stage.count_params():,}, second {model.second_s
 """
 ## A callback that writes sample grids
 
-During the first stage it decodes N(0, I) draws (GEN-1).
+`kv.callbacks.SampleGrid`: during the first stage it decodes N(0, I) draws (GEN-1).
 """
-
-
-class SampleGrid(keras.callbacks.Callback):
-    def __init__(self, folder, n=64, seed=0):
-        super().__init__()
-        self.folder, self.n, self.seed = folder, n, seed
-
-    def on_epoch_end(self, epoch, logs=None):
-        images = self.model.generate(self.n, seed=self.seed)["x_hat"]
-        path = os.path.join(self.folder, f"gen1_epoch_{epoch + 1}.png")
-        kv.plotting.save_image_grid(images, path, ncols=8, title=f"GEN-1, epoch {epoch + 1}")
-
 
 """
 ## Train the first stage, then the second
@@ -87,7 +75,7 @@ every epoch, the last partial batch dropped). The second stage trains on
 fresh samples z = mu + sigma eps of the frozen first stage's posterior.
 """
 
-model.fit_first_stage(x_train, EPOCHS, batch_size=BATCH_SIZE, callbacks=[SampleGrid(OUTPUT_DIR)], verbose=2)
+model.fit_first_stage(x_train, EPOCHS, batch_size=BATCH_SIZE, callbacks=[kv.callbacks.SampleGrid(OUTPUT_DIR, "gen1")], verbose=2)
 model.fit_second_stage(x_train, EPOCHS_2, batch_size=BATCH_SIZE, verbose=2)
 
 """
