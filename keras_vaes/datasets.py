@@ -17,6 +17,8 @@ import zipfile
 
 import numpy as np
 
+from keras_vaes.utils import check_positive_int
+
 CELEBA_CROP = (slice(45, 173), slice(25, 153))
 # Official CelebA partition (list_eval_partition.txt) by sorted file order.
 CELEBA_SPLITS = {"train": (0, 162770), "val": (162770, 182637), "test": (182637, 202599)}
@@ -405,14 +407,11 @@ class CelebAHQDataset(_py_dataset_base()):
     def __init__(self, paths, batch_size=10, side=256, training=True, seed=0,
                  drop_remainder=True, **kwargs):
         super().__init__(**kwargs)
-        if batch_size < 1 or not paths:
-            raise ValueError(
-                f"Expected a non-empty path list and batch_size >= 1. Received: "
-                f"{len(paths)} paths, batch_size={batch_size}"
-            )
+        if not len(paths):
+            raise ValueError("Expected a non-empty path list. Received: 0 paths")
         self.paths = list(paths)
-        self.batch_size = int(batch_size)
-        self.side = int(side)
+        self.batch_size = check_positive_int(batch_size, "batch_size")
+        self.side = check_positive_int(side, "side")
         self.training = bool(training)
         self.seed = seed
         self.drop_remainder = drop_remainder

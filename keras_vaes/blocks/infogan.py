@@ -73,6 +73,22 @@ def _check_filters(filters):
     return filters
 
 
+def _conditioned_dense(x, first_input, num_classes, dense_units, activation, name):
+    """[x, one-hot label] when `num_classes` (section 6), then Dense -> BN -> activation.
+
+    Returns the output and the model inputs (`first_input`, or it and the
+    `labels` input).
+    """
+    inputs = first_input
+    if num_classes:
+        labels = keras.Input(shape=(num_classes,), name="labels")
+        x = layers.Concatenate(name=f"{name}_condition")([x, labels])
+        inputs = [first_input, labels]
+    x = layers.Dense(dense_units, name=f"{name}_dense")(x)
+    x = _batch_norm(f"{name}_dense_bn")(x)
+    return activation(x), inputs
+
+
 def infogan_encoder(
     input_shape,
     output_dim,
@@ -94,7 +110,7 @@ def infogan_encoder(
         num_classes: int or None. When set, the model takes a second input,
             a one-hot label (num_classes,), concatenated to the flattened
             features (conditional encoder q(z | x, y), section 6).
-        name: str.
+        name: str. Model name and prefix of the layer names.
 
     Returns:
         A `keras.Model` images (or [images, one_hot]) -> (N, output_dim).
@@ -113,14 +129,8 @@ def infogan_encoder(
             x = _batch_norm(f"{name}_conv{i}_bn")(x)
         x = layers.LeakyReLU(LEAKY_SLOPE, name=f"{name}_conv{i}_lrelu")(x)
     x = layers.Flatten(name=f"{name}_flatten")(x)
-    inputs = images
-    if num_classes:
-        labels = keras.Input(shape=(num_classes,), name="labels")
-        x = layers.Concatenate(name=f"{name}_condition")([x, labels])
-        inputs = [images, labels]
-    x = layers.Dense(dense_units, name=f"{name}_dense")(x)
-    x = _batch_norm(f"{name}_dense_bn")(x)
-    x = layers.LeakyReLU(LEAKY_SLOPE, name=f"{name}_dense_lrelu")(x)
+    activation = layers.LeakyReLU(LEAKY_SLOPE, name=f"{name}_dense_lrelu")
+    x, inputs = _conditioned_dense(x, images, num_classes, dense_units, activation, name)
     outputs = layers.Dense(output_dim, dtype="float32", name=f"{name}_out")(x)
     return keras.Model(inputs, outputs, name=name)
 
@@ -141,10 +151,10 @@ def infogan_decoder(
         filters: tuple of ints. The encoder's filters; the transposed
             convolutions use them in reverse order, the last one emits C
             channels with a sigmoid. Defaults to (64, 128).
-        dense_units: int. Defaults to 1024.
+        dense_units: int. Width of the first Dense layer. Defaults to 1024.
         num_classes: int or None. When set, a one-hot label is concatenated
             to z (conditional decoder p(x | z, y), section 6).
-        name: str.
+        name: str. Model name and prefix of the layer names.
 
     Returns:
         A `keras.Model` z (or [z, one_hot]) -> images in [0, 1].
@@ -158,14 +168,8 @@ def infogan_decoder(
     height, width, channels = output_shape
     factor = 2 ** len(filters)
     z = keras.Input(shape=(latent_dim,), name="z")
-    x, inputs = z, z
-    if num_classes:
-        labels = keras.Input(shape=(num_classes,), name="labels")
-        x = layers.Concatenate(name=f"{name}_condition")([z, labels])
-        inputs = [z, labels]
-    x = layers.Dense(dense_units, name=f"{name}_dense")(x)
-    x = _batch_norm(f"{name}_dense_bn")(x)
-    x = layers.ReLU(name=f"{name}_dense_relu")(x)
+    activation = layers.ReLU(name=f"{name}_dense_relu")
+    x, inputs = _conditioned_dense(z, z, num_classes, dense_units, activation, name)
     x = layers.Dense(filters[-1] * (height // factor) * (width // factor), name=f"{name}_project")(x)
     x = _batch_norm(f"{name}_project_bn")(x)
     x = layers.ReLU(name=f"{name}_project_relu")(x)

@@ -8,6 +8,8 @@ is a function `block(x) -> y` that creates its layers on call, in the style of
 parameter counts equal those of the authors' Keras 2 code.
 """
 
+import functools
+
 import keras
 from keras import layers
 
@@ -25,6 +27,33 @@ def _batch_norm(name, zero_debias=False):
     # for Keras's own BatchNormalization (tests/test_train_equivalence.py).
     extra = {"zero_debias": True} if zero_debias else {}
     return FusedBatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name, **extra)
+
+
+def _residual(make_layer, kind, depth, activation, name, batch_norm, zero_debias):
+    # `depth` x [BN -> activation -> layer] plus a layer on the shortcut; the
+    # layer names (`{name}_{kind}{i}`, `{name}_shortcut`) are those of the
+    # shipped weights.
+    def apply(x):
+        y = x
+        for i in range(depth):
+            if batch_norm:
+                y = _batch_norm(f"{name}_bn{i}", zero_debias)(y)
+            y = layers.Activation(activation, name=f"{name}_act{i}")(y)
+            y = make_layer(f"{name}_{kind}{i}")(y)
+        shortcut = make_layer(f"{name}_shortcut")(x)
+        return layers.Add(name=f"{name}_add")([y, shortcut])
+
+    return apply
+
+
+def _in_sequence(block, count, name):
+    # `count` blocks `block(name=...)` applied one after the other.
+    def apply(x):
+        for i in range(count):
+            x = block(name=f"{name}_res{i}")(x)
+        return x
+
+    return apply
 
 
 def residual_block(
@@ -56,20 +85,10 @@ def residual_block(
         channels.
     """
 
-    def apply(x):
-        y = x
-        for i in range(depth):
-            y = _batch_norm(f"{name}_bn{i}", zero_debias)(y)
-            y = layers.Activation(activation, name=f"{name}_act{i}")(y)
-            y = layers.Conv2D(
-                filters, kernel_size, padding="same", name=f"{name}_conv{i}"
-            )(y)
-        shortcut = layers.Conv2D(
-            filters, kernel_size, padding="same", name=f"{name}_shortcut"
-        )(x)
-        return layers.Add(name=f"{name}_add")([y, shortcut])
+    def conv(layer_name):
+        return layers.Conv2D(filters, kernel_size, padding="same", name=layer_name)
 
-    return apply
+    return _residual(conv, "conv", depth, activation, name, True, zero_debias)
 
 
 def dense_residual_block(
@@ -95,17 +114,10 @@ def dense_residual_block(
         A function mapping a 2D tensor to a 2D tensor of width `units`.
     """
 
-    def apply(x):
-        y = x
-        for i in range(depth):
-            if batch_norm:
-                y = _batch_norm(f"{name}_bn{i}", zero_debias)(y)
-            y = layers.Activation(activation, name=f"{name}_act{i}")(y)
-            y = layers.Dense(units, name=f"{name}_dense{i}")(y)
-        shortcut = layers.Dense(units, name=f"{name}_shortcut")(x)
-        return layers.Add(name=f"{name}_add")([y, shortcut])
+    def dense(layer_name):
+        return layers.Dense(units, name=layer_name)
 
-    return apply
+    return _residual(dense, "dense", depth, activation, name, batch_norm, zero_debias)
 
 
 def scale_block(
@@ -117,21 +129,27 @@ def scale_block(
     name="scale_block",
     zero_debias=False,
 ):
-    """Scale block: `block_per_scale` residual blocks in sequence."""
+    """Scale block: `block_per_scale` residual blocks in sequence.
 
-    def apply(x):
-        for i in range(block_per_scale):
-            x = residual_block(
-                filters,
-                depth=depth_per_block,
-                kernel_size=kernel_size,
-                activation=activation,
-                name=f"{name}_res{i}",
-                zero_debias=zero_debias,
-            )(x)
-        return x
+    Args:
+        filters: int. Channels of every block.
+        block_per_scale: int. Number of residual blocks. Defaults to 1.
+        depth_per_block: int. `depth` of each `residual_block`. Defaults
+            to 2.
+        kernel_size: int. Convolution kernel size. Defaults to 3.
+        activation: str. Non-linearity. Defaults to `"swish"`.
+        name: str. Prefix of the layer names (block i is `{name}_res{i}`).
+        zero_debias: bool. See `residual_block`. Defaults to False.
 
-    return apply
+    Returns:
+        A function mapping a 4D tensor to a 4D tensor with `filters`
+        channels.
+    """
+    block = functools.partial(
+        residual_block, filters, depth=depth_per_block, kernel_size=kernel_size,
+        activation=activation, zero_debias=zero_debias,
+    )
+    return _in_sequence(block, block_per_scale, name)
 
 
 def dense_scale_block(
@@ -143,21 +161,26 @@ def dense_scale_block(
     batch_norm=True,
     zero_debias=False,
 ):
-    """Dense scale block: `block_per_scale` dense residual blocks."""
+    """Dense scale block: `block_per_scale` dense residual blocks in sequence.
 
-    def apply(x):
-        for i in range(block_per_scale):
-            x = dense_residual_block(
-                units,
-                depth=depth_per_block,
-                activation=activation,
-                name=f"{name}_res{i}",
-                batch_norm=batch_norm,
-                zero_debias=zero_debias,
-            )(x)
-        return x
+    Args:
+        units: int. Width of every block.
+        block_per_scale: int. Number of dense residual blocks. Defaults to 1.
+        depth_per_block: int. `depth` of each `dense_residual_block`.
+            Defaults to 2.
+        activation: str. Non-linearity. Defaults to `"swish"`.
+        name: str. Prefix of the layer names (block i is `{name}_res{i}`).
+        batch_norm: bool. See `dense_residual_block`. Defaults to True.
+        zero_debias: bool. See `residual_block`. Defaults to False.
 
-    return apply
+    Returns:
+        A function mapping a 2D tensor to a 2D tensor of width `units`.
+    """
+    block = functools.partial(
+        dense_residual_block, units, depth=depth_per_block, activation=activation,
+        batch_norm=batch_norm, zero_debias=zero_debias,
+    )
+    return _in_sequence(block, block_per_scale, name)
 
 
 def decoder_channels(image_size, base_dim, max_dim=1024, base_size=4):
@@ -230,20 +253,45 @@ def conv_encoder(
     downsample_regularizer=None,
     zero_debias=False,
 ):
-    """The authors' ResNet encoder, returning the embedding.
+    """The authors' ResNet encoder, from images to the embedding.
 
     Conv2D(base_dim, stride `stem_strides`); then `num_scale - 1` times
     [scale block, channels x2, Conv2D stride 2]; global average pooling;
-    one dense scale block of width `emb_dim`.
+    one dense scale block of width `emb_dim`. The defaults are the
+    Split-VAE encoder; the BalancingVAE (two-stage) encoder is
+    `stem_strides=1, activation="relu", final_scale_block=True,
+    dense_batch_norm=False, zero_debias=True`, optionally with an L2
+    `downsample_regularizer`.
 
-    The defaults are the Split-VAE encoder. The BalancingVAE (two-stage)
-    encoder uses `stem_strides=1`, `activation="relu"`,
-    `final_scale_block=True` (a scale block also after the last
-    downsampling, so `num_scale` scale blocks in all),
-    `dense_batch_norm=False` and optionally an L2 `downsample_regularizer`
-    on the strided convolutions, and `zero_debias=True` (TF1's
-    bias-corrected moving statistics in every batch norm, as the authors'
-    TF1 code).
+    Args:
+        input_shape: tuple `(H, W, C)`, square, side `4 * 2**k`.
+        base_dim: int. Channels of the stem; doubled at each downsampling.
+            Defaults to 64.
+        num_scale: int. Number of scales (`num_scale - 1` stride-2
+            downsamplings). Defaults to 4.
+        kernel_size: int. Convolution kernel size. Defaults to 3.
+        block_per_scale: int. Residual blocks per scale block. Defaults to 1.
+        depth_per_block: int. BN-activation-convolution units per residual
+            block. Defaults to 2.
+        emb_dim: int. Width of the embedding. Defaults to 512.
+        activation: str. Non-linearity. Defaults to `"swish"`.
+        stem_strides: int. Stride of the first convolution. Defaults to 2.
+        name: str. Model name and prefix of the layer names.
+        final_scale_block: bool. Also a scale block after the last
+            downsampling (`num_scale` scale blocks in all). Defaults to False.
+        dense_batch_norm: bool. Batch norm in the dense scale block.
+            Defaults to True.
+        downsample_regularizer: regularizer or None. Kernel regularizer of
+            the stride-2 convolutions. Defaults to None.
+        zero_debias: bool. TF1's bias-corrected moving statistics in every
+            batch norm (`FusedBatchNormalization`). Defaults to False.
+
+    Returns:
+        A `keras.Model` images -> `(N, emb_dim)`.
+
+    Example:
+    >>> conv_encoder((32, 32, 1), base_dim=8, num_scale=2, emb_dim=16).output_shape
+    (None, 16)
     """
     inputs = keras.Input(shape=input_shape, name=f"{name}_input")
     dim = base_dim
@@ -291,13 +339,38 @@ def conv_decoder(
 ):
     """The authors' ResNet decoder, from the embedding to a sigmoid map.
 
-    Dense(4*4*dims[0]) reshaped to 4x4; per scale Conv2DTranspose(stride 2)
-    then a scale block; a final Conv2D(kernel_size, sigmoid) with
-    `output_channels` channels, computed in float32 under any dtype policy.
+    Dense(base_size^2 * dims[0]) reshaped to `base_size` x `base_size`;
+    per scale Conv2DTranspose(stride 2) then a scale block; a final
+    Conv2D(kernel_size, sigmoid) with `output_channels` channels, in
+    float32 under any dtype policy. The defaults are the Split-VAE decoder;
+    the BalancingVAE (two-stage) decoder is `base_size=2,
+    activation="relu", zero_debias=True`, optionally with an L2
+    `upsample_regularizer`.
 
-    The BalancingVAE (two-stage) decoder starts from `base_size=2` (a 2x2
-    map), uses ReLU, optionally an L2 `upsample_regularizer` on the
-    transposed convolutions, and `zero_debias=True` (see `conv_encoder`).
+    Args:
+        image_shape: tuple `(H, W, C)` of the images; H = W = `base_size * 2**k`.
+        output_channels: int. Channels of the output map (C, or 2C + 1
+            for the Split-VAE's sigma, x1, x2).
+        emb_dim: int. Width of the input embedding. Defaults to 512.
+        base_dim: int. Channels at the output scale; doubled (up to 1024)
+            toward the coarsest map (`decoder_channels`). Defaults to 64.
+        kernel_size: int. Convolution kernel size. Defaults to 3.
+        block_per_scale: int. Residual blocks per scale block. Defaults to 1.
+        depth_per_block: int. BN-activation-convolution units per residual
+            block. Defaults to 2.
+        activation: str. Non-linearity. Defaults to `"swish"`.
+        name: str. Model name and prefix of the layer names.
+        base_size: int. Side of the first map. Defaults to 4.
+        upsample_regularizer: regularizer or None. Kernel regularizer of
+            the transposed convolutions. Defaults to None.
+        zero_debias: bool. See `conv_encoder`. Defaults to False.
+
+    Returns:
+        A `keras.Model` `(N, emb_dim)` -> `(N, H, W, output_channels)` in [0, 1].
+
+    Example:
+    >>> conv_decoder((16, 16, 1), 1, emb_dim=8, base_dim=4).output_shape
+    (None, 16, 16, 1)
     """
     dims = decoder_channels(image_shape[0], base_dim, base_size=base_size)
     inputs = keras.Input(shape=(emb_dim,), name=f"{name}_input")

@@ -95,7 +95,7 @@ def _second_stage_factory(renormalize, options, seed):
     """A `SecondStageSampler` constructor, or the reason it is not available."""
     try:
         from keras_vaes.samplers.second_stage import SecondStageSampler
-    except ImportError as error:  # written separately (issue of the two-stage VAE)
+    except ImportError as error:  # an optional module: the row says why it is missing
         return None, f"keras_vaes.samplers.second_stage is not importable: {error}"
     kwargs = dict(options or {})
     kwargs.setdefault("seed", seed)
@@ -152,10 +152,8 @@ def sampler_matrix(
     seed=0,
     batch_size=100,
     factories=None,
-    gmm_max_iter=200,
-    flow_options=None,
-    second_stage_options=None,
     reference_features=None,
+    **factory_options,
 ):
     """Fits every applicable latent sampler on training codes; scores each on test images.
 
@@ -194,11 +192,11 @@ def sampler_matrix(
         batch_size: int. Encoding / decoding / feature batch. Defaults to 100.
         factories: dict or None. Replaces or adds `{name: (factory, reason)}`
             entries of `default_sampler_factories`.
-        gmm_max_iter, flow_options, second_stage_options: passed to
-            `default_sampler_factories`.
         reference_features: array `(M, d)` or None. The feature model's
             features of `test_images`, when the caller already has them
             (several models judged on one reference); None computes them.
+        **factory_options: `gmm_max_iter`, `flow_options`,
+            `second_stage_options`: passed to `default_sampler_factories`.
 
     Returns:
         A list of dicts, one per sampler, with keys `COLUMNS`: `sampler`,
@@ -226,10 +224,7 @@ def sampler_matrix(
             f"Unknown samplers {unknown}. Expected names among {sorted(SAMPLER_DESCRIPTIONS)} "
             "or keys of `factories`."
         )
-    table = default_sampler_factories(
-        model, seed=seed, gmm_max_iter=gmm_max_iter, flow_options=flow_options,
-        second_stage_options=second_stage_options,
-    )
+    table = default_sampler_factories(model, seed=seed, **factory_options)
     table.update(factories or {})
 
     def features_of(images):

@@ -19,8 +19,21 @@ def _check_dim(latent_dim, name="latent_dim", minimum=2):
     return check_positive_int(latent_dim, name, minimum=minimum)
 
 
+class _FlowStep(keras.layers.Layer):
+    # A bijection of (N, latent_dim) vectors whose call returns
+    # `(outputs, log_det)`; `get_config` returns the `config_keys` attributes
+    # (the constructor's arguments).
+    config_keys = ()
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape), tuple(input_shape[:1])
+
+    def get_config(self):
+        return {**super().get_config(), **{key: getattr(self, key) for key in self.config_keys}}
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class AffineCoupling(keras.layers.Layer):
+class AffineCoupling(_FlowStep):
     """RealNVP affine coupling (Dinh, Sohl-Dickstein, Bengio 2017, eq. 6-7).
 
     The vector is split in half, x = (x_a, x_b) with x_a the first
@@ -59,18 +72,15 @@ class AffineCoupling(keras.layers.Layer):
     [0.0, 0.0]
     """
 
+    config_keys = ("latent_dim", "hidden_units", "num_hidden", "num_classes", "scale_bound")
+
     def __init__(self, latent_dim, hidden_units=256, num_hidden=2, num_classes=None, scale_bound=2.0, **kwargs):
         super().__init__(**kwargs)
         self.latent_dim = _check_dim(latent_dim)
-        if hidden_units < 1 or num_hidden < 1:
-            raise ValueError(
-                "`hidden_units` and `num_hidden` must be >= 1. Received: "
-                f"hidden_units={hidden_units}, num_hidden={num_hidden}"
-            )
         if not scale_bound > 0:
             raise ValueError(f"`scale_bound` must be > 0. Received: scale_bound={scale_bound}")
-        self.hidden_units = int(hidden_units)
-        self.num_hidden = int(num_hidden)
+        self.hidden_units = check_positive_int(hidden_units, "hidden_units")
+        self.num_hidden = check_positive_int(num_hidden, "num_hidden")
         self.num_classes = int(num_classes) if num_classes else None
         self.scale_bound = float(scale_bound)
         self.split = latent_dim // 2
@@ -116,22 +126,10 @@ class AffineCoupling(keras.layers.Layer):
             log_det = ops.sum(s, axis=-1)
         return ops.concatenate([x_a, y_b], axis=-1), log_det
 
-    def compute_output_shape(self, input_shape, labels_shape=None):
-        return tuple(input_shape), tuple(input_shape[:1])
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "latent_dim": self.latent_dim,
-            "hidden_units": self.hidden_units,
-            "num_hidden": self.num_hidden,
-            "num_classes": self.num_classes,
-            "scale_bound": self.scale_bound,
-        }
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class ActNorm(keras.layers.Layer):
+class ActNorm(_FlowStep):
     """Per-dimension standardisation with moving statistics (ActNorm-like).
 
     y = (x - loc) * exp(-log_scale),  log|det dy/dx| = -sum(log_scale).
@@ -152,6 +150,8 @@ class ActNorm(keras.layers.Layer):
             to 0.99.
         epsilon: float. Added to the variance. Defaults to 1e-6.
     """
+
+    config_keys = ("latent_dim", "momentum", "epsilon")
 
     def __init__(self, latent_dim, momentum=0.99, epsilon=1e-6, **kwargs):
         super().__init__(**kwargs)
@@ -196,14 +196,3 @@ class ActNorm(keras.layers.Layer):
         if inverse:
             return inputs * ops.exp(log_scale) + loc, -log_det
         return (inputs - loc) * ops.exp(-log_scale), log_det
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape), tuple(input_shape[:1])
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "latent_dim": self.latent_dim,
-            "momentum": self.momentum,
-            "epsilon": self.epsilon,
-        }

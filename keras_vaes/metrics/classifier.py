@@ -30,7 +30,7 @@ import os
 import keras
 
 from keras_vaes.pretrained import WEIGHTS_DIR
-from keras_vaes.utils import sha256
+from keras_vaes.utils import check_positive_int, sha256
 
 INPUT_SHAPE = (32, 32, 1)
 FEATURE_DIM = 128
@@ -80,11 +80,8 @@ def build_classifier(feature_dim=FEATURE_DIM, num_classes=NUM_CLASSES, name="fea
     Returns:
         An uncompiled `keras.Model` returning logits.
     """
-    if feature_dim < 1 or num_classes < 2:
-        raise ValueError(
-            "Expected feature_dim >= 1 and num_classes >= 2. Received: "
-            f"feature_dim={feature_dim}, num_classes={num_classes}"
-        )
+    check_positive_int(feature_dim, "feature_dim")
+    check_positive_int(num_classes, "num_classes", minimum=2)
     dtype = "float32"
     images = keras.Input(INPUT_SHAPE, name="images")
     x = images

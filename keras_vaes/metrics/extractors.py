@@ -128,12 +128,10 @@ class FeatureExtractor:
             raise ValueError(
                 f"`input_range` must be (low, high) with high > low. Received: input_range={input_range}"
             )
-        if batch_size is not None and (isinstance(batch_size, bool) or int(batch_size) < 1):
-            raise ValueError(f"`batch_size` must be None or >= 1. Received: batch_size={batch_size}")
         self.model = model
         self.input_range = (low, high)
         self.description = description or getattr(model, "name", type(model).__name__)
-        self.batch_size = None if batch_size is None else int(batch_size)
+        self.batch_size = None if batch_size is None else utils.check_positive_int(batch_size, "batch_size")
         self.drop_remainder = bool(drop_remainder)
         self._identity = None
 
@@ -563,9 +561,7 @@ def extract_features(images, feature_model, batch_size=100, verbose=1):
     """
     images = check_images(images)
     extractor = as_extractor(feature_model)
-    if batch_size < 1:
-        raise ValueError(f"`batch_size` must be >= 1. Received: batch_size={batch_size}")
-    batch_size = extractor.batch_size or batch_size
+    batch_size = extractor.batch_size or utils.check_positive_int(batch_size, "batch_size")
     count = images.shape[0]
     if extractor.drop_remainder:
         count -= count % batch_size

@@ -9,7 +9,7 @@ Euclidean in pixel space.
 
 import numpy as np
 
-from keras_vaes.utils import check_positive_int
+from keras_vaes.utils import check_positive_int, check_same_item_size
 
 
 def _flatten(images, name):
@@ -39,11 +39,7 @@ def nearest_neighbours(queries, references, k=1, batch_size=256):
     """
     q = _flatten(queries, "queries")
     r = _flatten(references, "references")
-    if q.shape[1] != r.shape[1]:
-        raise ValueError(
-            "`queries` and `references` must have the same item shape. Received: "
-            f"queries.shape={np.shape(queries)}, references.shape={np.shape(references)}"
-        )
+    check_same_item_size(queries, references, ("queries", "references"), "item shape")
     k = check_positive_int(k, "k")
     if k > r.shape[0]:
         raise ValueError(

@@ -27,6 +27,8 @@ import collections
 
 import numpy as np
 
+from keras_vaes.utils import check_positive_int, check_same_item_size
+
 PrecisionRecall = collections.namedtuple("PrecisionRecall", ["precision", "recall"])
 PrecisionRecall.__doc__ = """Improved precision and recall (Kynkäänniemi et al. 2019, eq. 1), floats in [0, 1]."""
 
@@ -71,7 +73,7 @@ def knn_radii(features, k=3, batch_size=1000):
     """
     features = _check_features(features, "features")
     _check_k(k, features.shape[0], "features")
-    _check_batch_size(batch_size)
+    check_positive_int(batch_size, "batch_size")
     norms = np.sum(features * features, axis=1)
     radii = np.empty(features.shape[0])
     for start in range(0, features.shape[0], batch_size):
@@ -105,7 +107,7 @@ def manifold_membership(queries, manifold, radii, batch_size=1000):
             f"Expected one radius per manifold vector, shape ({manifold.shape[0]},). "
             f"Received: radii.shape={radii.shape}"
         )
-    _check_batch_size(batch_size)
+    check_positive_int(batch_size, "batch_size")
     query_norms = np.sum(queries * queries, axis=1)
     manifold_norms = np.sum(manifold * manifold, axis=1)
     inside = np.empty(queries.shape[0], dtype=bool)
@@ -117,18 +119,12 @@ def manifold_membership(queries, manifold, radii, batch_size=1000):
 
 
 def _check_k(k, count, name):
-    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"`k` must be an integer >= 1. Received: k={k!r}")
+    check_positive_int(k, "k")
     if count <= k:
         raise ValueError(
             f"`{name}` needs more than k={k} vectors to have k nearest neighbours "
             f"besides each vector itself. Received: {count} vectors."
         )
-
-
-def _check_batch_size(batch_size):
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"`batch_size` must be an integer >= 1. Received: batch_size={batch_size!r}")
 
 
 def precision_recall(real_features, fake_features, k=3, batch_size=1000):
@@ -164,14 +160,10 @@ def precision_recall(real_features, fake_features, k=3, batch_size=1000):
     """
     real = _check_features(real_features, "real_features")
     fake = _check_features(fake_features, "fake_features")
-    if real.shape[1] != fake.shape[1]:
-        raise ValueError(
-            "`real_features` and `fake_features` must have the same feature dimension. "
-            f"Received: real_features.shape={real.shape}, fake_features.shape={fake.shape}"
-        )
+    check_same_item_size(real, fake, ("real_features", "fake_features"), "feature dimension")
     _check_k(k, real.shape[0], "real_features")
     _check_k(k, fake.shape[0], "fake_features")
-    _check_batch_size(batch_size)
+    check_positive_int(batch_size, "batch_size")
     real_radii = knn_radii(real, k, batch_size)
     fake_radii = knn_radii(fake, k, batch_size)
     precision = float(np.mean(manifold_membership(fake, real, real_radii, batch_size)))

@@ -10,15 +10,15 @@ generated images it is an extension).
 import numpy as np
 
 from keras_vaes.samplers.base import _check_latent_matrix
+from keras_vaes.utils import check_positive_int
 
 
 def should_renormalize_latents(var_loss, mse, threshold=0.25):
     """Whether the second stage loses enough variance to renormalise.
 
-    The BalancingVAE authors' rule (DESIGN.md "Renormalisation at
-    generation"): renormalise the generated latents only when the second
-    stage shows an evident variance loss, `var_loss / mse > 0.25`, both
-    measured on the reconstruction of the latent means
+    The BalancingVAE authors' rule: renormalise the generated latents only
+    when the second stage shows an evident variance loss, `var_loss / mse >
+    0.25`, both measured on the reconstruction of the latent means
     (`metrics.variance_loss(z_mean, z_hat)`).
 
     Args:
@@ -56,11 +56,9 @@ def renormalization_target_std(z_mean, z_log_var, target="authors"):
     to the spread the variance law (eq. (4)) predicts for the aggregate
     posterior, `var(z_mean) + mean(sigma^2)` per latent variable (~1).
 
-    - `target="authors"` (default): what the authors' latest code
-      (BalancingVAE `computed_gamma.py`) computes, `adjust2 =
-      sqrt(mean_j(var_i(mu_ij) + mean_i(sigma_ij)))`: their encoder's
-      "log-var" output is a log-sd, so sigma, not sigma^2, enters the sum.
-    - `target="variance_law"`: the variance law itself,
+    - `target="authors"` (default): the authors' code's adjust2,
+      `sqrt(mean_j(var_i(mu_ij) + mean_i(sigma_ij)))`, sigma in the sum.
+    - `target="variance_law"`: the paper's reading, eq. (4),
       `sqrt(mean_j(var_i(mu_ij) + mean_i(sigma_ij^2)))`.
 
     Args:
@@ -119,9 +117,7 @@ def renormalize_latents(z, variance_law_mean, batch_size=None):
         raise ValueError(
             f"`variance_law_mean` must be > 0. Received: variance_law_mean={variance_law_mean}"
         )
-    step = z.shape[0] if batch_size is None else int(batch_size)
-    if step < 1:
-        raise ValueError(f"`batch_size` must be None or >= 1. Received: batch_size={batch_size}")
+    step = z.shape[0] if batch_size is None else check_positive_int(batch_size, "batch_size")
     out = np.empty_like(z)
     for start in range(0, z.shape[0], step):
         block = z[start : start + step]
@@ -142,11 +138,9 @@ def renormalize_images(images, data_std):
 
     "Variance Loss in VAEs", section 4: images are scaled around their
     per-pixel mean so that their mean per-pixel standard deviation equals
-    the data's, then clipped to [0, 1]. The authors' code does this to
-    reconstructions (REC); the same branch for generated images exists in
-    their `generate` but never runs (`type(adjust1) == np.float` is False
-    for their ndarray), so on generations it is the package's extension
-    (`TwoStageVAE.generate(rescale_images=True)`):
+    the data's, then clipped to [0, 1]. The authors apply it to
+    reconstructions (REC); on generated images it is the package's
+    extension (`TwoStageVAE.generate(rescale_images=True)`):
 
         m = mean_i(images[i]);  s = mean_pixels(std_i(images[i]))
         images' = clip((images - m) * data_std / s + m, 0, 1)
