@@ -14,11 +14,10 @@ import os
 
 import keras
 import numpy as np
-from keras.src.utils.io_utils import print_msg  # how Keras's own callbacks report
 
 from keras_vaes.metrics import fid
 from keras_vaes.samplers import GMMSampler, decode_latents
-from keras_vaes.utils import check_positive_int
+from keras_vaes.utils import check_positive_int, print_msg
 
 # The divergence guard every model's `fit` puts first (defined in utils).
 from keras_vaes.utils import StopOnDivergence, TrainingDivergedError  # noqa: F401

@@ -1,18 +1,21 @@
-"""Argument and input checks, the divergence guard and file helpers shared by the package.
+"""Argument and input checks, the divergence guard, messages and file helpers of the package.
 
 Every check raises with what was received and what is expected, so a user
 reading the message knows what to change. The package's models call them
 at the top of their constructors (`check_positive_int`, `check_float`,
 `check_input_shape`), of `fit` (`check_fit_input`, `with_divergence_guard`)
-and of `encode` / `decode` (`check_images`, `check_latents`).
+and of `encode` / `decode` (`check_images`, `check_latents`); behind a
+`verbose=` argument they report with `print_msg`, as Keras's callbacks do.
 """
 
 import glob
 import hashlib
 import inspect
+import logging
 import math
 import os
 import re
+import sys
 import warnings
 
 import keras
@@ -123,6 +126,23 @@ def check_input_shape(input_shape, name="input_shape"):
                 f"the {label} is {why}. Received: {name}={dims}"
             )
     return tuple(int(d) for d in dims)
+
+
+def check_same_item_size(first, second, names, what="item size"):
+    """Raises unless two batches `(N, ...)` hold items of as many entries.
+
+    Args:
+        first, second: arrays (or array-likes) whose first axis is the batch.
+        names: pair of str. The arguments' names, for the message.
+        what: str. What must agree, for the message (e.g. "feature
+            dimension"). Defaults to "item size".
+    """
+    first_shape, second_shape = np.shape(first), np.shape(second)
+    if math.prod(first_shape[1:]) != math.prod(second_shape[1:]):
+        raise ValueError(
+            f"`{names[0]}` and `{names[1]}` must have the same {what}. Received: "
+            f"{names[0]}.shape={first_shape}, {names[1]}.shape={second_shape}"
+        )
 
 
 # --- Inputs ----------------------------------------------------------------
@@ -457,6 +477,47 @@ def with_divergence_guard(callbacks):
     if not any(isinstance(c, StopOnDivergence) for c in callbacks):
         callbacks.insert(0, StopOnDivergence())
     return callbacks
+
+
+# --- Messages ----------------------------------------------------------------
+
+
+def _public_print_msg(message, line_break=True):
+    # Keras's `print_msg` through public API only: stdout when interactive
+    # logging is on, else the "keras_vaes" logger.
+    if keras.utils.is_interactive_logging_enabled():
+        sys.stdout.write(f"{message}\n" if line_break else message)
+        sys.stdout.flush()
+    else:
+        logging.getLogger("keras_vaes").info(message)
+
+
+try:  # Keras's own (private) helper, as its callbacks report
+    from keras.src.utils.io_utils import print_msg as _keras_print_msg
+except ImportError:  # a Keras that moved it: the public-API equivalent
+    _keras_print_msg = None
+
+
+def print_msg(message, line_break=True):
+    """Reports a progress message the way Keras's own callbacks do.
+
+    With interactive logging on (`keras.config.enable_interactive_logging`,
+    the default) the message goes to stdout; off, to logging. The package
+    uses this behind its `verbose=` arguments and never `print`s.
+
+    Args:
+        message: the message; converted with `str`.
+        line_break: bool. End the message with a newline. Defaults to True.
+
+    Example:
+    >>> print_msg("epoch 1: fid=12.300")
+    epoch 1: fid=12.300
+    """
+    message = str(message)
+    if _keras_print_msg is not None:
+        _keras_print_msg(message, line_break=line_break)
+    else:
+        _public_print_msg(message, line_break=line_break)
 
 
 # --- Files -------------------------------------------------------------------

@@ -18,13 +18,13 @@ import os
 
 import keras
 import numpy as np
-from keras.src.utils.io_utils import print_msg  # how Keras's own callbacks report
 
 from keras_vaes import plotting
 from keras_vaes.evaluation import tables
 from keras_vaes.layers import Sampling
 from keras_vaes.metrics import diagnostics
 from keras_vaes.samplers import GMMSampler, NormalSampler, decode_latents
+from keras_vaes.utils import print_msg
 
 # The Split-VAE paper's FID numbers, {row: {column: value}}.
 # Table 1, MNIST (32 latent variables, 12,793,667 params), by beta.

@@ -14,9 +14,9 @@ import csv
 import os
 
 import numpy as np
-from keras.src.utils.io_utils import print_msg  # how Keras's own callbacks report
 
 from keras_vaes.metrics import fid
+from keras_vaes.utils import print_msg
 
 CIFAR10_CLASSES = ("plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 # Table 2 of the paper (Keras InceptionV3 features).
