@@ -4,7 +4,7 @@ Rivera, "GAMIX-VAE: a VAE with Gaussian mixture based posterior", section 3.2
 (ResNetV2 encoder and decoder, He et al. 2016; a PatchGAN discriminator,
 Isola et al. 2017). The paper gives no layer list; the blocks below are those
 of the author's public Keras 3 code (marianorivera/How2TrainUrVAE,
-`reader.py` and `discriminator.py`; DESIGN.md, "GAMIX-VAE"):
+`reader.py` and `discriminator.py`; docs/papers/gamix.md):
 
 - `triple_conv`: pre-activation BN-ReLU-Conv3x3, BN-ReLU-Conv3x3,
   BN-ReLU-Conv1x1, all of the same width.

@@ -30,7 +30,7 @@ from keras_vaes.samplers import lerp, slerp
 from keras_vaes.utils import check_positive_int
 
 # Table 1 of the paper (CelebA 128x128, latent 128). The beta-VAE row has
-# one number in the extracted text, read as its separability (DESIGN.md).
+# one number in the extracted text, read as its separability.
 PAPER_TABLE1 = {
     "VAE": {"separability": 2.14, "fid": 41.4},
     "beta-VAE": {"separability": 2.09},

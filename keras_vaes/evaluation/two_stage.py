@@ -74,8 +74,7 @@ def evaluation_images(x_train, x_test, split="test", count=EVALUATION_COUNT, see
         x_train: training images (used with `split="train"`).
         x_test: test images.
         split: str. "test" (default, the authors': shuffled with `seed`,
-            first `count`) or "train" (the first `count` training images,
-            the package's earlier protocol).
+            first `count`) or "train" (the first `count` training images).
         count: int. Defaults to 10,000.
         seed: int. Seed of the shuffle (the authors' is unseeded).
 

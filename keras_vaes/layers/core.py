@@ -142,40 +142,35 @@ def _replicas_in_sync():
 class FusedBatchNormalization(keras.layers.BatchNormalization):
     """`keras.layers.BatchNormalization` with TensorFlow's fused kernel.
 
-    Same variables, same maths and the same moving-statistics update as the
-    Keras layer (biased batch variance, `momentum` as in Keras), so weights
-    are interchangeable. In training on the TensorFlow backend the batch
-    statistics and normalisation go through one fused op
-    (`FusedBatchNormV3`), several times faster on CPU than the composite
-    `ops.moments` + `ops.batch_normalization` path that Keras 3 uses, and as
-    fast as the fused layer of Keras 2 the authors trained with; inference
-    (moving statistics) uses the same op. Float32 and bfloat16 inputs
-    (`mixed_bfloat16` policy: statistics and scale/offset stay float32, as
-    in the Keras layer). Elsewhere (other backends, masks, other axes,
-    renorm, float16) it is the Keras layer.
-
-    In a data-parallel `tf.distribute` step with several replicas it
-    normalises with the global batch's statistics (all-reduced, like
-    `synchronized=True`), so training on N devices computes what one device
-    does with the same global batch (the papers' batch statistics).
+    Same variables, maths and moving-statistics update as the Keras layer
+    (biased batch variance, Keras's `momentum`), so weights are
+    interchangeable. On the TensorFlow backend, for float32 and bfloat16
+    inputs, training and inference run one fused op (`FusedBatchNormV3`,
+    as Keras 2's layer did; statistics and scale/offset stay float32);
+    elsewhere (other backends, masks, other axes, renorm, float16) it is
+    the Keras layer. In a data-parallel `tf.distribute` step it normalises
+    with the global batch's statistics (like `synchronized=True`), so N
+    devices compute what one device does with the same global batch.
 
     With `zero_debias=True` the moving statistics are TF1's bias-corrected
-    moving average, `tf.compat.v1.train.assign_moving_average(...,
-    zero_debias=True)`, which the two-stage authors' batch norm uses
-    (BalancingVAE `computed_gamma.py`, Dai & Wipf `network/util.py`): a
-    biased accumulator `b <- m * b + (1 - m) * batch_stat` started at 0,
-    and `moving_stat = b / (1 - m^t)` after t updates, so the initial 0 / 1
-    leave no trace. The layer keeps `b` for the mean and the variance and
-    `decay_power` = the product of the momenta used so far (m^t for a fixed
-    momentum, TF1's `1 - bias_factor`; the product also stays exact when
-    the momentum is changed between calls, as `recalibrate_batch_norm`
-    does). These three extra non-trainable variables exist only with
-    `zero_debias=True`; otherwise the weights are those of the Keras layer.
+    moving average (`tf.compat.v1.train.assign_moving_average(...,
+    zero_debias=True)`): a biased accumulator `b <- m * b + (1 - m) *
+    batch_stat` started at 0, and `moving_stat = b / (1 - m^t)` after t
+    updates. Three non-trainable variables (`b` of the mean and of the
+    variance, and `decay_power`, the product of the momenta so far) exist
+    only then; otherwise the weights are those of the Keras layer.
 
     Args:
-        zero_debias: bool. TF1's bias-corrected moving statistics (see
-            above). Defaults to False (Keras's plain moving average).
+        zero_debias: bool. TF1's bias-corrected moving statistics, as the
+            two-stage authors' TF1 batch norm. Defaults to False (Keras's
+            plain moving average, as the Split-VAE authors' Keras 2).
         **kwargs: the arguments of `keras.layers.BatchNormalization`.
+
+    Example:
+    >>> layer = FusedBatchNormalization(momentum=0.9, zero_debias=True)
+    >>> y = layer(ops.ones((4, 3)), training=True)
+    >>> [round(float(v), 4) for v in ops.convert_to_numpy(layer.moving_mean)]
+    [1.0, 1.0, 1.0]
     """
 
     def __init__(self, *args, zero_debias=False, **kwargs):

@@ -52,10 +52,14 @@ class SpatialLayerNormalization(keras.layers.LayerNormalization):
     The GAMIX encoder's first layer normalises each image and channel over
     height and width, with gamma and beta of shape (H, W) (the author's
     `LayerNormalization(axis=(1, 2))`). Same variables and maths as the
-    Keras layer; on PyTorch computed with `keras.ops` means, because Keras's PyTorch
-    backend sends non-trailing axes to `torch.layer_norm`, which rejects
-    them (Keras 3.15: "Given normalized_shape=[H, W], expected input with
-    shape [*, H, W]").
+    Keras layer; on PyTorch it is computed with `keras.ops` means, since
+    `torch.layer_norm` takes trailing axes only.
+
+    Args:
+        axis: the normalised axes. Defaults to (1, 2), height and width.
+        epsilon: float. Added to the variance. Defaults to 1e-3 (Keras's
+            default, the author's).
+        **kwargs: the other arguments of `keras.layers.LayerNormalization`.
     """
 
     def __init__(self, axis=(1, 2), epsilon=1e-3, **kwargs):
@@ -63,8 +67,8 @@ class SpatialLayerNormalization(keras.layers.LayerNormalization):
 
     def call(self, inputs):
         if keras.backend.backend() != "torch":
-            # Keras's own path. (On TensorFlow 2.21 with oneDNN, the composite
-            # below corrupted the heap in training at 16x16 inputs.)
+            # Keras's own path (the composite below is for PyTorch only; see
+            # docs/development.md, "Implementation notes").
             return super().call(inputs)
         x = ops.cast(inputs, self.compute_dtype)
         axes = [a % len(x.shape) for a in self.axis]

@@ -5,7 +5,7 @@
   reconstruction error and Kullback-Leibler divergence in Variational
   Autoencoders" (2020).
 - Inactive (collapsed) latent variables: the criteria of the Split-VAE
-  authors' script (DESIGN.md, "Inactive").
+  authors' script.
 - Variance loss: "Variance Loss in Variational Autoencoders", section 3.
 - Reconstruction health: inference-mode reconstructions compared with the
   mean image and the training MSE (catches stale batch-norm statistics).
@@ -102,8 +102,7 @@ def inactive_variables(z_mean, z_log_var, threshold=0.05, log_var_threshold=0.95
     A collapsed variable carries no information: its posterior mean barely
     moves across inputs, and (by the variance law) its posterior variance
     is close to the prior's 1. The Split-VAE authors' script counts
-    `var(z_mean) < 0.05`, and as a second view `mean(exp(z_log_var)) > 0.95`
-    (DESIGN.md, "Inactive").
+    `var(z_mean) < 0.05`, and as a second view `mean(exp(z_log_var)) > 0.95`.
 
     Args:
         z_mean: array `(num_samples, latent_dim)`. Posterior means.

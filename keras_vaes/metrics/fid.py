@@ -5,7 +5,7 @@ Split-VAE (Asperti, Bugo, Filippini, IEEE Access 2022) eq. (5):
 
     FID = ||mu1 - mu2||^2 + Tr(C1 + C2 - 2 (C1 C2)^(1/2)).
 
-Protocol (DESIGN.md, "FID protocol"): Keras InceptionV3 features of images
+Protocol (docs/fid.md): Keras InceptionV3 features of images
 in [0, 1] (`keras_vaes.metrics.extractors`), 10,000 reference images vs
 10,000 generated ones; reference statistics cached on disk by
 `keras_vaes.metrics.fid_cache.cached_statistics`. The extractor and cache
@@ -123,15 +123,11 @@ def frechet_distance(mu1, sigma1, mu2, sigma2):
     Gaussians are fitted to Inception features.
 
     `Tr((C1 C2)^(1/2))` is the sum of the square roots of the eigenvalues
-    of `C1 C2`. With any factor `C1 = G G^T` (here a rank-revealing pivoted
-    Cholesky, `G` of shape `(d, rank)`), `C1 C2 = G (G^T C2)` has the same
-    nonzero eigenvalues as the symmetric PSD matrix `G^T C2 G`, so one
-    symmetric eigenvalue problem in float64 replaces `scipy.linalg.sqrtm`
-    of the non-symmetric product: several times faster on 2048x2048
-    covariances, and real and finite when they are rank-deficient (e.g.
-    features of fewer than 2048 images), where `sqrtm` leaves complex
-    round-off or NaN. Negative eigenvalues (round-off) are clipped at 0,
-    and so is a tiny negative result.
+    of `C1 C2`, computed as those of the symmetric PSD matrix `G^T C2 G`
+    with `C1 = G G^T` (a rank-revealing pivoted Cholesky) in float64: real
+    and finite also for rank-deficient covariances (features of fewer
+    images than dimensions). Negative eigenvalues (round-off) are clipped
+    at 0, and so is a tiny negative result.
 
     Args:
         mu1: array of shape `(d,)`. Mean of the first set of features.
