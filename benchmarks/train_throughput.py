@@ -235,14 +235,24 @@ def _make_fit_runner(model, x, batch, warmup, per_tick=1):
     import keras
 
     clock = _Clock()
+    start_state = []  # weights and optimizer slots after the first (untimed) run
 
     class Timer(keras.callbacks.Callback):
         def on_train_batch_end(self, batch_index, logs=None):
             clock.tick()
 
     def run():
+        # Every timed window starts from the same state: on random data,
+        # windows chained one after another can drift into divergence.
+        if start_state:
+            model.set_weights(start_state[0])
+            for variable, value in zip(model.optimizer.variables, start_state[1]):
+                variable.assign(value)
         clock.__init__()
         model.fit(x, epochs=1, batch_size=batch, verbose=0, shuffle=False, callbacks=[Timer()])
+        if not start_state:
+            start_state[:] = [model.get_weights(),
+                              [keras.ops.convert_to_numpy(v) for v in model.optimizer.variables]]
         return clock.rates(warmup, batch * per_tick)
 
     return run

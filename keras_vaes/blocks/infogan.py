@@ -22,6 +22,7 @@ FP-VAE, AAE, Prior-AAE) builds its networks here, so comparisons are fair.
 import keras
 from keras import layers
 
+from keras_vaes.layers import conv
 from keras_vaes.layers.core import FusedBatchNormalization
 
 # Lucic et al.'s InfoGAN network (MNIST, Fashion-MNIST, CIFAR-10).
@@ -124,7 +125,7 @@ def infogan_encoder(
     images = keras.Input(shape=input_shape, name="images")
     x = images
     for i, f in enumerate(filters):
-        x = layers.Conv2D(f, 4, strides=2, padding="same", name=f"{name}_conv{i}")(x)
+        x = conv.Conv2D(f, 4, strides=2, padding="same", name=f"{name}_conv{i}")(x)
         if i > 0:  # InfoGAN: no BN after the first convolution
             x = _batch_norm(f"{name}_conv{i}_bn")(x)
         x = layers.LeakyReLU(LEAKY_SLOPE, name=f"{name}_conv{i}_lrelu")(x)
@@ -175,10 +176,10 @@ def infogan_decoder(
     x = layers.ReLU(name=f"{name}_project_relu")(x)
     x = layers.Reshape((height // factor, width // factor, filters[-1]), name=f"{name}_reshape")(x)
     for i, f in enumerate(reversed(filters[:-1])):
-        x = layers.Conv2DTranspose(f, 4, strides=2, padding="same", name=f"{name}_deconv{i}")(x)
+        x = conv.Conv2DTranspose(f, 4, strides=2, padding="same", name=f"{name}_deconv{i}")(x)
         x = _batch_norm(f"{name}_deconv{i}_bn")(x)
         x = layers.ReLU(name=f"{name}_deconv{i}_relu")(x)
-    outputs = layers.Conv2DTranspose(
+    outputs = conv.Conv2DTranspose(
         channels, 4, strides=2, padding="same", activation="sigmoid",
         dtype="float32", name=f"{name}_out",
     )(x)

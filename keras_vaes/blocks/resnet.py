@@ -13,6 +13,7 @@ import functools
 import keras
 from keras import layers
 
+from keras_vaes.layers import conv
 from keras_vaes.layers.core import FusedBatchNormalization
 
 # The authors' BatchNormalization: momentum 0.999, epsilon 1e-5.
@@ -85,10 +86,10 @@ def residual_block(
         channels.
     """
 
-    def conv(layer_name):
-        return layers.Conv2D(filters, kernel_size, padding="same", name=layer_name)
+    def convolution(layer_name):
+        return conv.Conv2D(filters, kernel_size, padding="same", name=layer_name)
 
-    return _residual(conv, "conv", depth, activation, name, True, zero_debias)
+    return _residual(convolution, "conv", depth, activation, name, True, zero_debias)
 
 
 def dense_residual_block(
@@ -295,7 +296,7 @@ def conv_encoder(
     """
     inputs = keras.Input(shape=input_shape, name=f"{name}_input")
     dim = base_dim
-    x = layers.Conv2D(
+    x = conv.Conv2D(
         dim, kernel_size, strides=stem_strides, padding="same",
         name=f"{name}_stem",
     )(inputs)
@@ -305,7 +306,7 @@ def conv_encoder(
             name=f"{name}_scale{i}", zero_debias=zero_debias,
         )(x)
         dim *= 2
-        x = layers.Conv2D(
+        x = conv.Conv2D(
             dim, kernel_size, strides=2, padding="same",
             name=f"{name}_down{i}",
             kernel_regularizer=downsample_regularizer,
@@ -377,7 +378,7 @@ def conv_decoder(
     x = layers.Dense(base_size * base_size * dims[0], name=f"{name}_dense")(inputs)
     x = layers.Reshape((base_size, base_size, dims[0]), name=f"{name}_reshape")(x)
     for i, dim in enumerate(dims[1:]):
-        x = layers.Conv2DTranspose(
+        x = conv.Conv2DTranspose(
             dim, kernel_size, strides=2, padding="same", name=f"{name}_up{i}",
             kernel_regularizer=upsample_regularizer,
         )(x)
@@ -387,7 +388,7 @@ def conv_decoder(
         )(x)
     # Float32 even under a mixed-precision policy: the output feeds the
     # loss (Keras's mixed-precision guide: keep the last layer float32).
-    outputs = layers.Conv2D(
+    outputs = conv.Conv2D(
         output_channels, kernel_size, padding="same", activation="sigmoid",
         dtype="float32", name=f"{name}_output",
     )(x)

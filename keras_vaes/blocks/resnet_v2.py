@@ -24,6 +24,7 @@ import math
 import keras
 from keras import layers
 
+from keras_vaes.layers import conv
 from keras_vaes.layers.core import FusedBatchNormalization
 from keras_vaes.layers.gamix import SpatialLayerNormalization
 from keras_vaes.utils import check_positive_int
@@ -52,9 +53,9 @@ def triple_conv(filters, strides=1, name="triple"):
     """
 
     def apply(x):
-        y = layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv1")(_bn_relu(x, f"{name}_a1"))
-        y = layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv2")(_bn_relu(y, f"{name}_a2"))
-        return layers.Conv2D(
+        y = conv.Conv2D(filters, 3, padding="same", name=f"{name}_conv1")(_bn_relu(x, f"{name}_a1"))
+        y = conv.Conv2D(filters, 3, padding="same", name=f"{name}_conv2")(_bn_relu(y, f"{name}_a2"))
+        return conv.Conv2D(
             filters, 1, strides=strides, padding="same", name=f"{name}_conv3"
         )(_bn_relu(y, f"{name}_a3"))
 
@@ -75,7 +76,7 @@ def down_block(filters, name="down"):
 
     def apply(x):
         y = triple_conv(filters, strides=2, name=name)(x)
-        shortcut = layers.Conv2D(
+        shortcut = conv.Conv2D(
             filters, 1, strides=2, padding="same", name=f"{name}_shortcut"
         )(_bn_relu(x, f"{name}_s"))
         return layers.Add(name=f"{name}_add")([y, shortcut])
@@ -91,11 +92,11 @@ def up_block(filters, name="up"):
     """
 
     def apply(x):
-        y = layers.Conv2D(filters, 1, padding="same", name=f"{name}_conv1")(_bn_relu(x, f"{name}_a1"))
-        y = layers.Conv2DTranspose(
+        y = conv.Conv2D(filters, 1, padding="same", name=f"{name}_conv1")(_bn_relu(x, f"{name}_a1"))
+        y = conv.Conv2DTranspose(
             filters, 3, strides=2, padding="same", name=f"{name}_convt1"
         )(_bn_relu(y, f"{name}_a2"))
-        shortcut = layers.Conv2DTranspose(
+        shortcut = conv.Conv2DTranspose(
             filters, 3, strides=2, padding="same", name=f"{name}_convt2"
         )(_bn_relu(x, f"{name}_s"))
         return layers.Add(name=f"{name}_add")([y, shortcut])
@@ -146,12 +147,12 @@ def resnet_v2_encoder(input_shape, latent_dim, filters=128, identity_blocks=2, n
     check_latent_dim(latent_dim)
     images = keras.Input(shape=input_shape, name="images")
     x = SpatialLayerNormalization(axis=(1, 2), epsilon=1e-3, name=f"{name}_layer_norm")(images)
-    x = layers.Conv2D(filters, 3, padding="same", name=f"{name}_stem")(x)
+    x = conv.Conv2D(filters, 3, padding="same", name=f"{name}_stem")(x)
     for s in range(stages):
         for i in range(identity_blocks):
             x = identity_block(filters, name=f"{name}_s{s}_id{i}")(x)
         x = down_block(filters, name=f"{name}_s{s}_down")(x)
-    x = layers.Conv2D(latent_dim // 8, 1, padding="same", name=f"{name}_to_latent")(x)
+    x = conv.Conv2D(latent_dim // 8, 1, padding="same", name=f"{name}_to_latent")(x)
     x = layers.Flatten(name=f"{name}_flatten")(x)
     z_mean = layers.Dense(latent_dim, dtype="float32", name="z_mean")(x)
     z_log_var = layers.Dense(latent_dim, dtype="float32", name="z_log_var")(x)
@@ -172,12 +173,12 @@ def resnet_v2_decoder(input_shape, latent_dim, filters=128, identity_blocks=1, n
     z = keras.Input(shape=(latent_dim,), name="z")
     x = layers.Dense(BASE_SIZE * BASE_SIZE * (latent_dim // 8), name=f"{name}_dense")(z)
     x = layers.Reshape((BASE_SIZE, BASE_SIZE, latent_dim // 8), name=f"{name}_reshape")(x)
-    x = layers.Conv2D(filters, 3, padding="same", name=f"{name}_stem")(x)
+    x = conv.Conv2D(filters, 3, padding="same", name=f"{name}_stem")(x)
     for s in range(stages):
         for i in range(identity_blocks):
             x = identity_block(filters, name=f"{name}_s{s}_id{i}")(x)
         x = up_block(filters if s < stages - 1 else channels, name=f"{name}_s{s}_up")(x)
-    x = layers.Conv2D(channels, 1, padding="same", dtype="float32", name=f"{name}_output")(x)
+    x = conv.Conv2D(channels, 1, padding="same", dtype="float32", name=f"{name}_output")(x)
     return keras.Model(z, x, name=name)
 
 
@@ -204,7 +205,7 @@ def patchgan_discriminator(
     images = keras.Input(shape=input_shape, name="images")
     x = images
     for i, (f, s) in enumerate(zip(filters_list, strides)):
-        x = layers.Conv2D(f, 3, strides=s, padding="same", name=f"{name}_conv{i}")(x)
+        x = conv.Conv2D(f, 3, strides=s, padding="same", name=f"{name}_conv{i}")(x)
         x = _bn(f"{name}_bn{i}")(x)
         if i < len(filters_list) - 1:
             x = layers.LeakyReLU(negative_slope, name=f"{name}_lrelu{i}")(x)
