@@ -16,7 +16,7 @@ Every model trains with Keras's own `fit` on TensorFlow, JAX and PyTorch.
 """
 
 from keras_vaes import blocks, datasets, layers, losses, metrics, optimizers, plotting, samplers
-from keras_vaes import callbacks, evaluation, priors, training
+from keras_vaes import callbacks, evaluation, training
 from keras_vaes.balancing import GammaBalancer, balancing_update
 from keras_vaes.layers import Sampling, SplitComposition, split_composition
 from keras_vaes.models.base import BalancedVAE, TrainingDivergedError
@@ -34,6 +34,8 @@ from keras_vaes.models.two_stage import (
     build_two_stage_vae,
 )
 from keras_vaes.pretrained import load_pretrained
+# After the models: `priors` builds on `models.saving`.
+from keras_vaes import priors
 from keras_vaes.priors import FlowSampler, RealNVPPrior
 
 __version__ = "0.2.0"

@@ -16,6 +16,7 @@ from keras import ops
 from keras_vaes.layers.core import PACKAGE
 from keras_vaes.layers.flow import ActNorm, AffineCoupling, _check_dim
 from keras_vaes.losses.learned_priors import flow_log_prob
+from keras_vaes.models.saving import ConstructorConfig
 from keras_vaes.utils import check_positive_int
 
 
@@ -29,6 +30,10 @@ def coupling_permutations(latent_dim, num_couplings, seed=None):
 
     Returns:
         A list of `num_couplings - 1` lists of ints.
+
+    Example:
+    >>> coupling_permutations(2, 3, seed=0)  # for d = 2, the swap
+    [[1, 0], [1, 0]]
     """
     rng = np.random.default_rng(seed)
     split = latent_dim // 2
@@ -43,7 +48,7 @@ def coupling_permutations(latent_dim, num_couplings, seed=None):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class RealNVPPrior(keras.Model):
+class RealNVPPrior(ConstructorConfig, keras.Model):
     """RealNVP prior p_theta(z_T) with f_theta: Z_T -> Z_0 (section 3).
 
     f = couplings and fixed permutations after an `ActNorm` normalising
@@ -59,7 +64,7 @@ class RealNVPPrior(keras.Model):
         latent_dim: int >= 2. Size of z.
         num_couplings: int. Number of affine couplings. Defaults to 8.
         hidden_units: int. Width of each coupling's 2-layer MLP. Defaults
-            to 256 (DESIGN.md: 512 for d >= 64 is reasonable).
+            to 256 (`FlowPriorVAE` takes 512 for latent_dim >= 64).
         num_classes: int or None. Number of labels of a conditional prior.
         seed: int or None. Seed of the permutations (and of `sample` when
             it gets none).
@@ -97,6 +102,7 @@ class RealNVPPrior(keras.Model):
         if permutations is None:
             permutations = coupling_permutations(latent_dim, num_couplings, seed)
         permutations = [[int(i) for i in p] for p in permutations]
+        scale_bound, momentum = float(scale_bound), float(momentum)
         if len(permutations) != num_couplings - 1 or any(
             sorted(p) != list(range(latent_dim)) for p in permutations
         ):
@@ -132,14 +138,11 @@ class RealNVPPrior(keras.Model):
         # === Config ===
         self.latent_dim = latent_dim
         self.num_couplings = num_couplings
-        self.hidden_units = hidden_units
         self.num_classes = num_classes
-        self.seed = seed
         self.permutations = permutations
         self.inverse_permutations = [np.argsort(p).tolist() for p in permutations]
-        self.scale_bound = float(scale_bound)
-        self.momentum = float(momentum)
         self._rng = np.random.default_rng(seed)
+        self._record_config(locals())
 
     # --- The bijection ----------------------------------------------------
 
@@ -271,24 +274,6 @@ class RealNVPPrior(keras.Model):
             self.compile(optimizer=keras.optimizers.Adam(learning_rate))
         x = z if labels is None else (z, np.asarray(labels))
         return self.fit(x, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=verbose, **kwargs)
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "latent_dim": self.latent_dim,
-            "num_couplings": self.num_couplings,
-            "hidden_units": self.hidden_units,
-            "num_classes": self.num_classes,
-            "seed": self.seed,
-            "permutations": [list(p) for p in self.permutations],
-            "scale_bound": self.scale_bound,
-            "momentum": self.momentum,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
 
 # Moved to keras_vaes.samplers.flow; kept importable from here.

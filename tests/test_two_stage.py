@@ -683,3 +683,13 @@ def test_evaluation_flags_a_broken_inference_mode_in_results(tmp_path):
     text = open(md_path).read()
     assert "**WARNING — inference mode broken" in text
     assert "var_loss2 / mse2" in text and "gamma_z noise" in text
+
+
+def test_build_two_stage_vae_forwards_first_stage_arguments():
+    model = tiny_model(kl_weight=2.0, zero_debias=False, second_depth=2, second_initial_mse=0.5)
+    first, second = model.first_stage.get_config(), model.second_stage.get_config()
+    assert (first["kl_weight"], first["zero_debias"], first["base_dim"]) == (2.0, False, 8)
+    assert (second["second_depth"], second["initial_mse"], second["seed"]) == (2, 0.5, 2)
+    assert (model.first_stage.name, model.second_stage.name) == ("first_stage", "second_stage")
+    with pytest.raises((TypeError, ValueError)):  # Keras refuses unknown keywords
+        tiny_model(no_such_argument=1)

@@ -57,6 +57,10 @@ class BalancedVAE(GenerativeModel, SafeSaving, keras.Model):
     balancing_rule = "two_stage"
 
     def _build_graph(self, encoder, decoder, seed, initial_mse=1.0, **kwargs):
+        # Keras's functional constructor would drop a misspelt argument silently.
+        unknown = sorted(set(kwargs) - {"name", "trainable", "dtype"})
+        if unknown:
+            raise TypeError(f"{type(self).__name__}() got unexpected keyword arguments: {unknown}")
         sampling = Sampling(seed=seed, dtype="float32", name="sampling")
         data = keras.Input(shape=encoder.input_shape[1:], name="inputs")
         mean, log_var = encoder(data)

@@ -18,24 +18,19 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_vaes.blocks.infogan import INFOGAN_FILTERS, DENSE_UNITS, check_infogan_shape
+from keras_vaes.blocks.infogan import INFOGAN_FILTERS, DENSE_UNITS
 from keras_vaes.blocks.infogan import infogan_decoder, infogan_encoder
 from keras_vaes.layers.core import PACKAGE, Sampling
 from keras_vaes.losses.gaussian import gaussian_kl
 from keras_vaes.losses.learned_priors import fp_vae_loss, kl_annealing
 from keras_vaes.losses.learned_priors import merged_prior_input
 from keras_vaes.priors import RealNVPPrior
-from keras_vaes.models.image_model import ImageModelAPI, check_beta, check_latent_dim, default_optimizer
+from keras_vaes.models.image_model import ImageModelAPI, check_network_arguments, default_optimizer
 from keras_vaes.models.saving import SafeSaving
-from keras_vaes.utils import (
-    check_input_shape,
-    check_positive_float,
-    check_positive_int,
-    describe,
-)
+from keras_vaes.utils import check_positive_float, check_positive_int, describe
 
 # At beta = 0 nothing bounds sigma (eq. 8): the reconstruction drives
-# log sigma^2 to -inf. DESIGN.md: a short MNIST run went NaN without a clamp.
+# log sigma^2 to -inf, so it is clamped.
 LOG_VAR_RANGE = (-20.0, 10.0)
 
 
@@ -145,18 +140,16 @@ class FlowPriorVAE(ImageModelAPI, SafeSaving, keras.Model):
         perceptual_model=None,
         **kwargs,
     ):
-        filters = tuple(int(f) for f in filters)
-        input_shape = check_infogan_shape(check_input_shape(input_shape), filters)
-        latent_dim = check_latent_dim(latent_dim)
-        beta = check_beta(beta)
+        input_shape, latent_dim, beta, filters, dense_units = check_network_arguments(
+            input_shape, latent_dim, beta, filters, dense_units
+        )
         if prior not in ("flow", "normal"):
             raise ValueError(f"`prior` must be 'flow' or 'normal'. Received: prior={prior!r}")
-        check_positive_float(gamma, "gamma")
-        check_positive_int(anneal_steps, "anneal_steps", minimum=0)
+        gamma = check_positive_float(gamma, "gamma")
+        anneal_steps = check_positive_int(anneal_steps, "anneal_steps", minimum=0)
         if num_classes is not None:
-            check_positive_int(num_classes, "num_classes")
-        check_positive_int(dense_units, "dense_units")
-        low, high = (float(v) for v in log_var_range)
+            num_classes = check_positive_int(num_classes, "num_classes")
+        low, high = log_var_range = tuple(float(v) for v in log_var_range)
         if not low < high:
             raise ValueError(f"`log_var_range` must be (low, high) with low < high. Received: {log_var_range}")
         if hidden_units is None:
@@ -193,22 +186,10 @@ class FlowPriorVAE(ImageModelAPI, SafeSaving, keras.Model):
         self.built = True
 
         # === Config ===
-        self.image_shape = input_shape
-        self.latent_dim = latent_dim
-        self.beta = beta
-        self.prior_type = prior
-        self.gamma = float(gamma)
-        self.anneal_steps = int(anneal_steps)
-        self.num_classes = int(num_classes) if num_classes else None
-        self.num_couplings = int(num_couplings)
-        self.hidden_units = int(hidden_units)
-        self.filters = filters
-        self.dense_units = int(dense_units)
-        self.log_var_range = (low, high)
-        self.seed = seed
-        self.permutations = permutations
-        self._rng = np.random.default_rng(seed)
-        self._setup_reconstruction(reconstruction, perceptual_model)
+        self._setup_shared(input_shape, latent_dim, beta, num_classes, seed, reconstruction, perceptual_model)
+        self.gamma = gamma
+        self.anneal_steps = anneal_steps
+        self._record_config(locals())
 
     # --- Forward pass and loss --------------------------------------------
 
@@ -307,27 +288,6 @@ class FlowPriorVAE(ImageModelAPI, SafeSaving, keras.Model):
         one_hot = self._one_hot(labels, len(mean))
         return ops.convert_to_numpy(self.prior.forward(mean, one_hot))
 
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "input_shape": list(self.image_shape),
-            "latent_dim": self.latent_dim,
-            "beta": self.beta,
-            "prior": self.prior_type,
-            "gamma": self.gamma,
-            "anneal_steps": self.anneal_steps,
-            "num_classes": self.num_classes,
-            "num_couplings": self.num_couplings,
-            "hidden_units": self.hidden_units,
-            "filters": list(self.filters),
-            "dense_units": self.dense_units,
-            "log_var_range": list(self.log_var_range),
-            "seed": self.seed,
-            "permutations": None if self.permutations is None else [list(p) for p in self.permutations],
-            "reconstruction": self.reconstruction,
-        }
-
 
 def build_flow_prior_vae(input_shape, latent_dim, **kwargs):
     """Builds a flow-prior VAE (`prior="flow"`) or its beta-VAE baseline.
@@ -350,6 +310,10 @@ def mean_pairwise_distance(samples):
 
     The diversity measure of section 6 with pixels in place of LPIPS
     features (LPIPS's network is not available offline).
+
+    Example:
+    >>> mean_pairwise_distance(np.array([[0.0, 0.0], [3.0, 4.0]]))
+    5.0
     """
     flat = np.asarray(samples, dtype="float64").reshape(len(samples), -1)
     if len(flat) < 2:

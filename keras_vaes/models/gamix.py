@@ -4,7 +4,7 @@ A VAE whose KL term treats the batch's posterior as a Gaussian mixture (eq.
 (5)-(10)), with a regulariser on the individual variances (eq. (11)), an L1
 reconstruction (eq. (12)), the weighted ELBO of eq. (13), a PatchGAN adversary
 (section 3.2) and ResNetV2 encoder / decoder, as the author's public Keras 3
-code (marianorivera/How2TrainUrVAE; DESIGN.md, "GAMIX-VAE").
+code (marianorivera/How2TrainUrVAE; see the GAMIX-VAE paper page).
 """
 
 
@@ -64,30 +64,10 @@ class GamixVAE(GenerativeModel, SafeSaving, keras.Model):
     regulariser (eq. (11)) + 100 * BCE(1, D(x_hat)) for the encoder and
     decoder, and 100 * [BCE(1, D(x)) + BCE(0, D(x_hat))] for the PatchGAN.
 
-    Training step. Keras's own `train_step` runs (no override, so it works on
-    TensorFlow, JAX and PyTorch): `compute_loss` returns one scalar whose
-    gradient with respect to each network is that network's own loss
-    gradient, and `compile` installs a `GroupedOptimizer` that applies the
-    encoder + decoder gradients with one Adam and the discriminator's with
-    another. Both networks are updated in the same step from the same
-    forward pass of the VAE (simultaneous, as the author). The discriminator
-    loss sees `D(x)` and `D(stop_gradient(x_hat))`; the generator term goes
-    through the discriminator with frozen (stop-gradient) weights via
-    `stateless_call`. That costs one discriminator forward pass more than the
-    author's step (which takes two gradients of one forward pass with two
-    tapes); `benchmarks/gamix_throughput.py` measures it.
-
-    Batch normalisation and dropout. The author's `train_step` calls both
-    networks with `training=False`, so every BatchNormalization normalises
-    with its never-updated moving statistics (an affine layer) and Dropout
-    never acts. That is the default here (`bn_training=False`);
-    `bn_training=True` gives the intended training-mode behaviour (batch
-    statistics, moving averages updated, dropout active in the PatchGAN).
-
-    Baseline. `kl="standard", adversarial=False` is the paper's comparison:
-    the same network trained as a standard VAE (L1 reconstruction + the
-    Gaussian KL to N(0, I) per sample, batch-averaged; the variance
-    regulariser is off, the standard KL already holds its terms).
+    Keras's own `train_step` trains both networks in one step from one
+    forward pass (a `GroupedOptimizer`, one Adam per network); the
+    generator term goes through the discriminator with frozen weights
+    (`stateless_call`), so no override is needed on any backend.
 
     Args:
         input_shape: tuple (H, W, C), H = W = 4 * 2^k.
@@ -97,13 +77,20 @@ class GamixVAE(GenerativeModel, SafeSaving, keras.Model):
         discriminator_filters: int or None. Width of the PatchGAN (filters
             [F, F, F, F/2, F/2, 1]); None uses `filters`.
         discriminator_strides: tuple of 6 ints. Defaults to (2, 2, 2, 1, 1, 1).
-        kl: `"mixture"` (eq. (8)-(10), default) or `"standard"`.
+        kl: `"mixture"` (eq. (8)-(10), default) or `"standard"` (the
+            Gaussian KL to N(0, I) per sample, without the variance
+            regulariser). `kl="standard", adversarial=False` is the
+            paper's baseline: the same network as a standard VAE.
         adversarial: bool. Train with the PatchGAN. Defaults to True.
-        bn_training: bool. Run BN and Dropout in training mode during
-            training. Defaults to False (the author's code).
-        reconstruction_weight: float. Defaults to 5000.
-        kl_weight: float. Defaults to 1.
-        regularizer_weight: float. Defaults to 0.1.
+        bn_training: bool. Run BatchNormalization and Dropout in training
+            mode during training. False (default) is the author's code,
+            where they run in inference mode (BN an affine map, no
+            dropout); True is the intended training-mode behaviour.
+        reconstruction_weight: float. Weight of the L1 term. Defaults to
+            5000.
+        kl_weight: float. Weight of the KL term. Defaults to 1.
+        regularizer_weight: float. Weight of the variance regulariser.
+            Defaults to 0.1.
         adversarial_weight: float. Weight of both adversarial terms.
             Defaults to 100.
         seed: int or None. Seed of the sampling layer.
@@ -137,12 +124,15 @@ class GamixVAE(GenerativeModel, SafeSaving, keras.Model):
     ):
         input_shape = check_input_shape(input_shape)
         resnet_v2.num_stages(input_shape)
-        resnet_v2.check_latent_dim(check_positive_int(latent_dim, "latent_dim"))
+        latent_dim = check_positive_int(latent_dim, "latent_dim")
+        resnet_v2.check_latent_dim(latent_dim)
         check_positive_int(filters, "filters")
-        check_non_negative_float(reconstruction_weight, "reconstruction_weight")
-        check_non_negative_float(kl_weight, "kl_weight")
-        check_non_negative_float(regularizer_weight, "regularizer_weight")
-        check_non_negative_float(adversarial_weight, "adversarial_weight")
+        reconstruction_weight = check_non_negative_float(reconstruction_weight, "reconstruction_weight")
+        kl_weight = check_non_negative_float(kl_weight, "kl_weight")
+        regularizer_weight = check_non_negative_float(regularizer_weight, "regularizer_weight")
+        adversarial_weight = check_non_negative_float(adversarial_weight, "adversarial_weight")
+        discriminator_strides = tuple(discriminator_strides)
+        adversarial, bn_training = bool(adversarial), bool(bn_training)
         if kl not in KL_CHOICES:
             raise ValueError(f"kl must be one of {KL_CHOICES}. Received: kl={kl!r}")
         super().__init__(**kwargs)
@@ -154,7 +144,7 @@ class GamixVAE(GenerativeModel, SafeSaving, keras.Model):
         self.discriminator = None
         if adversarial:
             self.discriminator = resnet_v2.patchgan_discriminator(
-                input_shape, discriminator_filters or filters, tuple(discriminator_strides)
+                input_shape, discriminator_filters or filters, discriminator_strides
             )
 
         # === Progress-bar trackers (unweighted terms, see `metrics`) ===
@@ -166,18 +156,15 @@ class GamixVAE(GenerativeModel, SafeSaving, keras.Model):
 
         # === Config ===
         self.image_shape = input_shape
-        self.latent_dim = int(latent_dim)
-        self.filters = filters
-        self.discriminator_filters = discriminator_filters
-        self.discriminator_strides = tuple(discriminator_strides)
+        self.latent_dim = latent_dim
         self.kl = kl
-        self.adversarial = bool(adversarial)
-        self.bn_training = bool(bn_training)
-        self.reconstruction_weight = float(reconstruction_weight)
-        self.kl_weight = float(kl_weight)
-        self.regularizer_weight = float(regularizer_weight)
-        self.adversarial_weight = float(adversarial_weight)
-        self.seed = seed
+        self.adversarial = adversarial
+        self.bn_training = bn_training
+        self.reconstruction_weight = reconstruction_weight
+        self.kl_weight = kl_weight
+        self.regularizer_weight = regularizer_weight
+        self.adversarial_weight = adversarial_weight
+        self._record_config(locals())
         self._optimizer_pair = None
         self._compile_extra = {}
         self.build(input_shape=(None,) + input_shape)
@@ -367,27 +354,6 @@ class GamixVAE(GenerativeModel, SafeSaving, keras.Model):
         z = (1.0 - alpha) * z1[:, None] + alpha * z2[:, None]
         decoded = self.decode(z.reshape(-1, self.latent_dim))["x_hat"]
         return decoded.reshape((len(z1), steps) + self.image_shape)
-
-    # --- Saving -----------------------------------------------------------
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "input_shape": self.image_shape,
-            "latent_dim": self.latent_dim,
-            "filters": self.filters,
-            "discriminator_filters": self.discriminator_filters,
-            "discriminator_strides": self.discriminator_strides,
-            "kl": self.kl,
-            "adversarial": self.adversarial,
-            "bn_training": self.bn_training,
-            "reconstruction_weight": self.reconstruction_weight,
-            "kl_weight": self.kl_weight,
-            "regularizer_weight": self.regularizer_weight,
-            "adversarial_weight": self.adversarial_weight,
-            "seed": self.seed,
-        }
 
 
 def build_gamix_vae(input_shape, latent_dim, **kwargs):

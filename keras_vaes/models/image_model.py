@@ -10,10 +10,11 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_vaes.blocks.infogan import check_infogan_shape
 from keras_vaes.losses.learned_priors import reconstruction_error
 from keras_vaes.losses.perceptual import perceptual_loss
 from keras_vaes.models.contract import GenerativeModel
-from keras_vaes.utils import check_non_negative_float, check_positive_int
+from keras_vaes.utils import check_input_shape, check_non_negative_float, check_positive_int
 
 
 def default_optimizer():
@@ -30,6 +31,14 @@ def check_beta(beta):
     return check_non_negative_float(beta, "beta")
 
 
+def check_network_arguments(input_shape, latent_dim, beta, filters, dense_units):
+    """Checks the arguments both models share; returns them checked, in this order."""
+    filters = tuple(int(f) for f in filters)
+    input_shape = check_infogan_shape(check_input_shape(input_shape), filters)
+    dense_units = check_positive_int(dense_units, "dense_units")
+    return input_shape, check_latent_dim(latent_dim), check_beta(beta), filters, dense_units
+
+
 class _FeatureModelHolder:
     # A plain object keeps a frozen feature network out of Keras's tracking:
     # its weights are neither trained, counted nor saved with the model.
@@ -40,7 +49,17 @@ class _FeatureModelHolder:
 class ImageModelAPI(GenerativeModel):
     """Shared input checks, labels and reconstruction term of the learned-priors models."""
 
-    def _setup_reconstruction(self, reconstruction, perceptual_model):
+    # A feature network is an object, rebuilt on load: never in the config.
+    unsaved_arguments = ("perceptual_model",)
+
+    def _setup_shared(self, input_shape, latent_dim, beta, num_classes, seed, reconstruction,
+                      perceptual_model):
+        """Sets what both models keep alike: shapes, beta, labels, the NumPy generator, the reconstruction term."""
+        self.image_shape = input_shape
+        self.latent_dim = latent_dim
+        self.beta = beta
+        self.num_classes = num_classes
+        self._rng = np.random.default_rng(seed)
         if reconstruction not in ("l2", "perceptual"):
             raise ValueError(
                 "`reconstruction` must be 'l2' or 'perceptual'. "

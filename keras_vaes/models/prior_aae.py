@@ -20,19 +20,18 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from keras_vaes.blocks.infogan import INFOGAN_FILTERS, DENSE_UNITS, check_infogan_shape
+from keras_vaes.blocks.infogan import INFOGAN_FILTERS, DENSE_UNITS
 from keras_vaes.blocks.infogan import LEAKY_SLOPE, infogan_decoder, infogan_encoder
 from keras_vaes.layers.core import PACKAGE
 from keras_vaes.losses.learned_priors import code_generator_loss, encoder_adversarial_loss
 from keras_vaes.losses.learned_priors import latent_discriminator_loss
-from keras_vaes.models.image_model import ImageModelAPI, check_beta, check_latent_dim, default_optimizer
+from keras_vaes.models.image_model import ImageModelAPI, check_network_arguments, default_optimizer
 from keras_vaes.models.saving import SafeSaving
 from keras_vaes.optimizers import GroupedOptimizer
-from keras_vaes.utils import check_input_shape, check_positive_int
 
 
 def latent_discriminator(latent_dim, units=(512, 256), name="discriminator"):
-    """MLP D(z) -> logit: d -> 512 -> 256 -> 1, LeakyReLU(0.2) (DESIGN.md)."""
+    """MLP D(z) -> logit: d -> 512 -> 256 -> 1, LeakyReLU(0.2)."""
     z = keras.Input(shape=(latent_dim,), name="z")
     x = z
     for i, width in enumerate(units):
@@ -43,7 +42,7 @@ def latent_discriminator(latent_dim, units=(512, 256), name="discriminator"):
 
 
 def code_generator(latent_dim, units=(512, 512), name="code_generator"):
-    """MLP G: z_0 -> z_T, d -> 512 -> 512 -> d, ReLU, linear output (DESIGN.md)."""
+    """MLP G: z_0 -> z_T, d -> 512 -> 512 -> d, ReLU, linear output."""
     z_0 = keras.Input(shape=(latent_dim,), name="z_0")
     x = z_0
     for i, width in enumerate(units):
@@ -84,9 +83,9 @@ class PriorAAE(ImageModelAPI, SafeSaving, keras.Model):
     Example:
     >>> model = PriorAAE((8, 8, 1), 2, filters=(4, 8), dense_units=16,
     ...                  discriminator_units=(8,), generator_units=(8,))
-    >>> model.compile()
-    >>> model.generate(3, seed=0)["x_hat"].shape
-    (3, 8, 8, 1)
+    >>> codes, log_var = model.encode(np.zeros((3, 8, 8, 1), "float32"))
+    >>> codes.shape, log_var  # a deterministic encoder
+    ((3, 2), None)
     """
 
     def __init__(
@@ -104,11 +103,11 @@ class PriorAAE(ImageModelAPI, SafeSaving, keras.Model):
         perceptual_model=None,
         **kwargs,
     ):
-        filters = tuple(int(f) for f in filters)
-        input_shape = check_infogan_shape(check_input_shape(input_shape), filters)
-        latent_dim = check_latent_dim(latent_dim)
-        beta = check_beta(beta)
-        check_positive_int(dense_units, "dense_units")
+        input_shape, latent_dim, beta, filters, dense_units = check_network_arguments(
+            input_shape, latent_dim, beta, filters, dense_units
+        )
+        discriminator_units = tuple(int(u) for u in discriminator_units)
+        generator_units = tuple(int(u) for u in generator_units)
         if prior not in ("learned", "normal"):
             raise ValueError(f"`prior` must be 'learned' or 'normal'. Received: prior={prior!r}")
         super().__init__(**kwargs)
@@ -116,10 +115,10 @@ class PriorAAE(ImageModelAPI, SafeSaving, keras.Model):
         # === Layers ===
         self.encoder = infogan_encoder(input_shape, latent_dim, filters, dense_units, name="encoder")
         self.decoder = infogan_decoder(latent_dim, input_shape, filters, dense_units, name="decoder")
-        self.discriminator = latent_discriminator(latent_dim, tuple(discriminator_units))
+        self.discriminator = latent_discriminator(latent_dim, discriminator_units)
         self.code_generator = None
         if prior == "learned":
-            self.code_generator = code_generator(latent_dim, tuple(generator_units))
+            self.code_generator = code_generator(latent_dim, generator_units)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.trackers = [
             keras.metrics.Mean(name=name)
@@ -128,18 +127,8 @@ class PriorAAE(ImageModelAPI, SafeSaving, keras.Model):
         self.built = True
 
         # === Config ===
-        self.image_shape = input_shape
-        self.latent_dim = latent_dim
-        self.beta = beta
-        self.prior_type = prior
-        self.filters = filters
-        self.dense_units = int(dense_units)
-        self.discriminator_units = tuple(int(u) for u in discriminator_units)
-        self.generator_units = tuple(int(u) for u in generator_units)
-        self.seed = seed
-        self.num_classes = None
-        self._rng = np.random.default_rng(seed)
-        self._setup_reconstruction(reconstruction, perceptual_model)
+        self._setup_shared(input_shape, latent_dim, beta, None, seed, reconstruction, perceptual_model)
+        self._record_config(locals())
 
     # --- Forward pass and loss --------------------------------------------
 
@@ -242,22 +231,6 @@ class PriorAAE(ImageModelAPI, SafeSaving, keras.Model):
         rng = np.random.default_rng(seed) if seed is not None else self._rng
         z_0 = rng.standard_normal((n, self.latent_dim)).astype("float32")
         return np.asarray(ops.convert_to_numpy(self.prior_codes(z_0)), dtype="float32")
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "input_shape": list(self.image_shape),
-            "latent_dim": self.latent_dim,
-            "beta": self.beta,
-            "prior": self.prior_type,
-            "filters": list(self.filters),
-            "dense_units": self.dense_units,
-            "discriminator_units": list(self.discriminator_units),
-            "generator_units": list(self.generator_units),
-            "seed": self.seed,
-            "reconstruction": self.reconstruction,
-        }
 
 
 def build_prior_aae(input_shape, latent_dim, **kwargs):

@@ -12,7 +12,10 @@ was. `export_weights` writes a preset: the weights without the optimizer
 state.
 """
 
+import copy
+import inspect
 import os
+import types
 
 import keras
 import numpy as np
@@ -68,12 +71,53 @@ def check_weights_file(filepath):
     return filepath
 
 
-class SafeSaving:
-    """Atomic, NaN-refusing saves, all-or-nothing loads, `export_weights` (a `keras.Model` mixin).
+class ConstructorConfig:
+    """`get_config` from the constructor's own arguments, recorded once (a `keras.Model` mixin).
 
-    A model using it takes its whole config as constructor arguments
-    (`from_config` is `cls(**config)`).
+    The constructor calls `self._record_config(locals())` once its
+    arguments are checked: their checked values, with the model's `name`
+    and `trainable`, are the config, and `from_config` is `cls(**config)`.
+    Arguments named in `unsaved_arguments` (objects such as a feature
+    network) stay out of it.
+
+    Example:
+    >>> import keras
+    >>> class Tiny(ConstructorConfig, keras.Model):
+    ...     def __init__(self, units=4, **kwargs):
+    ...         super().__init__(**kwargs)
+    ...         units = int(units)
+    ...         self._record_config(locals())
+    >>> Tiny(units=3.0, name="tiny").get_config()
+    {'name': 'tiny', 'trainable': True, 'units': 3}
     """
+
+    unsaved_arguments = ()
+
+    def _record_config(self, arguments):
+        # The named parameters of the calling constructor, in order
+        # (`self`, `*args` and `**kwargs` left out).
+        code = inspect.currentframe().f_back.f_code
+        names = code.co_varnames[1 : code.co_argcount + code.co_kwonlyargcount]
+        # A read-only mapping, which Keras's attribute tracking leaves alone.
+        self._constructor_config = types.MappingProxyType(
+            {name: arguments[name] for name in names if name not in self.unsaved_arguments}
+        )
+
+    def get_config(self):
+        recorded = getattr(self, "_constructor_config", None)
+        if recorded is None:  # a subclass that records nothing: Keras's own config
+            return super().get_config()
+        return {"name": self.name, "trainable": self.trainable, **copy.deepcopy(dict(recorded))}
+
+    @classmethod
+    def from_config(cls, config):
+        # Every model of the package takes its whole config as arguments:
+        # never revive it as a Functional model.
+        return cls(**config)
+
+
+class SafeSaving(ConstructorConfig):
+    """Atomic, NaN-refusing saves, all-or-nothing loads, `export_weights` (a `keras.Model` mixin)."""
 
     def _check_finite(self, filepath):
         broken = [w.path for w in self.weights if not np.all(np.isfinite(ops.convert_to_numpy(w)))]
@@ -191,9 +235,3 @@ class SafeSaving:
         self._export_state(bare)
         bare.save_weights(filepath)
         return sha256(filepath)
-
-    @classmethod
-    def from_config(cls, config):
-        # Every model of the package takes its whole config as arguments:
-        # never revive it as a Functional model.
-        return cls(**config)

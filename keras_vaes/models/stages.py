@@ -27,7 +27,12 @@ from keras_vaes.utils import check_input_shape, check_non_negative_float, check_
 
 
 def first_stage_kl_weight(image_side, latent_dim):
-    """k = (2 * image_side / latent_dim)^2, the authors' stage-1 KL weight."""
+    """k = (2 * image_side / latent_dim)^2, the authors' stage-1 KL weight.
+
+    Example:
+    >>> first_stage_kl_weight(32, 64)
+    1.0
+    """
     return (2.0 * image_side / latent_dim) ** 2
 
 
@@ -49,8 +54,9 @@ def _mean_and_log_var(features, latent_dim, prefix):
 
 
 class GaussianVAE(BalancedVAE):
-    """A VAE with the two-stage balancing loss; base of both stages.
+    """A VAE with the two-stage balancing loss; the base of both stages.
 
+    Subclasses build the networks and set `kl_weight`; the loss is
     `kl_weight * KL + sum(((x - x_hat) / gamma)^2 / 2 + log gamma
     + log(2 pi) / 2) / batch` (`losses.balanced_gaussian_vae_loss`), gamma
     = sqrt of the running-min MSE (`GammaBalancer(rule="two_stage")`).
@@ -79,21 +85,21 @@ class FirstStage(GaussianVAE):
 
     Args:
         input_shape: tuple (H, W, C), H = W = 2 * 2^k.
-        latent_dim: int. Defaults to 64.
+        latent_dim: int. Dimension of z. Defaults to 64.
         base_dim: int. Channels at full resolution. Defaults to 32.
         num_scale: int. Scale blocks of the encoder (num_scale - 1
             downsamplings). Defaults to 4.
         fc_dim: int. Width of the dense block. Defaults to 512.
-        kernel_size: int. Defaults to 3.
-        block_per_scale: int. Defaults to 1.
-        depth_per_block: int. Defaults to 2.
+        kernel_size: int. Convolution kernel size. Defaults to 3.
+        block_per_scale: int. Residual blocks per scale. Defaults to 1.
+        depth_per_block: int. Convolutions per residual block. Defaults
+            to 2.
         l2_reg: float or None. L2 weight on the strided (transposed)
-            convolutions, added to the training loss. The authors' CelebA
-            script sets 0.001, but their Keras regularizers never reach the
-            loss they minimise, so their runs are unregularised: None
-            (default, and the package's CelebA configuration) reproduces
-            them; a float is an opt-in extension.
-        kl_weight: float or None. None gives k = (2 * H / latent_dim)^2.
+            convolutions, added to the training loss. None (default)
+            reproduces the authors' runs, which are unregularised (see the
+            two-stage paper page); a float is an opt-in extension.
+        kl_weight: float or None. Weight of the KL term; None gives the
+            authors' k = (2 * H / latent_dim)^2.
         initial_mse: float. Starting MSE estimate (gamma = its square
             root). Defaults to 1 as the authors; a lower start shortens
             the early phase where the KL term dominates (short runs).
@@ -161,40 +167,13 @@ class FirstStage(GaussianVAE):
         # === Config ===
         self.image_shape = input_shape
         self.latent_dim = latent_dim
-        self.base_dim = base_dim
-        self.num_scale = num_scale
-        self.fc_dim = fc_dim
-        self.kernel_size = kernel_size
-        self.block_per_scale = block_per_scale
-        self.depth_per_block = depth_per_block
-        self.l2_reg = l2_reg
         self.zero_debias = zero_debias
-        self.kl_weight_arg = kl_weight
         self.kl_weight = (
             first_stage_kl_weight(input_shape[0], latent_dim)
             if kl_weight is None
             else check_non_negative_float(kl_weight, "kl_weight")
         )
-        self.seed = seed
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "input_shape": self.image_shape,
-            "latent_dim": self.latent_dim,
-            "base_dim": self.base_dim,
-            "num_scale": self.num_scale,
-            "fc_dim": self.fc_dim,
-            "kernel_size": self.kernel_size,
-            "block_per_scale": self.block_per_scale,
-            "depth_per_block": self.depth_per_block,
-            "l2_reg": self.l2_reg,
-            "kl_weight": self.kl_weight_arg,
-            "initial_mse": self.initial_mse,
-            "zero_debias": self.zero_debias,
-            "seed": self.seed,
-        }
+        self._record_config(locals())
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -205,15 +184,15 @@ class SecondStage(GaussianVAE):
     `fit` takes either latents z `(N, latent_dim)` or the first stage's
     posterior as a dict `{"z_mean": ..., "z_log_var": ...}`; then every
     training draw is z = mean + exp(log_var / 2) * eps with fresh eps, so
-    each epoch sees a new sample of the aggregate posterior (the authors
-    resample once per epoch; the distribution is the same).
+    each epoch sees a new sample of the aggregate posterior.
 
     Args:
         latent_dim: int. Dimension of z (and of u). Defaults to 64.
         second_dim: int. Width of the dense layers. Defaults to 1024.
         second_depth: int. Dense layers per side. Defaults to 3.
-        kl_weight: float. Defaults to 1.
-        initial_mse: float. Starting MSE estimate. Defaults to 1.
+        kl_weight: float. Weight of the KL term. Defaults to 1.
+        initial_mse: float. Starting MSE estimate (gamma_z = its square
+            root). Defaults to 1, as the authors.
         seed: int or None. Seed of the sampling of u and of z.
 
     Example:
@@ -247,10 +226,8 @@ class SecondStage(GaussianVAE):
 
         # === Config ===
         self.latent_dim = latent_dim
-        self.second_dim = second_dim
-        self.second_depth = second_depth
-        self.kl_weight = check_non_negative_float(kl_weight, "kl_weight")
-        self.seed = seed
+        self.kl_weight = kl_weight = check_non_negative_float(kl_weight, "kl_weight")
+        self._record_config(locals())
         # `call` also takes a posterior dict, which the single input's spec
         # would reject.
         self.input_spec = None
@@ -314,15 +291,3 @@ class SecondStage(GaussianVAE):
         elif isinstance(x, np.ndarray):
             self._check_data(x, name="x")
         return super().fit(x, *args, **kwargs)
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "latent_dim": self.latent_dim,
-            "second_dim": self.second_dim,
-            "second_depth": self.second_depth,
-            "kl_weight": self.kl_weight,
-            "initial_mse": self.initial_mse,
-            "seed": self.seed,
-        }

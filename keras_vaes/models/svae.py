@@ -95,15 +95,9 @@ class SplitVAE(BalancedVAE):
         # === Config ===
         self.image_shape = input_shape
         self.latent_dim = latent_dim
-        self.base_dim = base_dim
-        self.emb_dim = emb_dim
-        self.num_scale = num_scale
-        self.kernel_size = kernel_size
-        self.block_per_scale = block_per_scale
-        self.depth_per_block = depth_per_block
         self.beta = beta
         self.split = split
-        self.seed = seed
+        self._record_config(locals())
 
     @staticmethod
     def _build_encoder(input_shape, latent_dim, base_dim, num_scale, emb_dim, net):
@@ -150,24 +144,6 @@ class SplitVAE(BalancedVAE):
             self.beta,
         )
         return loss, kl
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "input_shape": self.image_shape,
-            "latent_dim": self.latent_dim,
-            "base_dim": self.base_dim,
-            "emb_dim": self.emb_dim,
-            "num_scale": self.num_scale,
-            "kernel_size": self.kernel_size,
-            "block_per_scale": self.block_per_scale,
-            "depth_per_block": self.depth_per_block,
-            "beta": self.beta,
-            "split": self.split,
-            "seed": self.seed,
-        }
-
 
 
 def build_svae(input_shape, latent_dim, **kwargs):

@@ -67,6 +67,16 @@ class EpochBatches(keras.utils.PyDataset):
 
     As the authors' loops: each epoch the data is shuffled and cut into
     `len // batch_size` batches, the last partial batch dropped.
+
+    Args:
+        data: an array `(N, ...)`, or a dict of arrays with N rows each.
+        batch_size: int. Rows per batch.
+        seed: int or None. Seed of the shuffling.
+
+    Example:
+    >>> batches = EpochBatches(np.arange(10), 4, seed=0)
+    >>> len(batches), batches[0].shape
+    (2, (4,))
     """
 
     def __init__(self, data, batch_size, seed=None):
@@ -102,6 +112,11 @@ class EpochCheckpoint(keras.callbacks.Callback):
     The line holds the stage, the 1-based epoch, its logs and the wall time,
     so an interrupted run resumes from the last finished epoch
     (`TwoStageVAE.fit_first_stage(..., initial_epoch=...)`).
+
+    Args:
+        weights_path: the `.weights.h5` file rewritten after every epoch.
+        log_path: the JSON-lines log, appended to.
+        stage_name: str. What the log's `"stage"` field says.
     """
 
     def __init__(self, weights_path, log_path, stage_name):
@@ -164,20 +179,29 @@ def _old_positional(method, args, names, kwargs):
 class TwoStageVAE(GenerativeModel):
     """The two stages, their training in sequence, and generation.
 
-    Built by `build_two_stage_vae`. Follows the model contract
-    (`keras_vaes.models.contract`): `encode` / `decode` / `reconstruct`
-    are the first stage's; `generate(n)` decodes the second stage's codes
-    (`sampler=None`), or those of any fitted sampler. The second stage is a
-    `keras_vaes.samplers.SecondStageSampler` (`self.sampler`) whose network
-    is `self.second_stage`. `fit_first_stage` / `fit_second_stage` train
-    as the authors' scripts.
+    Follows the model contract (`keras_vaes.models.contract`): `encode` /
+    `decode` / `reconstruct` are the first stage's; `generate(n)` decodes
+    the second stage's codes (`sampler=None`), or those of any fitted
+    sampler. `fit_first_stage` / `fit_second_stage` train the stages as
+    the authors' scripts. `build_two_stage_vae` builds one.
+
+    Args:
+        first_stage: a `FirstStage`.
+        second_stage: a `SecondStage` on the first stage's latents, or None
+            when `sampler` is given.
+        sampler: a `samplers.SecondStageSampler` whose network
+            (`sampler.model`) is the second stage, or None.
+
+    Example:
+    >>> first = FirstStage((16, 16, 1), 8, base_dim=8, num_scale=2, fc_dim=16)
+    >>> model = TwoStageVAE(first, SecondStage(8, second_dim=16))
+    >>> model.generate(2, stage=1, seed=0)["x_hat"].shape
+    (2, 16, 16, 1)
     """
 
     value_range = (0.0, 1.0)
 
     def __init__(self, first_stage, second_stage=None, *, sampler=None):
-        from keras_vaes.samplers.second_stage import SecondStageSampler
-
         if (second_stage is None) == (sampler is None):
             raise ValueError(
                 "Pass exactly one of `second_stage` (a SecondStage) and `sampler` (a "
@@ -194,6 +218,8 @@ class TwoStageVAE(GenerativeModel):
             )
         self.first_stage = first_stage
         self.sampler = sampler
+        self.image_shape = first_stage.image_shape
+        self.latent_dim = first_stage.latent_dim
         # What was done to make inference work (recalibrations), for reports.
         self.notes = []
 
@@ -210,14 +236,6 @@ class TwoStageVAE(GenerativeModel):
     @renormalization.setter
     def renormalization(self, stats):
         self.sampler.renormalization = stats
-
-    @property
-    def latent_dim(self):
-        return self.first_stage.latent_dim
-
-    @property
-    def image_shape(self):
-        return self.first_stage.image_shape
 
     def count_params(self):
         return self.first_stage.count_params() + self.second_stage.count_params()
@@ -243,6 +261,21 @@ class TwoStageVAE(GenerativeModel):
         Adam(epsilon 1e-8), lr * lr_factor^floor(epoch / lr_epochs), data
         reshuffled every epoch, the last partial batch dropped. Epochs run
         from `initial_epoch` to `epochs` (resuming keeps the schedule).
+
+        Args:
+            images: training images `(N, H, W, C)` in [0, 1].
+            epochs: int. The epoch to stop after.
+            batch_size: int. Defaults to 100.
+            learning_rate: float. Initial learning rate. Defaults to 1e-4.
+            lr_epochs: int. Epochs between decays; 0 (default) keeps it.
+            lr_factor: float. Decay factor. Defaults to 0.5.
+            callbacks: more Keras callbacks, or None.
+            verbose: Keras's `fit` verbosity.
+            initial_epoch: int. The epoch to start from (resuming).
+            seed: int or None. Seed of the shuffling.
+
+        Returns:
+            Keras's `History` of the first stage.
         """
         images = self.first_stage.check_input(images)
         return _fit_stage(self.first_stage, EpochBatches(images, batch_size, seed), epochs,
@@ -304,6 +337,10 @@ class TwoStageVAE(GenerativeModel):
         (`SecondStageSampler.train`).
 
         Args:
+            images: training images `(N, H, W, C)` in [0, 1], encoded by the
+                first stage.
+            epochs, batch_size, learning_rate, lr_epochs, lr_factor,
+                callbacks, verbose, initial_epoch, seed: as `fit_first_stage`.
             initial_mse: float or None. Restart the second stage's MSE
                 estimate from this value (e.g. the measured mse2 when
                 resuming from weights without a stored gamma, as the
@@ -325,11 +362,10 @@ class TwoStageVAE(GenerativeModel):
     def fit_renormalization(self, images, batch_size=100, seed=None, target="authors"):
         """Measures the renormalisation statistics on reference images.
 
-        As the authors' latest code (BalancingVAE `computed_gamma.py`),
-        which measures them on the 10,000 evaluation images (shuffled test
-        split): `SecondStageSampler.fit_renormalization` on their posterior
-        (target std, var_loss2, mse2, the rule) and the data's mean
-        per-pixel std (`samplers.mean_std`).
+        `SecondStageSampler.fit_renormalization` on their posterior (target
+        std, var_loss2, mse2, the rule) and the data's mean per-pixel std
+        (`samplers.mean_std`). The authors' latest code measures them on
+        the 10,000 evaluation images (`evaluation.evaluation_images`).
 
         Args:
             images: reference images `(N, H, W, C)` in [0, 1].
@@ -433,10 +469,8 @@ class TwoStageVAE(GenerativeModel):
             rescale_images: bool. Also rescale the images around their
                 per-pixel mean to the data's mean per-pixel std, then clip
                 (`samplers.renormalize_images`). False (default) is the
-                authors' protocol: their `generate` never rescales
-                generated images (its test `type(adjust1) == np.float` is
-                False for the ndarray it gets); True is the package's
-                extension, reported as its own row.
+                authors' protocol, which never rescales generated images;
+                True is the package's extension.
             renormalization_batch: int or None. See `sample_latents`.
             latent_noise: bool. Dai & Wipf's gamma_z noise at GEN-2.
 
@@ -591,34 +625,28 @@ class _Stages(keras.layers.Layer):
         self.built = True
 
 
-def build_two_stage_vae(
-    input_shape,
-    latent_dim=64,
-    *,
-    base_dim=32,
-    num_scale=4,
-    fc_dim=512,
-    kernel_size=3,
-    block_per_scale=1,
-    depth_per_block=2,
-    second_dim=1024,
-    second_depth=3,
-    l2_reg=None,
-    initial_mse=1.0,
-    second_initial_mse=1.0,
-    zero_debias=True,
-    seed=None,
-):
+def build_two_stage_vae(input_shape, latent_dim=64, *, second_dim=1024, second_depth=3,
+                        second_initial_mse=1.0, seed=None, **first_stage_kwargs):
     """Builds the authors' two-stage VAE (BalancingVAE code).
 
     Their configurations (latent 64, base_dim 32, fc_dim 512, second_depth
     3): CIFAR-10 `((32, 32, 3), num_scale=3, second_dim=2048)`; CelebA
-    `((64, 64, 3), num_scale=4, second_dim=4096)` (their script sets
-    l2_reg=0.001, which never reaches their loss: `l2_reg=None` reproduces
-    their runs). `initial_mse` starts the first stage's MSE estimate,
-    `second_initial_mse` the second stage's (1 in the authors' scripts,
-    whatever the first stage's); `zero_debias` is the first stage's batch
-    norm (see `FirstStage`).
+    `((64, 64, 3), num_scale=4, second_dim=4096)`.
+
+    Args:
+        input_shape: tuple (H, W, C) of the images.
+        latent_dim: int. Dimension of z. Defaults to 64.
+        second_dim: int. Width of the second stage's dense layers.
+            Defaults to 1024.
+        second_depth: int. Dense layers per side of the second stage.
+            Defaults to 3.
+        second_initial_mse: float. Starting MSE estimate of the second
+            stage (1 in the authors' scripts, whatever the first stage's).
+        seed: int or None. Seed of the first stage's sampling (the second
+            stage takes seed + 1).
+        **first_stage_kwargs: the other arguments of `FirstStage`
+            (`base_dim`, `num_scale`, `fc_dim`, `l2_reg`, `initial_mse`,
+            `zero_debias`, ...).
 
     Returns:
         A `TwoStageVAE` with `.first_stage` (`FirstStage`) and
@@ -630,12 +658,7 @@ def build_two_stage_vae(
     >>> model.generate(4, seed=0)["x_hat"].shape
     (4, 16, 16, 1)
     """
-    first = FirstStage(
-        input_shape, latent_dim, base_dim=base_dim, num_scale=num_scale,
-        fc_dim=fc_dim, kernel_size=kernel_size, block_per_scale=block_per_scale,
-        depth_per_block=depth_per_block, l2_reg=l2_reg, initial_mse=initial_mse,
-        zero_debias=zero_debias, seed=seed, name="first_stage",
-    )
+    first = FirstStage(input_shape, latent_dim, seed=seed, name="first_stage", **first_stage_kwargs)
     second = SecondStage(
         latent_dim, second_dim=second_dim, second_depth=second_depth,
         initial_mse=second_initial_mse, seed=None if seed is None else seed + 1,
