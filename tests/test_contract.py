@@ -1,5 +1,7 @@
 """The model contract: every model x every sampler (keras_vaes.models.contract)."""
 
+import inspect
+
 import numpy as np
 import pytest
 from keras import ops
@@ -206,6 +208,11 @@ def test_config_round_trips(name):
     model = CONFIGURABLE[name]()
     config = model.get_config()
     assert {"name", "trainable"} <= set(config)
+    # Every named constructor argument is in the config (objects excepted).
+    parameters = [p.name for p in inspect.signature(type(model).__init__).parameters.values()
+                  if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"]
+    missing = set(parameters) - set(config) - set(getattr(model, "unsaved_arguments", ()))
+    assert not missing, missing
     copy = type(model).from_config(config)
     assert copy.get_config() == config
     assert [w.shape for w in copy.weights] == [w.shape for w in model.weights]

@@ -89,3 +89,14 @@ def test_same_variables_as_keras_layers():
     assert [(v.path, v.shape) for v in ours.weights] == [(v.path, v.shape) for v in theirs.weights]
     restored = keras.layers.deserialize(keras.layers.serialize(ours))
     assert type(restored) is conv.Conv2DTranspose
+
+
+def test_every_block_builds_the_package_convolutions():
+    import keras_vaes as kv
+
+    model = kv.build_svae((16, 16, 1), 4, base_dim=8, emb_dim=16, num_scale=2)
+    convolutions = [layer for layer in model._flatten_layers()
+                    if isinstance(layer, keras.layers.Conv2D | keras.layers.Conv2DTranspose)]
+    assert convolutions
+    assert all(isinstance(layer, conv.Conv2D | conv.Conv2DTranspose) for layer in convolutions)
+    assert any(isinstance(layer, conv.Conv2DTranspose) for layer in convolutions)
