@@ -279,6 +279,34 @@ def test_bad_config_errors():
         kv.build_svae((32, 32), 4)
 
 
+def test_resnet_settings_are_checked_recorded_and_typos_refused():
+    with pytest.raises(ValueError, match="Received: base_dim=2.5"):
+        kv.build_svae((16, 16, 1), 4, **{**TINY, "base_dim": 2.5})
+    with pytest.raises(ValueError, match="depth_per_block"):
+        kv.build_svae((16, 16, 1), 4, **{**TINY, "depth_per_block": 0})
+    with pytest.raises(TypeError, match="base_dims"):
+        kv.build_svae((16, 16, 1), 4, base_dims=8)
+    model = kv.build_svae((16, 16, 1), 4, **{**TINY, "kernel_size": 5})
+    config = model.get_config()
+    assert {k: config[k] for k in kv.blocks.ResNetSettings().as_dict()} == {
+        "base_dim": TINY["base_dim"], "num_scale": TINY["num_scale"], "kernel_size": 5,
+        "block_per_scale": 1, "depth_per_block": 2}
+    kernels = {tuple(w.shape[:2]) for w in model.weights if w.path.endswith("kernel")
+               and len(w.shape) == 4}
+    assert (5, 5) in kernels and (3, 3) not in kernels
+
+
+def test_resnet_settings_defaults_are_the_blocks_defaults():
+    import inspect
+
+    settings = kv.blocks.ResNetSettings().as_dict()
+    encoder = inspect.signature(kv.blocks.conv_encoder).parameters
+    decoder = inspect.signature(kv.blocks.conv_decoder).parameters
+    assert settings == {k: encoder[k].default for k in settings}
+    assert kv.blocks.ResNetSettings().decoder_kwargs() == {
+        k: decoder[k].default for k in settings if k != "num_scale"}
+
+
 def test_bad_images_errors():
     model = tiny_model()
     with pytest.raises(ValueError, match=r"shape \(16, 16, 1\).*\(4, 32, 32, 1\)"):

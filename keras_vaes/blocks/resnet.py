@@ -8,6 +8,7 @@ is a function `block(x) -> y` that creates its layers on call, in the style of
 parameter counts equal those of the authors' Keras 2 code.
 """
 
+import dataclasses
 import functools
 
 import keras
@@ -15,6 +16,7 @@ from keras import layers
 
 from keras_vaes.layers import conv
 from keras_vaes.layers.core import FusedBatchNormalization
+from keras_vaes.utils import check_positive_int
 
 # The authors' BatchNormalization: momentum 0.999, epsilon 1e-5.
 BN_MOMENTUM = 0.999
@@ -236,6 +238,62 @@ def check_input_shape(input_shape, downsamplings, base_size=4):
             f"{downsamplings} stride-2 downsamplings take a {height}x{width} "
             "image below 1x1: use fewer scales (num_scale)."
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class ResNetSettings:
+    """The ResNet settings a model built on `conv_encoder` / `conv_decoder` takes as keywords.
+
+    `SplitVAE` and `FirstStage` accept these names in their `**kwargs`,
+    check them here once and pass them on to the encoder and the decoder.
+
+    Args:
+        base_dim: int. Channels at full resolution, doubled at each
+            downsampling. Defaults to 64.
+        num_scale: int. Number of scales of the encoder. Defaults to 4.
+        kernel_size: int. Convolution kernel size. Defaults to 3.
+        block_per_scale: int. Residual blocks per scale block. Defaults to 1.
+        depth_per_block: int. Convolutions per residual block. Defaults to 2.
+
+    Example:
+    >>> settings, rest = ResNetSettings.pop({"base_dim": 8, "name": "vae"}, num_scale=2)
+    >>> settings
+    ResNetSettings(base_dim=8, num_scale=2, kernel_size=3, block_per_scale=1, depth_per_block=2)
+    >>> rest
+    {'name': 'vae'}
+    """
+
+    base_dim: int = 64
+    num_scale: int = 4
+    kernel_size: int = 3
+    block_per_scale: int = 1
+    depth_per_block: int = 2
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            value = check_positive_int(getattr(self, field.name), field.name)
+            object.__setattr__(self, field.name, value)
+
+    @classmethod
+    def pop(cls, kwargs, **defaults):
+        """Splits `kwargs` into the settings (`defaults` filling the gaps) and the rest.
+
+        Returns:
+            `(settings, rest)`: a `ResNetSettings` and a new dict of the
+            other keywords.
+        """
+        names = {field.name for field in dataclasses.fields(cls)}
+        given = {key: value for key, value in kwargs.items() if key in names}
+        rest = {key: value for key, value in kwargs.items() if key not in names}
+        return cls(**{**defaults, **given}), rest
+
+    def as_dict(self):
+        """The settings as keywords of `conv_encoder` (and of a model's config)."""
+        return dataclasses.asdict(self)
+
+    def decoder_kwargs(self):
+        """The settings `conv_decoder` takes (all but `num_scale`)."""
+        return {key: value for key, value in self.as_dict().items() if key != "num_scale"}
 
 
 def conv_encoder(

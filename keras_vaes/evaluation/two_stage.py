@@ -31,26 +31,18 @@ from keras_vaes.metrics import diagnostics
 # The paper's numbers (FID, mean +- std over ten trainings), Tables 1 and 2
 # of the preprint text (variance_loss.txt), which kept every cell the
 # postprint extraction lost. Blank cells of the paper are None.
-PAPER_TABLES = {
-    "cifar10": {
-        "caption": "Table 1: CIFAR-10",
-        "rows": [
-            ("RAE-l2 [11] (128 vars)", "32.24±?", "80.8±?", "74.2±?"),
-            ("2S-VAE [8]", None, "76.7±0.8", "72.9±0.9"),
-            ("ours (balancing, no normalization)", "53.8±0.9", "80.2±1.3", "69.8±1.1"),
-            ("ours with normalization", "53.5±0.9", "78.6±1.2", "69.4±1.0"),
-        ],
-    },
-    "celeba": {
-        "caption": "Table 2: CelebA",
-        "rows": [
-            ("RAE-SN [11]", "36.0±?", "44.7±?", "40.9±?"),
-            ("2S-VAE [8]", None, "60.5±0.6", "44.4±0.7"),
-            ("ours (balancing, no normalization)", "33.9±0.8", "43.6±1.3", "42.7±1.0"),
-            ("ours with normalization", "33.7±0.8", "42.7±1.2", "38.6±1.0"),
-        ],
-    },
-}
+PAPER_CAPTIONS = {"cifar10": "Table 1: CIFAR-10", "celeba": "Table 2: CelebA"}
+# (dataset, row, REC, GEN-1, GEN-2)
+PAPER_ROWS = (
+    ("cifar10", "RAE-l2 [11] (128 vars)", "32.24±?", "80.8±?", "74.2±?"),
+    ("cifar10", "2S-VAE [8]", None, "76.7±0.8", "72.9±0.9"),
+    ("cifar10", "ours (balancing, no normalization)", "53.8±0.9", "80.2±1.3", "69.8±1.1"),
+    ("cifar10", "ours with normalization", "53.5±0.9", "78.6±1.2", "69.4±1.0"),
+    ("celeba", "RAE-SN [11]", "36.0±?", "44.7±?", "40.9±?"),
+    ("celeba", "2S-VAE [8]", None, "60.5±0.6", "44.4±0.7"),
+    ("celeba", "ours (balancing, no normalization)", "33.9±0.8", "43.6±1.3", "42.7±1.0"),
+    ("celeba", "ours with normalization", "33.7±0.8", "42.7±1.2", "38.6±1.0"),
+)
 
 COLUMNS = ("REC", "GEN-1", "GEN-2")
 # (row name, renormalise, rescale generated images, gamma_z noise at GEN-2)
@@ -227,11 +219,11 @@ def write_results(results, dataset, output_dir, notes=()):
     lines.append("")
     header = ["model"] + [f"{c} FID" for c in COLUMNS] + [f"{c} FD" for c in COLUMNS] + ["source"]
     table_rows = []
-    paper = PAPER_TABLES.get(dataset)
-    if paper:
-        for name, *cells in paper["rows"]:
+    paper = dataset in PAPER_CAPTIONS
+    for table, name, *cells in PAPER_ROWS:
+        if table == dataset:
             table_rows.append([name] + [c or "-" for c in cells] + ["-"] * 3
-                              + [f"paper, {paper['caption']}"])
+                              + [f"paper, {PAPER_CAPTIONS[table]}"])
     for row in results["rows"]:
         table_rows.append(
             [row["model"]]

@@ -77,6 +77,8 @@ class ConstructorConfig:
     The constructor calls `self._record_config(locals())` once its
     arguments are checked: their checked values, with the model's `name`
     and `trainable`, are the config, and `from_config` is `cls(**config)`.
+    Settings a constructor takes out of its `**kwargs` are passed as
+    keywords: `self._record_config(locals(), **settings.as_dict())`.
     Arguments named in `unsaved_arguments` (objects such as a feature
     network) stay out of it.
 
@@ -93,15 +95,15 @@ class ConstructorConfig:
 
     unsaved_arguments = ()
 
-    def _record_config(self, arguments):
+    def _record_config(self, arguments, **taken_from_kwargs):
         # The named parameters of the calling constructor, in order
-        # (`self`, `*args` and `**kwargs` left out).
+        # (`self`, `*args` and `**kwargs` left out), then the checked
+        # values it took out of its `**kwargs` (e.g. the ResNet settings).
         code = inspect.currentframe().f_back.f_code
         names = code.co_varnames[1 : code.co_argcount + code.co_kwonlyargcount]
+        config = {name: arguments[name] for name in names if name not in self.unsaved_arguments}
         # A read-only mapping, which Keras's attribute tracking leaves alone.
-        self._constructor_config = types.MappingProxyType(
-            {name: arguments[name] for name in names if name not in self.unsaved_arguments}
-        )
+        self._constructor_config = types.MappingProxyType({**config, **taken_from_kwargs})
 
     def get_config(self):
         recorded = getattr(self, "_constructor_config", None)

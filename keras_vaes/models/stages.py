@@ -36,14 +36,6 @@ def first_stage_kl_weight(image_side, latent_dim):
     return (2.0 * image_side / latent_dim) ** 2
 
 
-def _check_first_stage_config(input_shape, latent_dim, num_scale):
-    check_positive_int(latent_dim, "latent_dim")
-    check_positive_int(num_scale, "num_scale")
-    # A stem at full resolution, then num_scale - 1 downsamplings; the
-    # decoder starts from 2x2.
-    blocks.check_input_shape(input_shape, downsamplings=num_scale - 1, base_size=2)
-
-
 def _mean_and_log_var(features, latent_dim, prefix):
     """Dense -> mean and Dense -> log-sd (the authors' layers), as log-var."""
     # Float32 under a mixed-precision policy (the KL needs it).
@@ -86,14 +78,7 @@ class FirstStage(GaussianVAE):
     Args:
         input_shape: tuple (H, W, C), H = W = 2 * 2^k.
         latent_dim: int. Dimension of z. Defaults to 64.
-        base_dim: int. Channels at full resolution. Defaults to 32.
-        num_scale: int. Scale blocks of the encoder (num_scale - 1
-            downsamplings). Defaults to 4.
         fc_dim: int. Width of the dense block. Defaults to 512.
-        kernel_size: int. Convolution kernel size. Defaults to 3.
-        block_per_scale: int. Residual blocks per scale. Defaults to 1.
-        depth_per_block: int. Convolutions per residual block. Defaults
-            to 2.
         l2_reg: float or None. L2 weight on the strided (transposed)
             convolutions, added to the training loss. None (default)
             reproduces the authors' runs, which are unregularised (see the
@@ -109,6 +94,10 @@ class FirstStage(GaussianVAE):
             whose inference mode needs `recalibrate_batch_norm` after a
             short run.
         seed: int or None. Seed of the sampling layer.
+        **kwargs: the ResNet's settings (`blocks.ResNetSettings`, with the
+            authors' defaults: `base_dim=32`, `num_scale=4` scale blocks,
+            i.e. 3 downsamplings, `kernel_size=3`, `block_per_scale=1`,
+            `depth_per_block=2`), and `keras.Model`'s (`name`, `dtype`).
 
     Example:
     >>> stage = FirstStage((16, 16, 1), 8, base_dim=8, num_scale=2, fc_dim=16)
@@ -120,12 +109,7 @@ class FirstStage(GaussianVAE):
         self,
         input_shape,
         latent_dim=64,
-        base_dim=32,
-        num_scale=4,
         fc_dim=512,
-        kernel_size=3,
-        block_per_scale=1,
-        depth_per_block=2,
         l2_reg=None,
         kl_weight=None,
         initial_mse=1.0,
@@ -134,31 +118,28 @@ class FirstStage(GaussianVAE):
         **kwargs,
     ):
         input_shape = check_input_shape(input_shape)
-        _check_first_stage_config(input_shape, latent_dim, num_scale)
-        check_positive_int(base_dim, "base_dim")
-        check_positive_int(fc_dim, "fc_dim")
+        latent_dim = check_positive_int(latent_dim, "latent_dim")
+        fc_dim = check_positive_int(fc_dim, "fc_dim")
+        network, kwargs = blocks.ResNetSettings.pop(kwargs, base_dim=32)
+        # A stem at full resolution, then num_scale - 1 downsamplings; the
+        # decoder starts from 2x2.
+        blocks.check_input_shape(input_shape, downsamplings=network.num_scale - 1, base_size=2)
         regularizer = keras.regularizers.L2(l2_reg) if l2_reg else None
-        net = dict(
-            kernel_size=kernel_size,
-            block_per_scale=block_per_scale,
-            depth_per_block=depth_per_block,
-            activation="relu",
-            zero_debias=zero_debias,
-        )
+        style = dict(activation="relu", zero_debias=zero_debias)
 
         # === Layers ===
         images = keras.Input(shape=input_shape, name="images")
         embedding = blocks.conv_encoder(
-            input_shape, base_dim, num_scale, emb_dim=fc_dim, stem_strides=1,
-            final_scale_block=True, dense_batch_norm=False,
-            downsample_regularizer=regularizer, name="embedding", **net,
+            input_shape, emb_dim=fc_dim, stem_strides=1, final_scale_block=True,
+            dense_batch_norm=False, downsample_regularizer=regularizer, name="embedding",
+            **style, **network.as_dict(),
         )(images)
         encoder = keras.Model(
             images, _mean_and_log_var(embedding, latent_dim, "z"), name="encoder"
         )
         decoder = blocks.conv_decoder(
-            input_shape, input_shape[-1], emb_dim=latent_dim, base_dim=base_dim,
-            base_size=2, upsample_regularizer=regularizer, name="decoder", **net,
+            input_shape, input_shape[-1], emb_dim=latent_dim, base_size=2,
+            upsample_regularizer=regularizer, name="decoder", **style, **network.decoder_kwargs(),
         )
 
         # === Functional model ===
@@ -173,7 +154,7 @@ class FirstStage(GaussianVAE):
             if kl_weight is None
             else check_non_negative_float(kl_weight, "kl_weight")
         )
-        self._record_config(locals())
+        self._record_config(locals(), **network.as_dict())
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

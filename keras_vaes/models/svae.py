@@ -28,18 +28,14 @@ class SplitVAE(BalancedVAE):
     Args:
         input_shape: tuple (H, W, C), H = W = 4 * 2^k.
         latent_dim: int. Number of latent variables.
-        base_dim: int. Channels at full resolution. Defaults to 64.
         emb_dim: int. Width of the dense embedding. Defaults to 512.
-        num_scale: int. Number of downsamplings of the encoder. Defaults
-            to 4.
-        kernel_size: int. Defaults to 3.
-        block_per_scale: int. Residual blocks per scale block. Defaults
-            to 1.
-        depth_per_block: int. Convolutions per residual block. Defaults
-            to 2.
         beta: float. Weight of the KL term. Defaults to 3.0.
         split: bool. Split-VAE output (True) or vanilla VAE (False).
         seed: int or None. Seed of the sampling layer.
+        **kwargs: the ResNet's settings (`blocks.ResNetSettings`, with its
+            defaults: `base_dim=64`, `num_scale=4` downsamplings,
+            `kernel_size=3`, `block_per_scale=1`, `depth_per_block=2`),
+            and `keras.Model`'s (`name`, `dtype`).
 
     Example:
     >>> import numpy as np
@@ -55,39 +51,22 @@ class SplitVAE(BalancedVAE):
         self,
         input_shape,
         latent_dim,
-        base_dim=64,
         emb_dim=512,
-        num_scale=4,
-        kernel_size=3,
-        block_per_scale=1,
-        depth_per_block=2,
         beta=3.0,
         split=True,
         seed=None,
         **kwargs,
     ):
         input_shape = check_input_shape(input_shape)
-        for arg, value in dict(
-            latent_dim=latent_dim, base_dim=base_dim, emb_dim=emb_dim, num_scale=num_scale,
-            kernel_size=kernel_size, block_per_scale=block_per_scale,
-            depth_per_block=depth_per_block,
-        ).items():
-            check_positive_int(value, arg)
+        latent_dim = check_positive_int(latent_dim, "latent_dim")
+        emb_dim = check_positive_int(emb_dim, "emb_dim")
         beta = check_non_negative_float(beta, "beta")
-        blocks.check_input_shape(input_shape, downsamplings=num_scale)
-        net = dict(
-            kernel_size=kernel_size,
-            block_per_scale=block_per_scale,
-            depth_per_block=depth_per_block,
-        )
+        network, kwargs = blocks.ResNetSettings.pop(kwargs)
+        blocks.check_input_shape(input_shape, downsamplings=network.num_scale)
 
         # === Layers ===
-        encoder = self._build_encoder(
-            input_shape, latent_dim, base_dim, num_scale, emb_dim, net
-        )
-        decoder = self._build_decoder(
-            input_shape, latent_dim, base_dim, emb_dim, split, net
-        )
+        encoder = self._build_encoder(input_shape, latent_dim, emb_dim, network)
+        decoder = self._build_decoder(input_shape, latent_dim, emb_dim, split, network)
 
         # === Functional model (and gamma, rule "split_vae") ===
         self._build_graph(encoder, decoder, seed, **kwargs)
@@ -97,14 +76,13 @@ class SplitVAE(BalancedVAE):
         self.latent_dim = latent_dim
         self.beta = beta
         self.split = split
-        self._record_config(locals())
+        self._record_config(locals(), **network.as_dict())
 
     @staticmethod
-    def _build_encoder(input_shape, latent_dim, base_dim, num_scale, emb_dim, net):
+    def _build_encoder(input_shape, latent_dim, emb_dim, network):
         images = keras.Input(shape=input_shape, name="images")
         embedding = blocks.conv_encoder(
-            input_shape, base_dim, num_scale, emb_dim=emb_dim,
-            name="embedding", **net,
+            input_shape, emb_dim=emb_dim, name="embedding", **network.as_dict()
         )(images)
         # Float32 heads under a mixed-precision policy (exp(z_log_var) and
         # the KL need float32); the rest of the network follows the policy.
@@ -113,7 +91,7 @@ class SplitVAE(BalancedVAE):
         return keras.Model(images, [z_mean, z_log_var], name="encoder")
 
     @staticmethod
-    def _build_decoder(input_shape, latent_dim, base_dim, emb_dim, split, net):
+    def _build_decoder(input_shape, latent_dim, emb_dim, split, network):
         channels = input_shape[-1]
         z = keras.Input(shape=(latent_dim,), name="z")
         # The authors map z back to the embedding with ONE Dense layer,
@@ -122,7 +100,7 @@ class SplitVAE(BalancedVAE):
         decoded = blocks.conv_decoder(
             input_shape,
             2 * channels + 1 if split else channels,
-            emb_dim=emb_dim, base_dim=base_dim, name="synthesis", **net,
+            emb_dim=emb_dim, name="synthesis", **network.decoder_kwargs(),
         )(embedding)
         if split:
             outputs = SplitComposition(
