@@ -21,10 +21,26 @@ repeats of `--steps` timed steps. One run prints, per configuration:
   run (best of a 4096^3 matmul and a 3x3 convolution with 512 channels),
   the images/s it allows for this model, and the fraction reached;
 - with `--predict`, `encode` and `decode` (generation) of 10,000 images;
-- with `--profile`, where the time of a default training step goes: the
-  TensorFlow profiler's per-op self time, grouped by pass and kernel
+- with `--profile`, where the time of a default training step goes, from
+  the backend's own profiler around `fit` of `--steps` batches (after a
+  warm-up `fit`), in ms per step per group of ops, the wall time per step
+  under the profiler and the ten costliest ops:
+  TensorFlow: `tf.profiler`'s per-op self time, grouped by pass and kernel
   (convolutions: forward, input gradients, weight gradients; dense; batch
-  norm; activation kernels; optimizer; other).
+  norm; activation kernels; optimizer; other);
+  JAX: `jax.profiler.trace`, the self time of each XLA CPU thunk (one HLO
+  instruction: a fusion, a convolution, a dot...), grouped into the same
+  groups from the compiled HLO of the train step (opcode, fused ops, JAX
+  source path: `transpose(jvp(...))` is the backward pass; a weight
+  gradient, whose fusion often loses its path, is told by its kernel-shaped
+  output), with the convolutions' time per kernel (XLA's own or YNNPACK's);
+  PyTorch: `torch.profiler`, self CPU time per aten op (conv forward; conv
+  backward, one kernel for both gradients; layout copies, `.contiguous()`
+  NHWC -> NCHW before each conv; dense; batch norm and the
+  optimizer, told apart by `record_function` labels; activation kernels;
+  other). On JAX and PyTorch the TensorFlow-only variants (`reference`,
+  `keras_bn`, `train_function`, `keras2_authors`) are not run unless asked
+  for (then the script stops).
 
 Process-wide settings (oneDNN, thread pools) cannot change inside one
 process: `--env-variants` reruns this script once per setting and prints
@@ -64,11 +80,14 @@ Usage:
     python benchmarks/train_throughput.py --variants fit,reference,keras2_authors
     python benchmarks/train_throughput.py --variants fit,reference,keras_bn,jit
     python benchmarks/train_throughput.py --profile --no-predict
+    KERAS_BACKEND=jax python benchmarks/train_throughput.py --profile --no-predict --no-peak --steps 3
+    KERAS_BACKEND=torch python benchmarks/train_throughput.py --profile --no-predict --no-peak --steps 3
 """
 
 import argparse
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -95,6 +114,8 @@ VARIANTS = {
     "keras2_authors": "the authors' Keras 2 script: tf_keras functional model + add_loss, "
     "train_on_batch loop (needs `pip install tf-keras`)",
 }
+# Variants written with TensorFlow itself (tf.function, tf.data, tf_keras).
+TF_ONLY_VARIANTS = {"reference", "keras_bn", "train_function", "keras2_authors"}
 ENV_VARIANTS = {
     "onednn_off": ({"TF_ENABLE_ONEDNN_OPTS": "0"}, []),
     "inter_op_1": ({}, ["--inter-op", "1"]),
@@ -119,8 +140,9 @@ def parse_args(argv=None):
     parser.add_argument("--repeats", type=int, default=3, help="repeats; the median is reported (default 3)")
     parser.add_argument(
         "--variants",
-        default="fit,reference",
-        help="comma-separated in-process variants (default fit,reference; 'all' for every one)",
+        default=None,
+        help="comma-separated in-process variants (default fit,reference on TensorFlow, fit on "
+        "the other backends; 'all' for every one)",
     )
     parser.add_argument(
         "--env-variants",
@@ -161,6 +183,10 @@ def parse_args(argv=None):
         args.steps, args.warmup, args.repeats = 2, 1, 2
         args.epoch_images, args.eval_images = 200, 500
         args.config = "tiny"
+    # Unasked-for TensorFlow-only variants are dropped on the other backends (main).
+    args.default_variants = args.variants in (None, "all")
+    if args.variants is None:
+        args.variants = "fit,reference"
     if args.variants == "all":
         args.variants = ",".join(VARIANTS)
     args.variants = [v for v in args.variants.split(",") if v]
@@ -469,7 +495,7 @@ def measure_predict(config, args):
     return out
 
 
-# --- Arithmetic ceiling and profile ------------------------------------------
+# --- Arithmetic ceiling ------------------------------------------------------
 
 
 def measure_peak(repeats=7):
@@ -507,15 +533,22 @@ def measure_peak(repeats=7):
     return {"matmul_gflops": matmul, "conv_gflops": conv, "peak_gflops": float(np.max([matmul, conv]))}
 
 
+# --- Profile: each backend's own profiler ------------------------------------
+#
+# `profile_training` builds the default path, warms it up, and hands `fit`
+# of `--steps` batches to the backend's profiler; each returns
+# {"wall_ms_per_step", "ms_per_step": {group: ms}, "top_ops": [(name, ms)]}.
+
 # Op types (without oneDNN's "_Mkl"/"_MklNative" prefixes) of activation
 # kernels; swish's gradient multiplications are plain Mul ops ("other").
 _ACTIVATION_OPS = {
     "Sigmoid", "SigmoidGrad", "Swish", "Relu", "ReluGrad", "Tanh", "TanhGrad", "Softplus",
 }
+_OTHER = "other (elementwise, loss, balancing, ...)"
 
 
 def _op_group(op_type, op_name, optimizer_scope):
-    """Group of one profiled op, by pass (op name) and kernel (op type).
+    """Group of one TensorFlow op, by pass (op name) and kernel (op type).
 
     Inside the compiled step the backward pass is under `gradient_tape/`.
     A Conv2DTranspose forward is a Conv2DBackpropInput kernel and its
@@ -536,61 +569,389 @@ def _op_group(op_type, op_name, optimizer_scope):
         return "batch norm, both passes"
     if kernel in _ACTIVATION_OPS:
         return "activation kernels"
-    return "other (elementwise, loss, balancing, ...)"
+    return _OTHER
 
 
-def profile_training(config, args):
-    """Per-op self time of `--steps` default training steps, grouped.
+def _timed_fit(model, x, batch):
+    start = time.perf_counter()
+    model.fit(x, batch_size=batch, epochs=1, verbose=0, shuffle=False)
+    return time.perf_counter() - start
 
-    Uses the TensorFlow profiler (`tf.profiler.experimental`) and its
-    `framework_op_stats` tool (host rows: this is a CPU benchmark). Self
-    times of ops that ran in parallel add up, so the total can exceed the
-    wall time; shares are of that total. Any failure of the profiler or of
-    its (internal, unversioned) output format is reported, not raised.
-    """
+
+def _top(times, steps, n=10):
+    return [(name, ms / steps) for name, ms in sorted(times.items(), key=lambda kv: -kv[1])[:n]]
+
+
+def _profile_tensorflow(model, x, batch, steps):
+    """`tf.profiler.experimental` and its `framework_op_stats` tool (host rows)."""
     import glob
     import tempfile
 
-    import keras
-    import numpy as np
     import tensorflow as tf
 
     try:
         from tensorflow.python.profiler.internal import _pywrap_profiler_plugin as plugin
     except ImportError as error:  # internal module: may move between TF versions
         return {"error": f"TensorFlow profiler tools unavailable ({error})"}
-    batch, steps = args.batch_size, args.steps
-    model = _build(config, seed=args.seed)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    rng = np.random.default_rng(args.seed)
-    x = rng.random(((args.warmup + 1) * batch,) + CONFIGS[config]["input_shape"], dtype=np.float32)
-    model.fit(x, batch_size=batch, epochs=1, verbose=0)  # trace and warm up
-    x = np.tile(x[:batch], (steps, 1, 1, 1))
+    with tempfile.TemporaryDirectory() as logdir:
+        tf.profiler.experimental.start(logdir)
+        try:
+            wall = _timed_fit(model, x, batch)
+        finally:
+            tf.profiler.experimental.stop()
+        planes = glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True)
+        data, ok = plugin.xspace_to_tools_data(planes, "framework_op_stats", {})
+    if not ok:
+        return {"error": "the profiler wrote no op statistics"}
+    table = json.loads(data)[0]
+    columns = [column["id"] for column in table["cols"]]
+    groups, ops = {}, {}
+    for row in table["rows"]:
+        row = dict(zip(columns, (cell["v"] for cell in row["c"])))
+        if row["type"] == "IDLE" or row.get("host_or_device", "Host") != "Host":
+            continue
+        ms = row["total_self_time"] / 1e3  # microseconds
+        group = _op_group(row["type"], row["operation"], model.optimizer.name)
+        groups[group] = groups.get(group, 0.0) + ms / steps
+        name = row["operation"].replace("StatefulPartitionedCall/", "")
+        ops[f"{row['type']} {name}"] = ops.get(f"{row['type']} {name}", 0.0) + ms
+    return {"wall_ms_per_step": 1e3 * wall / steps, "ms_per_step": groups, "top_ops": _top(ops, steps)}
+
+
+def _hlo_group(name):
+    """Group of one XLA thunk by its name alone (when the HLO is unavailable).
+
+    XLA names an instruction after its opcode (`convolution.3`, `dot.6`),
+    a fusion after its ops (`broadcast_add_fusion.4`, or `ynn_fusion.1`, a
+    YNNPACK call); JAX names a convolution after its primitive
+    (`conv_general_dilated.44`). The pass is not in the name.
+    """
+    kind = name.split(".")[0]
+    if kind.startswith(("convolution", "conv_general_dilated")):
+        return "convolution (pass unknown)"
+    if kind.startswith(("dot", "dot_general")):
+        return "dense (matmul), both passes"
+    return _OTHER
+
+
+_HLO_INSTRUCTION = re.compile(r"\s+(?:ROOT )?%?([\w.\-]+) = (\S+) ([\w\-]+)\(")
+_HLO_COMPUTATION = re.compile(r"(?:ENTRY )?%?([\w.\-]+) .*\{$")
+
+
+def _hlo_instructions(text):
+    """Instructions of compiled HLO text: name -> (opcode, shape, op_name, members, YNNPACK).
+
+    `members` are the instructions of the computation a fusion calls;
+    `op_name` is JAX's source path, e.g. `jit(train_step)/transpose(jvp(
+    decoder))/.../conv_general_dilated` (`transpose(jvp(...))`: backward).
+    """
+    computations, instructions, current = {}, {}, None
+    for line in text.splitlines():
+        if not line.startswith(" "):
+            header = _HLO_COMPUTATION.match(line)
+            current = header.group(1) if header else None
+            computations.setdefault(current, [])
+            continue
+        match = _HLO_INSTRUCTION.match(line)
+        if match is None:  # tuple shapes (while, ...): grouped by their thunks' names
+            continue
+        name, shape, opcode = match.groups()
+        op_name = re.search(r'op_name="([^"]*)"', line)
+        calls = re.search(r"calls=%?([\w.\-]+)", line)
+        instructions[name] = [opcode, shape, op_name.group(1) if op_name else "",
+                              calls.group(1) if calls else None, "__ynn_fusion" in line]
+        computations[current].append(name)
+    for entry in instructions.values():
+        entry[3] = [instructions[n] for n in computations.get(entry[3], [])] if entry[3] else []
+    return instructions
+
+
+def _jax_group(instruction, batch, optimizer_name, bn_layers, act_layers):
+    """(group, kernel, output shape) of one XLA thunk, from its HLO instruction and JAX source path."""
+    opcode, shape, op_name, members, ynn = instruction
+    for member in [instruction] + members:
+        if member[0] in ("convolution", "dot"):
+            opcode, shape, op_name = member[:3]
+            break
+    if opcode == "fusion":
+        kernel = "YNNPACK fusion" if ynn else "XLA fusion"
+    else:
+        kernel = f"{'YNNPACK' if ynn else 'XLA'} {opcode}"
+    path = op_name.split("/")
+    if optimizer_name in path:
+        return "optimizer", kernel, shape
+    backward = "transpose(" in op_name
+    if opcode == "convolution":
+        # Outputs are batch-major (b01f) but for weight gradients (kernel-
+        # shaped), whose fusions often lose the source path.
+        leading = re.match(r"\w+\[(\d+)", shape)
+        if not leading or int(leading.group(1)) != batch:
+            return "conv weight gradients", kernel, shape
+        if backward:
+            return "conv input gradients", kernel, shape
+        return ("conv forward" if op_name else "conv, pass unknown (no source path)"), kernel, shape
+    if opcode == "dot":
+        return "dense (matmul), both passes", kernel, shape
+    if any(part in bn_layers for part in path):
+        return "batch norm, both passes", kernel, shape
+    if any(part in act_layers for part in path):
+        return "activation kernels", kernel, shape
+    return _OTHER, kernel, shape
+
+
+def _jax_train_step_hlo(model, x, batch):
+    """Compiled HLO text of the train step `fit` runs (same jit: a cache hit).
+
+    Keras's JAX trainer keeps its jitted step in the closure of
+    `model.train_function`; one `fit` batch records the argument shapes.
+    """
+    import inspect
+
+    import jax
+
+    original = model.train_function
+    jitted = inspect.getclosurevars(original).nonlocals["step_function"]
+    shapes = []
+
+    def recording(state, iterator):
+        data = next(iterator)
+        shapes.append(jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), (state, data)))
+        return original(state, iter([data]))
+
+    model.train_function = recording
     try:
-        with tempfile.TemporaryDirectory() as logdir:
-            tf.profiler.experimental.start(logdir)
-            try:
-                start = time.perf_counter()
-                model.fit(x, batch_size=batch, epochs=1, verbose=0, shuffle=False)
-                wall = time.perf_counter() - start
-            finally:
-                tf.profiler.experimental.stop()
-            planes = glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True)
-            data, ok = plugin.xspace_to_tools_data(planes, "framework_op_stats", {})
-        if not ok:
-            return {"error": "the profiler wrote no op statistics"}
-        table = json.loads(data)[0]
-        columns = [column["id"] for column in table["cols"]]
-        groups = {}
-        for row in table["rows"]:
-            row = dict(zip(columns, (cell["v"] for cell in row["c"])))
-            if row["type"] == "IDLE" or row.get("host_or_device", "Host") != "Host":
-                continue
-            group = _op_group(row["type"], row["operation"], model.optimizer.name)
-            groups[group] = groups.get(group, 0.0) + row["total_self_time"] / 1e3 / steps
+        model.fit(x[:batch], batch_size=batch, epochs=1, verbose=0, shuffle=False)
+    finally:
+        model.train_function = original
+    return jitted.lower(*shapes[0]).compile().as_text()
+
+
+def _profile_jax(model, x, batch, steps):
+    """`jax.profiler.trace` of `fit`: self time of each XLA CPU thunk.
+
+    A thunk runs one HLO instruction (a fusion, a convolution, a dot...);
+    its event names it (`hlo_op`). The compiled HLO of the train step gives
+    each one's opcode, fused members and JAX source path: the pass
+    (`transpose(jvp(...))` is the backward pass), the layer and the
+    optimizer. Without the HLO, thunks are grouped by name only.
+    """
+    import glob
+    import tempfile
+
+    import jax
+    import keras
+
+    with tempfile.TemporaryDirectory() as logdir:
+        with jax.profiler.trace(logdir):
+            wall = _timed_fit(model, x, batch)
+        planes = glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True)
+        if not planes:
+            return {"error": "jax.profiler wrote no trace"}
+        profile = jax.profiler.ProfileData.from_file(planes[0])
+    ops = {}  # hlo_op -> ms of self time (a while thunk's body thunks are nested in it)
+    for plane in profile.planes:
+        for line in plane.lines:
+            stack = []  # (end_ns, hlo_op) of the enclosing thunks
+            for event in sorted(line.events, key=lambda e: (e.start_ns, -e.duration_ns)):
+                hlo_op = dict(event.stats).get("hlo_op")
+                if hlo_op is None:
+                    continue
+                while stack and stack[-1][0] <= event.start_ns:
+                    stack.pop()
+                ms = event.duration_ns / 1e6
+                if stack:
+                    ops[stack[-1][1]] -= ms
+                ops[hlo_op] = ops.get(hlo_op, 0.0) + ms
+                stack.append((event.start_ns + event.duration_ns, hlo_op))
+    if not ops:
+        return {"error": "the JAX trace holds no XLA thunk events (hlo_op)"}
+    result = {"wall_ms_per_step": 1e3 * wall / steps}
+    try:
+        instructions = _hlo_instructions(_jax_train_step_hlo(model, x, batch))
+    except Exception as error:  # noqa: BLE001 - Keras internals: fall back to names
+        instructions = {}
+        result["note"] = (f"no HLO of the train step ({type(error).__name__}: {error}); "
+                          "thunks grouped by name")
+    layers = list(model._flatten_layers(include_self=False, recursive=True))
+    bn_layers = {l.name for l in layers if isinstance(l, keras.layers.BatchNormalization)}
+    act_layers = {l.name for l in layers if isinstance(l, keras.layers.Activation)}
+    groups, kernels, top = {}, {}, {}
+    for name, ms in ops.items():
+        if name in instructions:
+            group, kernel, shape = _jax_group(instructions[name], batch, model.optimizer.name,
+                                              bn_layers, act_layers)
+            path = instructions[name][2].replace("jit(train_step)/", "") or f"-> {shape}"
+        else:
+            group, kernel, path = _hlo_group(name), "?", ""
+        groups[group] = groups.get(group, 0.0) + ms / steps
+        if group.startswith("conv"):
+            kernels[kernel] = kernels.get(kernel, 0.0) + ms / steps
+        top[f"{name} [{kernel}] {path}"] = ms
+    result.update(ms_per_step=groups, top_ops=_top(top, steps), conv_kernels=kernels)
+    return result
+
+
+# record_function labels of the PyTorch profile (Keras's torch trainer has none).
+_TORCH_OPTIMIZER, _TORCH_BN = "keras_vaes/optimizer.apply", "keras_vaes/batch_norm.call"
+_TORCH_DENSE = {"aten::addmm", "aten::mm", "aten::linear", "aten::matmul", "aten::bmm"}
+
+
+def _torch_group(name, node, label, parents):
+    """Group of one aten op: by its label, else by its name, callers and backward node."""
+    if label == _TORCH_OPTIMIZER:
+        return "optimizer"
+    if label == _TORCH_BN:
+        return "batch norm (Keras's composite ops), both passes"
+    node_name = node.name if node is not None else ""
+    if "convolution_backward" in name or "Convolution" in node_name:
+        return "conv backward (input and weight gradients, one kernel)"
+    if "conv" in name:
+        return "conv forward"
+    if "aten::contiguous" in parents and "aten::_convolution" not in parents:
+        # Keras's torch convolutions permute NHWC inputs to NCHW and copy them.
+        return "layout copies (.contiguous(), NHWC -> NCHW for convs)"
+    if name in _TORCH_DENSE or node_name.startswith(("autograd::engine::evaluate_function: Addmm",
+                                                     "autograd::engine::evaluate_function: Mm")):
+        return "dense (matmul), both passes"
+    if "silu" in name or "sigmoid" in name:
+        return "activation kernels"
+    return _OTHER
+
+
+def _profile_torch(model, x, batch, steps):
+    """`torch.profiler.profile` (CPU) of `fit`; self CPU time per aten op.
+
+    The optimizer's `apply` and each batch norm layer's `call` run under a
+    `record_function` label; a backward op counts for the label of the
+    forward op that recorded its autograd node (sequence number).
+    """
+    import functools
+
+    import keras
+    import torch.profiler as tp
+
+    patched = []
+
+    def label(obj, attr, name):
+        original = getattr(obj, attr)
+
+        @functools.wraps(original)
+        def labelled(*args, **kwargs):
+            with tp.record_function(name):
+                return original(*args, **kwargs)
+
+        setattr(obj, attr, labelled)  # an instance attribute over the class's method
+        patched.append((obj, attr))
+
+    label(model.optimizer, "apply", _TORCH_OPTIMIZER)
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            label(layer, "call", _TORCH_BN)
+    try:
+        with tp.profile(activities=[tp.ProfilerActivity.CPU]) as prof:
+            wall = _timed_fit(model, x, batch)
+    finally:
+        for obj, attr in patched:
+            delattr(obj, attr)
+    events = prof.events()
+
+    def label_of(event):
+        while event is not None and event.name not in (_TORCH_OPTIMIZER, _TORCH_BN):
+            event = event.cpu_parent
+        return event.name if event is not None else None
+
+    def node_of(event):  # the autograd node (backward function) an op runs in
+        while event is not None and event.scope != 1:  # 1: RecordScope.BACKWARD_FUNCTION
+            event = event.cpu_parent
+        return event
+
+    nodes = {id(event): node_of(event) for event in events}
+    # Ops that record no autograd node share the next one's sequence number:
+    # the forward op named like the node (PowBackward0: aten::pow) decides.
+    forward = {}  # (sequence number, thread) -> {op name: label}
+    for e in events:
+        if e.sequence_nr >= 0 and nodes[id(e)] is None:
+            forward.setdefault((e.sequence_nr, e.thread), {})[e.name] = label_of(e)
+
+    def forward_label(node):
+        ops = forward.get((node.sequence_nr, node.fwd_thread), {})
+        op = "aten::" + re.sub(r"Backward\d*$", "", node.name).lower()
+        if op in ops:
+            return ops[op]
+        labels = set(ops.values())
+        return labels.pop() if len(labels) == 1 else None
+    groups, ops = {}, {}
+    for event in events:
+        ms = event.self_cpu_time_total / 1e3  # microseconds
+        node = nodes[id(event)]
+        label = label_of(event)
+        if node is not None and label is None:
+            label = forward_label(node)
+        parents, parent = set(), event.cpu_parent
+        while parent is not None:
+            parents.add(parent.name)
+            parent = parent.cpu_parent
+        group = _torch_group(event.name, node, label, parents)
+        groups[group] = groups.get(group, 0.0) + ms / steps
+        ops[event.name] = ops.get(event.name, 0.0) + ms
+    return {"wall_ms_per_step": 1e3 * wall / steps, "ms_per_step": groups, "top_ops": _top(ops, steps)}
+
+
+_PROFILERS = {"tensorflow": _profile_tensorflow, "jax": _profile_jax, "torch": _profile_torch}
+
+
+def profile_training(config, args):
+    """Where `--steps` default training steps spend their time, per group of ops.
+
+    Each backend's own profiler around `fit` of `--steps` batches, after a
+    warm-up `fit`: TensorFlow's (`framework_op_stats`: self time per op),
+    JAX's (`jax.profiler.trace`: time per XLA thunk, one HLO op or fusion
+    each), PyTorch's (`torch.profiler`: self CPU time per aten op). Self
+    times of ops that ran in parallel add up, so the total can exceed the
+    wall time; shares are of that total. Any failure of a profiler or of
+    its output format is reported as {"error": ...}, not raised.
+    """
+    import keras
+    import numpy as np
+
+    backend = keras.backend.backend()
+    if backend not in _PROFILERS:
+        return {"profiler": backend, "error": f"no profiler for the {backend} backend"}
+    batch, steps = args.batch_size, args.steps
+    try:
+        model = _build(config, seed=args.seed)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3))
+        rng = np.random.default_rng(args.seed)
+        x = rng.random(((args.warmup + 1) * batch,) + CONFIGS[config]["input_shape"],
+                       dtype=np.float32)
+        model.fit(x, batch_size=batch, epochs=1, verbose=0)  # trace, compile and warm up
+        x = np.tile(x[:batch], (steps, 1, 1, 1))
+        result = _PROFILERS[backend](model, x, batch, steps)
     except Exception as error:  # noqa: BLE001 - report, keep the timings
-        return {"error": f"profiling failed: {type(error).__name__}: {error}"}
-    return {"wall_ms_per_step": 1e3 * wall / steps, "ms_per_step": groups}
+        result = {"error": f"profiling failed: {type(error).__name__}: {error}"}
+    return {"profiler": backend, **result}
+
+
+def print_profile(prof):
+    name = prof.get("profiler", "?")
+    if "error" in prof:
+        print(f"profile ({name} profiler): {prof['error']}")
+        return
+    total = sum(prof["ms_per_step"].values())
+    print(f"profile of a default step, {name} profiler (wall {prof['wall_ms_per_step']:.0f} ms per "
+          f"step under the profiler; op time {total:.0f} ms, parallel ops add up):")
+    for group, ms in sorted(prof["ms_per_step"].items(), key=lambda item: -item[1]):
+        print(f"  {group:<56}{ms:>8.1f} ms {ms / total:>6.1%}")
+    if prof.get("conv_kernels"):
+        print("  convolutions by kernel (ms per step): " + ", ".join(
+            f"{kernel} {ms:.1f}" for kernel, ms in sorted(prof["conv_kernels"].items(),
+                                                         key=lambda item: -item[1])))
+    if prof.get("top_ops"):
+        print("  top ops (ms per step):")
+        for op, ms in prof["top_ops"]:
+            print(f"    {ms:>8.1f}  {op if len(op) <= 110 else op[:45] + '...' + op[-62:]}")
+    if prof.get("note"):
+        print(f"  note: {prof['note']}")
 
 
 def run_env_variant(name, config, args):
@@ -828,6 +1189,12 @@ def main(argv=None):
             tf.config.threading.set_inter_op_parallelism_threads(args.inter_op)
         if args.intra_op:
             tf.config.threading.set_intra_op_parallelism_threads(args.intra_op)
+    else:
+        tf_only = [v for v in args.variants if v in TF_ONLY_VARIANTS]
+        if tf_only and not args.default_variants:
+            raise SystemExit(f"Variants {tf_only} run on the TensorFlow backend only. Received: "
+                             f"backend {keras.backend.backend()}")
+        args.variants = [v for v in args.variants if v not in TF_ONLY_VARIANTS]
 
     if args.dtype_policy:
         keras.config.set_dtype_policy(args.dtype_policy)
@@ -894,15 +1261,7 @@ def main(argv=None):
             print(f"arithmetic limit at {peak['peak_gflops']:.0f} GFLOP/s: {limit:.1f} images/s; "
                   f"default reaches {training['fit']['images_per_s'] / limit:.0%} of it")
         if "profile" in entry:
-            prof = entry["profile"]
-            if "error" in prof:
-                print(f"profile: {prof['error']}")
-            else:
-                total = sum(prof["ms_per_step"].values())
-                print(f"profile of a default step (wall {prof['wall_ms_per_step']:.0f} ms under the "
-                      f"profiler; op self time {total:.0f} ms, parallel ops add up):")
-                for group, ms in sorted(prof["ms_per_step"].items(), key=lambda item: -item[1]):
-                    print(f"  {group:<42}{ms:>8.1f} ms {ms / total:>6.1%}")
+            print_profile(entry["profile"])
         if "predict" in entry:
             p = entry["predict"]
             print(f"predict, {args.predict_images} images: encode "

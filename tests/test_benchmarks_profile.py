@@ -1,0 +1,39 @@
+"""benchmarks/train_throughput.py --profile on the current backend, tiny config.
+
+Each backend's own profiler (TensorFlow's, jax.profiler, torch.profiler)
+around one training step; its grouped times, or a clean {"error": ...}.
+"""
+
+import importlib.util
+import os
+
+import keras
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _script():
+    path = os.path.join(REPO, "benchmarks", "train_throughput.py")
+    spec = importlib.util.spec_from_file_location("train_throughput_profile", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_profile_groups_one_step_or_reports_an_error(capsys):
+    script = _script()
+    args = script.parse_args(["--config", "tiny", "--steps", "1", "--warmup", "1",
+                              "--batch-size", "16"])
+    prof = script.profile_training("tiny", args)
+    assert prof["profiler"] == keras.backend.backend()
+    if "error" in prof:  # the profilers' output formats are not versioned
+        assert isinstance(prof["error"], str) and prof["error"]
+    else:
+        groups = prof["ms_per_step"]
+        assert groups and all(ms >= 0 for ms in groups.values())
+        assert sum(groups.values()) > 0
+        assert prof["wall_ms_per_step"] > 0
+        assert all(ms >= 0 for _, ms in prof["top_ops"])
+    script.print_profile(prof)
+    assert "profile" in capsys.readouterr().out
+
