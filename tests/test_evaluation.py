@@ -229,3 +229,27 @@ def test_split_vae_rec_from_the_posterior_mean_option(evaluated):
     assert mean["fid"] == {} and list(mean["samples"]) == ["REC", "GEN"]
     with pytest.raises(ValueError, match="rec_latent='z'"):
         evaluation.evaluate_split_vae(model, images, rec_latent="z")
+
+
+def test_only_one_decoded_row_is_alive_at_a_time(evaluated, monkeypatch):
+    """The evaluation's memory is flat in the number of rows: each row's images are freed before the next."""
+    import gc
+    import weakref
+
+    from keras_vaes.evaluation import split_vae
+
+    model, images, features, _ = evaluated
+    decode = split_vae.decode_latents
+    earlier, alive_at_call = [], []
+
+    def tracked(*args, **kwargs):
+        gc.collect()
+        alive_at_call.append(sum(ref() is not None for ref in earlier))
+        outputs = decode(*args, **kwargs)
+        earlier.extend(weakref.ref(array) for array in outputs.values())
+        return outputs
+
+    monkeypatch.setattr(split_vae, "decode_latents", tracked)
+    split_vae.evaluate_split_vae(model, images, feature_model=features, gmm_components=(2, 3),
+                                 num_samples=30, seed=0, batch_size=10, verbose=0)
+    assert alive_at_call == [0, 0, 0, 0]  # REC, GEN, GMM-2, GMM-3: none of the earlier rows left

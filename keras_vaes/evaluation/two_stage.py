@@ -249,8 +249,8 @@ def write_results(results, dataset, output_dir, notes=()):
               for name, value in results["diagnostics"].items()]
 
     csv_rows = [["dataset", "model", "source", "metric", "value"]]
-    if paper:
-        for name, *cells in paper["rows"]:
+    for table, name, *cells in PAPER_ROWS:
+        if table == dataset:
             for column, value in zip(COLUMNS, cells):
                 csv_rows.append([dataset, name, "paper", f"{column} FID", value or ""])
     for row in results["rows"]:
