@@ -51,11 +51,16 @@ def bench(f, *a, n=5):
         t = time.perf_counter(); f(*a).block_until_ready(); ts.append(time.perf_counter() - t)
     return 1e3 * min(ts)
 
-rng = np.random.default_rng(0)
-for (n, h, ci, co, k) in [(100, 32, 64, 64, 3), (100, 16, 128, 128, 3), (100, 8, 256, 256, 3), (100, 4, 512, 512, 3), (100, 16, 256, 128, 2), (100, 8, 512, 256, 2), (100, 32, 4, 256, 2)]:
-    x = jnp.asarray(rng.random((n, h, h, ci), dtype=np.float32))
-    w = jnp.asarray(rng.random((k, k, ci, co), dtype=np.float32))
-    dy = jnp.asarray(rng.random((n, h, h, co), dtype=np.float32))
-    a, b, c = wgrad_xla(x, w, dy), wgrad_taps(x, w, dy), wgrad_im2col(x, w, dy)
-    err = float(jnp.max(jnp.abs(a - b)) / jnp.max(jnp.abs(a)))
-    print(f"{n}x{h}x{h}x{ci}->{co} k{k}: xla {bench(wgrad_xla, x, w, dy):7.1f} ms  taps {bench(wgrad_taps, x, w, dy):7.1f}  im2col {bench(wgrad_im2col, x, w, dy):7.1f}  relerr {err:.1e}", flush=True)
+def main():
+    rng = np.random.default_rng(0)
+    for (n, h, ci, co, k) in [(100, 32, 64, 64, 3), (100, 16, 128, 128, 3), (100, 8, 256, 256, 3), (100, 4, 512, 512, 3), (100, 16, 256, 128, 2), (100, 8, 512, 256, 2), (100, 32, 4, 256, 2)]:
+        x = jnp.asarray(rng.random((n, h, h, ci), dtype=np.float32))
+        w = jnp.asarray(rng.random((k, k, ci, co), dtype=np.float32))
+        dy = jnp.asarray(rng.random((n, h, h, co), dtype=np.float32))
+        a, b, c = wgrad_xla(x, w, dy), wgrad_taps(x, w, dy), wgrad_im2col(x, w, dy)
+        err = float(jnp.max(jnp.abs(a - b)) / jnp.max(jnp.abs(a)))
+        print(f"{n}x{h}x{h}x{ci}->{co} k{k}: xla {bench(wgrad_xla, x, w, dy):7.1f} ms  taps {bench(wgrad_taps, x, w, dy):7.1f}  im2col {bench(wgrad_im2col, x, w, dy):7.1f}  relerr {err:.1e}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
