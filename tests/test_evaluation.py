@@ -250,6 +250,11 @@ def test_only_one_decoded_row_is_alive_at_a_time(evaluated, monkeypatch):
         return outputs
 
     monkeypatch.setattr(split_vae, "decode_latents", tracked)
-    split_vae.evaluate_split_vae(model, images, feature_model=features, gmm_components=(2, 3),
-                                 num_samples=30, seed=0, batch_size=10, verbose=0)
-    assert alive_at_call == [0, 0, 0, 0]  # REC, GEN, GMM-2, GMM-3: none of the earlier rows left
+    vanilla = kv.build_svae((16, 16, 1), 4, base_dim=8, emb_dim=16, num_scale=2, split=False, seed=0)
+    for evaluated_model in (model, vanilla):
+        earlier.clear(), alive_at_call.clear()
+        split_vae.evaluate_split_vae(evaluated_model, images, feature_model=features,
+                                     gmm_components=(2, 3), num_samples=30, seed=0,
+                                     batch_size=10, verbose=0)
+        # REC, GEN, GMM-2, GMM-3: none of the earlier rows left
+        assert alive_at_call == [0, 0, 0, 0]

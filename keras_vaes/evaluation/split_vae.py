@@ -179,7 +179,7 @@ def evaluate_split_vae(
             if progbar is not None:
                 progbar.add(1)
         samples[row] = {name: value[_spread(len(value), keep_samples)] for name, value in outputs.items()}
-        del outputs, columns, images  # the next row is decoded with none of this one alive
+        outputs = columns = images = None  # the next row is decoded with none of this one alive
     return {
         "fid": scores[tables.FID],
         "fd": scores[tables.FD],
