@@ -21,7 +21,9 @@ round and the spread (max/min - 1) per setting.
 Settings: `tensorflow`, `jax` (XLA's defaults), `torch` (eager); with
 `--jax-flags`, one more JAX worker per XLA_FLAGS string (e.g. oneDNN's
 `--xla_cpu_use_onednn=true`); a flag this jaxlib does not know is
-reported, not fatal.
+reported, not fatal. With `--jax-keras-strided`, each JAX setting once more
+with `keras_vaes.layers.conv`'s strided rewrite off (Keras's own strided and
+transposed convolutions): whether the rewrite still pays under those flags.
 
 Usage:
     python benchmarks/backend_ops.py
@@ -69,9 +71,13 @@ def parse_args(argv=None):
     parser.add_argument("--jax-nchw", action="store_true",
                         help="JAX workers also time each Conv2D as a channels-first "
                              "lax.conv_general_dilated (NCHW / OIHW), the layout question")
+    parser.add_argument("--jax-keras-strided", action="store_true",
+                        help="each JAX setting also runs with keras_vaes.layers.conv's strided "
+                             "rewrite off (Keras's own strided and transposed convolutions)")
     parser.add_argument("--quick", action="store_true", help="the tiny 16x16 network: a smoke run")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--no-rewrite", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     known = {"tensorflow", "jax", "torch"}
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
@@ -184,6 +190,10 @@ def serve(args):
     from keras_vaes import build_svae
 
     config = "quick" if args.quick else "mnist"
+    if args.no_rewrite:
+        from keras_vaes.layers import conv
+
+        conv.Conv2D.rewrite = conv.Conv2DTranspose.rewrite = False
     keras.utils.set_random_seed(0)
     model = build_svae(seed=0, **CONFIGS[config])
     model.compile(optimizer=keras.optimizers.Adam(1e-4))
@@ -243,9 +253,13 @@ def _read_reply(proc):
 
 
 def _settings(args):
-    settings = [(backend, backend, {}) for backend in args.backend_list]
+    """(row name, backend, extra environment, extra worker arguments) per worker."""
+    settings = [(backend, backend, {}, []) for backend in args.backend_list]
     for flags in args.jax_flags:
-        settings.append((f"jax {flags}", "jax", {"XLA_FLAGS": flags}))
+        settings.append((f"jax {flags}", "jax", {"XLA_FLAGS": flags}, []))
+    if args.jax_keras_strided:
+        settings += [(f"{name}, Keras strided convs", backend, env, ["--no-rewrite"])
+                     for name, backend, env, _ in list(settings) if backend == "jax"]
     return settings
 
 
@@ -258,10 +272,10 @@ def main(argv=None):
                    "--repeats", str(args.repeats), "--batch-size", str(args.batch_size),
                    "--steps", str(args.steps), *(["--quick"] if args.quick else [])]
     workers = {}
-    for name, backend, extra_env in _settings(args):
+    for name, backend, extra_env, extra_argv in _settings(args):
         start = time.perf_counter()
         env = {**os.environ, "KERAS_BACKEND": backend, **extra_env}
-        proc = subprocess.Popen(worker_argv, env=env, text=True, stdin=subprocess.PIPE,
+        proc = subprocess.Popen(worker_argv + extra_argv, env=env, text=True, stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE)
         reply = _read_reply(proc)
         if reply is None:

@@ -63,6 +63,10 @@ fresh child processes per backend, one per phase: one training epoch
 `--eval-images` (10,000) images as `evaluate_split_vae` does it (encode,
 REC/GEN/GMM-20/GMM-100 decodes, the MNIST classifier's FD on x_hat, x1, x2
 and mix); each prints its RSS after imports, its peak and its seconds.
+`--jax-xla-flags FLAGS` adds a JAX row whose worker runs with
+`XLA_FLAGS=FLAGS` (an environment variable XLA reads once per process),
+interleaved with the others; e.g. `--xla_cpu_experimental_ynn_fusion_type=`
+switches jaxlib's YNNPACK fusions off (docs/performance.md).
 `--quick` is a smoke run of every code path on a tiny Split-VAE (16x16,
 as in the tests; not the paper network, no authors' loop): two windows of
 two steps, 200 training and 500 evaluation images, about two minutes for
@@ -75,6 +79,8 @@ single-backend run still tries it).
 Usage:
     python benchmarks/train_throughput.py --backend tensorflow,jax,torch
     python benchmarks/train_throughput.py --backend tensorflow,jax,torch --quick
+    python benchmarks/train_throughput.py --backend tensorflow,jax,torch \
+        --jax-xla-flags=--xla_cpu_experimental_ynn_fusion_type=
     python benchmarks/train_throughput.py --config mnist
     python benchmarks/train_throughput.py --config all --repeats 5 --steps 10
     python benchmarks/train_throughput.py --variants fit,reference,keras2_authors
@@ -166,6 +172,9 @@ def parse_args(argv=None):
     parser.add_argument("--backend", default="",
                         help="comma-separated Keras backends (tensorflow,jax,torch): run the "
                         "default path on each, one subprocess per backend, and print one table")
+    parser.add_argument("--jax-xla-flags", action="append", default=[], metavar="FLAGS",
+                        help="--backend mode: one more JAX row, its worker run with XLA_FLAGS=FLAGS "
+                        "(repeatable), e.g. --jax-xla-flags=--xla_cpu_experimental_ynn_fusion_type=")
     parser.add_argument("--json", action="store_true", help="print one JSON line of results only")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 2 windows x 2 steps after 1 warm-up, 200 training and 500 "
@@ -1054,8 +1063,8 @@ def measure_memory(phase, args):
     }
 
 
-def _start_worker(backend, variants, args):
-    env = {**os.environ, "KERAS_BACKEND": backend}
+def _start_worker(backend, variants, args, extra_env=None):
+    env = {**os.environ, **(extra_env or {}), "KERAS_BACKEND": backend}
     proc = subprocess.Popen(_worker_argv(args, variants, ["--serve"]), env=env, text=True,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     reply = _read_reply(proc)
@@ -1082,12 +1091,19 @@ def run_backends(args):
     for backend in backends:
         if backend not in BACKEND_VARIANTS:
             raise SystemExit(f"Unknown backend {backend!r}; choose from {list(BACKEND_VARIANTS)}")
+    if args.jax_xla_flags and "jax" not in backends:
+        raise SystemExit(f"--jax-xla-flags adds JAX rows: --backend must include jax. Received: "
+                         f"--backend {args.backend}")
     import importlib.util
 
+    # A row label -> (backend, extra environment); one worker each.
+    settings = {backend: (backend, {}) for backend in backends}
+    for flags in args.jax_xla_flags:
+        settings[f"jax {flags}"] = ("jax", {"XLA_FLAGS": flags})
     notes = []
     workers, variants_of = {}, {}
     try:
-        for backend in backends:
+        for label, (backend, extra_env) in settings.items():
             variants = list(BACKEND_VARIANTS[backend])
             if "keras2_authors" in variants and args.quick:
                 notes.append("--quick: the authors' Keras 2 loop (the paper network only) is not run")
@@ -1099,14 +1115,14 @@ def run_backends(args):
             if backend == "torch" and importlib.util.find_spec("torch") is None:
                 notes.append("torch not installed: no PyTorch rows")
                 continue
-            _progress(f"backend {backend}: building and warming up {' '.join(variants)}")
+            _progress(f"{label}: building and warming up {' '.join(variants)}")
             start = time.perf_counter()
-            worker = _start_worker(backend, variants, args)
+            worker = _start_worker(backend, variants, args, extra_env)
             if worker is None:
-                notes.append(f"backend {backend}: the worker failed (see its error above)")
+                notes.append(f"{label}: the worker failed (see its error above)")
                 continue
-            _progress(f"backend {backend}: ready in {time.perf_counter() - start:.0f} s")
-            workers[backend], variants_of[backend] = worker, variants
+            _progress(f"{label}: ready in {time.perf_counter() - start:.0f} s")
+            workers[label], variants_of[label] = worker, variants
         windows = {(b, v): [] for b in workers for v in variants_of[b]}
         order = list(workers)
         for window in range(args.repeats):
@@ -1127,8 +1143,8 @@ def run_backends(args):
                 worker.wait(timeout=60)
 
     memory = {}
-    if args.memory:
-        for backend in workers:
+    if args.memory:  # the backends' defaults only, not the --jax-xla-flags rows
+        for backend in [label for label in workers if label in BACKEND_VARIANTS]:
             for phase in ("train", "evaluate"):
                 _progress(f"backend {backend}: peak memory of {phase}")
                 env = {**os.environ, "KERAS_BACKEND": backend}
@@ -1149,7 +1165,8 @@ def run_backends(args):
     tf_fit = windows.get(("tensorflow", "fit"))
     authors = windows.get(("tensorflow", "keras2_authors"))
     median = lambda rates: float(np.median([r[0] for r in rates]))  # noqa: E731
-    print(f"{'backend':<12}{'variant':<16}{'images/s':>10}{'min-max':>15}{'spread':>8}"
+    width = max([12] + [len(label) + 2 for label in workers])
+    print(f"{'backend':<{width}}{'variant':<16}{'images/s':>10}{'min-max':>15}{'spread':>8}"
           f"{'img/CPU-s':>11}{'/ TF fit':>10}{'/ authors':>11}")
     for (backend, variant), rates in windows.items():
         low, high, spread = _spread([r[0] for r in rates])
@@ -1157,7 +1174,7 @@ def run_backends(args):
         cpu = float(np.median([r[1] for r in rates]))
         vs_tf = f"{rate / median(tf_fit):.2f}" if tf_fit else "-"
         vs_authors = f"{rate / median(authors):.2f}" if authors else "-"
-        print(f"{backend:<12}{variant:<16}{rate:>10.1f}{f'{low:.1f}-{high:.1f}':>15}{spread:>8.0%}"
+        print(f"{backend:<{width}}{variant:<16}{rate:>10.1f}{f'{low:.1f}-{high:.1f}':>15}{spread:>8.0%}"
               f"{cpu:>11.1f}{vs_tf:>10}{vs_authors:>11}")
     if memory:
         print(f"\npeak resident memory (ru_maxrss of a fresh process per phase; 'after imports' is "
