@@ -65,8 +65,9 @@ REC/GEN/GMM-20/GMM-100 decodes, the MNIST classifier's FD on x_hat, x1, x2
 and mix); each prints its RSS after imports, its peak and its seconds.
 `--jax-xla-flags FLAGS` adds a JAX row whose worker runs with
 `XLA_FLAGS=FLAGS` (an environment variable XLA reads once per process),
-interleaved with the others; e.g. `--xla_cpu_experimental_ynn_fusion_type=`
-switches jaxlib's YNNPACK fusions off (docs/performance.md).
+interleaved with the others; e.g.
+`--xla_cpu_experimental_ynn_fusion_type=-individual_convolution` takes
+convolutions away from jaxlib's YNNPACK (1.8x faster here; docs/performance.md).
 `--quick` is a smoke run of every code path on a tiny Split-VAE (16x16,
 as in the tests; not the paper network, no authors' loop): two windows of
 two steps, 200 training and 500 evaluation images, about two minutes for
@@ -80,7 +81,7 @@ Usage:
     python benchmarks/train_throughput.py --backend tensorflow,jax,torch
     python benchmarks/train_throughput.py --backend tensorflow,jax,torch --quick
     python benchmarks/train_throughput.py --backend tensorflow,jax,torch \
-        --jax-xla-flags=--xla_cpu_experimental_ynn_fusion_type=
+        --jax-xla-flags=--xla_cpu_experimental_ynn_fusion_type=-individual_convolution
     python benchmarks/train_throughput.py --config mnist
     python benchmarks/train_throughput.py --config all --repeats 5 --steps 10
     python benchmarks/train_throughput.py --variants fit,reference,keras2_authors
@@ -174,7 +175,8 @@ def parse_args(argv=None):
                         "default path on each, one subprocess per backend, and print one table")
     parser.add_argument("--jax-xla-flags", action="append", default=[], metavar="FLAGS",
                         help="--backend mode: one more JAX row, its worker run with XLA_FLAGS=FLAGS "
-                        "(repeatable), e.g. --jax-xla-flags=--xla_cpu_experimental_ynn_fusion_type=")
+                        "(repeatable), e.g. "
+                        "--jax-xla-flags=--xla_cpu_experimental_ynn_fusion_type=-individual_convolution")
     parser.add_argument("--json", action="store_true", help="print one JSON line of results only")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 2 windows x 2 steps after 1 warm-up, 200 training and 500 "
