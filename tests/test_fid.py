@@ -8,7 +8,7 @@ import pytest
 import scipy.linalg
 
 from keras_vaes import utils
-from keras_vaes.metrics import fid
+from keras_vaes.metrics import extractors, fid
 
 
 def _random_spd(rng, dim, condition=10.0):
@@ -225,6 +225,54 @@ def test_missing_inception_weights_env_var_gives_clear_error(tmp_path, monkeypat
     images = np.zeros((4, 8, 8, 1), dtype="float32")
     with pytest.raises(fid.InceptionWeightsUnavailable, match=fid.INCEPTION_WEIGHTS_FILENAME):
         fid.fid_score(images, images)
+
+
+def test_inception_weights_are_fetched_as_keras_fetches_them():
+    import inspect
+
+    from keras.src.applications import inception_v3
+
+    filename, url, md5 = extractors.INCEPTION_WEIGHTS_FILE
+    assert filename == fid.INCEPTION_WEIGHTS_FILENAME
+    assert url == inception_v3.WEIGHTS_PATH_NO_TOP
+    assert f'"{filename}"' in inspect.getsource(inception_v3)
+    assert f'file_hash="{md5}"' in inspect.getsource(inception_v3)
+
+
+def test_offline_imagenet_weights_fail_before_the_network_is_built(monkeypatch):
+    import urllib.error
+
+    monkeypatch.delenv(fid.INCEPTION_WEIGHTS_ENV, raising=False)
+    fetched = []
+
+    def offline(filename, origin, **kwargs):
+        fetched.append((filename, origin, kwargs))
+        raise urllib.error.URLError("no network")
+
+    def never_built(*args, **kwargs):
+        raise AssertionError("InceptionV3 was built before its weights were fetched")
+
+    monkeypatch.setattr(keras.utils, "get_file", offline)
+    monkeypatch.setattr(keras.applications, "InceptionV3", never_built)
+    with pytest.raises(fid.InceptionWeightsUnavailable, match="Could not load.*no network"):
+        fid.inception_feature_model()
+    filename, url, md5 = extractors.INCEPTION_WEIGHTS_FILE
+    assert fetched == [(filename, url, {"cache_subdir": "models", "file_hash": md5})]
+
+
+def test_fetched_imagenet_weights_are_built_from_the_cached_file(monkeypatch, tmp_path):
+    cached = str(tmp_path / "weights.h5")
+    monkeypatch.setattr(keras.utils, "get_file", lambda *args, **kwargs: cached)
+    built = []
+    result = extractors.load_application(
+        lambda w: built.append(w) or "network", "imagenet", "UNUSED_ENV", RuntimeError,
+        "Net", "help", imagenet_file=("f.h5", "https://example.invalid/f.h5", "0" * 32))
+    assert result == "network" and built == [cached]
+    # Without `imagenet_file`, "imagenet" goes to the application itself.
+    built.clear()
+    extractors.load_application(lambda w: built.append(w), "imagenet", "UNUSED_ENV",
+                                RuntimeError, "Net", "help")
+    assert built == ["imagenet"]
 
 
 def test_corrupt_inception_weights_file_gives_clear_error(tmp_path):

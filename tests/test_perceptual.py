@@ -95,3 +95,16 @@ def test_perceptual_loss_bad_input():
         perceptual_loss(np.zeros((2, 8, 8, 1)), np.zeros((2, 4, 4, 1)), model)
     with pytest.raises(ValueError, match="one weight per feature map"):
         perceptual_loss(np.zeros((2, 8, 8, 1)), np.zeros((2, 8, 8, 1)), model, [1.0])
+
+
+def test_vgg19_weights_are_fetched_as_keras_fetches_them():
+    import inspect
+
+    from keras.src.applications import vgg19
+
+    from keras_vaes.metrics import perceptual
+
+    filename, url, md5 = perceptual.VGG19_WEIGHTS_FILE
+    assert url == vgg19.WEIGHTS_PATH_NO_TOP
+    assert f'"{filename}"' in inspect.getsource(vgg19)
+    assert f'file_hash="{md5}"' in inspect.getsource(vgg19)

@@ -25,6 +25,12 @@ from keras_vaes.metrics.extractors import load_application
 
 VGG19_WEIGHTS_ENV = "KERAS_VAES_VGG19_WEIGHTS"
 VGG19_WEIGHTS_FILENAME = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
+# Where and how keras.applications.VGG19 fetches them (its URL and MD5).
+VGG19_WEIGHTS_FILE = (
+    VGG19_WEIGHTS_FILENAME,
+    "https://storage.googleapis.com/tensorflow/keras-applications/vgg19/" + VGG19_WEIGHTS_FILENAME,
+    "253f8cb515780f3b799900260a226db6",
+)
 # relu1_1, relu2_1, relu3_1, relu4_1 (learned priors, section 5).
 PERCEPTUAL_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1")
 # keras.applications.vgg19.preprocess_input ("caffe"): BGR, ImageNet means.
@@ -99,6 +105,7 @@ def vgg19_feature_model(weights="default", layers=PERCEPTUAL_LAYERS, input_shape
     vgg = load_application(
         lambda w: keras.applications.VGG19(include_top=False, weights=w, input_shape=(None, None, 3)),
         weights, VGG19_WEIGHTS_ENV, VGG19WeightsUnavailable, "VGG19", _weights_help(),
+        imagenet_file=VGG19_WEIGHTS_FILE,
     )
     names = [layer.name for layer in vgg.layers]
     unknown = [name for name in layers if name not in names]
