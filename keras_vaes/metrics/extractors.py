@@ -258,8 +258,7 @@ def load_application(build, weights, env_var, error_class, label, help_text, ima
     network is built in float32 whatever the user's dtype policy. With
     `imagenet_file` (`(filename, url, md5)`, as the application fetches
     them), "imagenet" weights are fetched before the network is built, so
-    that offline the error comes at once, not after building it (10 s for
-    InceptionV3 on JAX).
+    that offline the error comes at once, not after building it.
 
     Raises:
         error_class: the weights cannot be found, loaded or downloaded; the
