@@ -1,47 +1,71 @@
-"""The papers' headline claims as paired experiments: a claims ledger.
+"""The papers' headline claims as paired experiments, judged only on trained arms.
 
-Each claim is run as a paired experiment: the paper's model and its
-baseline on the same data (the same images in the same order for a given
-seed), the same network width, the same number of steps and the same
-seeds. The judge is the same for every arm: the Fréchet distance of the
-features of the repository's MNIST classifier ("FD (classifier
-features)", Split-VAE eq. (5) on other features; NOT comparable with the
-papers' Inception FIDs) and improved precision / recall (Kynkäänniemi et
-al. 2019) of those features, generated images against held-out test
-images; samplers are fitted on training codes
-(`keras_vaes.evaluation.sampler_matrix`).
+Each claim is run as the paper states it, on MNIST and Fashion-MNIST: the
+paper's model and its baseline on the same images in the same order for a
+given seed, the same network width, the same steps, the same optimiser.
+The judge is the same for every arm: the Fréchet distance of the features
+of the repository's classifier of the dataset ("FD (classifier
+features)"; NOT comparable with the papers' Inception FIDs) and improved
+precision / recall (Kynkäänniemi et al. 2019, k = 3) of those features,
+2,000 generated images against 2,000 held-out test images; samplers are
+fitted on the codes of training images.
 
-- C1 Split-VAE (split decoder) vs the same network with a plain decoder
-  (`build_svae(..., split=False)`): x_hat after GMM-100 and after N(0, I).
-- C2 two-stage VAE: GEN-1 (N(0, I) through the first stage) vs GEN-2 (the
-  second stage) vs GEN-2 renormalised, on the same first stage.
+- C1 Split-VAE (Figs. 14/15): FD / precision / recall of x1, x2, x_hat and
+  mix of the split decoder after GMM-100 and N(0, I), against x_hat of the
+  same network with a plain decoder (`split=False`).
+- C2 variance loss / two-stage VAE: one first stage; GEN-1 (N(0, I)) vs
+  GEN-2 from a second stage trained as the authors train it (the codes of
+  every training image, twice the first stage's epochs) vs GEN-2
+  renormalised by the authors' rule, and a forced renormalisation when the
+  rule does not fire.
 - C3 GAMIX-VAE vs its standard-VAE baseline (`kl="standard",
-  adversarial=False`): N(0, I) samples and reconstructions.
-- C4 flow-prior VAE vs the fixed N(0, I)-prior VAE (`prior="normal"`) at
-  beta in {0, 0.1, 1}: samples from each model's own prior.
+  adversarial=False`): FD / recall of samples and reconstructions, and the
+  paper's own measures (sharpness, inactive dimensions, encoder-mean
+  variance).
+- C4 learned priors (Fig. 3): FD of own-prior samples falls as beta falls,
+  for VAE, FP-VAE, AAE and Prior-AAE at beta in {0, 0.1, 1}; and the
+  flexible prior against the fixed one at each beta.
 
-A verdict per comparison: the paired difference (baseline minus claimed
-model for a lower-is-better score) per seed, its mean and standard
-deviation over seeds, and a one-sided paired t statistic against the
-0.95 quantile of Student's t with n - 1 degrees of freedom: "holds" when
-t exceeds it, "does not hold" when -t does (the baseline is better),
-"inconclusive" otherwise, all at this budget.
+**The gate** (`keras_vaes.evaluation.gate`): before any verdict, every
+arm of every run must reconstruct held-out images at most 0.35x the mean
+image's MSE, with reconstruction recall >= 0.5. A comparison with an arm
+that fails reads "not trained at this budget — no verdict".
 
-Resumable: one JSON line per finished run in `claims.jsonl` (keyed by
-claim, arm, seed and a hash of the run's configuration), skipped when it
-exists; `claims.md`, `claims.csv` and one figure per claim are rewritten
-from all lines after every run.
+**Calibration** (`--calibrate`): each claim's baseline arm trained in
+chunks with the gate measured after each, on each dataset, so that the
+ledger's budget is one at which the baseline learns; float32 against
+mixed_bfloat16 on the same steps first.
 
-    python benchmarks/claims.py --data ../shared/data/mnist.npz            # the ledger
-    python benchmarks/claims.py --quick                                    # a smoke run, temp dir
+**Statistics**: per comparison the paired difference per seed (positive
+favours the claim), its mean and 95% confidence interval (Student's t,
+n - 1 degrees of freedom); "holds" when the interval lies above 0, "does
+not hold" when below, "inconclusive" otherwise; Holm-adjusted p-values
+over all comparisons of a dataset.
+
+Every run appends one JSON line to `claims.jsonl` (resumable: a finished
+run is skipped) and saves its images, uint8 (N, 32, 32, C), 1,000 per set,
+to `claims_samples/<dataset>_<claim>_<arm>_s<seed>.npz`; `--rescore
+--feature-model SPEC` re-judges them with another feature model.
+
+    python benchmarks/claims.py --data-dir path/to/data --calibrate     # budgets
+    python benchmarks/claims.py --data-dir path/to/data                 # the ledger
+    python benchmarks/claims.py --report-only                           # rewrite claims.md
+    python benchmarks/claims.py --data-dir path/to/data --rescore --feature-model inception
+    python benchmarks/claims.py --quick --data-dir path/to/data         # a smoke run, temp dir
+    bash benchmarks/claims_gpu.sh                                       # the GPU profile
 """
 
 import argparse
+import copy
+import csv
+import dataclasses
 import datetime
 import hashlib
+import io
 import json
 import math
 import os
+import platform
 import sys
 import tempfile
 import time
@@ -51,624 +75,932 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-DEFAULT_DATA = os.path.join(os.path.dirname(REPO), "shared", "data", "mnist.npz")
 DEFAULT_OUTPUT = os.path.join(HERE, "results")
+DATASETS = ("mnist", "fashion_mnist")
+CLAIMS = ("C1", "C2", "C3", "C4")
+C4_MODELS = ("vae", "fp_vae", "aae", "prior_aae")
 
 # ---------------------------------------------------------------------------
 # Profiles: widths and budgets. Both arms of a pair always share them.
 # ---------------------------------------------------------------------------
 
-FULL = {
-    "name": "full",
+CPU = {
+    "name": "cpu",
     "seeds": (0, 1, 2),
-    "fit_images": 5000,      # training images whose codes fit the samplers
-    "eval_images": 2000,     # test images of the reference; as many generated
-    # C1 / C3 / C2 first ran at 200 steps (base_dim / filters 16): every arm was still in the warm-up
-    # (Split-VAE gamma ~0.18 on its way down from 1, MSE at the mean image's level; GAMIX L1 ~0.5), so
-    # they were narrowed to buy 700 / 600 steps in about the same time. claims.md reports each budget
-    # that has records on its own (runs of different budgets are never compared).
-    "svae": {"latent_dim": 32, "beta": 8.0, "base_dim": 8, "emb_dim": 64, "num_scale": 3,
-             "learning_rate": 3e-4, "batch_size": 100, "steps": 700, "recalibrate": 2000},
-    "gamix": {"latent_dim": 32, "filters": 8, "discriminator_strides": (2, 2, 1, 1, 1, 1),
-              "batch_size": 64, "steps": 700},
-    "fp": {"latent_dim": 8, "filters": (32, 64), "dense_units": 256, "hidden_units": 64,
-           "num_couplings": 4, "learning_rate": 5e-4, "batch_size": 64, "steps": 500,
-           "betas": (0.0, 0.1, 1.0)},
-    "two_stage": {"latent_dim": 16, "base_dim": 8, "fc_dim": 64, "num_scale": 3,
-                  "second_dim": 256, "learning_rate": 3e-4, "batch_size": 100, "steps": 600,
-                  "second_epochs": 20},
+    "fit_images": 5000,       # training images whose codes fit the samplers
+    "eval_images": 2000,      # test images of the reference; as many generated
+    "saved_images": 1000,     # images per saved set
+    # Split-VAE: the authors' ResNet at base 16 / emb 128 / 3 scales (paper 64 / 512 / 4); the authors'
+    # Adam(1e-4) (their script), batch 100, beta 8.
+    "C1": {"latent_dim": 32, "beta": 8.0, "base_dim": 16, "emb_dim": 128, "num_scale": 3,
+           "learning_rate": 1e-4, "batch_size": 100, "steps": 4000, "recalibrate": 2000,
+           "policy": "mixed_bfloat16", "chunk": 500, "max_steps": 8000},
+    # Two-stage: the authors' ResNet first stage (balanced, k * KL, debiased BN) as the two_stage_mnist
+    # preset trains it (Adam 1e-3 halved every 2 epochs); the second stage on every training code,
+    # twice the epochs (Adam 1e-4), as BalancingVAE.
+    "C2": {"latent_dim": 32, "base_dim": 16, "fc_dim": 256, "num_scale": 3, "second_dim": 512,
+           "second_depth": 3, "learning_rate": 1e-3, "lr_epochs": 2, "second_learning_rate": 1e-4,
+           "second_epoch_ratio": 2, "batch_size": 100, "epochs": 3, "policy": "float32",
+           "max_epochs": 6},
+    # GAMIX: the package's CPU configuration (32x32x1, F 32, latent 32), the author's Adam(1e-4, 0.5), batch 64.
+    "C3": {"latent_dim": 32, "filters": 32, "discriminator_strides": (2, 2, 1, 1, 1, 1),
+           "batch_size": 64, "steps": 3000, "policy": "float32", "chunk": 500, "max_steps": 8000},
+    # Learned priors: the InfoGAN networks at half width (paper filters (64, 128), dense 1024; flow 8 x 256),
+    # latent 8, the Lucic et al. Adam(1e-4, 0.5), batch 64, KL annealed over the first quarter.
+    "C4": {"latent_dim": 8, "filters": (32, 64), "dense_units": 512, "hidden_units": 128,
+           "num_couplings": 6, "discriminator_units": (256, 128), "generator_units": (256, 256),
+           "learning_rate": 1e-4, "batch_size": 64, "steps": 3000, "betas": (0.0, 0.1, 1.0),
+           "models": C4_MODELS, "policy": "float32", "chunk": 500, "max_steps": 8000,
+           "baseline": "vae_beta1"},
 }
 
-QUICK = {
-    "name": "quick",
-    "run_eagerly": True,     # a smoke run: tracing the train steps would cost more than the steps
-    "seeds": (0,),
-    "fit_images": 200,
-    "eval_images": 100,
-    "svae": {"latent_dim": 8, "beta": 8.0, "base_dim": 4, "emb_dim": 16, "num_scale": 3,
-             "learning_rate": 3e-4, "batch_size": 20, "steps": 2, "recalibrate": 40},
-    "gamix": {"latent_dim": 8, "filters": 4, "discriminator_strides": (2, 2, 1, 1, 1, 1),
-              "batch_size": 16, "steps": 2},
-    "fp": {"latent_dim": 4, "filters": (4, 8), "dense_units": 16, "hidden_units": 8,
-           "num_couplings": 2, "learning_rate": 5e-4, "batch_size": 16, "steps": 2,
-           "betas": (0.0, 1.0)},
-    "two_stage": {"latent_dim": 4, "base_dim": 4, "fc_dim": 16, "num_scale": 3,
-                  "second_dim": 16, "learning_rate": 3e-4, "batch_size": 20, "steps": 2,
-                  "second_epochs": 1},
-}
+# The papers' widths, for a session lent a GPU (`benchmarks/claims_gpu.sh`).
+GPU = copy.deepcopy(CPU)
+GPU["name"] = "gpu"
+GPU["C1"].update(base_dim=64, emb_dim=512, num_scale=4, steps=6000, policy="mixed_bfloat16")
+GPU["C2"].update(latent_dim=64, base_dim=32, fc_dim=512, second_dim=1024, epochs=10, policy="float32")
+GPU["C3"].update(filters=64, steps=9000)
+GPU["C4"].update(filters=(64, 128), dense_units=1024, hidden_units=256, num_couplings=8,
+                 discriminator_units=(512, 256), generator_units=(512, 512), steps=9000)
+
+PROFILES = {"cpu": CPU, "gpu": GPU}
+
+
+def tiny(profile):
+    """A profile shrunk to smoke-test size: the same code paths, seconds per run."""
+    config = copy.deepcopy(profile)
+    config.update(name=profile["name"] + "-tiny", seeds=(0,), fit_images=120, eval_images=60,
+                  saved_images=20, run_eagerly=True)
+    config["C1"].update(base_dim=4, emb_dim=8, latent_dim=4, batch_size=20, steps=2, recalibrate=40,
+                        chunk=1, max_steps=2, policy="float32")
+    config["C2"].update(latent_dim=4, base_dim=4, fc_dim=8, second_dim=8, batch_size=20, epochs=1,
+                        max_epochs=1, train_images=200)
+    config["C3"].update(latent_dim=8, filters=4, batch_size=16, steps=2, chunk=1, max_steps=2)
+    config["C4"].update(latent_dim=4, filters=(4, 8), dense_units=16, hidden_units=8, num_couplings=2,
+                        discriminator_units=(8,), generator_units=(8,), batch_size=16, steps=2,
+                        chunk=1, max_steps=2, betas=(0.0, 1.0))
+    return config
+
 
 # ---------------------------------------------------------------------------
-# Arms: build, train, score. Each returns a record of scores.
+# Data, judge, images
 # ---------------------------------------------------------------------------
 
 
-def _training_subset(x_train, steps, batch_size, seed):
-    """`steps * batch_size` training images in a seeded order: the same for both arms of a pair."""
+def load_context(data_dir, dataset, config):
+    """Training / fitting / reference / held-out images of `dataset` in [0, 1], and its judge."""
+    from keras_vaes import datasets, metrics
+
+    path = os.path.join(data_dir, f"{dataset}.npz") if data_dir else None
+    if path and not os.path.exists(path):
+        raise FileNotFoundError(f"--data-dir must hold {dataset}.npz (Keras layout). Not found: {path}")
+    (x_train, _), (x_test, _) = datasets.load(dataset, path)
+    n_fit, n_eval = config["fit_images"], config["eval_images"]
+    judge = metrics.classifier_extractor(dataset)
+    reference = x_test[:n_eval]
+    return {
+        "dataset": dataset, "train": x_train, "fit": x_train[:n_fit], "reference": reference,
+        "held_out": x_test[n_eval: 2 * n_eval], "mean_image": x_train.mean(axis=0),
+        "judge": judge, "reference_features": metrics.extract_features(reference, judge, verbose=0),
+    }
+
+
+def to_uint8(images):
+    return np.round(np.clip(np.asarray(images, np.float32), 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def score_images(images, context, feature_model=None, reference_features=None):
+    """FD / precision / recall of `images` (in [0, 1]) against the reference, on the judge's features."""
+    from keras_vaes import metrics
+
+    images = np.asarray(images, np.float32)
+    if not np.all(np.isfinite(images)):
+        return {"fd": None, "precision": None, "recall": None, "note": "non-finite images"}
+    ref = context["reference_features"] if reference_features is None else reference_features
+    features = metrics.extract_features(np.clip(images, 0.0, 1.0), feature_model or context["judge"], verbose=0)
+    fd = metrics.frechet_distance(ref.mean(0), np.cov(ref, rowvar=False),
+                                  features.mean(0), np.cov(features, rowvar=False))
+    pr = metrics.precision_recall(ref, features, k=3)
+    return {"fd": float(fd), "precision": float(pr.precision), "recall": float(pr.recall), "note": ""}
+
+
+def unit(images, model):
+    low, high = (float(v) for v in getattr(model, "value_range", (0.0, 1.0)))
+    return (np.asarray(images, np.float32) - low) / (high - low)
+
+
+def signed_if(model, images):
+    """`images` in [0, 1] mapped to the model's value range."""
+    low, high = (float(v) for v in getattr(model, "value_range", (0.0, 1.0)))
+    return (low + (high - low) * np.asarray(images, np.float32)).astype(np.float32)
+
+
+def gate_of(model, context, reconstructions=None):
+    from keras_vaes.evaluation.gate import training_gate
+
+    held_out = signed_if(model, context["held_out"])
+    return training_gate(model, held_out, context["judge"], mean_image=signed_if(model, context["mean_image"]),
+                         reconstructions=reconstructions)
+
+
+# ---------------------------------------------------------------------------
+# Training: one seeded order of images, the same for every arm of a pair
+# ---------------------------------------------------------------------------
+
+
+def training_order(num_images, count, seed):
+    """`count` indices into the training set in a seeded order (whole permutations, one after another)."""
     rng = np.random.default_rng(1000 + seed)
-    count = steps * batch_size
-    order = np.concatenate([rng.permutation(len(x_train)) for _ in range(math.ceil(count / len(x_train)))])
-    return x_train[order[:count]]
+    order = np.concatenate([rng.permutation(num_images) for _ in range(math.ceil(count / num_images))])
+    return order[:count]
 
 
-def _fit(model, images, batch_size):
+class Policy:
+    """Sets a Keras dtype policy for the building and training of one arm, then restores float32."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __enter__(self):
+        import keras
+
+        keras.mixed_precision.set_dtype_policy(self.name)
+        return self
+
+    def __exit__(self, *exc):
+        import keras
+
+        keras.mixed_precision.set_dtype_policy("float32")
+        return False
+
+
+def fit_steps(model, images, batch_size):
+    """One pass over `images` (steps = len / batch), unshuffled; the last logs and whether they are finite."""
     history = model.fit(images, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
     logs = {k: float(v[-1]) for k, v in history.history.items()}
     return logs, all(math.isfinite(v) for v in logs.values())
 
 
-def _scores_from_matrix(rows):
-    return {r["sampler"]: {"fd": r["fd"], "precision": r["precision"], "recall": r["recall"],
-                           "fit_seconds": r["fit_seconds"], "note": r["note"]} for r in rows}
-
-
-def _score_images(images, judge, context):
-    """FD / precision / recall of `images` (in [0, 1]) against the reference."""
-    from keras_vaes import metrics
-
-    images = np.clip(np.asarray(images, np.float32), 0.0, 1.0)
-    if not np.all(np.isfinite(images)):
-        return {"fd": None, "precision": None, "recall": None, "note": "non-finite images"}
-    features = metrics.extract_features(images, judge, verbose=0)
-    ref = context["reference_features"]
-    fd = metrics.frechet_distance(ref.mean(0), np.cov(ref, rowvar=False),
-                                  features.mean(0), np.cov(features, rowvar=False))
-    pr = metrics.precision_recall(ref, features, k=3)
-    return {"fd": fd, "precision": pr.precision, "recall": pr.recall, "note": ""}
-
-
-def _evaluate(model, context, samplers, seed, signed=False):
-    """Sampler rows (train codes -> generated vs test) plus reconstructions of other test images."""
-    from keras_vaes.evaluation.sampler_matrix import sampler_matrix
-
-    data = context["signed" if signed else "unit"]
-    rows = sampler_matrix(
-        model, data["fit"], data["reference"], context["judge"], samplers=samplers,
-        num_samples=len(data["reference"]), seed=seed,
-        reference_features=context["reference_features"],
-        flow_options={"epochs": 20}, gmm_max_iter=200,
-    )
-    scores = _scores_from_matrix(rows)
-    rec = np.asarray(model.reconstruct(data["held_out"])["x_hat"])
-    scores["rec"] = _score_images((rec + 1) / 2 if signed else rec, context["judge"], context)
-    return scores
-
-
-def run_svae(config, seed, context, split):
+def build_arm(claim, arm, config, seed):
+    """The compiled model of one arm (C1, C3, C4; C2 builds its two-stage model itself)."""
     import keras
+
     import keras_vaes as kv
 
-    c = config["svae"]
+    c = config[claim]
+    eager = config.get("run_eagerly", False)
     keras.utils.set_random_seed(seed)
-    model = kv.build_svae((32, 32, 1), c["latent_dim"], base_dim=c["base_dim"], emb_dim=c["emb_dim"],
-                          num_scale=c["num_scale"], beta=c["beta"], split=split, seed=seed)
-    model.compile(optimizer=keras.optimizers.Adam(c["learning_rate"]), run_eagerly=config.get("run_eagerly", False))
-    images = _training_subset(context["unit"]["train"], c["steps"], c["batch_size"], seed)
-    start = time.perf_counter()
-    logs, finite = _fit(model, images, c["batch_size"])
-    train_seconds = time.perf_counter() - start
+    if claim == "C1":
+        model = kv.build_svae((32, 32, 1), c["latent_dim"], base_dim=c["base_dim"], emb_dim=c["emb_dim"],
+                              num_scale=c["num_scale"], beta=c["beta"], split=(arm == "split"), seed=seed)
+        model.compile(optimizer=keras.optimizers.Adam(c["learning_rate"]), run_eagerly=eager)
+    elif claim == "C3":
+        options = {} if arm == "gamix" else {"kl": "standard", "adversarial": False}
+        model = kv.build_gamix_vae((32, 32, 1), c["latent_dim"], filters=c["filters"],
+                                   discriminator_strides=c["discriminator_strides"], seed=seed, **options)
+        model.compile(run_eagerly=eager)  # the author's Adam(1e-4, beta_1=0.5), both arms
+    elif claim == "C4":
+        name, beta = arm.rsplit("_beta", 1)
+        beta = float(beta)
+        adam = lambda: keras.optimizers.Adam(c["learning_rate"], beta_1=0.5)  # noqa: E731
+        if name in ("vae", "fp_vae"):
+            model = kv.build_flow_prior_vae(
+                (32, 32, 1), c["latent_dim"], beta=beta, prior="flow" if name == "fp_vae" else "normal",
+                filters=c["filters"], dense_units=c["dense_units"], hidden_units=c["hidden_units"],
+                num_couplings=c["num_couplings"], anneal_steps=max(1, c["steps"] // 4), seed=seed)
+            model.compile(optimizer=adam(), run_eagerly=eager)
+        else:
+            model = kv.build_prior_aae(
+                (32, 32, 1), c["latent_dim"], beta=beta, prior="learned" if name == "prior_aae" else "normal",
+                filters=c["filters"], dense_units=c["dense_units"],
+                discriminator_units=c["discriminator_units"], generator_units=c["generator_units"], seed=seed)
+            model.compile(ae_optimizer=adam(), discriminator_optimizer=adam(),
+                          generator_optimizer=adam() if name == "prior_aae" else None, run_eagerly=eager)
+    else:
+        raise ValueError(f"build_arm builds C1, C3 and C4 arms. Received: claim={claim!r}")
+    return model
+
+
+def prepare_for_inference(claim, model, context, config):
+    # Momentum-0.999 BN statistics are stale after a short run (DESIGN.md): both Split-VAE arms recalibrate.
+    if claim == "C1":
+        c = config["C1"]
+        model.recalibrate_batch_norm(context["train"][: c["recalibrate"]], batch_size=c["batch_size"])
+
+
+# ---------------------------------------------------------------------------
+# Arms: train, gate, score, save images
+# ---------------------------------------------------------------------------
+
+
+def _generated(model, n, seed, sampler=None):
+    out = model.generate(n, sampler=sampler, seed=seed)
+    return {k: unit(v, model) for k, v in out.items() if k in ("x_hat", "x1", "x2")}
+
+
+def evaluate_arm(claim, arm, model, context, config, seed):
+    """`(scores, images, extra)`: FD / precision / recall per image set, the sets to save, diagnostics."""
+    from keras_vaes import samplers
+    from keras_vaes.evaluation.split_vae import mix_halves
+
+    n = config["eval_images"]
+    sets = {"rec": unit(model.reconstruct(signed_if(model, context["held_out"]))["x_hat"], model)}
+    extra = {}
+    if claim == "C1":
+        codes = model.encode(context["fit"])
+        gmm = samplers.GMMSampler(100, max_iter=200, seed=seed).fit(codes)
+        for name, sampler in (("gmm100", gmm), ("normal", samplers.NormalSampler(model.latent_dim, seed=seed))):
+            out = _generated(model, n, seed, sampler)
+            sets[name] = out["x_hat"]
+            if arm == "split":
+                sets[f"{name}_x1"], sets[f"{name}_x2"] = out["x1"], out["x2"]
+                sets[f"{name}_mix"] = mix_halves(out)
+    elif claim == "C3":
+        from keras_vaes.evaluation.gamix import laplacian_energy
+        from keras_vaes.metrics import diagnostics
+
+        sets["normal"] = _generated(model, n, seed)["x_hat"]
+        posterior = model.encode(signed_if(model, context["held_out"]))
+        mean, log_var = np.asarray(posterior.mean), np.asarray(posterior.log_var)
+        extra = {
+            "sharpness_samples": laplacian_energy(sets["normal"]),
+            "sharpness_rec": laplacian_energy(np.clip(sets["rec"], 0, 1)),
+            "sharpness_data": laplacian_energy(context["held_out"]),
+            "inactive_dims": int(diagnostics.inactive_variables(mean, log_var).count),
+            "mean_var_mu": float(np.mean(mean.var(axis=0))),
+            "mean_sigma2": float(np.mean(np.exp(log_var))),
+        }
+    elif claim == "C4":
+        sets["prior"] = _generated(model, n, seed)["x_hat"]
+    scores = {name: score_images(images, context) for name, images in sets.items()}
+    return scores, sets, extra
+
+
+def run_arm(claim, arm, config, seed, context):
+    """Trains one arm of C1 / C3 / C4 for the profile's steps; gate, scores, images."""
+    c = config[claim]
+    with Policy(c["policy"]):
+        model = build_arm(claim, arm, config, seed)
+        data = signed_if(model, context["train"])
+        images = data[training_order(len(data), c["steps"] * c["batch_size"], seed)]
+        start = time.perf_counter()
+        logs, finite = fit_steps(model, images, c["batch_size"])
+        train_seconds = time.perf_counter() - start
+    record = {"train_seconds": train_seconds, "logs": logs, "images_per_second": len(images) / train_seconds,
+              "params": int(model.count_params())}
     if not finite:
-        return {"train_seconds": train_seconds, "logs": logs, "scores": {}, "note": "training diverged"}
-    # Momentum-0.999 BN statistics are stale after a short run (DESIGN.md): both arms recalibrate.
-    model.recalibrate_batch_norm(context["unit"]["train"][: c["recalibrate"]], batch_size=c["batch_size"])
+        return {**record, "scores": {}, "gate": None, "note": "training diverged"}, {}
+    prepare_for_inference(claim, model, context, config)
     start = time.perf_counter()
-    scores = _evaluate(model, context, ("gmm100", "normal"), seed)
-    return {"train_seconds": train_seconds, "eval_seconds": time.perf_counter() - start,
-            "logs": logs, "scores": scores, "params": int(model.count_params())}
+    gate = gate_of(model, context)
+    scores, sets, extra = evaluate_arm(claim, arm, model, context, config, seed)
+    return {**record, "eval_seconds": time.perf_counter() - start, "gate": gate.as_dict(),
+            "scores": scores, "diagnostics": extra}, sets
 
 
-def run_gamix(config, seed, context, gamix):
-    import keras
+def build_two_stage(config, seed):
     import keras_vaes as kv
 
-    c = config["gamix"]
-    keras.utils.set_random_seed(seed)
-    options = {} if gamix else {"kl": "standard", "adversarial": False}
-    model = kv.build_gamix_vae((32, 32, 1), c["latent_dim"], filters=c["filters"],
-                               discriminator_strides=c["discriminator_strides"], seed=seed, **options)
-    model.compile(run_eagerly=config.get("run_eagerly", False))  # the author's Adam(1e-4, beta_1=0.5), both arms
-    images = _training_subset(context["signed"]["train"], c["steps"], c["batch_size"], seed)
-    start = time.perf_counter()
-    logs, finite = _fit(model, images, c["batch_size"])
-    train_seconds = time.perf_counter() - start
-    if not finite:
-        return {"train_seconds": train_seconds, "logs": logs, "scores": {}, "note": "training diverged"}
-    start = time.perf_counter()
-    scores = _evaluate(model, context, ("normal",), seed, signed=True)
-    return {"train_seconds": train_seconds, "eval_seconds": time.perf_counter() - start,
-            "logs": logs, "scores": scores,
-            "params": int(model.encoder.count_params() + model.decoder.count_params())}
-
-
-def run_fp(config, seed, context, prior, beta):
+    c = config["C2"]
     import keras
-    import keras_vaes as kv
 
-    c = config["fp"]
     keras.utils.set_random_seed(seed)
-    model = kv.build_flow_prior_vae(
-        (32, 32, 1), c["latent_dim"], beta=beta, prior=prior, filters=c["filters"],
-        dense_units=c["dense_units"], hidden_units=c["hidden_units"], num_couplings=c["num_couplings"],
-        anneal_steps=max(1, c["steps"] // 4), seed=seed,
-    )
-    model.compile(optimizer=keras.optimizers.Adam(c["learning_rate"], beta_1=0.5),
-                  run_eagerly=config.get("run_eagerly", False))
-    images = _training_subset(context["unit"]["train"], c["steps"], c["batch_size"], seed)
-    start = time.perf_counter()
-    logs, finite = _fit(model, images, c["batch_size"])
-    train_seconds = time.perf_counter() - start
-    if not finite:
-        return {"train_seconds": train_seconds, "logs": logs, "scores": {}, "note": "training diverged"}
-    start = time.perf_counter()
-    scores = _evaluate(model, context, ("prior",), seed)
-    return {"train_seconds": train_seconds, "eval_seconds": time.perf_counter() - start,
-            "logs": logs, "scores": scores, "params": int(model.count_params())}
+    return kv.build_two_stage_vae((32, 32, 1), c["latent_dim"], base_dim=c["base_dim"], num_scale=c["num_scale"],
+                                  fc_dim=c["fc_dim"], second_dim=c["second_dim"],
+                                  second_depth=c["second_depth"], seed=seed)
 
 
 def run_two_stage(config, seed, context):
-    """C2: one first stage; GEN-1, and a second stage fitted on its training codes, with and without renormalisation."""
-    import keras
-    from keras_vaes.models.two_stage import FirstStage
-    from keras_vaes.samplers.second_stage import SecondStageSampler  # noqa: F401 (ImportError: C2 skipped)
+    """C2: one first stage; the second stage on all training codes; GEN-1, GEN-2, renormalised GEN-2."""
+    from keras_vaes.models import two_stage
 
-    c = config["two_stage"]
-    keras.utils.set_random_seed(seed)
-    # The authors' balanced first stage (k * KL, gamma_x = sqrt(mse_est); TF1 zero-debiased BN).
-    model = FirstStage((32, 32, 1), c["latent_dim"], base_dim=c["base_dim"], num_scale=c["num_scale"],
-                       fc_dim=c["fc_dim"], seed=seed)
-    model.compile(optimizer=keras.optimizers.Adam(c["learning_rate"]), run_eagerly=config.get("run_eagerly", False))
-    images = _training_subset(context["unit"]["train"], c["steps"], c["batch_size"], seed)
+    c = config["C2"]
+    train = context["train"][: c.get("train_images")]
+    with Policy(c["policy"]):
+        model = build_two_stage(config, seed)
+        two_stage.compile_stage(model.first_stage, c["learning_rate"])
+        start = time.perf_counter()
+        history = model.fit_first_stage(train, c["epochs"], c["batch_size"], c["learning_rate"], c["lr_epochs"],
+                                        verbose=0, seed=seed)
+        train_seconds = time.perf_counter() - start
+        logs = {k: float(v[-1]) for k, v in history.history.items()}
+        if not all(math.isfinite(v) for v in logs.values()):
+            return {"train_seconds": train_seconds, "logs": logs, "scores": {}, "gate": None,
+                    "note": "first stage diverged"}, {}
+        epochs2 = c["second_epoch_ratio"] * c["epochs"]
+        two_stage.compile_stage(model.second_stage, c["second_learning_rate"])
+        start = time.perf_counter()
+        history2 = model.fit_second_stage(train, epochs2, c["batch_size"], c["second_learning_rate"],
+                                          verbose=0, seed=seed)
+        second_seconds = time.perf_counter() - start
+    logs.update({f"second_{k}": float(v[-1]) for k, v in history2.history.items()})
+    record = {"train_seconds": train_seconds, "second_stage_seconds": second_seconds, "logs": logs,
+              "images_per_second": len(train) * c["epochs"] / train_seconds, "second_epochs": epochs2,
+              "params": int(model.count_params()), "notes": list(model.notes)}
     start = time.perf_counter()
-    logs, finite = _fit(model, images, c["batch_size"])
-    train_seconds = time.perf_counter() - start
-    if not finite:
-        return {"train_seconds": train_seconds, "logs": logs, "scores": {}, "note": "training diverged"}
-    start = time.perf_counter()
-    from keras_vaes.evaluation.sampler_matrix import sampler_matrix
-
-    data = context["unit"]
-    rows = sampler_matrix(
-        model, data["fit"], data["reference"], context["judge"],
-        samplers=("normal", "second_stage", "second_stage_renormalized"),
-        num_samples=len(data["reference"]), seed=seed, reference_features=context["reference_features"],
-        second_stage_options={"second_dim": c["second_dim"], "epochs": c["second_epochs"]},
-    )
-    scores = _scores_from_matrix(rows)
-    scores = {"gen1": scores["normal"], "gen2": scores["second_stage"],
-              "gen2_renormalized": scores["second_stage_renormalized"]}
-    rec = np.asarray(model.reconstruct(data["held_out"])["x_hat"])
-    scores["rec"] = _score_images(rec, context["judge"], context)
-    return {"train_seconds": train_seconds, "eval_seconds": time.perf_counter() - start,
-            "logs": logs, "scores": scores, "params": int(model.count_params())}
+    gate = gate_of(model.first_stage, context)
+    n = config["eval_images"]
+    # The renormalisation statistics on the reference images, as the authors' latest code.
+    stats = model.fit_renormalization(context["reference"], seed=seed)
+    sets = {
+        "rec": model.first_stage.reconstruct(context["held_out"])["x_hat"],
+        "gen1": model.generate(n, stage=1, seed=seed)["x_hat"],
+        "gen2": model.generate(n, stage=2, seed=seed)["x_hat"],
+        "gen2_renorm": model.generate(n, stage=2, seed=seed, renormalize=True)["x_hat"],
+    }
+    record["renormalization"] = {"ratio": float(stats.ratio), "rule_fired": bool(stats.renormalize_latents),
+                                 "target_std": None if stats.target_std is None else float(stats.target_std)}
+    if not stats.renormalize_latents:
+        # The rule did not fire: the same statistics with the renormalisation forced on.
+        model.renormalization = dataclasses.replace(stats, renormalize_latents=True)
+        sets["gen2_forced_renorm"] = model.generate(n, stage=2, seed=seed, renormalize=True)["x_hat"]
+        model.renormalization = stats
+    scores = {name: score_images(images, context) for name, images in sets.items()}
+    return {**record, "eval_seconds": time.perf_counter() - start, "gate": gate.as_dict(), "scores": scores}, sets
 
 
 def arms(config):
-    """`{claim: [(arm, run(seed, context) -> record, budget dict)]}` for a profile."""
-    fp = config["fp"]
-    table = {
-        "C1": [
-            ("split", lambda s, ctx: run_svae(config, s, ctx, True), config["svae"]),
-            ("plain", lambda s, ctx: run_svae(config, s, ctx, False), config["svae"]),
-        ],
-        "C2": [("two_stage", lambda s, ctx: run_two_stage(config, s, ctx), config["two_stage"])],
-        "C3": [
-            ("gamix", lambda s, ctx: run_gamix(config, s, ctx, True), config["gamix"]),
-            ("standard", lambda s, ctx: run_gamix(config, s, ctx, False), config["gamix"]),
-        ],
-        "C4": [],
+    """`{claim: [arm names]}` of a profile."""
+    return {
+        "C1": ["split", "plain"],
+        "C2": ["two_stage"],
+        "C3": ["gamix", "standard"],
+        "C4": [f"{m}_beta{b:g}" for b in config["C4"]["betas"] for m in config["C4"]["models"]],
     }
-    for beta in fp["betas"]:
-        for prior in ("flow", "normal"):
-            table["C4"].append((f"{prior}_beta{beta:g}",
-                                lambda s, ctx, p=prior, b=beta: run_fp(config, s, ctx, p, b), fp))
-    return table
+
+
+def run(claim, arm, config, seed, context):
+    if claim == "C2":
+        return run_two_stage(config, seed, context)
+    return run_arm(claim, arm, config, seed, context)
 
 
 # ---------------------------------------------------------------------------
-# Claims: which scores are compared, and the verdict rule.
+# Calibration: the cheapest budget at which the baseline passes the gate
 # ---------------------------------------------------------------------------
 
-
-def comparisons(config):
-    """`{claim: (statement, [(label, claimed (arm, score, metric), baseline (arm, score, metric), lower_is_better)])}`."""
-    out = {
-        "C1": ("Split-VAE: the split decoder beats the same network with a plain decoder (Figures 14/15).", [
-            ("FD, x_hat after GMM-100", ("split", "gmm100", "fd"), ("plain", "gmm100", "fd"), True),
-            ("FD, x_hat after N(0, I)", ("split", "normal", "fd"), ("plain", "normal", "fd"), True),
-            ("precision after GMM-100", ("split", "gmm100", "precision"), ("plain", "gmm100", "precision"), False),
-            ("recall after GMM-100", ("split", "gmm100", "recall"), ("plain", "gmm100", "recall"), False),
-        ]),
-        "C2": ("Variance loss: the second stage, and renormalising its output, improve generation.", [
-            ("FD, GEN-2 vs GEN-1", ("two_stage", "gen2", "fd"), ("two_stage", "gen1", "fd"), True),
-            ("FD, GEN-2 renormalised vs GEN-2", ("two_stage", "gen2_renormalized", "fd"),
-             ("two_stage", "gen2", "fd"), True),
-            ("FD, GEN-2 renormalised vs GEN-1", ("two_stage", "gen2_renormalized", "fd"),
-             ("two_stage", "gen1", "fd"), True),
-        ]),
-        "C3": ("GAMIX-VAE: sharper, less collapsed than a standard VAE of the same network.", [
-            ("FD, N(0, I) samples", ("gamix", "normal", "fd"), ("standard", "normal", "fd"), True),
-            ("FD, reconstructions", ("gamix", "rec", "fd"), ("standard", "rec", "fd"), True),
-            ("recall, N(0, I) samples (less collapsed)", ("gamix", "normal", "recall"),
-             ("standard", "normal", "recall"), False),
-            ("precision, N(0, I) samples (sharper)", ("gamix", "normal", "precision"),
-             ("standard", "normal", "precision"), False),
-        ]),
-    }
-    betas = config["fp"]["betas"]
-    low, high = min(betas), max(betas)
-    c4 = [
-        (f"flow prior: FD at beta={low:g} below beta={high:g}", (f"flow_beta{low:g}", "prior", "fd"),
-         (f"flow_beta{high:g}", "prior", "fd"), True),
-        (f"fixed prior: FD at beta={high:g} below beta={low:g} (lowering beta hurts)",
-         (f"normal_beta{high:g}", "prior", "fd"), (f"normal_beta{low:g}", "prior", "fd"), True),
-    ]
-    c4 += [(f"FD, flow vs fixed prior at beta={b:g}", (f"flow_beta{b:g}", "prior", "fd"),
-            (f"normal_beta{b:g}", "prior", "fd"), True) for b in betas]
-    out["C4"] = ("Learned priors: with a learned prior, lowering beta to 0 improves samples, "
-                 "while a fixed prior gets worse.", c4)
-    return out
+BASELINES = {"C1": "plain", "C2": "two_stage", "C3": "standard"}
 
 
-def t_quantile_95(dof):
-    """One-sided 0.95 quantile of Student's t with `dof` degrees of freedom."""
-    try:
-        from scipy import stats
-
-        return float(stats.t.ppf(0.95, dof))
-    except ImportError:  # scipy comes with scikit-learn; a table for the few seeds used here
-        return {1: 6.314, 2: 2.920, 3: 2.353, 4: 2.132, 5: 2.015}.get(dof, 1.645)
+def baseline_arm(claim, config):
+    return config["C4"]["baseline"] if claim == "C4" else BASELINES[claim]
 
 
-def verdict(differences):
-    """Paired differences (positive favours the claim) -> (mean, std, t, verdict)."""
-    d = np.asarray([x for x in differences if x is not None and math.isfinite(x)], dtype=float)
-    if len(d) < 2:
-        return (float(d.mean()) if len(d) else None), None, None, f"inconclusive (only {len(d)} seed(s))"
-    mean, std = float(d.mean()), float(d.std(ddof=1))
-    if std == 0.0:
-        t = math.inf if mean > 0 else (-math.inf if mean < 0 else 0.0)
-    else:
-        t = mean / (std / math.sqrt(len(d)))
-    threshold = t_quantile_95(len(d) - 1)
-    if t > threshold:
-        text = "holds"
-    elif t < -threshold:
-        text = "does not hold"
-    else:
-        text = "inconclusive"
-    return mean, std, t, text
+def calibrate(claim, config, seed, context, policy, max_units, stop_on_pass=True, on_point=None):
+    """Trains the claim's baseline arm in chunks, measuring the gate after each.
+
+    Returns a list of points `{units, steps, train_seconds, images_per_second, gate}`
+    (units: steps, or epochs for C2).
+    """
+    c = config[claim]
+    arm = baseline_arm(claim, config)
+    points = []
+    with Policy(policy):
+        if claim == "C2":
+            from keras_vaes.models import two_stage
+
+            model = build_two_stage(config, seed)
+            two_stage.compile_stage(model.first_stage, c["learning_rate"])
+            stage = model.first_stage
+            train = context["train"][: c.get("train_images")]
+            seconds = 0.0
+            for epoch in range(1, max_units + 1):
+                start = time.perf_counter()
+                model.fit_first_stage(train, epoch, c["batch_size"], c["learning_rate"], c["lr_epochs"],
+                                      verbose=0, initial_epoch=epoch - 1, seed=1000 * seed + epoch)
+                seconds += time.perf_counter() - start
+                gate = gate_of(stage, context)
+                point = {"units": epoch, "unit": "epochs", "steps": epoch * (len(train) // c["batch_size"]),
+                         "train_seconds": seconds, "images_per_second": epoch * len(train) / seconds,
+                         "gate": gate.as_dict()}
+                points.append(point)
+                if on_point:
+                    on_point(point)
+                if gate.passed and stop_on_pass:
+                    break
+            return points
+        model = build_arm(claim, arm, config, seed)
+        data = signed_if(model, context["train"])
+        order = training_order(len(data), max_units * c["batch_size"], seed)
+        done, seconds = 0, 0.0
+        while done < max_units:
+            chunk = min(c["chunk"], max_units - done)
+            images = data[order[done * c["batch_size"]: (done + chunk) * c["batch_size"]]]
+            start = time.perf_counter()
+            logs, finite = fit_steps(model, images, c["batch_size"])
+            seconds += time.perf_counter() - start
+            done += chunk
+            if not finite:
+                points.append({"units": done, "unit": "steps", "steps": done, "train_seconds": seconds,
+                               "note": "diverged", "gate": None})
+                break
+            prepare_for_inference(claim, model, context, config)
+            gate = gate_of(model, context)
+            point = {"units": done, "unit": "steps", "steps": done, "train_seconds": seconds,
+                     "images_per_second": done * c["batch_size"] / seconds, "logs": logs, "gate": gate.as_dict()}
+            points.append(point)
+            if on_point:
+                on_point(point)
+            if gate.passed and stop_on_pass:
+                break
+    return points
 
 
 # ---------------------------------------------------------------------------
-# Records, tables, figures
+# Records
 # ---------------------------------------------------------------------------
 
 
-def run_key(claim, arm, seed, budget, profile):
-    digest = hashlib.sha256(json.dumps([profile, budget], sort_keys=True, default=list).encode()).hexdigest()[:10]
-    return f"{claim}/{arm}/seed{seed}/{digest}"
+def budget_hash(budget, profile):
+    text = json.dumps({"budget": budget, "profile": profile}, sort_keys=True, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()[:10]
 
 
-def read_records(path):
+def run_key(dataset, claim, arm, seed, budget, profile):
+    return f"{dataset}/{claim}/{arm}/seed{seed}/{budget_hash(budget, profile)}"
+
+
+def read_jsonl(path):
     records = {}
     if os.path.exists(path):
         with open(path) as f:
             for line in f:
-                line = line.strip()
-                if line:
+                if line.strip():
                     record = json.loads(line)
                     records[record["key"]] = record
     return records
 
 
-def _score(record, score, metric):
-    value = (record.get("scores") or {}).get(score, {}).get(metric) if record else None
-    return value if value is None or math.isfinite(value) else None
+def append_jsonl(path, record):
+    with open(path, "a") as f:
+        f.write(json.dumps(record, default=float) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def samples_path(output, dataset, claim, arm, seed):
+    return os.path.join(output, "claims_samples", f"{dataset}_{claim}_{arm}_s{seed}.npz")
+
+
+def save_samples(path, sets, count):
+    from keras_vaes.utils import atomic_write
+
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    arrays = {name: to_uint8(images[:count]) for name, images in sets.items()}
+
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+
+    return atomic_write(path, write)
+
+
+def environment():
+    """Device, library versions and CPU of this process, for the records."""
+    import keras
+
+    info = {"keras": keras.__version__, "backend": keras.backend.backend(), "python": platform.python_version(),
+            "numpy": np.__version__, "cores": os.cpu_count(), "cpu": platform.processor() or platform.machine()}
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        info["cpu"] = names[0] if names else info["cpu"]
+    except OSError:
+        pass
+    if info["backend"] == "tensorflow":
+        import tensorflow as tf
+
+        info["tensorflow"] = tf.__version__
+        gpus = tf.config.list_physical_devices("GPU")
+        info["device"] = ", ".join(tf.config.experimental.get_device_details(g).get("device_name", g.name)
+                                   for g in gpus) or "CPU"
+    return info
+
+
+# ---------------------------------------------------------------------------
+# Comparisons and statistics
+# ---------------------------------------------------------------------------
+
+
+def comparisons(config):
+    """`{claim: (statement, [(label, claimed (arm, set, metric), baseline (arm, set, metric), sign)])}`.
+
+    `sign` is +1 when higher is better (precision, recall, sharpness), -1 when lower is (FD, inactive dims).
+    """
+    c1 = []
+    for sampler, name in (("gmm100", "GMM-100"), ("normal", "N(0, I)")):
+        for part in ("x1", "x2", "x_hat", "mix"):
+            key = sampler if part == "x_hat" else f"{sampler}_{part}"
+            c1.append((f"FD, split {part} vs plain x_hat, {name}", ("split", key, "fd"),
+                       ("plain", sampler, "fd"), -1))
+    for part in ("x1", "x2"):
+        c1.append((f"recall, split {part} vs plain x_hat, GMM-100", ("split", f"gmm100_{part}", "recall"),
+                   ("plain", "gmm100", "recall"), +1))
+    c2 = [
+        ("FD, GEN-2 vs GEN-1", ("two_stage", "gen2", "fd"), ("two_stage", "gen1", "fd"), -1),
+        ("FD, GEN-2 renormalised (authors' rule) vs GEN-2", ("two_stage", "gen2_renorm", "fd"),
+         ("two_stage", "gen2", "fd"), -1),
+        ("FD, GEN-2 renormalisation forced vs GEN-2 (rule not triggered)", ("two_stage", "gen2_forced_renorm", "fd"),
+         ("two_stage", "gen2", "fd"), -1),
+        ("recall, GEN-2 vs GEN-1", ("two_stage", "gen2", "recall"), ("two_stage", "gen1", "recall"), +1),
+    ]
+    c3 = [
+        ("FD of N(0, I) samples", ("gamix", "normal", "fd"), ("standard", "normal", "fd"), -1),
+        ("recall of N(0, I) samples", ("gamix", "normal", "recall"), ("standard", "normal", "recall"), +1),
+        ("FD of reconstructions", ("gamix", "rec", "fd"), ("standard", "rec", "fd"), -1),
+        ("sharpness of samples (Laplacian energy)", ("gamix", "diag", "sharpness_samples"),
+         ("standard", "diag", "sharpness_samples"), +1),
+        ("inactive dimensions (var(mu) < 0.05)", ("gamix", "diag", "inactive_dims"),
+         ("standard", "diag", "inactive_dims"), -1),
+    ]
+    betas = sorted(config["C4"]["betas"])
+    c4 = []
+    for model in config["C4"]["models"]:
+        for low, high in zip(betas, betas[1:]):
+            c4.append((f"FD falls as beta falls: {model}, beta {low:g} vs {high:g}",
+                       (f"{model}_beta{low:g}", "prior", "fd"), (f"{model}_beta{high:g}", "prior", "fd"), -1))
+    for flexible, fixed in (("fp_vae", "vae"), ("prior_aae", "aae")):
+        if flexible in config["C4"]["models"] and fixed in config["C4"]["models"]:
+            for beta in betas:
+                c4.append((f"flexible vs fixed prior: {flexible} vs {fixed}, beta {beta:g}",
+                           (f"{flexible}_beta{beta:g}", "prior", "fd"), (f"{fixed}_beta{beta:g}", "prior", "fd"), -1))
+    return {
+        "C1": ("Split-VAE (Figs. 14/15): x1 and x2 of the split decoder beat the plain decoder's x_hat; the x_hat "
+               "gain is marginal.", c1),
+        "C2": ("Variance loss (section 4): the second stage improves generation over N(0, I) (GEN-2 < GEN-1), "
+               "and renormalising its output helps further.", c2),
+        "C3": ("GAMIX-VAE: sharper, less collapsed results than a standard VAE of the same network.", c3),
+        "C4": ("Learned priors (Fig. 3): the FID of models with a flexible prior falls as beta falls; the "
+               "fixed-prior rows are the contrast.", c4),
+    }
+
+
+def _value(record, image_set, metric):
+    if record is None:
+        return None
+    if image_set == "diag":
+        return (record.get("diagnostics") or {}).get(metric)
+    return ((record.get("scores") or {}).get(image_set) or {}).get(metric)
+
+
+def t_quantile(n):
+    from scipy import stats
+
+    return float(stats.t.ppf(0.975, n - 1))
+
+
+def paired_statistics(diffs):
+    """Mean, std, 95% CI (t, n - 1 df) and two-sided p of paired differences."""
+    from scipy import stats
+
+    diffs = [d for d in diffs if d is not None]
+    n = len(diffs)
+    if n == 0:
+        return {"n": 0, "mean": None, "std": None, "ci": None, "p": None}
+    mean = float(np.mean(diffs))
+    if n < 2:
+        return {"n": n, "mean": mean, "std": None, "ci": None, "p": None}
+    std = float(np.std(diffs, ddof=1))
+    half = t_quantile(n) * std / math.sqrt(n)
+    if std == 0:
+        p = 1.0 if mean == 0 else 0.0
+    else:
+        p = float(2 * stats.t.sf(abs(mean) / (std / math.sqrt(n)), n - 1))
+    return {"n": n, "mean": mean, "std": std, "ci": (mean - half, mean + half), "p": p}
+
+
+def holm(p_values):
+    """Holm-adjusted p-values (None stays None)."""
+    indexed = sorted((p, i) for i, p in enumerate(p_values) if p is not None)
+    adjusted = [None] * len(p_values)
+    running, m = 0.0, len(indexed)
+    for rank, (p, i) in enumerate(indexed):
+        running = max(running, min(1.0, (m - rank) * p))
+        adjusted[i] = running
+    return adjusted
+
+
+def verdict(stat, gated):
+    if not gated:
+        return "not trained at this budget — no verdict"
+    if stat["ci"] is None:
+        return f"inconclusive (only {stat['n']} seed(s))"
+    low, high = stat["ci"]
+    if low > 0:
+        return "holds"
+    if high < 0:
+        return "does not hold"
+    return "inconclusive"
+
+
+def summarise(records, config, dataset, claims):
+    """Per claim: arms' runs, gate counts and comparisons with statistics (one dataset, the current budgets)."""
+    table, statements = arms(config), comparisons(config)
+    out = []
+    for claim in claims:
+        budget = config[claim]
+        by_arm = {}
+        for arm in table[claim]:
+            by_arm[arm] = {}
+            for seed in config["seeds"]:
+                key = run_key(dataset, claim, arm, seed, budget, config["name"])
+                by_arm[arm][seed] = records.get(key)
+        statement, rows = statements[claim]
+        results = []
+        for label, claimed, baseline, sign in rows:
+            diffs, gated = [], True
+            involved = {claimed[0], baseline[0]}
+            for seed in config["seeds"]:
+                a, b = by_arm.get(claimed[0], {}).get(seed), by_arm.get(baseline[0], {}).get(seed)
+                va, vb = _value(a, claimed[1], claimed[2]), _value(b, baseline[1], baseline[2])
+                diffs.append(None if va is None or vb is None else sign * (va - vb))
+                for r in (a, b):
+                    if r is not None and not (r.get("gate") or {}).get("passed", False):
+                        gated = False
+            if all(d is None for d in diffs):
+                continue
+            stat = paired_statistics(diffs)
+            results.append({"label": label, "diffs": diffs, "arms": sorted(involved), "gated": gated, **stat})
+        out.append({"claim": claim, "statement": statement, "by_arm": by_arm, "comparisons": results})
+    adjusted = holm([c["p"] if c["gated"] else None for entry in out for c in entry["comparisons"]])
+    i = 0
+    for entry in out:
+        for c in entry["comparisons"]:
+            c["p_holm"] = adjusted[i]
+            c["verdict"] = verdict(c, c["gated"])
+            i += 1
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Reports
+# ---------------------------------------------------------------------------
 
 
 def _fmt(value, digits=2):
     if value is None:
         return "—"
-    return f"{value:+.{-digits}f}" if digits < 0 else f"{value:.{digits}f}"
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return f"{value:.{digits}f}"
 
 
 def _mean_std(values):
     values = [v for v in values if v is not None]
     if not values:
         return None, None, 0
-    return float(np.mean(values)), (float(np.std(values, ddof=1)) if len(values) > 1 else 0.0), len(values)
+    return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0, len(values)
 
 
-def _budgets_of(claim, records, config):
-    """The profile's budget of `claim` first, then every other budget its records were run at (by steps)."""
-    current = arms(config)[claim][0][2]
-    others = {}
-    for record in records.values():
-        if record.get("claim") == claim and record.get("profile") == config["name"]:
-            budget = record.get("budget") or {}
-            if json.dumps(budget, sort_keys=True, default=list) != json.dumps(current, sort_keys=True, default=list):
-                others[json.dumps(budget, sort_keys=True, default=list)] = budget
-    return [(current, True)] + [(b, False) for b in sorted(others.values(), key=lambda b: b.get("steps", 0))]
+def describe_budget(claim, config):
+    c = config[claim]
+    policy = f", {c['policy']}"
+    if claim == "C1":
+        return (f"`build_svae((32, 32, 1), {c['latent_dim']}, base_dim={c['base_dim']}, emb_dim={c['emb_dim']}, "
+                f"num_scale={c['num_scale']}, beta={c['beta']:g}, split=True/False)` (paper: base_dim 64, emb_dim "
+                f"512, num_scale 4), Adam({c['learning_rate']:g}), batch {c['batch_size']}, {c['steps']} steps"
+                f"{policy}; BN statistics recalibrated on {c['recalibrate']} training images (both arms)")
+    if claim == "C2":
+        return (f"`build_two_stage_vae((32, 32, 1), {c['latent_dim']}, base_dim={c['base_dim']}, num_scale="
+                f"{c['num_scale']}, fc_dim={c['fc_dim']}, second_dim={c['second_dim']}, second_depth="
+                f"{c['second_depth']})`; first stage {c['epochs']} epochs of the training set, Adam("
+                f"{c['learning_rate']:g}) halved every {c['lr_epochs']} epochs, batch {c['batch_size']}; second "
+                f"stage on the codes of every training image, {c['second_epoch_ratio']}x the epochs, Adam("
+                f"{c['second_learning_rate']:g}){policy}; renormalisation statistics on the reference images")
+    if claim == "C3":
+        return (f"`build_gamix_vae((32, 32, 1), {c['latent_dim']}, filters={c['filters']}, discriminator_strides="
+                f"{tuple(c['discriminator_strides'])})` vs the same with `kl=\"standard\", adversarial=False`; the "
+                f"author's Adam(1e-4, beta_1=0.5), batch {c['batch_size']}, {c['steps']} steps{policy}, data in "
+                "[-1, 1]")
+    return (f"`build_flow_prior_vae` (VAE: `prior=\"normal\"`, FP-VAE: `prior=\"flow\"`) and `build_prior_aae` "
+            f"(AAE: `prior=\"normal\"`, Prior-AAE: `prior=\"learned\"`), latent {c['latent_dim']}, filters "
+            f"{tuple(c['filters'])}, dense {c['dense_units']} (paper (64, 128), 1024), flow {c['num_couplings']} "
+            f"couplings x {c['hidden_units']}, D {tuple(c['discriminator_units'])}, G "
+            f"{tuple(c['generator_units'])}; Adam({c['learning_rate']:g}, beta_1=0.5), batch {c['batch_size']}, "
+            f"{c['steps']} steps{policy}, KL annealed over the first {max(1, c['steps'] // 4)} steps, beta in "
+            f"{list(c['betas'])}, gamma 1")
 
 
-def summarise(records, config, claims):
-    """Per claim and budget: arm tables (mean +- std), comparisons with verdicts; also the CSV rows.
-
-    A claim run at several budgets (the profile's, and earlier ones kept in
-    claims.jsonl) gets one entry per budget; runs of different budgets are
-    never mixed in one comparison.
-    """
-    table_arms = arms(config)
-    statements = comparisons(config)
-    summary, csv_rows = [], []
-    for claim in claims:
-        for budget, current in _budgets_of(claim, records, config):
-            by_arm = {}
-            for arm, _, _ in table_arms[claim]:
-                by_arm[arm] = {seed: records.get(run_key(claim, arm, seed, budget, config["name"]))
-                               for seed in config["seeds"]}
-                for seed, record in by_arm[arm].items():
-                    if record is None:
-                        continue
-                    for score, values in (record.get("scores") or {}).items():
-                        csv_rows.append([claim, arm, seed, score, values.get("fd"), values.get("precision"),
-                                         values.get("recall"), record.get("train_seconds"), record.get("steps"),
-                                         record.get("note", "")])
-            if not current and not any(r for runs in by_arm.values() for r in runs.values()):
-                continue
-            results = []
-            statement, items = statements[claim]
-            for label, claimed, baseline, lower in items:
-                diffs = []
-                for seed in config["seeds"]:
-                    a = _score(by_arm.get(claimed[0], {}).get(seed), claimed[1], claimed[2])
-                    b = _score(by_arm.get(baseline[0], {}).get(seed), baseline[1], baseline[2])
-                    diffs.append(None if a is None or b is None else ((b - a) if lower else (a - b)))
-                mean, std, t, text = verdict(diffs)
-                results.append({"label": label, "claimed": claimed, "baseline": baseline, "lower": lower,
-                                "diffs": diffs, "mean": mean, "std": std, "t": t, "verdict": text})
-            name = f"claims_{claim}.png" if current else f"claims_{claim}_{budget.get('steps')}steps.png"
-            summary.append({"claim": claim, "budget": budget, "current": current, "statement": statement,
-                            "by_arm": by_arm, "comparisons": results, "figure": name})
-    return summary, csv_rows
+def calibration_lines(calibration, dataset):
+    rows = [r for r in calibration.values() if r["dataset"] == dataset]
+    if not rows:
+        return []
+    lines = ["### Calibration: the baseline arm trained in chunks, the gate after each", "",
+             "| claim | arm | width | policy | trained | MSE / mean image | recall | gate | minutes | images/s |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in sorted(rows, key=lambda r: (r["claim"], r["policy"], r["width"], r["units"])):
+        g = r.get("gate") or {}
+        lines.append(f"| {r['claim']} | {r['arm']} | {r['width']} | {r['policy']} | {r['units']} {r['unit']} | "
+                     f"{_fmt(g.get('mse_ratio'), 3)} | {_fmt(g.get('recall'), 3)} | "
+                     f"{'pass' if g.get('passed') else 'fail'} | {r['train_seconds'] / 60:.1f} | "
+                     f"{_fmt(r.get('images_per_second'), 0)} |")
+    return lines + [""]
 
 
-MEAN_IMAGE_MSE = 0.0515  # per-pixel MSE of the MNIST training mean image (32x32), training and test alike
-MEAN_IMAGE_L1 = 0.230    # per-pixel L1 of that mean image on [-1, 1] data (GAMIX's scale)
-MEAN_IMAGE_FD = 425.6    # FD (classifier features) of 2000 copies of that mean image vs the 2000 reference images
-
-
-def _untrained(entry):
-    """Whether every arm still reconstructs held-out images about as badly as the mean image (FD)."""
-    values = [_score(r, "rec", "fd") for runs in entry["by_arm"].values() for r in runs.values() if r]
-    values = [v for v in values if v is not None]
-    return bool(values) and min(values) > 0.85 * MEAN_IMAGE_FD
-
-
-def _training_log_line(entry):
-    """The arms' final training logs (seed means): how far training got at this budget."""
-    parts = []
-    for arm, runs in entry["by_arm"].items():
-        done = [r for r in runs.values() if r and r.get("logs")]
-        keys = [k for k in ("mse", "gamma", "l1", "reconstruction") if done and all(k in r["logs"] for r in done)]
-        if keys:
-            parts.append(f"{arm}: " + ", ".join(f"{k} {np.mean([r['logs'][k] for r in done]):.3g}" for k in keys))
-    if not parts:
-        return ""
-    return ("Training logs, mean over seeds (each averaged over the run's steps, early ones included; the mean "
-            f"image's per-pixel `mse` is {MEAN_IMAGE_MSE}, its `l1` on GAMIX's [-1, 1] data {MEAN_IMAGE_L1}): "
-            + "; ".join(parts) + ".")
-
-
-def _budget_label(entry):
-    budget = entry["budget"]
-    width = ", ".join(f"{k} {budget[k]}" for k in ("base_dim", "emb_dim", "fc_dim", "filters", "dense_units")
-                      if k in budget)
-    which = "the profile's budget (described above)" if entry["current"] else "an earlier budget of this profile"
-    return f"{budget.get('steps')} steps of batch {budget.get('batch_size')}, {width}: {which}"
-
-
-def _arm_lines(claim, entry):
-    scores = sorted({s for runs in entry["by_arm"].values() for r in runs.values() if r
-                     for s in (r.get("scores") or {})})
-    lines = ["| arm | score | FD | precision | recall | seeds | train s / run |", "|---|---|---|---|---|---|---|"]
+def arm_lines(claim, entry):
+    lines = ["| arm | set | FD | precision | recall | seeds | gate passed | MSE / mean image | rec recall |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for arm, runs in entry["by_arm"].items():
         done = [r for r in runs.values() if r]
-        seconds = _mean_std([r.get("train_seconds") for r in done])[0]
-        for score in scores:
+        if not done:
+            continue
+        gates = [r.get("gate") or {} for r in done]
+        passed = sum(1 for g in gates if g.get("passed"))
+        ratio = _mean_std([g.get("mse_ratio") for g in gates])[0]
+        rec_recall = _mean_std([g.get("recall") for g in gates])[0]
+        sets = list(dict.fromkeys(s for r in done for s in (r.get("scores") or {})))
+        for i, image_set in enumerate(sets):
             cells = []
             for metric, digits in (("fd", 2), ("precision", 3), ("recall", 3)):
-                mean, std, n = _mean_std([_score(r, score, metric) for r in done])
+                mean, std, n = _mean_std([_value(r, image_set, metric) for r in done])
                 cells.append("—" if mean is None else f"{mean:.{digits}f} ± {std:.{digits}f}")
-            n = _mean_std([_score(r, score, "fd") for r in done])[2]
-            if n == 0 and not done:
-                continue
-            lines.append(f"| {arm} | {score} | " + " | ".join(cells) + f" | {n} | {_fmt(seconds, 0)} |")
-        notes = sorted({r.get("note") for r in done if r.get("note")})
-        rules = [f"s{r['seed']}: " + part.strip() for r in done for score in (r.get("scores") or {}).values()
-                 for part in (score.get("note") or "").split(";") if "var_loss2" in part]
-        if rules:
-            lines.append(f"| {arm} | renormalisation rule | {'; '.join(rules)} | | | | |")
-        if notes:
-            lines.append(f"| {arm} | note | {'; '.join(notes)} | | | | |")
+            gate_cells = (f"{passed}/{len(done)} | {_fmt(ratio, 3)} | {_fmt(rec_recall, 3)}" if i == 0 else " | | ")
+            lines.append(f"| {arm} | {image_set} | " + " | ".join(cells) + f" | {len(done)} | {gate_cells} |")
+        diag = {k for r in done for k in (r.get("diagnostics") or {})}
+        for key in sorted(diag):
+            mean, std, _ = _mean_std([(r.get("diagnostics") or {}).get(key) for r in done])
+            lines.append(f"| {arm} | {key} | {_fmt(mean, 3)} ± {_fmt(std, 3)} | | | {len(done)} | | | |")
+        renorm = [r.get("renormalization") for r in done if r.get("renormalization")]
+        if renorm:
+            text = "; ".join(f"ratio {x['ratio']:.3f}: " + ("rule fired" if x["rule_fired"] else "rule not triggered")
+                             for x in renorm)
+            lines.append(f"| {arm} | renormalisation (var_loss2 / mse2 > 0.25) | {text} | | | | | | |")
     return lines
 
 
-def _comparison_lines(entry, seeds):
+def comparison_lines(entry, seeds):
     lines = ["| comparison (claimed vs baseline) | paired difference per seed (+ favours the claim) "
-             "| mean ± std | t | verdict |", "|---|---|---|---|---|"]
+             "| mean [95% CI] | p (Holm) | verdict |", "|---|---|---|---|---|"]
     for c in entry["comparisons"]:
-        per_seed = ", ".join(f"s{s}: {_fmt(d, -2) if d is not None else '—'}" for s, d in zip(seeds, c["diffs"]))
-        spread = "—" if c["mean"] is None else f"{c['mean']:+.3f} ± {_fmt(c['std'], 3)}"
-        t = "—" if c["t"] is None else (f"{c['t']:+.2f}" if math.isfinite(c["t"]) else ("+inf" if c["t"] > 0 else "-inf"))
-        lines.append(f"| {c['label']} | {per_seed} | {spread} | {t} | **{c['verdict']}** |")
+        per_seed = ", ".join(f"s{s}: {'—' if d is None else f'{d:+.2f}'}" for s, d in zip(seeds, c["diffs"]))
+        ci = "" if c["ci"] is None else f" [{c['ci'][0]:+.2f}, {c['ci'][1]:+.2f}]"
+        mean = "—" if c["mean"] is None else f"{c['mean']:+.2f}{ci}"
+        lines.append(f"| {c['label']} | {per_seed} | {mean} | {_fmt(c.get('p_holm'), 3)} | **{c['verdict']}** |")
     return lines
 
 
-def write_figures(summary, config, output):
+def write_figure(entry, config, dataset, output):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    paths = {}
-    for entry in summary:
-        claim, by_arm = entry["claim"], entry["by_arm"]
-        if not any(r for runs in by_arm.values() for r in runs.values()):
-            continue
-        fig, ax = plt.subplots(figsize=(6.4, 3.6))
-        if claim == "C4":
-            betas = list(config["fp"]["betas"])
-            for prior, marker in (("flow", "o"), ("normal", "s")):
-                stats = [_mean_std([_score(r, "prior", "fd") for r in by_arm.get(f"{prior}_beta{b:g}", {}).values() if r])
-                         for b in betas]
-                xs = [i for i, s in enumerate(stats) if s[0] is not None]
-                ax.errorbar(xs, [stats[i][0] for i in xs], yerr=[stats[i][1] for i in xs], marker=marker,
-                            capsize=4, label="learned flow prior" if prior == "flow" else "fixed N(0, I) prior")
-            ax.set_xticks(range(len(betas)), [f"beta={b:g}" for b in betas])
-            ax.set_ylabel("FD (classifier features), own-prior samples")
-        else:
-            scores = sorted({s for runs in by_arm.values() for r in runs.values() if r for s in (r.get("scores") or {})})
-            arm_names = list(by_arm)
-            width = 0.8 / max(1, len(arm_names))
-            for j, arm in enumerate(arm_names):
-                stats = [_mean_std([_score(r, s, "fd") for r in by_arm[arm].values() if r]) for s in scores]
-                xs = [i + j * width for i, st in enumerate(stats) if st[0] is not None]
-                ax.bar(xs, [st[0] for st in stats if st[0] is not None], width,
-                       yerr=[st[1] for st in stats if st[0] is not None], capsize=4, label=arm)
-            ax.set_xticks([i + 0.4 - width / 2 for i in range(len(scores))], scores)
-            ax.set_ylabel("FD (classifier features)")
-        ax.set_title(f"{claim}, {entry['budget'].get('steps')} steps: mean ± std over seeds (lower is better)",
-                     fontsize=10)
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        path = os.path.join(output, entry["figure"])
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        paths[entry["figure"]] = path
-    return paths
+    claim, by_arm = entry["claim"], entry["by_arm"]
+    if not any(r for runs in by_arm.values() for r in runs.values()):
+        return None
+    fig, ax = plt.subplots(figsize=(7.0, 3.6))
+    if claim == "C4":
+        betas = sorted(config["C4"]["betas"])
+        for model, marker in zip(config["C4"]["models"], "osD^"):
+            stats = [_mean_std([_value(r, "prior", "fd") for r in by_arm.get(f"{model}_beta{b:g}", {}).values()])
+                     for b in betas]
+            xs = [i for i, s in enumerate(stats) if s[0] is not None]
+            ax.errorbar(xs, [stats[i][0] for i in xs], yerr=[stats[i][1] for i in xs], marker=marker, capsize=4,
+                        label=model)
+        ax.set_xticks(range(len(betas)), [f"beta={b:g}" for b in betas])
+        ax.set_ylabel("FD, own-prior samples")
+    else:
+        sets = list(dict.fromkeys(s for runs in by_arm.values() for r in runs.values() if r
+                                  for s in (r.get("scores") or {})))
+        names = list(by_arm)
+        width = 0.8 / max(1, len(names))
+        for j, arm in enumerate(names):
+            stats = [_mean_std([_value(r, s, "fd") for r in by_arm[arm].values()]) for s in sets]
+            xs = [i + j * width for i, st in enumerate(stats) if st[0] is not None]
+            ax.bar(xs, [st[0] for st in stats if st[0] is not None], width,
+                   yerr=[st[1] for st in stats if st[0] is not None], capsize=3, label=arm)
+        ax.set_xticks([i + 0.4 - width / 2 for i in range(len(sets))], sets, rotation=30, fontsize=7)
+        ax.set_ylabel("FD (classifier features)")
+    ax.set_title(f"{dataset} {claim}: mean ± std over seeds (lower is better)", fontsize=10)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    name = f"claims_{dataset}_{claim}.png"
+    fig.savefig(os.path.join(output, name), dpi=100)
+    plt.close(fig)
+    return name
 
 
-def describe_profile(config):
-    s, g, f, t = config["svae"], config["gamix"], config["fp"], config["two_stage"]
-    return [
-        f"- C1: `build_svae((32, 32, 1), {s['latent_dim']}, base_dim={s['base_dim']}, emb_dim={s['emb_dim']}, "
-        f"num_scale={s['num_scale']}, beta={s['beta']:g}, split=True/False)` (paper: base_dim 64, emb_dim 512, "
-        f"num_scale 4), Adam({s['learning_rate']:g}), batch {s['batch_size']}, {s['steps']} steps; BN statistics "
-        f"recalibrated on {s['recalibrate']} training images after training (both arms).",
-        f"- C2: the first stage is `FirstStage((32, 32, 1), {t['latent_dim']}, base_dim={t['base_dim']}, "
-        f"num_scale={t['num_scale']}, fc_dim={t['fc_dim']})` (the authors' balanced ResNet VAE, k * KL, zero-debiased "
-        f"BN; their configurations: latent 64, base_dim 32, fc_dim 512), Adam({t['learning_rate']:g}), batch "
-        f"{t['batch_size']}, {t['steps']} steps; the second stage `SecondStageSampler(second_dim={t['second_dim']}, "
-        f"epochs={t['second_epochs']})` (authors: 2048-4096 wide, hundreds of epochs) fitted on its training codes "
-        "(mu + sigma * eps); GEN-2 renormalised = the same second stage with the authors' rule (renormalise only "
-        "when var_loss2 / mse2 > 0.25).",
-        f"- C3: `build_gamix_vae((32, 32, 1), {g['latent_dim']}, filters={g['filters']}, discriminator_strides="
-        f"{g['discriminator_strides']})` (the package's CPU configuration has filters 32) vs the same with "
-        f"`kl=\"standard\", adversarial=False`; the author's Adam(1e-4, beta_1=0.5), batch {g['batch_size']}, "
-        f"{g['steps']} steps, data in [-1, 1].",
-        f"- C4: `build_flow_prior_vae((32, 32, 1), {f['latent_dim']}, prior=\"flow\"/\"normal\", filters="
-        f"{f['filters']}, dense_units={f['dense_units']}, num_couplings={f['num_couplings']}, hidden_units="
-        f"{f['hidden_units']}, anneal_steps={max(1, f['steps'] // 4)})` (paper network: filters (64, 128), dense "
-        f"1024; flow 8 x 256), Adam({f['learning_rate']:g}, beta_1=0.5), batch {f['batch_size']}, {f['steps']} "
-        f"steps, beta in {list(f['betas'])}, gamma 1.",
-        f"- Samplers fitted on the codes of {config['fit_images']} training images; scores of "
-        f"{config['eval_images']} generated images against the first {config['eval_images']} MNIST test images; "
-        f"reconstructions (`rec`) of the next {config['eval_images']} test images.",
-    ]
+def _text_writer(content):
+    def write(tmp):
+        with open(tmp, "w", newline="") as f:
+            f.write(content)
+    return write
 
 
-def write_reports(records, config, claims, output, command):
+PAPER_TABLE_1 = [
+    "The two-stage paper's own Table 1 (Inception FID, its networks, hundreds of epochs; **not comparable** with "
+    "the FDs here): MNIST 2-Stage 12.6 vs VAE 54.5; Fashion-MNIST 2-Stage 29.3 vs VAE 60.0.",
+]
+
+
+def write_reports(records, calibration, config, datasets, claims, output, command):
+    from keras_vaes.evaluation.gate import DEFAULT_MAX_MSE_RATIO, DEFAULT_MIN_RECALL
     from keras_vaes.metrics import classifier
-
-    summary, csv_rows = summarise(records, config, sorted(claims))
-    figures = write_figures(summary, config, output)
-    lines = [
-        "# Claims ledger: each paper's headline claim as a paired experiment",
-        "",
-        f"Command: `{command}` (resumable: one JSON line per finished run in `claims.jsonl`).",
-        "",
-        f"MNIST 32x32 (zero-padded), seeds {list(config['seeds'])}; for each seed both arms of a pair see the same "
-        "training images in the same order, from the same initial random state, for the same number of steps. "
-        f"Judge: {classifier.describe('mnist')}, and improved precision / recall (Kynkäänniemi et al. 2019, "
-        "k = 3) of the same features.",
-        "",
-        "**Widths and budgets are reduced** so that the whole ledger (about 30 trainings) fits in about 45 "
-        "minutes of one CPU core on a machine shared by several jobs; both arms of every pair share the same "
-        "reduced network and budget, so each pair is a fair comparison at this budget, not a reproduction of "
-        "the papers' fully trained models (which train for hundreds of epochs):",
-        "",
-    ]
-    lines += describe_profile(config)
-    lines += [
-        "",
-        "Verdict per comparison: paired difference per seed (baseline minus claimed model for FD, claimed minus "
-        "baseline for precision / recall: positive favours the claim), its mean ± std over seeds, the paired t "
-        "statistic mean / (std / sqrt(n)); **holds** when t exceeds the one-sided 0.95 quantile of Student's t "
-        "with n - 1 degrees of freedom (2.92 for 3 seeds), **does not hold** when -t does (the baseline is "
-        "better), **inconclusive** otherwise. All at this budget.",
-        "",
-    ]
-    previous = None
-    for entry in summary:
-        claim = entry["claim"]
-        if claim != previous:
-            lines += [f"## {claim}", "", entry["statement"], ""]
-            previous = claim
-        done = [r for runs in entry["by_arm"].values() for r in runs.values() if r]
-        wall = sum(r.get("wall_seconds", 0.0) for r in done) / 60.0
-        lines += [f"### {claim} at {_budget_label(entry)}", ""]
-        if not done:
-            lines += ["Not run yet: `claims.py` runs it next (into the same claims.jsonl).", ""]
-            continue
-        lines += [f"{len(done)} runs, {wall:.1f} min of one core in all (training, fitting the samplers, scoring).", ""]
-        lines += _arm_lines(claim, entry) + [""]
-        logs = _training_log_line(entry)
-        lines += [logs, ""] if logs else []
-        if _untrained(entry):
-            lines += [f"**Every arm's reconstructions of held-out images score about as the mean image does (FD "
-                      f"{MEAN_IMAGE_FD} for 2000 copies of the mean training image): at this budget the models are "
-                      "still untrained, and these verdicts say nothing about the claim.**", ""]
-        lines += _comparison_lines(entry, config["seeds"]) + [""]
-        lines += [f"![{claim}]({entry['figure']})", ""]
-    header = ["claim", "arm", "seed", "score", "fd", "precision", "recall", "train_seconds", "steps", "note"]
-    import csv
-    import io
-
     from keras_vaes.utils import atomic_write
 
+    lines = [
+        "# Claims ledger: each paper's headline claim as a paired experiment, on trained arms",
+        "",
+        f"Command: `{command}` (resumable: one JSON line per finished run in `claims.jsonl`, the calibration in "
+        "`calibration.jsonl`, the images of every run in `claims_samples/`).",
+        "",
+        f"Seeds {list(config['seeds'])}; for each seed both arms of a pair see the same training images in the same "
+        "order, from the same initial random state, for the same number of steps. Judge: the dataset's classifier "
+        "features (FD, NOT comparable with the papers' Inception FIDs) and improved precision / recall (k = 3), "
+        f"{config['eval_images']} generated images against the first {config['eval_images']} test images; samplers "
+        f"fitted on the codes of {config['fit_images']} training images; reconstructions (`rec`) of the next "
+        f"{config['eval_images']} test images.",
+        "",
+        f"**The gate**: an arm passes when its reconstructions of the {config['eval_images']} held-out images have at "
+        f"most {DEFAULT_MAX_MSE_RATIO:g}x the mean training image's MSE and recall >= {DEFAULT_MIN_RECALL:g} on the "
+        "judge (`keras_vaes.evaluation.gate`). A comparison any of whose runs fails reads **not trained at this "
+        "budget — no verdict**.",
+        "",
+        "**Verdicts**: paired difference per seed (positive favours the claim), its mean and 95% confidence "
+        "interval (Student's t, n - 1 degrees of freedom): **holds** when the interval is above 0, **does not "
+        "hold** when below, **inconclusive** otherwise. p: two-sided paired t test, Holm-adjusted over all gated "
+        "comparisons of the dataset (the count is given per dataset).",
+        "",
+        "**Widths are reduced** (both arms of a pair share them; the papers train their full networks for hundreds "
+        "of epochs):",
+        "",
+    ] + [f"- {claim}: {describe_budget(claim, config)}." for claim in claims] + [""] + PAPER_TABLE_1 + [""]
+    csv_rows = []
+    for dataset in datasets:
+        summary = summarise(records, config, dataset, claims)
+        gated = sum(1 for e in summary for c in e["comparisons"] if c["gated"])
+        total = sum(len(e["comparisons"]) for e in summary)
+        lines += [f"## {dataset}", "", f"Judge: {classifier.describe(dataset)}.", "",
+                  f"{total} comparisons with records, {gated} with every run through the gate (Holm over these).", ""]
+        lines += calibration_lines(calibration, dataset)
+        for entry in summary:
+            claim = entry["claim"]
+            done = [r for runs in entry["by_arm"].values() for r in runs.values() if r]
+            lines += [f"### {dataset} {claim}", "", entry["statement"], ""]
+            if not done:
+                lines += ["Not run yet at this budget.", ""]
+                continue
+            minutes = sum(r.get("wall_seconds", 0.0) for r in done) / 60.0
+            lines += [f"{len(done)} runs, {minutes:.1f} min in all (training, sampler fitting, scoring).", ""]
+            lines += arm_lines(claim, entry) + [""]
+            lines += comparison_lines(entry, config["seeds"]) + [""]
+            figure = write_figure(entry, config, dataset, output)
+            if figure:
+                lines += [f"![{dataset} {claim}]({figure})", ""]
+            for arm, runs in entry["by_arm"].items():
+                for seed, r in runs.items():
+                    if not r:
+                        continue
+                    gate = r.get("gate") or {}
+                    for image_set, s in (r.get("scores") or {}).items():
+                        csv_rows.append([dataset, claim, arm, seed, image_set, s.get("fd"), s.get("precision"),
+                                         s.get("recall"), "pass" if gate.get("passed") else "fail",
+                                         gate.get("mse_ratio"), gate.get("recall"), r.get("train_seconds"),
+                                         r.get("steps"), r.get("note", "")])
     buffer = io.StringIO()
-    csv.writer(buffer).writerows([header] + csv_rows)
+    csv.writer(buffer).writerows([["dataset", "claim", "arm", "seed", "set", "fd", "precision", "recall", "gate",
+                                   "gate_mse_ratio", "gate_recall", "train_seconds", "steps", "note"]] + csv_rows)
+    atomic_write(os.path.join(output, "claims.md"), _text_writer("\n".join(lines) + "\n"))
+    atomic_write(os.path.join(output, "claims.csv"), _text_writer(buffer.getvalue()))
 
-    def text_writer(content):
-        def write(tmp):
-            with open(tmp, "w", newline="") as f:
-                f.write(content)
-        return write
 
-    atomic_write(os.path.join(output, "claims.md"), text_writer("\n".join(lines) + "\n"))
-    atomic_write(os.path.join(output, "claims.csv"), text_writer(buffer.getvalue()))
-    return summary
+# ---------------------------------------------------------------------------
+# Re-scoring saved images with another feature model
+# ---------------------------------------------------------------------------
+
+
+def rescore(records, config, data_dir, output, spec):
+    """Scores every saved image set of `records` with the feature model `spec`; one JSON line per run."""
+    from keras_vaes import datasets as kv_datasets
+    from keras_vaes import metrics
+
+    extractor, description, reason = metrics.feature_model_from_spec(spec)
+    if extractor is None:
+        raise RuntimeError(f"feature model {spec!r} ({description}) is not available here: {reason}")
+    label = "".join(ch if ch.isalnum() else "_" for ch in os.path.basename(spec))
+    path = os.path.join(output, f"claims_rescored_{label}.jsonl")
+    done = read_jsonl(path)
+    references = {}
+    written = 0
+    for key, record in sorted(records.items()):
+        if key in done:
+            continue
+        npz = samples_path(output, record["dataset"], record["claim"], record["arm"], record["seed"])
+        if not os.path.exists(npz):
+            continue
+        dataset = record["dataset"]
+        if dataset not in references:
+            data_path = os.path.join(data_dir, f"{dataset}.npz") if data_dir else None
+            _, (x_test, _) = kv_datasets.load(dataset, data_path)
+            ref = x_test[: config["eval_images"]]
+            references[dataset] = metrics.extract_features(ref, extractor, verbose=0)
+        context = {"reference_features": references[dataset], "judge": extractor}
+        with np.load(npz) as saved:
+            scores = {name: score_images(saved[name].astype(np.float32) / 255.0, context) for name in saved.files}
+        append_jsonl(path, {"key": key, "dataset": dataset, "claim": record["claim"], "arm": record["arm"],
+                            "seed": record["seed"], "feature_model": description, "scores": scores})
+        written += 1
+    return path, written
 
 
 # ---------------------------------------------------------------------------
@@ -676,79 +1008,155 @@ def write_reports(records, config, claims, output, command):
 # ---------------------------------------------------------------------------
 
 
-def load_context(data_path, config):
-    from keras_vaes import datasets
-    from keras_vaes import metrics
+def _csv_list(text, allowed, flag, parser):
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = [t for t in items if t not in allowed]
+    if unknown or not items:
+        parser.error(f"{flag}: expected a comma-separated list among {list(allowed)}. Received: {text!r}")
+    return items
 
-    (x_train, _), (x_test, _) = datasets.load_mnist(data_path)
-    n_fit, n_eval = config["fit_images"], config["eval_images"]
-    unit = {"train": x_train, "fit": x_train[:n_fit], "reference": x_test[:n_eval],
-            "held_out": x_test[n_eval: 2 * n_eval]}
-    signed = {k: (2.0 * v - 1.0).astype(np.float32) for k, v in unit.items()}
-    judge = metrics.classifier_extractor("mnist")
-    reference_features = metrics.extract_features(unit["reference"], judge, verbose=0)
-    return {"unit": unit, "signed": signed, "judge": judge, "reference_features": reference_features}
+
+def _width(claim, config):
+    c = config[claim]
+    if claim == "C1":
+        return f"base {c['base_dim']}, emb {c['emb_dim']}"
+    if claim == "C2":
+        return f"base {c['base_dim']}, fc {c['fc_dim']}"
+    if claim == "C3":
+        return f"filters {c['filters']}"
+    return f"filters {tuple(c['filters'])}, dense {c['dense_units']}"
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default=DEFAULT_DATA, help="Keras-layout mnist.npz")
-    parser.add_argument("--output", default=None,
-                        help="folder of claims.jsonl / .md / .csv / figures (default benchmarks/results; "
-                             "--quick: a new temp dir)")
-    parser.add_argument("--claims", default="C1,C3,C4,C2", help="comma-separated, run in this order")
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, a few steps, one seed")
+    parser.add_argument("--data-dir", default=None,
+                        help="folder holding mnist.npz / fashion_mnist.npz (Keras layout); default: keras.datasets")
+    parser.add_argument("--output", default=None, help="results folder (default benchmarks/results; --quick: temp)")
+    parser.add_argument("--profile", default="cpu", choices=sorted(PROFILES))
+    parser.add_argument("--tiny", action="store_true", help="shrink the profile to smoke-test size")
+    parser.add_argument("--quick", action="store_true", help="--profile cpu --tiny into a temp folder")
+    parser.add_argument("--claims", default="C1,C2,C3,C4", help="comma-separated, run in this order")
+    parser.add_argument("--datasets", default="mnist,fashion_mnist", help="comma-separated")
     parser.add_argument("--seeds", default=None, help="comma-separated seeds (default: the profile's)")
-    parser.add_argument("--report-only", action="store_true",
-                        help="rewrite claims.md / .csv / figures from claims.jsonl, train nothing")
+    parser.add_argument("--minutes", type=float, default=None,
+                        help="wall-clock guard: start no new run after this many minutes")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="train each claim's baseline in chunks with the gate after each; train no ledger run")
+    parser.add_argument("--policies", default=None,
+                        help="with --calibrate: dtype policies compared on the first chunks (e.g. "
+                             "float32,mixed_bfloat16)")
+    parser.add_argument("--compare-units", type=int, default=1000,
+                        help="with --policies: steps (epochs for C2: 1) of the policy comparison")
+    parser.add_argument("--report-only", action="store_true", help="rewrite claims.md / .csv / figures only")
+    parser.add_argument("--rescore", action="store_true", help="re-judge the saved images; train nothing")
+    parser.add_argument("--feature-model", default=None,
+                        help="with --rescore: 'inception', 'tfgan[:path.pb]' or a saved .keras feature model")
     args = parser.parse_args(argv)
 
-    config = dict(QUICK if args.quick else FULL)
+    if args.quick:
+        args.tiny, args.profile = True, "cpu"
+    config = copy.deepcopy(PROFILES[args.profile])
+    if args.tiny:
+        config = tiny(config)
     if args.seeds:
-        config["seeds"] = tuple(int(s) for s in args.seeds.split(","))
+        try:
+            config["seeds"] = tuple(int(s) for s in args.seeds.split(","))
+        except ValueError:
+            parser.error(f"--seeds: expected comma-separated integers. Received: {args.seeds!r}")
+    if args.minutes is not None and args.minutes <= 0:
+        parser.error(f"--minutes: expected a positive number. Received: {args.minutes}")
+    if args.rescore and not args.feature_model:
+        parser.error("--rescore needs --feature-model SPEC ('inception', 'tfgan[:path.pb]' or a .keras path)")
+    if args.data_dir and not os.path.isdir(args.data_dir):
+        parser.error(f"--data-dir: expected a folder holding mnist.npz / fashion_mnist.npz. Received: "
+                     f"{args.data_dir!r}, which is not a folder")
+    claims = _csv_list(args.claims, CLAIMS, "--claims", parser)
+    data_names = _csv_list(args.datasets, DATASETS, "--datasets", parser)
     output = args.output or (tempfile.mkdtemp(prefix="claims_quick_") if args.quick else DEFAULT_OUTPUT)
     os.makedirs(output, exist_ok=True)
-    claims = [c.strip() for c in args.claims.split(",") if c.strip()]
-    table = arms(config)
-    unknown = [c for c in claims if c not in table]
-    if unknown:
-        parser.error(f"unknown claims {unknown}; expected among {sorted(table)}")
-    # The command that (re)produces the whole ledger, whatever subset this invocation ran.
-    command = "python benchmarks/claims.py " + ("--quick" if args.quick else "--data ../shared/data/mnist.npz")
-    command += f" --seeds {args.seeds}" if args.seeds else ""
-    path = os.path.join(output, "claims.jsonl")
-    records = read_records(path)
+    command = "python benchmarks/claims.py --data-dir path/to/data" + (
+        f" --profile {args.profile}" if args.profile != "cpu" else "") + (" --tiny" if args.tiny else "")
+    records_path = os.path.join(output, "claims.jsonl")
+    calibration_path = os.path.join(output, "calibration.jsonl")
+    records, calibration = read_jsonl(records_path), read_jsonl(calibration_path)
+    all_claims = list(CLAIMS)
+
+    if args.rescore:
+        path, written = rescore(records, config, args.data_dir, output, args.feature_model)
+        print(f"[claims] rescored {written} runs into {path}", flush=True)
+        return 0
     started = time.perf_counter()
-    context = None if args.report_only else load_context(args.data, config)
-    for claim in [] if args.report_only else claims:
-        for seed in config["seeds"]:
-            for arm, run, budget in table[claim]:
-                key = run_key(claim, arm, seed, budget, config["name"])
-                if key in records:
-                    continue
-                t0 = time.perf_counter()
-                try:
-                    record = run(seed, context)
-                except ImportError as error:
-                    print(f"[claims] {claim} {arm} seed {seed}: skipped ({error})", flush=True)
-                    break
-                record.update(key=key, claim=claim, arm=arm, seed=seed, profile=config["name"],
-                              budget=budget, steps=budget["steps"], batch_size=budget["batch_size"],
-                              wall_seconds=time.perf_counter() - t0,
-                              finished_utc=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
-                with open(path, "a") as f:
-                    f.write(json.dumps(record, default=float) + "\n")
-                records[key] = record
-                print(f"[claims] {claim} {arm} seed {seed}: {record['wall_seconds']:.0f} s, "
-                      + ", ".join(f"{s} FD {_fmt(v.get('fd'))}" for s, v in record["scores"].items())
-                      + f" (total {time.perf_counter() - started:.0f} s)", flush=True)
-                write_reports(records, config, claims, output, command)
-    summary = write_reports(records, config, claims, output, command)
-    for entry in summary:
-        for c in entry["comparisons"]:
-            print(f"[claims] {entry['claim']} ({entry['budget'].get('steps')} steps) {c['label']}: {c['verdict']}",
-                  flush=True)
-    print(f"[claims] wrote {output}", flush=True)
+    env = None if args.report_only else environment()
+
+    def out_of_time():
+        return args.minutes is not None and (time.perf_counter() - started) / 60.0 >= args.minutes
+
+    for dataset in [] if args.report_only else data_names:
+        context = None
+        for claim in claims:
+            if out_of_time():
+                break
+            if args.calibrate:
+                context = context or load_context(args.data_dir, dataset, config)
+                c = config[claim]
+                seed = config["seeds"][0]
+                unit_name = "epochs" if claim == "C2" else "steps"
+                plans = []
+                if args.policies:
+                    units = 1 if claim == "C2" else args.compare_units
+                    plans += [(p, units, False) for p in args.policies.split(",")]
+                plans.append((c["policy"], c["max_epochs"] if claim == "C2" else c["max_steps"], True))
+                for policy, max_units, stop in plans:
+                    tag = f"{dataset}/{claim}/calibrate/{policy}/{_width(claim, config)}/{budget_hash(c, config['name'])}"
+                    finished = [r for r in calibration.values() if r["key"].startswith(tag + "/")]
+                    if any(r["units"] >= max_units or (stop and (r.get("gate") or {}).get("passed"))
+                           for r in finished):
+                        continue
+                    if out_of_time():
+                        break
+
+                    def on_point(point, tag=tag, policy=policy):
+                        record = {**point, "key": f"{tag}/{point['units']}", "dataset": dataset, "claim": claim,
+                                  "arm": baseline_arm(claim, config), "width": _width(claim, config),
+                                  "policy": policy, "seed": seed, "profile": config["name"], "environment": env,
+                                  "finished_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                                      timespec="seconds")}
+                        append_jsonl(calibration_path, record)
+                        calibration[record["key"]] = record
+                        g = point.get("gate") or {}
+                        print(f"[calibrate] {dataset} {claim} {policy} {point['units']} {unit_name}: "
+                              f"MSE {_fmt(g.get('mse_ratio'), 3)}x, recall {_fmt(g.get('recall'), 3)}, "
+                              f"{'pass' if g.get('passed') else 'fail'}, {point['train_seconds'] / 60:.1f} min",
+                              flush=True)
+
+                    calibrate(claim, config, seed, context, policy, max_units, stop_on_pass=stop, on_point=on_point)
+                write_reports(records, calibration, config, data_names, all_claims, output, command)
+                continue
+            for seed in config["seeds"]:
+                for arm in arms(config)[claim]:
+                    key = run_key(dataset, claim, arm, seed, config[claim], config["name"])
+                    if key in records or out_of_time():
+                        continue
+                    context = context or load_context(args.data_dir, dataset, config)
+                    t0 = time.perf_counter()
+                    record, sets = run(claim, arm, config, seed, context)
+                    if sets:
+                        save_samples(samples_path(output, dataset, claim, arm, seed), sets, config["saved_images"])
+                    record.update(key=key, dataset=dataset, claim=claim, arm=arm, seed=seed, profile=config["name"],
+                                  budget=config[claim], steps=config[claim].get("steps"),
+                                  wall_seconds=time.perf_counter() - t0, environment=env,
+                                  finished_utc=datetime.datetime.now(datetime.timezone.utc).isoformat(
+                                      timespec="seconds"))
+                    append_jsonl(records_path, record)
+                    records[key] = record
+                    gate = record.get("gate") or {}
+                    print(f"[claims] {dataset} {claim} {arm} seed {seed}: {record['wall_seconds']:.0f} s, gate "
+                          f"{'pass' if gate.get('passed') else 'FAIL'} (MSE {_fmt(gate.get('mse_ratio'), 3)}x, "
+                          f"recall {_fmt(gate.get('recall'), 3)}); "
+                          + ", ".join(f"{s} {_fmt(v.get('fd'))}" for s, v in record["scores"].items()), flush=True)
+                    write_reports(records, calibration, config, data_names, all_claims, output, command)
+    write_reports(records, calibration, config, data_names, all_claims, output, command)
+    print(f"[claims] wrote {output}" + (" (stopped by --minutes)" if out_of_time() else ""), flush=True)
     return 0
 
 
