@@ -1047,6 +1047,8 @@ def main(argv=None):
                              "float32,mixed_bfloat16)")
     parser.add_argument("--compare-units", type=int, default=1000,
                         help="with --policies: steps (epochs for C2: 1) of the policy comparison")
+    parser.add_argument("--compare-only", action="store_true",
+                        help="with --calibrate --policies: only the policy comparison, not the calibration")
     parser.add_argument("--report-only", action="store_true", help="rewrite claims.md / .csv / figures only")
     parser.add_argument("--rescore", action="store_true", help="re-judge the saved images; train nothing")
     parser.add_argument("--feature-model", default=None,
@@ -1105,7 +1107,8 @@ def main(argv=None):
                 if args.policies:
                     units = 1 if claim == "C2" else args.compare_units
                     plans += [(p, units, False) for p in args.policies.split(",")]
-                plans.append((c["policy"], c["max_epochs"] if claim == "C2" else c["max_steps"], True))
+                if not args.compare_only:
+                    plans.append((c["policy"], c["max_epochs"] if claim == "C2" else c["max_steps"], True))
                 for policy, max_units, stop in plans:
                     tag = f"{dataset}/{claim}/calibrate/{policy}/{_width(claim, config)}/{budget_hash(c, config['name'])}"
                     finished = [r for r in calibration.values() if r["key"].startswith(tag + "/")]
