@@ -574,6 +574,17 @@ def environment():
         gpus = tf.config.list_physical_devices("GPU")
         info["device"] = ", ".join(tf.config.experimental.get_device_details(g).get("device_name", g.name)
                                    for g in gpus) or "CPU"
+    elif info["backend"] == "jax":
+        import jax
+
+        info["jax"] = jax.__version__
+        gpus = [d for d in jax.devices() if d.platform != "cpu"]
+        info["device"] = ", ".join(getattr(d, "device_kind", str(d)) for d in gpus) or "CPU"
+    elif info["backend"] == "torch":
+        import torch
+
+        info["torch"] = torch.__version__
+        info["device"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
     return info
 
 
@@ -728,8 +739,16 @@ def summarise(records, config, dataset, claims):
         for c in entry["comparisons"]:
             c["p_holm"] = adjusted[i]
             c["verdict"] = verdict(c, c["gated"])
+            if "(authors' rule)" in c["label"] and not _rule_fired(entry):
+                c["verdict"] = "rule not triggered — not exercised"
             i += 1
     return out
+
+
+def _rule_fired(entry):
+    """Whether the authors' renormalisation rule fired in any C2 run of the entry."""
+    return any((r.get("renormalization") or {}).get("rule_fired") for runs in entry["by_arm"].values()
+               for r in runs.values() if r)
 
 
 # ---------------------------------------------------------------------------
