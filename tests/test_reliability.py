@@ -499,7 +499,8 @@ def test_save_no_overwrite_through_an_open_pipe_does_not_hang(tmp_path):
         except FileExistsError as error:
             print("RAISED", error)
     """)
-    env = {**os.environ, "KERAS_BACKEND": "numpy", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    # TensorFlow: the README's install line has it (Keras's numpy backend imports jax).
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
     process = subprocess.run([sys.executable, "-c", script], stdin=subprocess.PIPE, capture_output=True,
                              text=True, timeout=TIMEOUT, env=env)
     assert "RAISED Refusing to overwrite" in process.stdout, process.stderr[-2000:]
@@ -619,7 +620,8 @@ print("REPORT" + json.dumps(report))
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_kill_9_mid_save_repeatedly(tmp_path):
-    env = {**os.environ, "KERAS_BACKEND": "numpy", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    # TensorFlow: the README's install line has it (Keras's numpy backend imports jax).
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
     process = subprocess.run([sys.executable, "-c", KILL_SCRIPT, str(tmp_path), "8"],
                              capture_output=True, text=True, timeout=TIMEOUT, env=env)
     lines = [line for line in process.stdout.splitlines() if line.startswith("REPORT")]
