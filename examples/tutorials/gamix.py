@@ -31,7 +31,7 @@ import numpy as np
 
 import keras_vaes as kv
 
-DATA_DIR = os.environ.get("KERAS_VAES_DATA", "../shared/data")  # holds fashion_mnist.npz
+DATA_DIR = os.environ.get("KERAS_VAES_DATA")  # a folder holding fashion_mnist.npz; unset: downloaded
 OUTPUT_DIR = os.environ.get("KERAS_VAES_OUTPUT", "tutorial_gamix")
 LATENT_DIM = 32
 TRAIN_IMAGES = 6_400  # 100 steps of 64
@@ -49,7 +49,9 @@ keras.utils.set_random_seed(0)
 Fashion-MNIST padded to 32x32 and mapped to [-1, 1].
 """
 
-(x_train, _), (x_test, _) = kv.datasets.load_fashion_mnist_signed(os.path.join(DATA_DIR, "fashion_mnist.npz"))
+(x_train, _), (x_test, _) = kv.datasets.load_fashion_mnist_signed(
+    os.path.join(DATA_DIR, "fashion_mnist.npz") if DATA_DIR else None
+)
 x_train, x_test = x_train[:TRAIN_IMAGES], x_test[:EVAL_IMAGES]
 
 
@@ -75,18 +77,22 @@ for model in (gamix, baseline):
 ## A callback that writes sample grids
 
 `kv.callbacks.SampleGrid` decodes the same 64 draws from the model's prior after
-every epoch (GAMIX's [-1, 1] samples are mapped to [0, 1] for display).
+every epoch (GAMIX's [-1, 1] samples are mapped to [0, 1] for display), one
+file per model and epoch (`gamix_epoch_1.png`, `baseline_epoch_1.png`, ...).
 """
+
+sample_grids = {name: kv.callbacks.SampleGrid(OUTPUT_DIR, name) for name in ("gamix", "baseline")}
 
 """
 ## Train
 
-The progress bar shows each term: l1, kl, var_reg, g_adv, d_loss, d_acc.
+Each epoch's line (`verbose=2`) shows each term: l1, kl, var_reg, g_adv,
+d_loss, d_acc.
 """
 
 for name, model in [("gamix", gamix), ("baseline", baseline)]:
     model.fit(x_train, batch_size=BATCH_SIZE, epochs=EPOCHS,
-              callbacks=[kv.callbacks.SampleGrid(OUTPUT_DIR, name)], verbose=2)
+              callbacks=[sample_grids[name]], verbose=2)
 
 """
 ## Evaluate

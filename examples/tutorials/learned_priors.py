@@ -29,7 +29,7 @@ import numpy as np
 
 import keras_vaes as kv
 
-DATA_DIR = os.environ.get("KERAS_VAES_DATA", "../shared/data")  # holds mnist.npz
+DATA_DIR = os.environ.get("KERAS_VAES_DATA")  # a folder holding mnist.npz; unset: downloaded
 OUTPUT_DIR = os.environ.get("KERAS_VAES_OUTPUT", "tutorial_learned_priors")
 LATENT_DIM = 8
 TRAIN_IMAGES = 16_000  # 250 steps of 64 per epoch
@@ -45,7 +45,7 @@ keras.utils.set_random_seed(0)
 ## Data
 """
 
-(x_train, _), (x_test, y_test) = kv.datasets.load_mnist(os.path.join(DATA_DIR, "mnist.npz"))
+(x_train, _), (x_test, y_test) = kv.datasets.load_mnist(os.path.join(DATA_DIR, "mnist.npz") if DATA_DIR else None)
 x_train, x_test = x_train[:TRAIN_IMAGES], x_test[:EVAL_IMAGES]
 
 """
@@ -66,8 +66,11 @@ for model in (fp_vae, vae):
 ## A callback that writes sample grids
 
 `kv.callbacks.SampleGrid` decodes the same 64 draws from the model's prior (the
-flow, or N(0, I)) after every epoch.
+flow, or N(0, I)) after every epoch, one file per model and epoch
+(`fp_vae_beta0_epoch_1.png`, ...).
 """
+
+sample_grids = {name: kv.callbacks.SampleGrid(OUTPUT_DIR, name) for name in ("fp_vae_beta0", "vae_beta1")}
 
 """
 ## Train
@@ -75,7 +78,7 @@ flow, or N(0, I)) after every epoch.
 
 for name, model in [("fp_vae_beta0", fp_vae), ("vae_beta1", vae)]:
     model.fit(x_train, batch_size=BATCH_SIZE, epochs=EPOCHS,
-              callbacks=[kv.callbacks.SampleGrid(OUTPUT_DIR, name)], verbose=2)
+              callbacks=[sample_grids[name]], verbose=2)
 
 """
 ## Evaluate

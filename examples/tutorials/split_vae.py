@@ -27,7 +27,7 @@ import keras
 
 import keras_vaes as kv
 
-DATA_DIR = os.environ.get("KERAS_VAES_DATA", "../shared/data")  # holds mnist.npz
+DATA_DIR = os.environ.get("KERAS_VAES_DATA")  # a folder holding mnist.npz; unset: downloaded
 OUTPUT_DIR = os.environ.get("KERAS_VAES_OUTPUT", "tutorial_split_vae")
 LATENT_DIM = 32
 BETA = 8.0  # the paper's MNIST setting
@@ -48,7 +48,7 @@ MNIST zero-padded to 32x32, in [0, 1] (the package's loader reads Keras's
 given).
 """
 
-(x_train, _), (x_test, y_test) = kv.datasets.load_mnist(os.path.join(DATA_DIR, "mnist.npz"))
+(x_train, _), (x_test, y_test) = kv.datasets.load_mnist(os.path.join(DATA_DIR, "mnist.npz") if DATA_DIR else None)
 x_train, x_test = x_train[:TRAIN_IMAGES], x_test[:EVAL_IMAGES]
 
 """
@@ -67,19 +67,21 @@ print(f"{model.count_params():,} parameters")
 ## A callback that writes sample grids
 
 Like keras.io's `GANMonitor`: `kv.callbacks.SampleGrid` decodes the same 64
-draws from the model's prior after every epoch and saves them, so the samples
-can be watched as training goes.
+draws from the model's prior after every epoch and saves them
+(`samples_epoch_1.png`, ...), so the samples can be watched as training goes.
 """
+
+sample_grid = kv.callbacks.SampleGrid(OUTPUT_DIR, "samples")
 
 """
 ## Train
 
-Keras's own `fit`: the loss, the KL and gamma are in the progress bar.
+Keras's own `fit`: the loss, the KL and gamma are printed after each epoch
+(`verbose=2`, one line per epoch; the default `verbose="auto"` shows a
+progress bar instead).
 """
 
-history = model.fit(
-    x_train, batch_size=BATCH_SIZE, epochs=EPOCHS, callbacks=[kv.callbacks.SampleGrid(OUTPUT_DIR, "samples")], verbose=2
-)
+history = model.fit(x_train, batch_size=BATCH_SIZE, epochs=EPOCHS, callbacks=[sample_grid], verbose=2)
 kv.plotting.save_curves(history.history, os.path.join(OUTPUT_DIR, "curves.png"))
 
 """

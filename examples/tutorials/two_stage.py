@@ -28,7 +28,7 @@ import keras
 
 import keras_vaes as kv
 
-DATA_DIR = os.environ.get("KERAS_VAES_DATA", "../shared/data")  # holds mnist.npz
+DATA_DIR = os.environ.get("KERAS_VAES_DATA")  # a folder holding mnist.npz; unset: downloaded
 OUTPUT_DIR = os.environ.get("KERAS_VAES_OUTPUT", "tutorial_two_stage")
 LATENT_DIM = 64
 TRAIN_IMAGES = 10_000
@@ -44,7 +44,7 @@ keras.utils.set_random_seed(0)
 ## Data
 """
 
-(x_train, _), (x_test, _) = kv.datasets.load_mnist(os.path.join(DATA_DIR, "mnist.npz"))
+(x_train, _), (x_test, _) = kv.datasets.load_mnist(os.path.join(DATA_DIR, "mnist.npz") if DATA_DIR else None)
 x_train, x_test = x_train[:TRAIN_IMAGES], x_test[:EVAL_IMAGES]
 
 """
@@ -64,8 +64,11 @@ print(f"first stage {model.first_stage.count_params():,}, second {model.second_s
 """
 ## A callback that writes sample grids
 
-`kv.callbacks.SampleGrid`: during the first stage it decodes N(0, I) draws (GEN-1).
+`kv.callbacks.SampleGrid`: during the first stage it decodes the same 64 N(0, I)
+draws (GEN-1) after every epoch (`gen1_epoch_1.png`, ...).
 """
+
+sample_grid = kv.callbacks.SampleGrid(OUTPUT_DIR, "gen1")
 
 """
 ## Train the first stage, then the second
@@ -75,7 +78,7 @@ every epoch, the last partial batch dropped). The second stage trains on
 fresh samples z = mu + sigma eps of the frozen first stage's posterior.
 """
 
-model.fit_first_stage(x_train, EPOCHS, batch_size=BATCH_SIZE, callbacks=[kv.callbacks.SampleGrid(OUTPUT_DIR, "gen1")], verbose=2)
+model.fit_first_stage(x_train, EPOCHS, batch_size=BATCH_SIZE, callbacks=[sample_grid], verbose=2)
 model.fit_second_stage(x_train, EPOCHS_2, batch_size=BATCH_SIZE, verbose=2)
 
 """
