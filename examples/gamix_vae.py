@@ -17,7 +17,7 @@ dimensions, mean / variance of the encoder means per dimension.
                           strides 2,2,1,1,1,1, batch 64
 
     python examples/gamix_vae.py --dataset fashion_mnist \
-        --data ../shared/data/fashion_mnist.npz --steps 60 --output /tmp/g
+        --data path/to/fashion_mnist.npz --steps 60 --output /tmp/g
 
 Writes to --output: gamix.weights.h5 (and baseline.weights.h5),
 fig2_variants_<model>.png, fig3_transitions_<model>.png, samples_<model>.png,

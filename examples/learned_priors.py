@@ -24,7 +24,7 @@ writes to `--output`:
 
 Example (a CPU smoke run: 60 steps per model and beta):
     python examples/learned_priors.py --dataset mnist \
-        --data ../shared/data/mnist.npz --betas 0 1 --steps 60 --output /tmp/lp
+        --data path/to/mnist.npz --betas 0 1 --steps 60 --output /tmp/lp
 """
 
 import os

@@ -17,7 +17,7 @@ ResNet, batch 100). `examples/split_vae_mnist.py` is this script on MNIST. Write
 
 Minutes, not days (a shipped preset, offline classifier-feature FD):
     python examples/split_vae.py --dataset mnist --pretrained svae_mnist_10ep \
-        --data ../shared/data/mnist.npz
+        --data path/to/mnist.npz
 
 The paper's runs (a GPU and the data; FID needs the InceptionV3 weights):
     python examples/split_vae.py --dataset mnist --data mnist.npz

@@ -25,12 +25,12 @@ measure, NOT comparable with the paper's values. It writes:
 
 A shipped preset, evaluated in minutes:
     python examples/split_vae_mnist.py --pretrained svae_mnist_10ep \
-        --data ../shared/data/mnist.npz
+        --data path/to/mnist.npz
 
 A short training run, and the paper's (300 epochs: days on a CPU):
-    python examples/split_vae_mnist.py --data ../shared/data/mnist.npz \
+    python examples/split_vae_mnist.py --data path/to/mnist.npz \
         --epochs 1 --train-size 6000 --fid-samples 2000 --output /tmp/run
-    python examples/split_vae_mnist.py --data ../shared/data/mnist.npz
+    python examples/split_vae_mnist.py --data path/to/mnist.npz
 
 `--dtype-policy mixed_bfloat16` trained 1.39x faster per epoch (~1.5x per
 step) on this project's CPU (Zen 4, AVX512-BF16; other hardware not

@@ -16,7 +16,7 @@ written with the weights. It writes:
 
 Example:
     python examples/train_feature_classifier.py --dataset mnist \
-        --data ../shared/data/mnist.npz --epochs 3 --output weights
+        --data path/to/mnist.npz --epochs 3 --output weights
 """
 
 import json

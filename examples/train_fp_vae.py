@@ -5,7 +5,7 @@ InfoGAN network, latent 8, beta down to 0 (eq. 8), KL annealing. This is how
 the `fp_vae_mnist_beta0` preset was made; the beta sweeps and figures are in
 `examples/learned_priors.py`.
 
-    python examples/train_fp_vae.py --data ../shared/data/mnist.npz \
+    python examples/train_fp_vae.py --data path/to/mnist.npz \
         --beta 0 --minutes 20 --output runs/fp_vae_mnist_beta0
 
 With `--conditional` the model is class-conditional (section 6: q(z|x,y),

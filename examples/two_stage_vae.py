@@ -27,9 +27,9 @@ TF-GAN 2015 Inception graph, as theirs (`--feature-model
 tfgan:/path/inceptionv1_for_inception_score.pb`); "FD (classifier
 features)" with the package's MNIST / Fashion-MNIST classifier.
 
-    python examples/two_stage_vae.py --dataset mnist --data ../shared/data/mnist.npz \
+    python examples/two_stage_vae.py --dataset mnist --data path/to/mnist.npz \
         --pretrained two_stage_mnist --output /tmp/ts_eval
-    python examples/two_stage_vae.py --dataset mnist --data ../shared/data/mnist.npz \
+    python examples/two_stage_vae.py --dataset mnist --data path/to/mnist.npz \
         --epochs 1 --epochs2 1 --train-size 6000 --output /tmp/ts
 """
 

@@ -16,8 +16,8 @@ and are not the paper's, which trained each network to convergence; the
 balancing starts from mse estimate 0.05 instead of 1 so that such short runs
 do not collapse to the mean image.
 
-    python examples/variance_loss.py --data ../shared/data/mnist.npz \
-        ../shared/data/fashion_mnist.npz --output /tmp/vl
+    python examples/variance_loss.py --data path/to/mnist.npz \
+        path/to/fashion_mnist.npz --output /tmp/vl
 """
 
 import csv
