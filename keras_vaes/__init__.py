@@ -33,7 +33,7 @@ from keras_vaes.models.two_stage import (
     TwoStageVAE,
     build_two_stage_vae,
 )
-from keras_vaes.pretrained import load_pretrained
+from keras_vaes.pretrained import list_presets, load_pretrained
 # After the models: `priors` builds on `models.saving`.
 from keras_vaes import priors
 from keras_vaes.priors import FlowSampler, RealNVPPrior

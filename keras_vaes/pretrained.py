@@ -1,9 +1,14 @@
-"""Weights trained by this project, with their configs and SHA-256.
+"""Weights trained by this project, with their configs, SHA-256 and cards.
 
 `PRESETS` maps a name to the architecture that produced the file, the file
-name, its SHA-256 and how it was trained (the commands are on the docs'
-presets page). `load_pretrained(name)` finds the file, checks its SHA-256,
-builds the architecture and loads the weights, gamma included.
+name, its SHA-256 and size, whether the wheel carries it, and the card's
+data: the model class, the data set, the training budget against the
+paper's, the sampler-matrix scores and where the run record lies (the
+commands are on the docs' presets page, whose table `presets_table()`
+renders from here). `load_pretrained(name)` finds the file, checks its
+SHA-256, builds the architecture and loads the weights, gamma included;
+`list_presets()` names them; every model class has `from_preset(name)` and
+`presets` (`PresetMixin`), as keras-hub's `Backbone`.
 
 Where the files are looked for, first match wins (`weights_folders()`):
 
@@ -15,12 +20,17 @@ Where the files are looked for, first match wins (`weights_folders()`):
    `install_weights(name, source)` fills from a folder or a URL;
 4. the files that come with the package: the `weights/` folder of a source
    checkout, or `<prefix>/share/keras_vaes/weights` of an installed wheel
-   (the small files only: the GAMIX preset and the feature classifiers; the
-   Split-VAE and flow-prior presets, 50 and 68 MB, stay out of the wheel).
+   (`wheel_files()`: the feature classifiers and the presets whose
+   `in_wheel` is True, the files of at most `WHEEL_MAX_BYTES`; the larger
+   presets come through 1-3).
 
 Example:
 >>> import keras_vaes as kv
->>> model = kv.load_pretrained("svae_mnist_10ep")  # doctest: +SKIP
+>>> sorted(kv.list_presets())[:2]
+['fp_vae_mnist_beta0', 'gamix_fashion_mnist']
+>>> sorted(kv.SplitVAE.presets)
+['svae_mnist_10ep']
+>>> model = kv.SplitVAE.from_preset("svae_mnist_10ep")  # doctest: +SKIP
 >>> images = model.generate(16, seed=0)["x_hat"]  # doctest: +SKIP
 >>> kv.pretrained.install_weights("svae_mnist_10ep", "/path/to/weights")  # doctest: +SKIP
 """
@@ -61,6 +71,63 @@ def _default_weights_dir():
 # (`keras_vaes.metrics.classifier`) load from here.
 WEIGHTS_DIR = _default_weights_dir()
 
+# Preset files of at most this size travel in the wheel (`in_wheel` below,
+# `wheel_files()`, setup.cfg's [options.data_files]); larger ones come
+# through KERAS_VAES_WEIGHTS or install_weights. A test checks all three agree.
+WHEEL_MAX_BYTES = 5_000_000
+
+# The papers the presets reproduce (CITATION.cff lists the same four).
+PAPERS = {
+    "split_vae": {
+        "name": "Split-VAE",
+        "title": "Enhancing Variational Generation Through Self-Decomposition",
+        "authors": "Asperti, Bugo, Filippini",
+        "venue": "IEEE Access, 2022",
+        "page": "papers/split_vae.md",
+    },
+    "variance_loss": {
+        "name": "Two-stage VAE, variance loss",
+        "title": "Variance Loss in Variational Autoencoders",
+        "authors": "Asperti",
+        "venue": "LOD 2020, LNCS 12565",
+        "page": "papers/two_stage.md",
+    },
+    "gamix": {
+        "name": "GAMIX-VAE",
+        "title": "GAMIX-VAE: A VAE with Gaussian Mixture Based Posterior",
+        "authors": "Rivera",
+        "venue": None,
+        "page": "papers/gamix.md",
+    },
+    "learned_priors": {
+        "name": "Learned priors",
+        "title": "Empirical Observations Pertaining to Learned Priors for Deep Latent Variable Models",
+        "authors": "anonymous",
+        "venue": "submission under double-blind review",
+        "page": "papers/learned_priors.md",
+    },
+}
+
+# The rows of benchmarks/results/sampler_matrix.md a preset's "matrix" quotes.
+SAMPLER_NAMES = {
+    "prior": "own prior",
+    "gmm10": "GMM-10",
+    "gmm100": "GMM-100",
+    "second_stage": "second stage",
+    "second_stage_renormalized": "second stage, renormalised",
+    "flow": "flow",
+    "normal": "N(0, I)",
+}
+
+# Each preset: `builder(**config)` builds it (a `class`); `file`, `sha256`,
+# `bytes`; `in_wheel` (bytes <= WHEEL_MAX_BYTES). The card's data:
+# `dataset`, `paper` (a key of PAPERS), `summary` (list_presets), `training`
+# (the budget against the paper's), `matrix` (sampler -> (FD, recall) of
+# benchmarks/results/sampler_matrix.md: 2,000 samples vs 2,000 test images,
+# the classifier features; the model's own prior and the best sampler),
+# `state`, `record` (its run folder) and `grid` (a sample grid), None where
+# none is committed.
+
 # How weights/svae_mnist_10ep.weights.h5 was made (docs/presets.md):
 #   python examples/split_vae_mnist.py --data mnist.npz --epochs 2 \
 #       --learning-rate 1e-4 --seed 0 --output runs/mnist_2ep
@@ -83,6 +150,17 @@ PRESETS = {
         "config": {"input_shape": (32, 32, 1), "latent_dim": 32, "beta": 8.0},
         "file": "svae_mnist_10ep.weights.h5",
         "sha256": "eacf3df70337c328718e6ea0bac447b883ae2fe0fac3febd04070d0f91ab68d4",
+        "bytes": 51_413_888,
+        "in_wheel": False,
+        "class": "SplitVAE",
+        "dataset": "MNIST",
+        "paper": "split_vae",
+        "summary": "Split-VAE, MNIST 32x32, latent 32, beta 8, the paper's network, 10 epochs",
+        "training": "10 epochs (the paper, MNIST: 300)",
+        "matrix": {"prior": (56.67, 0.727), "gmm100": (5.88, 0.797)},
+        "state": "good for its budget; its FD was still falling at epoch 10",
+        "record": "weights/svae_mnist_10ep_run",
+        "grid": "weights/svae_mnist_10ep_run/generated_gmm-100.png",
         "description": (
             "Split-VAE, MNIST 32x32, latent 32, beta 8, the paper's architecture "
             "(12,793,667 trainable params), trained 10 epochs on the 60k training "
@@ -105,6 +183,17 @@ PRESETS = {
                    "discriminator_strides": (2, 2, 1, 1, 1, 1), "seed": 0},
         "file": "gamix_fashion_mnist.weights.h5",
         "sha256": "fb59def95dea95b1c2d80d1edf896dd7cc743c49884d6c76b3d21269dbfe4b07",
+        "bytes": 1_806_632,
+        "in_wheel": True,
+        "class": "GamixVAE",
+        "dataset": "Fashion-MNIST",
+        "paper": "gamix",
+        "summary": "GAMIX-VAE, Fashion-MNIST 32x32, latent 32, the CPU configuration, 1.2 epochs",
+        "training": "1,100 steps of 64, 1.2 epochs (the paper: CelebA-HQ 256x256, no budget stated)",
+        "matrix": {"prior": (165.37, 0.000), "second_stage_renormalized": (75.53, 0.001)},
+        "state": "collapsed: recall <= 0.001 for every sampler",
+        "record": None,
+        "grid": None,
         "description": (
             "GAMIX-VAE, the CPU configuration (Fashion-MNIST 32x32x1 in [-1, 1], "
             "filters 32, latent 32, PatchGAN strides 2,2,1,1,1,1; 293,206 VAE + "
@@ -127,6 +216,17 @@ PRESETS = {
                    "anneal_steps": 5000, "seed": 0},
         "file": "fp_vae_mnist_beta0.weights.h5",
         "sha256": "1627e13f9c6da8ddc52c0a7322da0a3c6434f633f0fdce6cc2e12dee7acf3774",
+        "bytes": 70_861_048,
+        "in_wheel": False,
+        "class": "FlowPriorVAE",
+        "dataset": "MNIST",
+        "paper": "learned_priors",
+        "summary": "Flow-prior VAE at beta 0, MNIST 32x32, latent 8, InfoGAN network, 2.3 epochs",
+        "training": "2,138 steps of 64, 2.3 epochs (the paper: over 50k iterations, its KL annealing alone)",
+        "matrix": {"prior": (23.73, 0.554), "gmm100": (12.52, 0.452)},
+        "state": "under-trained: an ex-post GMM-100 beats its own flow prior",
+        "record": None,
+        "grid": None,
         "description": (
             "Flow-prior VAE at beta = 0 (learned-priors paper, eq. 8), MNIST 32x32x1, "
             "latent 8, InfoGAN network (17,650,385 trainable params, flow 8 couplings "
@@ -147,6 +247,17 @@ PRESETS = {
                    "fc_dim": 512, "second_dim": 512, "second_depth": 3, "seed": 0},
         "file": "two_stage_mnist.weights.h5",
         "sha256": "61c293cf5b7b5108a8e7f3a717257a1dba0ed41b2433c522a331430a80b4e33a",
+        "bytes": 11_659_728,
+        "in_wheel": False,
+        "class": "TwoStageVAE",
+        "dataset": "MNIST",
+        "paper": "variance_loss",
+        "summary": "Two-stage VAE with balancing, MNIST 32x32, latent 64, 5 + 20 epochs",
+        "training": "5 + 20 epochs (the paper, CelebA / CIFAR-10: 70 + 140 / 700 + 1400)",
+        "matrix": {"prior": (56.56, 0.616), "gmm100": (10.01, 0.625)},
+        "state": "under-trained: second-stage loss still falling; 20 of 64 latents inactive",
+        "record": "weights/two_stage_mnist_run",
+        "grid": "weights/two_stage_mnist_run/gen2_row0.png",
         "description": (
             "Two-stage VAE with balancing (variance-loss paper), MNIST 32x32x1, latent 64, "
             "the authors' ResNet with 3 scales, base 16 (1,614,767 params; TF1's debiased "
@@ -268,6 +379,13 @@ def export_weights(model, path):
     return model.export_weights(path)
 
 
+def _build(name):
+    import keras_vaes
+
+    preset = _preset(name)
+    return getattr(keras_vaes, preset["builder"])(**preset["config"])
+
+
 def load_pretrained(name, weights_dir=None):
     """Builds the preset's model and loads its weights (checksum verified).
 
@@ -280,11 +398,144 @@ def load_pretrained(name, weights_dir=None):
     Returns:
         The model, with the trained weights and gamma.
     """
-    import keras_vaes
-
     preset = _preset(name)
     path = weights_path(name, weights_dir)
     _check_file(path, name, preset["sha256"])
-    model = getattr(keras_vaes, preset["builder"])(**preset["config"])
+    model = _build(name)
     model.load_weights(path)
     return model
+
+
+def list_presets():
+    """The presets, name -> one-line summary, in the order of `PRESETS`.
+
+    Example:
+    >>> "svae_mnist_10ep" in list_presets()
+    True
+    """
+    return {name: preset["summary"] for name, preset in PRESETS.items()}
+
+
+def preset_class(name):
+    """The model class preset `name` builds (e.g. `keras_vaes.SplitVAE`)."""
+    import keras_vaes
+
+    return getattr(keras_vaes, _preset(name)["class"])
+
+
+class _ClassProperty:
+    """A read-only property of the class (keras-hub's `classproperty`)."""
+
+    def __init__(self, fget):
+        self.fget = fget
+        self.__doc__ = fget.__doc__
+
+    def __get__(self, instance, owner):
+        return self.fget(owner)
+
+
+class PresetMixin:
+    """`from_preset(name)` and `presets` on a model class, as keras-hub's `Backbone`.
+
+    A preset belongs to the class its builder returns and to that class's
+    bases: `SplitVAE.from_preset("svae_mnist_10ep")` and
+    `GenerativeModel.from_preset(...)` (any preset) load it,
+    `SplitVAE.from_preset("two_stage_mnist")` raises a ValueError naming
+    the preset's class.
+    """
+
+    @_ClassProperty
+    def presets(cls):
+        """This class's presets (its subclasses' included): name -> one-line summary."""
+        return {
+            name: summary for name, summary in list_presets().items()
+            if issubclass(preset_class(name), cls)
+        }
+
+    @classmethod
+    def from_preset(cls, preset, weights_dir=None, load_weights=True):
+        """Builds preset `preset`'s model and, by default, loads its weights.
+
+        Args:
+            preset: str. A key of `keras_vaes.list_presets()` belonging to
+                this class (`cls.presets`).
+            weights_dir: str or None. As `load_pretrained`'s.
+            load_weights: bool. False builds the architecture only, with
+                freshly initialised weights (no file needed). Defaults to True.
+
+        Returns:
+            An instance of this class (or of its subclass the preset builds).
+
+        Raises:
+            ValueError: an unknown preset, or one of another class.
+        """
+        owner = preset_class(preset)
+        if not issubclass(owner, cls):
+            raise ValueError(
+                f"Preset {preset!r} builds a {owner.__name__}, not a {cls.__name__}: call "
+                f"{owner.__name__}.from_preset({preset!r}) or keras_vaes.load_pretrained({preset!r}). "
+                f"Expected one of {cls.__name__}'s presets {sorted(cls.presets)}. "
+                f"Received: preset={preset!r}"
+            )
+        if load_weights:
+            return load_pretrained(preset, weights_dir)
+        return _build(preset)
+
+
+def _in_wheel_text(preset):
+    size = f"{preset['bytes'] / 1e6:.1f} MB"
+    if preset["in_wheel"]:
+        return f"yes ({size})"
+    return f"no ({size}): `{ENV_WEIGHTS}`"
+
+
+def _scores_text(preset):
+    """(own prior, best sampler) cells: 'FD (recall)' from the preset's matrix."""
+    matrix = preset["matrix"]
+    own = "{:.2f} ({:.3f})".format(*matrix["prior"])
+    best = min(matrix, key=lambda sampler: matrix[sampler][0])
+    best_text = "{}: {:.2f} ({:.3f})".format(SAMPLER_NAMES[best], *matrix[best])
+    return own, best_text
+
+
+def presets_table(docs="docs/"):
+    """The presets table (markdown), rendered from `PRESETS` and `PAPERS`.
+
+    docs/presets.md holds it with `docs=""` (a test checks), the README with
+    the default (links relative to the repository root).
+
+    Args:
+        docs: str. The docs folder as seen from the page the table goes in,
+            with its trailing slash: "docs/" for the README, "" for
+            docs/presets.md.
+    """
+    rows = [
+        "| preset | class | data | training (the paper's) | own prior FD (recall) "
+        "| best sampler FD (recall) | state | in the wheel | paper | card |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, preset in PRESETS.items():
+        paper = PAPERS[preset["paper"]]
+        own, best = _scores_text(preset)
+        rows.append(
+            f"| `{name}` | `{preset['class']}` | {preset['dataset']} | {preset['training']} "
+            f"| {own} | {best} | {preset['state']} | {_in_wheel_text(preset)} "
+            f"| [{paper['name']}]({docs}{paper['page']}) | [card]({docs}presets.md#{name}) |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+def wheel_files():
+    """The `weights/` files a wheel carries, as setup.cfg's [options.data_files] lists them.
+
+    The feature classifiers (`keras_vaes.metrics.classifier.CLASSIFIERS`),
+    each with the training record written beside it, then the presets whose
+    `in_wheel` is True.
+    """
+    from keras_vaes.metrics.classifier import CLASSIFIERS
+
+    files = []
+    for entry in CLASSIFIERS.values():
+        files += [entry["file"], entry["file"].replace(".weights.h5", ".json")]
+    files += [preset["file"] for preset in PRESETS.values() if preset["in_wheel"]]
+    return files

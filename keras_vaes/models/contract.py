@@ -26,6 +26,7 @@ import collections
 import numpy as np
 from keras import ops
 
+from keras_vaes.pretrained import PresetMixin
 from keras_vaes.utils import (
     check_fit_input,
     check_images,
@@ -61,7 +62,7 @@ def as_latent_matrix(z, latent_dim, name="z"):
     return check_latents(ops.convert_to_numpy(z), latent_dim, name=name)
 
 
-class GenerativeModel:
+class GenerativeModel(PresetMixin):
     """Mixin giving a model the package's `encode` / `decode` / `reconstruct` / `generate`.
 
     A model implements three hooks on checked NumPy inputs:
