@@ -17,6 +17,7 @@ from keras_vaes.balancing import GammaBalancer
 from keras_vaes.layers import Sampling
 from keras_vaes.models.contract import GenerativeModel
 from keras_vaes.models.saving import SafeSaving
+from keras_vaes.samplers.base import seeded_generator
 from keras_vaes.utils import check_no_targets
 
 # The divergence guard lives in keras_vaes.utils, where every model imports
@@ -72,6 +73,7 @@ class BalancedVAE(GenerativeModel, SafeSaving, keras.Model):
         self.encoder = encoder
         self.decoder = decoder
         self.sampling = sampling
+        self._rng = seeded_generator(seed)
         self.balancer = GammaBalancer(rule=self.balancing_rule, initial_mse=initial_mse)
         self.initial_mse = initial_mse
         self.loss_tracker = keras.metrics.Mean(name="loss")

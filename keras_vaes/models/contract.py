@@ -18,7 +18,16 @@ Every model (`SplitVAE`, `FirstStage` and `TwoStageVAE`, `GamixVAE`,
   the learned flow, the Prior-AAE code generator, the second stage of a
   two-stage VAE), any fitted `keras_vaes.samplers` sampler can be passed.
 
-`labels` is keyword-only and taken only by class-conditional models.
+`labels` is keyword-only and taken only by class-conditional models; `fit`
+of an unconditional model refuses labels (`fit(x, y)`, `(images, labels)`
+pairs, a dataset of them) rather than ignore them.
+
+Seeds: `seed=s` repeats the draw. With `seed=None` a model built with
+`seed=s` draws from its own generator (successive calls differ, a session
+repeats from `s`); a model built with `seed=None` draws from NumPy's global
+state, which `keras.utils.set_random_seed` seeds: after it, the draw
+repeats. The seed generators of the sampling layers are saved with the
+weights, so `keras.callbacks.BackupAndRestore` continues a run exactly.
 """
 
 import collections
@@ -27,12 +36,15 @@ import numpy as np
 from keras import ops
 
 from keras_vaes.pretrained import PresetMixin
+from keras_vaes.samplers.base import _rng, seeded_generator
 from keras_vaes.utils import (
+    _image_part,
+    _peek,
     check_fit_input,
     check_images,
     check_latents,
-    check_no_targets,
     check_positive_int,
+    describe,
     with_divergence_guard,
 )
 
@@ -50,10 +62,13 @@ class Posterior(collections.namedtuple("Posterior", ["mean", "log_var"])):
     __slots__ = ()
 
     def sample(self, seed=None):
-        """One draw z = mean + exp(log_var / 2) * eps (the mean when deterministic)."""
+        """One draw z = mean + exp(log_var / 2) * eps (the mean when deterministic).
+
+        `seed=None` draws from NumPy's global state (`seeded_generator`).
+        """
         if self.log_var is None:
             return self.mean
-        eps = np.random.default_rng(seed).standard_normal(self.mean.shape)
+        eps = seeded_generator(seed).standard_normal(self.mean.shape)
         return (self.mean + np.exp(0.5 * self.log_var) * eps).astype("float32")
 
 
@@ -69,7 +84,8 @@ class GenerativeModel(PresetMixin):
     `_encode_arrays(images, labels, batch_size) -> (mean, log_var or None)`,
     `_decode_arrays(z, labels, batch_size) -> dict or array` and, when its
     prior is not N(0, I), `_prior_latents(n, seed, labels) -> z`. It sets
-    `image_shape` and `latent_dim`.
+    `image_shape` and `latent_dim`, and `_rng = seeded_generator(seed)`
+    when it takes a seed.
     """
 
     value_range = (0.0, 1.0)
@@ -86,9 +102,15 @@ class GenerativeModel(PresetMixin):
         return self.decoder.predict(z, batch_size=batch_size, verbose=0)
 
     def _prior_latents(self, n, seed, labels):
-        from keras_vaes.samplers import NormalSampler
+        # N(0, I), as `samplers.NormalSampler`, from the model's generator.
+        rng = _rng(seed, self._generator)
+        return rng.standard_normal((n, self.latent_dim)).astype("float32")
 
-        return NormalSampler(self.latent_dim).sample(n, seed=seed)
+    @property
+    def _generator(self):
+        """The model's NumPy generator for draws given no seed (see the module's docstring)."""
+        rng = getattr(self, "_rng", None)
+        return rng if rng is not None else seeded_generator(None)
 
     def _labels_for(self, labels, n):
         """Checked labels for a conditional model; unconditional ones refuse any."""
@@ -117,13 +139,109 @@ class GenerativeModel(PresetMixin):
         return images.astype("float32", copy=False)
 
     def _checked_fit_input(self, x, y, batch_size):
-        """`(x, y)` for `keras.Model.fit`: checked images, no targets (a hook)."""
-        check_no_targets(y, f"{type(self).__name__}.fit")
+        """`(x, y)` for `keras.Model.fit`: checked images, no labels unless conditional (a hook)."""
+        x = self._refuse_labels_and_pixel_values(x, y)
         x = check_fit_input(
             x, image_shape=self.image_shape, value_range=self.value_range,
             min_batch_size=self.min_batch_size, batch_size=batch_size,
         )
         return x, None
+
+    def _refuse_labels_and_pixel_values(self, x, y):
+        """Raises on labels given to an unconditional model and on a dataset of 0-255 pixels.
+
+        Keras's `fit` passes the second element of `(images, labels)` pairs
+        (and `y`) to the loss as targets, which these models' losses never
+        read: labels would be ignored without a word. Returns `x` (a
+        generator re-chained after the peek at its first batch).
+        """
+        first, x = _peek(x, "x") if x is not None else (None, x)
+        element = x if first is None else first
+        labels, container = y, "y"
+        if labels is None and isinstance(element, (tuple, list)) and len(element) in (2, 3):
+            if np.ndim(element[0]) == 4 and not isinstance(element[0], (list, tuple)):
+                labels, container = element[1], "the second element of `x`"
+        elif labels is None and isinstance(element, dict) and "labels" in element:
+            labels, container = element["labels"], "x['labels']"
+        if first is not None and labels is not None and container != "y":
+            container = "the second element of each batch of `x`"
+        conditional = getattr(self, "num_classes", None)
+        labels = None if conditional else labels
+        pixels = first is not None and self._looks_like_pixel_values(_image_part(first))
+        if labels is None and not pixels:
+            return x
+        if pixels:
+            low, high = self.value_range
+            scaled = "x / 255.0" if low == 0 else "x / 127.5 - 1.0"
+            fix = f"dataset.map(lambda x, y: {scaled})" if labels is not None else (
+                f"dataset.map(lambda x: {scaled})")
+            raise ValueError(
+                f"{type(self).__name__} takes images with values in [{low:g}, {high:g}]. "
+                "Received: a dataset whose first batch holds 0-255 pixel values (as "
+                "`keras.utils.image_dataset_from_directory` gives)"
+                + (f" and labels ({describe(labels)}), which this unconditional model would ignore"
+                   if labels is not None else "")
+                + f". Map it first: `{fix}`, or load the folder with "
+                f"`keras_vaes.datasets.image_folder(path, image_size, value_range={self.value_range})`."
+            )
+        fix = "`fit(x)` without `y`" if container == "y" else (
+            "`fit(images)`" if first is None else
+            "a dataset of images alone, e.g. `dataset.map(lambda x, y: x)` "
+            "(or `keras.utils.image_dataset_from_directory(..., labels=None)`)")
+        can_condition = hasattr(self, "num_classes")
+        raise ValueError(
+            f"{type(self).__name__} is unconditional: it learns from the images alone and "
+            f"`fit` would ignore labels. Received: labels = {describe(labels)} in {container}. "
+            f"Pass the images alone: {fix}"
+            + (", or build the model with `num_classes=...` to condition on the labels."
+               if can_condition else ".")
+        )
+
+    def _looks_like_pixel_values(self, images):
+        """Whether a batch holds 0-255 pixel values where the model takes [0, 1] or [-1, 1]."""
+        try:
+            values = np.asarray(ops.convert_to_numpy(images))
+        except Exception:  # a structure the image check reports itself
+            return False
+        if not values.size or not np.issubdtype(values.dtype, np.number):
+            return False
+        high = float(np.max(values))
+        return np.isfinite(high) and 2.0 < high <= 255.0 and self.value_range[1] <= 1.0
+
+    # --- Saving: the seed generators' state ---------------------------------
+
+    _SEED_KEY = "seed_generator_state_"
+
+    def _all_seed_generators(self):
+        """Every `keras.random.SeedGenerator` of the model and its layers, in a fixed order."""
+        found, seen = [], set()
+        for layer in self._flatten_layers(include_self=True):
+            for generator in getattr(layer, "_seed_generators", []):
+                if id(generator) not in seen:
+                    seen.add(id(generator))
+                    found.append(generator)
+        return found
+
+    def save_own_variables(self, store):
+        # Keras saves a layer's weights, not its seed generators' state: a
+        # run resumed from the file (BackupAndRestore) would draw other noise.
+        super().save_own_variables(store)
+        for i, generator in enumerate(self._all_seed_generators()):
+            store[f"{self._SEED_KEY}{i}"] = np.asarray(ops.convert_to_numpy(generator.state))
+
+    def load_own_variables(self, store):
+        keys = list(store.keys())
+        saved = sorted(k for k in keys if k.startswith(self._SEED_KEY))
+        generators = self._all_seed_generators()
+        if saved and len(saved) != len(generators):
+            raise ValueError(
+                f"The file holds the state of {len(saved)} seed generators; this "
+                f"{type(self).__name__} has {len(generators)}: it was written by a model "
+                "of another configuration."
+            )
+        for i, generator in enumerate(generators if saved else []):
+            generator.state.assign(np.asarray(store[f"{self._SEED_KEY}{i}"]))
+        super().load_own_variables({k: store[k] for k in keys if not k.startswith(self._SEED_KEY)})
 
     # --- Training -----------------------------------------------------------
 
@@ -181,6 +299,8 @@ class GenerativeModel(PresetMixin):
             The dict of `decode`.
         """
         posterior = self.encode(images, labels=labels, batch_size=batch_size)
+        if sample and seed is None:
+            seed = int(self._generator.integers(2**63 - 1))
         z = posterior.sample(seed) if sample else posterior.mean
         return self.decode(z, labels=labels, batch_size=batch_size)
 
@@ -203,7 +323,8 @@ class GenerativeModel(PresetMixin):
             n: int. Number of samples.
             sampler: None for the model's own prior, or a fitted sampler
                 (`keras_vaes.samplers`).
-            seed: int or None. Seed of the latent draw.
+            seed: int or None. Seed of the latent draw; None uses the
+                model's generator (see the module's docstring).
             labels: one class index or `(n,)` indices, for class-conditional
                 models only.
             batch_size: int. Decoding batch size. Defaults to 100.

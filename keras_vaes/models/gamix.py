@@ -27,6 +27,7 @@ from keras_vaes.losses.gaussian import gaussian_kl
 from keras_vaes.optimizers import GroupedOptimizer
 from keras_vaes.models.contract import GenerativeModel
 from keras_vaes.models.saving import SafeSaving
+from keras_vaes.samplers.base import seeded_generator
 from keras_vaes.utils import (
     check_images,
     check_input_shape,
@@ -93,7 +94,9 @@ class GamixVAE(GenerativeModel, SafeSaving, keras.Model):
             Defaults to 0.1.
         adversarial_weight: float. Weight of both adversarial terms.
             Defaults to 100.
-        seed: int or None. Seed of the sampling layer.
+        seed: int or None. Seed of the sampling layer, and of `generate`
+            and `reconstruct(sample=True)` when they get no seed (None:
+            NumPy's global state, see `keras_vaes.models.contract`).
 
     Example:
     >>> import numpy as np
@@ -141,6 +144,7 @@ class GamixVAE(GenerativeModel, SafeSaving, keras.Model):
         self.encoder = resnet_v2.resnet_v2_encoder(input_shape, latent_dim, filters)
         self.decoder = resnet_v2.resnet_v2_decoder(input_shape, latent_dim, filters)
         self.sampling = Sampling(seed=seed, dtype="float32", name="sampling")
+        self._rng = seeded_generator(seed)
         self.discriminator = None
         if adversarial:
             self.discriminator = resnet_v2.patchgan_discriminator(

@@ -14,6 +14,7 @@ from keras_vaes.blocks.infogan import check_infogan_shape
 from keras_vaes.losses.learned_priors import reconstruction_error
 from keras_vaes.losses.perceptual import perceptual_loss
 from keras_vaes.models.contract import GenerativeModel
+from keras_vaes.samplers.base import seeded_generator
 from keras_vaes.utils import check_input_shape, check_non_negative_float, check_positive_int
 
 
@@ -59,7 +60,7 @@ class ImageModelAPI(GenerativeModel):
         self.latent_dim = latent_dim
         self.beta = beta
         self.num_classes = num_classes
-        self._rng = np.random.default_rng(seed)
+        self._rng = seeded_generator(seed)
         if reconstruction not in ("l2", "perceptual"):
             raise ValueError(
                 "`reconstruction` must be 'l2' or 'perceptual'. "

@@ -28,6 +28,7 @@ from keras_vaes.losses.learned_priors import latent_discriminator_loss
 from keras_vaes.models.image_model import ImageModelAPI, check_network_arguments, default_optimizer
 from keras_vaes.models.saving import SafeSaving
 from keras_vaes.optimizers import GroupedOptimizer
+from keras_vaes.samplers.base import _rng
 
 
 def latent_discriminator(latent_dim, units=(512, 256), name="discriminator"):
@@ -228,7 +229,7 @@ class PriorAAE(ImageModelAPI, SafeSaving, keras.Model):
 
     def _prior_latents(self, n, seed, labels):
         """`n` prior codes: G(z_0) (Prior-AAE) or z_0 (AAE), z_0 ~ N(0, I)."""
-        rng = np.random.default_rng(seed) if seed is not None else self._rng
+        rng = _rng(seed, self._generator)
         z_0 = rng.standard_normal((n, self.latent_dim)).astype("float32")
         return np.asarray(ops.convert_to_numpy(self.prior_codes(z_0)), dtype="float32")
 

@@ -15,6 +15,8 @@ parameter-free rescaling). `keras_vaes.models.two_stage` trains them in
 sequence (`TwoStageVAE`).
 """
 
+import itertools
+
 import keras
 import numpy as np
 from keras import layers
@@ -36,11 +38,28 @@ def first_stage_kl_weight(image_side, latent_dim):
     return (2.0 * image_side / latent_dim) ** 2
 
 
-def _mean_and_log_var(features, latent_dim, prefix):
+def _kernel_initializers(seed):
+    """Glorot-uniform initializers (Keras's default) seeded from `seed`, one per layer.
+
+    None gives Keras's default, which draws from the global state
+    (`keras.utils.set_random_seed`); an int makes the weights a function of it.
+    """
+    if seed is None:
+        while True:
+            yield "glorot_uniform"
+    for index in itertools.count():
+        state = np.random.SeedSequence([seed, index]).generate_state(1)[0]
+        yield keras.initializers.GlorotUniform(seed=int(state) >> 1)
+
+
+def _mean_and_log_var(features, latent_dim, prefix, initializers=None):
     """Dense -> mean and Dense -> log-sd (the authors' layers), as log-var."""
+    initializers = initializers or _kernel_initializers(None)
     # Float32 under a mixed-precision policy (the KL needs it).
-    mean = layers.Dense(latent_dim, dtype="float32", name=f"{prefix}_mean")(features)
-    log_sd = layers.Dense(latent_dim, dtype="float32", name=f"{prefix}_log_sd")(features)
+    mean = layers.Dense(latent_dim, dtype="float32", kernel_initializer=next(initializers),
+                        name=f"{prefix}_mean")(features)
+    log_sd = layers.Dense(latent_dim, dtype="float32", kernel_initializer=next(initializers),
+                          name=f"{prefix}_log_sd")(features)
     log_var = layers.Rescaling(2.0, dtype="float32", name=f"{prefix}_log_var")(log_sd)
     return mean, log_var
 
@@ -93,7 +112,8 @@ class FirstStage(GaussianVAE):
             Defaults to True; False gives Keras's plain moving average,
             whose inference mode needs `recalibrate_batch_norm` after a
             short run.
-        seed: int or None. Seed of the sampling layer.
+        seed: int or None. Seed of the sampling layer, and of `generate`
+            and `reconstruct(sample=True)` when they get no seed.
         **kwargs: the ResNet's settings (`blocks.ResNetSettings`, with the
             authors' defaults: `base_dim=32`, `num_scale=4` scale blocks,
             i.e. 3 downsamplings, `kernel_size=3`, `block_per_scale=1`,
@@ -174,7 +194,9 @@ class SecondStage(GaussianVAE):
         kl_weight: float. Weight of the KL term. Defaults to 1.
         initial_mse: float. Starting MSE estimate (gamma_z = its square
             root). Defaults to 1, as the authors.
-        seed: int or None. Seed of the sampling of u and of z.
+        seed: int or None. Seed of the initial weights, of the sampling
+            of u and of z, and of `generate` when it gets no seed. None:
+            Keras's and NumPy's global state (`keras.utils.set_random_seed`).
 
     Example:
     >>> stage = SecondStage(8, second_dim=16)
@@ -199,8 +221,9 @@ class SecondStage(GaussianVAE):
         check_positive_int(second_depth, "second_depth")
 
         # === Layers ===
-        encoder = self._dense_side(latent_dim, second_dim, second_depth, "encoder")
-        decoder = self._dense_side(latent_dim, second_dim, second_depth, "decoder")
+        initializers = _kernel_initializers(seed)
+        encoder = self._dense_side(latent_dim, second_dim, second_depth, "encoder", initializers)
+        decoder = self._dense_side(latent_dim, second_dim, second_depth, "decoder", initializers)
 
         # === Functional model ===
         self._build_graph(encoder, decoder, seed, initial_mse, **kwargs)
@@ -218,7 +241,7 @@ class SecondStage(GaussianVAE):
         )
 
     @staticmethod
-    def _dense_side(latent_dim, second_dim, second_depth, name):
+    def _dense_side(latent_dim, second_dim, second_depth, name, initializers):
         # The second stage is float32 under any dtype policy: it is cheap,
         # and it models latent codes whose fine structure bfloat16 (8-bit
         # mantissa) would round away.
@@ -226,13 +249,16 @@ class SecondStage(GaussianVAE):
         t = inputs
         for i in range(second_depth):
             t = layers.Dense(
-                second_dim, activation="relu", dtype="float32", name=f"{name}_fc{i}"
+                second_dim, activation="relu", dtype="float32",
+                kernel_initializer=next(initializers), name=f"{name}_fc{i}",
             )(t)
         t = layers.Concatenate(dtype="float32", name=f"{name}_concat")([inputs, t])
         if name == "encoder":
-            outputs = _mean_and_log_var(t, latent_dim, "u")
+            outputs = _mean_and_log_var(t, latent_dim, "u", initializers)
         else:
-            outputs = layers.Dense(latent_dim, dtype="float32", name="z_hat")(t)
+            outputs = layers.Dense(
+                latent_dim, dtype="float32", kernel_initializer=next(initializers), name="z_hat"
+            )(t)
         return keras.Model(inputs, outputs, name=name)
 
     def _check_data(self, data, name="z"):

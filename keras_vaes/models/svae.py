@@ -31,7 +31,9 @@ class SplitVAE(BalancedVAE):
         emb_dim: int. Width of the dense embedding. Defaults to 512.
         beta: float. Weight of the KL term. Defaults to 3.0.
         split: bool. Split-VAE output (True) or vanilla VAE (False).
-        seed: int or None. Seed of the sampling layer.
+        seed: int or None. Seed of the sampling layer, and of `generate`
+            and `reconstruct(sample=True)` when they get no seed (None:
+            NumPy's global state, see `keras_vaes.models.contract`).
         **kwargs: the ResNet's settings (`blocks.ResNetSettings`, with its
             defaults: `base_dim=64`, `num_scale=4` downsamplings,
             `kernel_size=3`, `block_per_scale=1`, `depth_per_block=2`),

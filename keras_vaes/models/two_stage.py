@@ -71,7 +71,7 @@ class EpochBatches(keras.utils.PyDataset):
     Args:
         data: an array `(N, ...)`, or a dict of arrays with N rows each.
         batch_size: int. Rows per batch.
-        seed: int or None. Seed of the shuffling.
+        seed: int or None. Seed of the shuffling (None: NumPy's global state).
 
     Example:
     >>> batches = EpochBatches(np.arange(10), 4, seed=0)
@@ -91,7 +91,7 @@ class EpochBatches(keras.utils.PyDataset):
         self.arrays = arrays
         self.batch_size = int(batch_size)
         self.count = sizes.pop()
-        self._rng = np.random.default_rng(seed)
+        self._rng = samplers.seeded_generator(seed)
         self.order = self._rng.permutation(self.count)
 
     def __len__(self):
@@ -145,8 +145,10 @@ def _fit_stage(stage, batches, epochs, learning_rate, lr_epochs, lr_factor, call
     callbacks = [_learning_rate_schedule(learning_rate, lr_epochs, lr_factor)] + list(
         callbacks or []
     )
+    # The batches are shuffled by `EpochBatches`' seed; Keras's shuffle of
+    # their order would draw from Python's global state instead.
     return stage.fit(batches, epochs=epochs, initial_epoch=initial_epoch,
-                     callbacks=callbacks, verbose=verbose)
+                     callbacks=callbacks, verbose=verbose, shuffle=False)
 
 
 # Positional arguments of the pre-contract `generate` / `sample_latents`.

@@ -11,6 +11,10 @@ Every sampler has `fit(codes)`, `fit_on_encodings(model, images)` and
 - `SecondStageSampler`: the two-stage VAE's second stage as a sampler
   (Dai & Wipf 2019; Asperti 2020), with the authors' renormalisation rule.
 
+Seeds: `sample(n, seed=s)` repeats; `seed=None` draws from the sampler's
+own generator (`seeded_generator` of its constructor's seed, NumPy's global
+state when that is None, so `keras.utils.set_random_seed` governs it).
+
 Renormalisation at generation (variance-loss paper, section 4) and
 interpolation (lerp, slerp) live here too.
 """
@@ -21,6 +25,7 @@ from keras_vaes.samplers.base import (
     decode_latents,
     encode_images,
     generate_images,
+    seeded_generator,
 )
 from keras_vaes.samplers.flow import FlowSampler
 from keras_vaes.samplers.gmm import GMMSampler

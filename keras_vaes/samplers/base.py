@@ -13,10 +13,45 @@ import numpy as np
 from keras_vaes.utils import check_latents, check_positive_int
 
 
+class _GlobalStateGenerator:
+    """A `np.random.Generator` stand-in drawing from NumPy's global state.
+
+    Each method call runs on a fresh Generator seeded by one draw from
+    `np.random`, which `keras.utils.set_random_seed` seeds: unseeded
+    draws then repeat after `set_random_seed(s)`, as Keras's own.
+    """
+
+    def __getattr__(self, name):
+        return getattr(np.random.default_rng(np.random.randint(2**63 - 1, dtype=np.int64)), name)
+
+    def __repr__(self):
+        return "<generator drawing from NumPy's global state>"
+
+
+def seeded_generator(seed=None):
+    """The NumPy generator of an object built with `seed`.
+
+    An int gives its own `np.random.Generator`: calls advance it, so
+    successive draws differ and a session repeats from the seed. None
+    gives a generator that draws from NumPy's global state at each call,
+    so `keras.utils.set_random_seed(s)` makes the draws repeat (never the
+    operating system's entropy, which nothing could repeat).
+
+    Example:
+
+    >>> a = seeded_generator(0).standard_normal(2)
+    >>> bool((a == seeded_generator(0).standard_normal(2)).all())
+    True
+    >>> np.random.seed(1); b = seeded_generator().standard_normal(2)
+    >>> np.random.seed(1); bool((b == seeded_generator().standard_normal(2)).all())
+    True
+    """
+    return np.random.default_rng(seed) if seed is not None else _GlobalStateGenerator()
+
+
 def _rng(seed, default):
     # An explicit seed gives a fresh, reproducible stream; otherwise the
-    # sampler's own generator advances, so successive calls differ but a
-    # whole session is reproducible from the constructor's seed.
+    # object's own generator (`seeded_generator` of its constructor's seed).
     return np.random.default_rng(seed) if seed is not None else default
 
 

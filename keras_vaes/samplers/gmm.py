@@ -4,7 +4,7 @@ import copy
 
 import numpy as np
 
-from keras_vaes.samplers.base import LatentSampler, _check_count, _rng, codes_of
+from keras_vaes.samplers.base import LatentSampler, _check_count, _rng, codes_of, seeded_generator
 from keras_vaes.utils import check_positive_int
 
 
@@ -21,7 +21,8 @@ class GMMSampler(LatentSampler):
         covariance_type: str. "full", "tied", "diag" or "spherical".
             Defaults to "full".
         seed: int or None. `random_state` of the fit, and seed of the
-            sampler's own generator used when `sample` gets no seed.
+            sampler's own generator used when `sample` gets no seed; None
+            draws from NumPy's global state (`seeded_generator`).
             Defaults to None.
 
     Example:
@@ -42,7 +43,7 @@ class GMMSampler(LatentSampler):
         self.max_iter = check_positive_int(max_iter, "max_iter")
         self.covariance_type = covariance_type
         self.seed = seed
-        self._rng = np.random.default_rng(seed)
+        self._rng = seeded_generator(seed)
         self.mixture = None
         self.latent_dim = None
 

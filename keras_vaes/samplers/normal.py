@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from keras_vaes.samplers.base import LatentSampler, _check_count, _rng
+from keras_vaes.samplers.base import LatentSampler, _check_count, _rng, seeded_generator
 from keras_vaes.utils import check_positive_int
 
 
@@ -12,7 +12,8 @@ class NormalSampler(LatentSampler):
     Args:
         latent_dim: int. Dimension of the latent space.
         seed: int or None. Seed of the sampler's own generator, used when
-            `sample` gets no seed. Defaults to None.
+            `sample` gets no seed; None draws from NumPy's global state
+            (`seeded_generator`). Defaults to None.
 
     Example:
 
@@ -23,7 +24,7 @@ class NormalSampler(LatentSampler):
     def __init__(self, latent_dim, seed=None):
         self.latent_dim = check_positive_int(latent_dim, "latent_dim")
         self.seed = seed
-        self._rng = np.random.default_rng(seed)
+        self._rng = seeded_generator(seed)
 
     def fit(self, z=None):
         """Nothing to fit: the prior is fixed. Returns `self`."""

@@ -15,7 +15,7 @@ import typing
 
 import numpy as np
 
-from keras_vaes.samplers.base import LatentSampler, _check_count, _check_latent_matrix, _rng
+from keras_vaes.samplers.base import LatentSampler, _check_count, _check_latent_matrix, _rng, seeded_generator
 from keras_vaes.samplers.renormalization import (
     RENORMALIZATION_TARGETS,
     renormalization_target_std,
@@ -119,8 +119,9 @@ class SecondStageSampler(LatentSampler):
             (the authors' generation batch, 100), None for the whole sample.
         latent_noise: bool. Add gamma_z * eps to the decoded z (Dai & Wipf).
             Defaults to False (Asperti's BalancingVAE).
-        seed: int or None. Seed of the network, of training noise and order,
-            and of the sampler's own generator.
+        seed: int or None. Seed of the network's initial weights, of
+            training noise and order, and of the sampler's own generator;
+            None draws from the global state (`keras.utils.set_random_seed`).
         model: a `SecondStage` to use (e.g. a trained one) instead of a new one.
         verbose: Keras `fit` verbosity. Defaults to 0.
 
@@ -156,7 +157,7 @@ class SecondStageSampler(LatentSampler):
         self.latent_noise = bool(latent_noise)
         self.seed = seed
         self.verbose = verbose
-        self._rng = np.random.default_rng(seed)
+        self._rng = seeded_generator(seed)
         self.renormalization = None
         self.model = model
         self.latent_dim = None
