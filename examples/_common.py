@@ -7,6 +7,11 @@ any data is read or model built:
     python examples/split_vae_mnist.py --epochs -1
     split_vae_mnist.py: error: argument --epochs: must be an integer >= 0. Received: '-1'
 
+What only the data can tell (a file the dataset's loader refuses, images of
+another size than the model or preset takes) is checked once they are
+loaded, and stops the script the same way (`load_dataset`,
+`check_image_shape`).
+
 Example:
 
     parser = _common.parser(__doc__)
@@ -20,6 +25,8 @@ import argparse
 import math
 import os
 import zipfile
+
+from keras_vaes import datasets, pretrained
 
 DTYPE_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
 
@@ -115,6 +122,32 @@ def existing_file(text):
     return path
 
 
+def preset_of(builder):
+    """`type=` for `--pretrained`: a preset of `keras_vaes.pretrained.PRESETS` that `builder` builds.
+
+    A preset of another model (e.g. a two-stage preset given to the Split-VAE
+    script) is refused here, before its weights are read.
+    """
+    names = sorted(name for name, preset in pretrained.PRESETS.items() if preset["builder"] == builder)
+
+    def check(text):
+        preset = pretrained.PRESETS.get(text)
+        if preset is None or preset["builder"] != builder:
+            found = "no preset" if preset is None else f"a {preset['builder']} preset"
+            raise argparse.ArgumentTypeError(
+                f"must be a {builder} preset ({', '.join(names)}); {text!r} is {found}. "
+                f"Received: {text!r}"
+            )
+        return text
+
+    return check
+
+
+def preset_image_shape(name):
+    """The image shape `(height, width, channels)` preset `name` takes."""
+    return tuple(pretrained.PRESETS[name]["config"]["input_shape"])
+
+
 def output_dir(text):
     """`type=` for `--output`: a folder to create or reuse, not an existing file."""
     path = os.path.expanduser(text)
@@ -174,3 +207,47 @@ def add_dtype_policy(parser, help="Keras dtype policy (the papers: float32)"):
 def add_train_size(parser, help="use the first N training images (default: all)"):
     """`--train-size`: a positive number of images, or all of them."""
     parser.add_argument("--train-size", type=positive_int, default=None, help=help)
+
+
+def add_pretrained(parser, builder, help):
+    """`--pretrained`: a preset built by `builder` (the script's model), checked by `preset_of`."""
+    names = ", ".join(sorted(n for n, p in pretrained.PRESETS.items() if p["builder"] == builder))
+    parser.add_argument("--pretrained", type=preset_of(builder), default=None, metavar="PRESET",
+                        help=f"{help} ({names})")
+
+
+# --- Checks after parsing: the data ------------------------------------------
+
+
+def load_dataset(parser, name, path, load=None, **kwargs):
+    """`keras_vaes.datasets.load(name, path)`, or `load(path, **kwargs)`.
+
+    Data the loader refuses (a file of another layout, images of another
+    size) stop the script with argparse's one-line error on `--data`
+    (exit status 2), the loader's message saying what was expected and
+    received.
+    """
+    try:
+        return load(path, **kwargs) if load is not None else datasets.load(name, path, **kwargs)
+    except (ValueError, OSError) as error:
+        message = " ".join(str(error).split())
+        if path is not None and str(path) not in message:
+            message += f" (--data {path})"
+        parser.error(f"argument --data: {message}")
+
+
+def check_image_shape(parser, images, expected, flag, expected_by, source):
+    """Stops the script with argparse's one-line error when `images` are not of shape `expected`.
+
+    Args:
+        parser: the script's `ArgumentParser`.
+        images: array `(N, height, width, channels)`.
+        expected: the image shape the model takes.
+        flag: str. The flag the message is about, e.g. "--pretrained".
+        expected_by: str. What takes `expected`, e.g. "preset 'two_stage_mnist'".
+        source: str. Where the images come from, e.g. "--dataset cifar10".
+    """
+    received = tuple(images.shape[1:])
+    if received != tuple(expected):
+        parser.error(f"argument {flag}: {expected_by} takes images of shape {tuple(expected)}. "
+                     f"Received: {source} images of shape {received}")

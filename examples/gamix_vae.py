@@ -53,7 +53,8 @@ CONFIGS["mnist"] = CONFIGS["fashion_mnist"]
 MODELS = {"gamix": "GAMIX-VAE", "baseline": "standard VAE (baseline)"}
 
 
-def parse_args(argv=None):
+def build_parser():
+    """The command line (`parse_args` checks the combinations)."""
     parser = _common.parser(__doc__)
     positive = _common.positive_int
     parser.add_argument("--dataset", choices=sorted(CONFIGS), default="fashion_mnist",
@@ -71,8 +72,8 @@ def parse_args(argv=None):
     _common.add_output(parser, "runs/gamix")
     parser.add_argument("--weights", help="folder holding gamix.weights.h5 (and baseline.weights.h5) "
                                           "of an earlier run: load them, skip training")
-    parser.add_argument("--pretrained", help="preset name (e.g. gamix_fashion_mnist) for GAMIX-VAE: "
-                                             "load it, skip its training")
+    _common.add_pretrained(parser, "build_gamix_vae", "a GAMIX-VAE preset to load instead of "
+                                                      "training GAMIX-VAE")
     parser.add_argument("--no-baseline", action="store_true", help="do not train the standard-VAE baseline")
     parser.add_argument("--bn-training", action="store_true",
                         help="BN / dropout in training mode (default: inference mode, as the author's code)")
@@ -85,23 +86,38 @@ def parse_args(argv=None):
     parser.add_argument("--variant-steps", type=float, nargs=3, default=(-20.0, 0.0, 20.0),
                         help="Fig. 2: moves in units of the posterior sigma (author's code: -20 0 20)")
     _common.add_seed(parser, "seed of weights, sampling and data order")
-    return parser.parse_args(argv)
+    return parser
 
 
-def load_data(args, config):
-    """(training data for fit, held-out images in [-1, 1])."""
+def parse_args(argv=None, parser=None):
+    """Parses the command line (exit status 2 on a bad value); `parser` defaults to `build_parser()`."""
+    parser = parser or build_parser()
+    args = parser.parse_args(argv)
+    if args.pretrained:
+        expected = CONFIGS[args.dataset]["input_shape"]
+        if _common.preset_image_shape(args.pretrained) != expected:
+            parser.error(f"argument --pretrained: preset {args.pretrained!r} takes images of shape "
+                         f"{_common.preset_image_shape(args.pretrained)}, not {args.dataset}'s "
+                         f"{expected}. Received: --pretrained {args.pretrained} with --dataset "
+                         f"{args.dataset}")
+    return args
+
+
+def load_data(args, config, parser):
+    """(training data for fit, held-out images in [-1, 1]); `parser` reports data it cannot use."""
     eval_size = args.eval_size or config["eval_size"]
     if args.dataset == "celeba_hq":
         if args.data is None:
-            raise SystemExit("--dataset celeba_hq needs --data pointing to the CelebA-HQ .jpg folder.")
-        train, validation = datasets.load_celeba_hq(
-            args.data, batch_size=args.batch_size or config["batch_size"], seed=args.seed
-        )
+            parser.error("argument --data: --dataset celeba_hq needs the CelebA-HQ .jpg folder. "
+                         "Received: no --data")
+        train, validation = _common.load_dataset(
+            parser, args.dataset, args.data, load=datasets.load_celeba_hq,
+            batch_size=args.batch_size or config["batch_size"], seed=args.seed)
         count = min(eval_size, len(validation.paths))
         held_out = np.stack([datasets.read_jpeg(p) for p in validation.paths[:count]])
         return train, held_out
     loader = datasets.load_mnist_signed if args.dataset == "mnist" else datasets.load_fashion_mnist_signed
-    (x_train, _), (x_test, _) = loader(args.data)
+    (x_train, _), (x_test, _) = _common.load_dataset(parser, args.dataset, args.data, load=loader)
     if args.train_size:
         x_train = x_train[: args.train_size]
     return x_train, x_test[:eval_size]
@@ -129,11 +145,12 @@ def train(model, data, args, config, output, key):
 
 
 def main(argv=None):
-    args = parse_args(argv)
+    parser = build_parser()
+    args = parse_args(argv, parser)
     config = CONFIGS[args.dataset]
     keras.utils.set_random_seed(args.seed)
-    os.makedirs(args.output, exist_ok=True)
-    x_train, held_out = load_data(args, config)
+    x_train, held_out = load_data(args, config, parser)
+    os.makedirs(args.output, exist_ok=True)  # after the data: a refused --data leaves no folder
 
     # === Models: GAMIX-VAE and the same network as a standard VAE ===
     net = dict(filters=config["filters"], discriminator_strides=config["discriminator_strides"],

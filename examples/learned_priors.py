@@ -48,7 +48,8 @@ MODELS = ("vae", "fp_vae", "aae", "prior_aae")
 LATENT_DIMS = {"mnist": 8, "fashion_mnist": 8, "cifar10": 64, "celeba": 128}
 
 
-def parse_args(argv=None):
+def build_parser():
+    """The command line (`parse_args` fills the defaults)."""
     parser = _common.parser(__doc__)
     positive = _common.positive_int
     parser.add_argument("--dataset", choices=DATASETS, default="mnist", help="which data set")
@@ -104,6 +105,12 @@ def parse_args(argv=None):
     _common.add_seed(parser, "seed of data order, weights and sampling")
     parser.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2],
                         help="Keras fit verbosity (1: progress bars)")
+    return parser
+
+
+def parse_args(argv=None, parser=None):
+    """Parses the command line (exit status 2 on a bad value); `parser` defaults to `build_parser()`."""
+    parser = parser or build_parser()
     args = parser.parse_args(argv)
     args.command = "python examples/learned_priors.py " + " ".join(
         shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
@@ -124,17 +131,21 @@ def parse_args(argv=None):
 # --- Data --------------------------------------------------------------------
 
 
-def load_data(args):
-    """(x_train, y_train), (x_test, y_test), attribute names, test attributes."""
+def load_data(args, parser):
+    """(x_train, y_train), (x_test, y_test), attribute names, test attributes.
+
+    Data the loader refuses stop the script with `parser`'s error on `--data`.
+    """
     names, attributes = None, None
     if args.dataset == "celeba":
-        (x_train, _), (x_test, _) = kv.datasets.load_celeba(args.data, side=args.image_size)
+        (x_train, _), (x_test, _) = _common.load_dataset(parser, args.dataset, args.data,
+                                                         load=kv.datasets.load_celeba, side=args.image_size)
         path = args.attributes or os.path.join(os.path.dirname(os.path.abspath(args.data)),
                                                "list_attr_celeba.txt")
         names, attributes = lp.celeba_split_attributes(path, args.data, "test")
         y_train = y_test = None
     else:
-        (x_train, y_train), (x_test, y_test) = kv.datasets.load(args.dataset, args.data)
+        (x_train, y_train), (x_test, y_test) = _common.load_dataset(parser, args.dataset, args.data)
     if args.train_size:
         x_train = x_train[: args.train_size]
         y_train = None if y_train is None else y_train[: args.train_size]
@@ -244,10 +255,11 @@ def tag(kind, beta):
 
 
 def main(argv=None):
-    args = parse_args(argv)
+    parser = build_parser()
+    args = parse_args(argv, parser)
     keras.utils.set_random_seed(args.seed)
-    os.makedirs(args.output, exist_ok=True)
-    (x_train, y_train), (x_test, y_test), attr_names, test_attributes = load_data(args)
+    (x_train, y_train), (x_test, y_test), attr_names, test_attributes = load_data(args, parser)
+    os.makedirs(args.output, exist_ok=True)  # after the data: a refused --data leaves no folder
     input_shape = x_train.shape[1:]
     plan = training_plan(args, len(x_train))
     anneal_steps = args.anneal_steps if args.anneal_steps is not None else min(50_000, plan[2] // 2)

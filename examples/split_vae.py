@@ -96,8 +96,7 @@ def split_vae_parser(dataset=None):
     _common.add_train_size(run)
     run.add_argument("--test-size", type=positive, default=None, help="use the first N test images")
     _common.add_output(run, None, help="output folder (default runs/split_vae_<dataset>)")
-    run.add_argument("--pretrained", default=None, choices=sorted(pretrained.PRESETS), metavar="PRESET",
-                     help=f"evaluate a shipped preset instead of training ({', '.join(pretrained.PRESETS)})")
+    _common.add_pretrained(run, "build_svae", "evaluate a shipped Split-VAE preset instead of training")
     run.add_argument("--weights", type=_common.existing_file, default=None,
                      help="a .weights.h5 to load; trains further only if --epochs > 0 (a training "
                           "checkpoint also restores Adam's state; a preset starts Adam afresh)")
@@ -140,19 +139,23 @@ def split_vae_parser(dataset=None):
     return parser
 
 
-def parse_split_vae_args(argv=None, dataset=None):
-    """Parses the command line and fills the dataset's paper defaults (exit status 2 on a bad value)."""
-    parser = split_vae_parser(dataset)
+def parse_split_vae_args(argv=None, dataset=None, parser=None):
+    """Parses the command line and fills the dataset's paper defaults (exit status 2 on a bad value).
+
+    `parser` defaults to `split_vae_parser(dataset)`.
+    """
+    parser = parser or split_vae_parser(dataset)
     args = parser.parse_args(argv)
     if dataset is not None:
         args.dataset = dataset
     config = SPLIT_VAE_CONFIGS[args.dataset]
     if args.pretrained is not None:
         preset = pretrained.PRESETS[args.pretrained]["config"]
-        if tuple(preset["input_shape"]) != config["input_shape"]:
-            parser.error(f"preset {args.pretrained!r} takes {tuple(preset['input_shape'])} images, "
-                         f"not {args.dataset}'s {config['input_shape']}. Received: --pretrained "
-                         f"{args.pretrained}")
+        if _common.preset_image_shape(args.pretrained) != config["input_shape"]:
+            parser.error(f"argument --pretrained: preset {args.pretrained!r} takes images of shape "
+                         f"{_common.preset_image_shape(args.pretrained)}, not {args.dataset}'s "
+                         f"{config['input_shape']}. Received: --pretrained {args.pretrained} "
+                         f"with --dataset {args.dataset}")
         args.latent_dim, args.beta = preset["latent_dim"], preset["beta"]
     args.latent_dim = args.latent_dim or config["latent_dim"]
     args.beta = config["beta"] if args.beta is None else args.beta
@@ -171,14 +174,19 @@ def parse_split_vae_args(argv=None, dataset=None):
     return args
 
 
-def load_data(args):
-    """`(x_train, y_train), (x_test, y_test)` of the run, cut to the requested sizes."""
+def load_data(args, parser):
+    """`(x_train, y_train), (x_test, y_test)` of the run, cut to the requested sizes.
+
+    Data the loader refuses stop the script with `parser`'s error on `--data`.
+    """
     if args.dataset == "celeba":
         if args.data is None:
-            raise SystemExit("--dataset celeba needs --data pointing to the img_align_celeba folder.")
-        (x_train, y_train), (x_test, y_test) = datasets.load_celeba(args.data, cache_dir=args.cache_dir)
+            parser.error("argument --data: --dataset celeba needs the img_align_celeba folder. "
+                         "Received: no --data")
+        (x_train, y_train), (x_test, y_test) = _common.load_dataset(
+            parser, "celeba", args.data, load=datasets.load_celeba, cache_dir=args.cache_dir)
     else:
-        (x_train, y_train), (x_test, y_test) = datasets.load(args.dataset, args.data)
+        (x_train, y_train), (x_test, y_test) = _common.load_dataset(parser, args.dataset, args.data)
     if args.train_size:
         x_train = x_train[: args.train_size]
         y_train = None if y_train is None else y_train[: args.train_size]
@@ -258,18 +266,21 @@ def run_ablation(args, x_train, x_test, extractor, description):
     return curves
 
 
-def run_split_vae(args):
-    """Setup, data, model, train, show, evaluate (see the module docstring)."""
+def run_split_vae(args, parser):
+    """Setup, data, model, train, show, evaluate (see the module docstring).
+
+    `parser` (the one that parsed `args`) reports data it cannot use.
+    """
     config = SPLIT_VAE_CONFIGS[args.dataset]
     keras.utils.set_random_seed(args.seed)
     keras.config.set_dtype_policy(args.dtype_policy)
     if args.dtype_policy != "float32":
         print(f"dtype policy {args.dtype_policy}: bfloat16/float16 convolutions, float32 "
               "heads, loss and weights (opt-in; the paper trained in float32)")
-    os.makedirs(args.output, exist_ok=True)
 
     # --- Data --------------------------------------------------------------
-    (x_train, y_train), (x_test, y_test) = load_data(args)
+    (x_train, y_train), (x_test, y_test) = load_data(args, parser)
+    os.makedirs(args.output, exist_ok=True)  # after the data: a refused --data leaves no folder
     print(f"{args.dataset}: train {x_train.shape}, test {x_test.shape}")
     needs_features = args.category_table or args.fid_every or args.ablation_seeds
     extractor, description, reason = (extractors.resolve_feature_model(args.feature_model, args.dataset)
@@ -391,7 +402,8 @@ def run_split_vae(args):
 
 
 def main(argv=None, dataset=None):
-    run_split_vae(parse_split_vae_args(argv, dataset=dataset))
+    parser = split_vae_parser(dataset)
+    run_split_vae(parse_split_vae_args(argv, dataset=dataset, parser=parser), parser)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402  (examples/_common.py: the flags every example shares)
 
 
-def parse_args(argv=None):
+def build_parser():
+    """The command line (`parse_args` parses it)."""
     parser = _common.parser(__doc__)
     parser.add_argument("--dataset", choices=sorted(clf.CLASSIFIERS), default="mnist",
                         help="which dataset's classifier to train")
@@ -48,6 +49,12 @@ def parse_args(argv=None):
     parser.add_argument("--check-only", action="store_true",
                         help="train nothing: load the shipped classifier, print its test accuracy "
                              "and the FD of real, blurred and noise images vs real test images")
+    return parser
+
+
+def parse_args(argv=None, parser=None):
+    """Parses the command line (exit status 2 on a bad value); `parser` defaults to `build_parser()`."""
+    parser = parser or build_parser()
     return parser.parse_args(argv)
 
 
@@ -82,12 +89,13 @@ def check_shipped(dataset, x_test, y_test, seed=0):
 
 
 def main(argv=None):
-    args = parse_args(argv)
+    parser = build_parser()
+    args = parse_args(argv, parser)
     keras.utils.set_random_seed(args.seed)
-    os.makedirs(args.output, exist_ok=True)
 
     # --- Data: 32x32x1 in [0, 1], as the VAEs see it ------------------------
-    (x_train, y_train), (x_test, y_test) = kv.datasets.load(args.dataset, args.data)
+    (x_train, y_train), (x_test, y_test) = _common.load_dataset(parser, args.dataset, args.data)
+    os.makedirs(args.output, exist_ok=True)  # after the data: a refused --data leaves no folder
     if args.train_size:
         x_train, y_train = x_train[: args.train_size], y_train[: args.train_size]
     print(f"{args.dataset}: train {x_train.shape}, test {x_test.shape}")

@@ -65,7 +65,8 @@ def classifier_fd(model, x_test, labels_test, args):
     return round(float(fid.fid_score(generated, x_test[:n], extractor)), 3)
 
 
-def parse_args(argv=None):
+def build_parser():
+    """The command line (`parse_args` parses it)."""
     parser = _common.parser(__doc__)
     positive = _common.positive_int
     parser.add_argument("--dataset", choices=["mnist", "fashion_mnist"], default="mnist", help="training set")
@@ -86,14 +87,21 @@ def parse_args(argv=None):
     parser.add_argument("--fd-samples", type=_common.zero_or_at_least(2), default=10000, help="generated and test images for the FD of classifier features (0: skip)")
     parser.add_argument("--conditional", action="store_true", help="class-conditional model (section 6)")
     parser.add_argument("--diversity-samples", type=_common.integer_at_least(2), default=100, help="samples per class for the diversity measure")
+    return parser
+
+
+def parse_args(argv=None, parser=None):
+    """Parses the command line (exit status 2 on a bad value); `parser` defaults to `build_parser()`."""
+    parser = parser or build_parser()
     return parser.parse_args(argv)
 
 
 def main(argv=None):
-    args = parse_args(argv)
+    parser = build_parser()
+    args = parse_args(argv, parser)
     keras.utils.set_random_seed(args.seed)
-    os.makedirs(args.output, exist_ok=True)
-    (x_train, y_train), (x_test, y_test) = kv.datasets.load(args.dataset, path=args.data)
+    (x_train, y_train), (x_test, y_test) = _common.load_dataset(parser, args.dataset, args.data)
+    os.makedirs(args.output, exist_ok=True)  # after the data: a refused --data leaves no folder
     num_classes = 10 if args.conditional else None
     model = kv.build_flow_prior_vae(
         x_train.shape[1:], args.latent_dim, beta=args.beta, prior=args.prior,

@@ -39,7 +39,7 @@ import warnings
 
 import keras
 
-from keras_vaes import datasets, metrics, plotting, pretrained
+from keras_vaes import metrics, plotting, pretrained
 from keras_vaes.evaluation.two_stage import (
     ROWS,
     evaluate_two_stage,
@@ -69,7 +69,8 @@ CONFIGS = {
 CONFIGS["fashion_mnist"] = CONFIGS["mnist"]
 
 
-def parse_args(argv=None):
+def build_parser():
+    """The command line (`parse_args` checks the combinations)."""
     parser = _common.parser(__doc__)
     parser.add_argument("--dataset", choices=sorted(CONFIGS), default="mnist",
                         help="cifar10 / celeba: the paper's Tables 1 / 2 configurations; "
@@ -85,8 +86,8 @@ def parse_args(argv=None):
     source.add_argument("--weights", help="a .weights.h5 file of both stages (export_weights) "
                                           "or the prefix P of P.first_stage.weights.h5 and "
                                           "P.second_stage.weights.h5: load them, skip training")
-    source.add_argument("--pretrained", choices=sorted(pretrained.PRESETS), metavar="PRESET",
-                        help="evaluate a shipped preset instead of training")
+    _common.add_pretrained(source, "build_two_stage_vae",
+                           "evaluate a shipped two-stage preset instead of training")
     parser.add_argument("--fid-samples", type=_common.integer_at_least(2), default=10000,
                         help="evaluation (reference) / generated images per cell (paper: 10000)")
     parser.add_argument("--eval-split", choices=["test", "train"], default="test",
@@ -120,14 +121,26 @@ def parse_args(argv=None):
     _common.add_seed(parser)
     _common.add_dtype_policy(parser, help="Keras dtype policy. mixed_*: the first stage's "
                                           "convolutions in 16 bits; opt-in, it changes the numerics")
+    return parser
+
+
+def parse_args(argv=None, parser=None):
+    """Parses the command line (exit status 2 on a bad value); `parser` defaults to `build_parser()`."""
+    parser = parser or build_parser()
     args = parser.parse_args(argv)
     if args.jpeg and args.dataset != "cifar10":
         parser.error(f"--jpeg applies to cifar10 only. Received: --dataset {args.dataset}")
     return args
 
 
+def _source(args):
+    """Where the images come from, in the words of the command line."""
+    return f"--dataset {args.dataset}" + (f" --data {args.data}" if args.data else "")
+
+
 def main(argv=None):
-    args = parse_args(argv)
+    parser = build_parser()
+    args = parse_args(argv, parser)
     config = CONFIGS[args.dataset]
     epochs = config["epochs"] if args.epochs is None else args.epochs
     epochs2 = config["epochs2"] if args.epochs2 is None else args.epochs2
@@ -138,7 +151,10 @@ def main(argv=None):
     options = {}
     if args.dataset == "cifar10":
         options["jpeg"] = True if args.jpeg is None else args.jpeg
-    (x_train, _), (x_test, _) = datasets.load(args.dataset, args.data, **options)
+    (x_train, _), (x_test, _) = _common.load_dataset(parser, args.dataset, args.data, **options)
+    if args.pretrained:
+        _common.check_image_shape(parser, x_train, _common.preset_image_shape(args.pretrained),
+                                  "--pretrained", f"preset {args.pretrained!r}", _source(args))
     if args.train_size:
         x_train = x_train[: args.train_size]
     reference = evaluation_images(x_train, x_test, args.eval_split, args.fid_samples, args.seed)

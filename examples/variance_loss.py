@@ -28,7 +28,6 @@ import keras
 import numpy as np
 from keras import layers
 
-from keras_vaes import datasets
 from keras_vaes.metrics import diagnostics
 from keras_vaes.models.two_stage import FirstStage, GaussianVAE, first_stage_kl_weight
 from keras_vaes.plotting import pyplot
@@ -175,7 +174,8 @@ def _dataset_name(path):
     return "fashion_mnist" if path and "fashion" in os.path.basename(path) else "mnist"
 
 
-def parse_args(argv=None):
+def build_parser():
+    """The command line (`parse_args` parses it)."""
     parser = _common.parser(__doc__)
     _common.add_data(parser, "MNIST / Fashion-MNIST npz files (name decides which); "
                              "default: keras.datasets MNIST", nargs="+", default=[None])
@@ -189,11 +189,18 @@ def parse_args(argv=None):
     parser.add_argument("--batch-size", type=_common.positive_int, default=50, help="images per step")
     _common.add_output(parser, "runs/variance_loss", "folder for figures and CSV")
     _common.add_seed(parser, "seed of weights and data order")
+    return parser
+
+
+def parse_args(argv=None, parser=None):
+    """Parses the command line (exit status 2 on a bad value); `parser` defaults to `build_parser()`."""
+    parser = parser or build_parser()
     return parser.parse_args(argv)
 
 
 def main(argv=None):
-    args = parse_args(argv)
+    parser = build_parser()
+    args = parse_args(argv, parser)
     os.makedirs(args.output, exist_ok=True)
     keras.utils.set_random_seed(args.seed)
 
@@ -203,7 +210,7 @@ def main(argv=None):
     rows = []
     for path in args.data:
         name = _dataset_name(path)
-        (x_train, _), (x_test, _) = datasets.load(name, path)
+        (x_train, _), (x_test, _) = _common.load_dataset(parser, name, path)
         x_train, x_test = x_train[: args.train_size], x_test[: args.test_size]
         for arch in args.architectures:
             print(f"--- {arch} VAE on {name}")

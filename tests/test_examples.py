@@ -397,3 +397,92 @@ def test_the_library_neither_prints_nor_parses_command_lines():
                         "SystemExit", "argparse"):
                     found.append(f"{os.path.relpath(path, ROOT)}:{token.start[0]}: {token.line.strip()}")
     assert not found, "\n".join(found)
+
+
+# --- A preset of another model, or data of another image size: one line from argparse (issue 30)
+
+
+@pytest.fixture(scope="module")
+def rgb_npz(tmp_path_factory):
+    """A Keras-layout npz of 32x32x3 images: the wrong size for MNIST and the 32x32x1 presets."""
+    path = tmp_path_factory.mktemp("rgb") / "rgb.npz"
+    rng = np.random.default_rng(0)
+    np.savez(path, x_train=rng.integers(0, 256, (12, 32, 32, 3), dtype=np.uint8),
+             y_train=rng.integers(0, 10, 12, dtype=np.uint8),
+             x_test=rng.integers(0, 256, (8, 32, 32, 3), dtype=np.uint8),
+             y_test=rng.integers(0, 10, 8, dtype=np.uint8))
+    return str(path)
+
+
+def refused_in_one_line(call, capsys):
+    """Runs `call`, which must stop as argparse does (exit status 2); returns the error line."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stopped:
+        call()
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err
+    assert "Traceback" not in error
+    return error.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("script, preset, expected", [
+    ("split_vae", "two_stage_mnist", "must be a build_svae preset (svae_mnist_10ep)"),
+    ("split_vae", "gamix_fashion_mnist", "must be a build_svae preset (svae_mnist_10ep)"),
+    ("two_stage_vae", "svae_mnist_10ep", "must be a build_two_stage_vae preset (two_stage_mnist)"),
+    ("gamix_vae", "fp_vae_mnist_beta0", "must be a build_gamix_vae preset (gamix_fashion_mnist)"),
+    ("gamix_vae", "no_such_preset", "must be a build_gamix_vae preset (gamix_fashion_mnist)"),
+])
+def test_a_preset_of_another_model_is_refused_by_the_parser(script, preset, expected, capsys):
+    parse = (functools.partial(example("split_vae").parse_split_vae_args, dataset="mnist")
+             if script == "split_vae" else example(script).parse_args)
+    line = refused_in_one_line(lambda: parse(["--pretrained", preset]), capsys)
+    assert f"error: argument --pretrained: {expected}; {preset!r} is " in line, line
+    assert line.endswith(f"Received: {preset!r}"), line
+
+
+def test_a_preset_for_other_images_than_the_dataset_is_refused(rgb_npz, tmp_path, capsys):
+    parse_split = example("split_vae").parse_split_vae_args
+    line = refused_in_one_line(lambda: parse_split(["--dataset", "cifar10", "--pretrained", "svae_mnist_10ep"]),
+                               capsys)
+    assert ("argument --pretrained: preset 'svae_mnist_10ep' takes images of shape (32, 32, 1), not "
+            "cifar10's (32, 32, 3). Received: --pretrained svae_mnist_10ep with --dataset cifar10") in line
+    parse_gamix = example("gamix_vae").parse_args
+    line = refused_in_one_line(
+        lambda: parse_gamix(["--dataset", "celeba_hq", "--pretrained", "gamix_fashion_mnist"]), capsys)
+    assert "argument --pretrained: preset 'gamix_fashion_mnist' takes images of shape (32, 32, 1)" in line
+    # The two-stage script learns the data's size from the data: refused once loaded, before the preset.
+    out = tmp_path / "out"
+    line = refused_in_one_line(lambda: example("two_stage_vae").main(
+        ["--dataset", "cifar10", "--data", rgb_npz, "--pretrained", "two_stage_mnist", "--output", str(out)]),
+        capsys)
+    assert line.endswith(f"argument --pretrained: preset 'two_stage_mnist' takes images of shape (32, 32, 1). "
+                         f"Received: --dataset cifar10 --data {rgb_npz} images of shape (32, 32, 3)"), line
+    assert not out.exists()
+
+
+MAINS = {
+    "split_vae_mnist": lambda argv: example("split_vae").main(argv + ["--epochs", "1"], dataset="mnist"),
+    "two_stage_vae": lambda argv: example("two_stage_vae").main(argv),
+    "gamix_vae": lambda argv: example("gamix_vae").main(argv + ["--dataset", "mnist"]),
+    "learned_priors": lambda argv: example("learned_priors").main(argv),
+    "train_fp_vae": lambda argv: example("train_fp_vae").main(argv),
+    "variance_loss": lambda argv: example("variance_loss").main(argv),
+    "train_feature_classifier": lambda argv: example("train_feature_classifier").main(argv),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MAINS))
+def test_data_of_another_image_size_is_refused_in_one_line(name, rgb_npz, tmp_path, capsys):
+    line = refused_in_one_line(lambda: MAINS[name](["--data", rgb_npz, "--output", str(tmp_path / "out")]),
+                               capsys)
+    assert "argument --data: Expected mnist images of shape (N, 28, 28). Received: x_train.shape=(12, 32, 32, 3)" \
+        in line and rgb_npz in line, line
+
+
+@pytest.mark.parametrize("script, preset", [("split_vae.py", "two_stage_mnist"),
+                                            ("two_stage_vae.py", "svae_mnist_10ep")])
+def test_the_issues_command_lines_end_in_one_line_not_a_traceback(script, preset, tmp_path):
+    result = run_refused(script, "--pretrained", preset, "--output", str(tmp_path / "out"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "error: argument --pretrained: " in result.stderr.splitlines()[-1]
+    assert f"Received: {preset!r}" in result.stderr
