@@ -85,52 +85,80 @@ def test_weights_folders_env_var_and_cache(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_wheel_install_loads_presets_from_another_directory(tmp_path):
-    """`pip install` of a wheel (not editable) finds the bundled files and KERAS_VAES_WEIGHTS."""
+def test_wheel_install_loads_every_preset_from_another_directory(tmp_path):
+    """A wheel (not editable) holds exactly `wheel_files()`; every preset loads from it.
+
+    The presets in the wheel load from its data folder, the others through
+    KERAS_VAES_WEIGHTS (a folder linking the repository's large files only),
+    and `install_weights` fills the cache.
+    """
+    import json
     import subprocess
     import sys
+    import zipfile
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     src = tmp_path / "src"
     src.mkdir()
-    for name in ("setup.cfg", "pyproject.toml", "README.md"):
+    for name in ("setup.cfg", "pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(os.path.join(root, name), src / name)
     shutil.copytree(os.path.join(root, "keras_vaes"), src / "keras_vaes",
                     ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(os.path.join(root, "weights"), src / "weights",
-                    ignore=lambda d, names: [n for n in names if n.startswith("svae_") or n.startswith("fp_vae")])
+    (src / "weights").mkdir()
+    for name in pretrained.wheel_files():  # only these: the build needs no large file
+        shutil.copy(os.path.join(root, "weights", name), src / "weights" / name)
+    large = tmp_path / "large"
+    large.mkdir()
+    for preset in pretrained.PRESETS.values():
+        if not preset["in_wheel"]:
+            os.symlink(os.path.join(root, "weights", preset["file"]), large / preset["file"])
 
     def run(*args, cwd=tmp_path, env=None):
-        done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+        done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         return done.stdout
 
     run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
         "-w", str(tmp_path / "dist"), "./src")
     (wheel,) = (tmp_path / "dist").glob("keras_vaes-*.whl")
-    assert wheel.stat().st_size < 10e6  # the big presets stay out
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+    data = sorted(n.rsplit("/", 1)[1] for n in names if "/share/keras_vaes/weights/" in n)
+    assert data == sorted(pretrained.wheel_files())
+    assert any(n.endswith(".dist-info/licenses/LICENSE") or n.endswith(".dist-info/LICENSE") for n in names)
     run(sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(tmp_path / "venv"))
     python = str(tmp_path / "venv" / "bin" / "python")
     run(python, "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel))
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", KERAS_VAES_CACHE=str(tmp_path / "cache"),
-               KERAS_VAES_WEIGHTS=os.path.join(root, "weights"))
+               KERAS_VAES_WEIGHTS=str(large))
     env.pop("PYTHONPATH", None)
     script = (
+        "import json, os\n"
         "import keras_vaes as kv\n"
         "from keras_vaes.metrics import classifier\n"
-        "assert 'venv' in kv.__file__, kv.__file__\n"
-        "env = kv.pretrained.weights_path('svae_mnist_10ep')\n"
-        "kv.pretrained.install_weights('svae_mnist_10ep', env)\n"
-        "import os; os.environ.pop('KERAS_VAES_WEIGHTS')\n"
-        "print(kv.pretrained.weights_path('gamix_fashion_mnist'))\n"
-        "print(kv.pretrained.weights_path('svae_mnist_10ep'))\n"
-        "print(type(kv.load_pretrained('gamix_fashion_mnist')).__name__)\n"
-        "print(type(kv.load_pretrained('svae_mnist_10ep')).__name__)\n"
-        "print(classifier.load_classifier('mnist').count_params())\n"
+        "out = {'file': kv.__file__, 'paths': {}, 'classes': {}, 'shapes': {}}\n"
+        "for name in kv.list_presets():\n"
+        "    out['paths'][name] = kv.pretrained.weights_path(name)\n"
+        "    model = kv.load_pretrained(name)\n"
+        "    out['classes'][name] = type(model).__name__\n"
+        "    out['shapes'][name] = list(model.generate(2, seed=0)['x_hat'].shape)\n"
+        "out['from_preset'] = type(kv.SplitVAE.from_preset('svae_mnist_10ep')).__name__\n"
+        "kv.pretrained.install_weights('svae_mnist_10ep', out['paths']['svae_mnist_10ep'])\n"
+        "os.environ.pop('KERAS_VAES_WEIGHTS')\n"
+        "out['cached'] = kv.pretrained.weights_path('svae_mnist_10ep')\n"
+        "out['classifier'] = classifier.load_classifier('mnist').count_params()\n"
+        "print(json.dumps(out))\n"
     )
-    lines = run(python, "-c", script, cwd=elsewhere, env=env).split()
-    assert lines[0].startswith(str(tmp_path / "venv" / "share" / "keras_vaes" / "weights"))
-    assert lines[1] == str(tmp_path / "cache" / "svae_mnist_10ep.weights.h5")
-    assert lines[2:] == ["GamixVAE", "SplitVAE", "356234"]
+    out = json.loads(run(python, "-c", script, cwd=elsewhere, env=env).splitlines()[-1])
+    assert out["file"].startswith(str(tmp_path / "venv")), out["file"]
+    shared = str(tmp_path / "venv" / "share" / "keras_vaes" / "weights")
+    for name, preset in pretrained.PRESETS.items():
+        folder = shared if preset["in_wheel"] else str(large)
+        assert out["paths"][name] == os.path.join(folder, preset["file"]), name
+        assert out["classes"][name] == preset["class"]
+        assert out["shapes"][name] == [2, *preset["config"]["input_shape"]]
+    assert out["from_preset"] == "SplitVAE"
+    assert out["cached"] == str(tmp_path / "cache" / "svae_mnist_10ep.weights.h5")
+    assert out["classifier"] == 356234
