@@ -1109,8 +1109,15 @@ def main(argv=None):
     started = time.perf_counter()
     env = None if args.report_only else environment()
 
+    # The guard is read when a run (or a calibration plan) ends: the run in progress always finishes.
+    stopped = []
+
     def out_of_time():
-        return args.minutes is not None and (time.perf_counter() - started) / 60.0 >= args.minutes
+        return bool(stopped)
+
+    def check_clock():
+        if args.minutes is not None and (time.perf_counter() - started) / 60.0 >= args.minutes:
+            stopped.append(True)
 
     for dataset in [] if args.report_only else data_names:
         context = None
@@ -1152,6 +1159,7 @@ def main(argv=None):
                               flush=True)
 
                     calibrate(claim, config, seed, context, policy, max_units, stop_on_pass=stop, on_point=on_point)
+                    check_clock()
                 write_reports(records, calibration, config, data_names, all_claims, output, command)
                 continue
             for seed in config["seeds"]:
@@ -1177,6 +1185,7 @@ def main(argv=None):
                           f"recall {_fmt(gate.get('recall'), 3)}); "
                           + ", ".join(f"{s} {_fmt(v.get('fd'))}" for s, v in record["scores"].items()), flush=True)
                     write_reports(records, calibration, config, data_names, all_claims, output, command)
+                    check_clock()
     write_reports(records, calibration, config, data_names, all_claims, output, command)
     print(f"[claims] wrote {output}" + (" (stopped by --minutes)" if out_of_time() else ""), flush=True)
     return 0

@@ -156,11 +156,11 @@ def test_quick_ledger_runs_gates_saves_images_and_resumes(tmp_path):
 @pytest.mark.slow
 @pytest.mark.skipif(not HAS_DATA, reason=f"MNIST not at {DATA_DIR}")
 def test_gpu_profile_smoke_on_cpu_records_device_and_stops_by_the_clock(tmp_path):
-    result = _run(tmp_path, "--profile", "gpu", "--tiny", "--claims", "C1,C3", "--minutes", "0.05")
+    result = _run(tmp_path, "--profile", "gpu", "--tiny", "--claims", "C1,C3", "--minutes", "0.001")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "stopped by --minutes" in result.stdout
     lines = [json.loads(line) for line in open(tmp_path / "claims.jsonl")]
-    assert 1 <= len(lines) < 4  # the run in progress finished, no new one started
+    assert len(lines) == 1  # the run in progress finished, no new one started
     env = lines[0]["environment"]
     assert env["device"] == "CPU" and env["keras"] == keras.__version__ and lines[0]["images_per_second"] > 0
     assert lines[0]["profile"] == "gpu-tiny"
