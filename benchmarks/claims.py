@@ -469,6 +469,8 @@ def calibrate(claim, config, seed, context, policy, max_units, stop_on_pass=True
                 model.fit_first_stage(train, epoch, c["batch_size"], c["learning_rate"], c["lr_epochs"],
                                       verbose=0, initial_epoch=epoch - 1, seed=1000 * seed + epoch)
                 seconds += time.perf_counter() - start
+                # As `run_two_stage`: the pipeline's own check of the inference mode (recalibrated if stale).
+                model.first_stage_codes(train[:10000], recalibrate="auto")
                 gate = gate_of(stage, context)
                 point = {"units": epoch, "unit": "epochs", "steps": epoch * (len(train) // c["batch_size"]),
                          "train_seconds": seconds, "images_per_second": epoch * len(train) / seconds,
