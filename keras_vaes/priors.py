@@ -13,10 +13,10 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_vaes.layers.core import PACKAGE
+from keras_vaes.layers.core import PACKAGE, full_precision_policy
 from keras_vaes.layers.flow import ActNorm, AffineCoupling, _check_dim
 from keras_vaes.losses.learned_priors import flow_log_prob
-from keras_vaes.models.saving import ConstructorConfig
+from keras_vaes.models.saving import SafeSaving
 from keras_vaes.utils import check_positive_int
 
 
@@ -48,7 +48,7 @@ def coupling_permutations(latent_dim, num_couplings, seed=None):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class RealNVPPrior(ConstructorConfig, keras.Model):
+class RealNVPPrior(SafeSaving, keras.Model):
     """RealNVP prior p_theta(z_T) with f_theta: Z_T -> Z_0 (section 3).
 
     f = couplings and fixed permutations after an `ActNorm` normalising
@@ -59,6 +59,11 @@ class RealNVPPrior(ConstructorConfig, keras.Model):
 
     Calling the model on z_T (or `(z_T, labels)`) returns log p(z_T), so
     `fit` maximises the likelihood: that is `fit_encodings`.
+
+    The flow computes in `full_precision_policy()` (float32 under mixed
+    precision, float64 under float64); `log_prob` is float32 and `sample`
+    returns float32 codes. Saving is the models' (`SafeSaving`): atomic,
+    and a weights file that does not fit leaves the prior unchanged.
 
     Args:
         latent_dim: int >= 2. Size of z.
@@ -74,6 +79,8 @@ class RealNVPPrior(ConstructorConfig, keras.Model):
             to 2.0.
         momentum: float. Momentum of the normalising layer. Defaults to
             0.99.
+        dtype: dtype policy of the flow. Defaults to
+            `full_precision_policy()`.
 
     Example:
     >>> prior = RealNVPPrior(2, num_couplings=2, hidden_units=8, seed=0)
@@ -110,14 +117,15 @@ class RealNVPPrior(ConstructorConfig, keras.Model):
                 f"Expected {num_couplings - 1} permutations of range({latent_dim}). "
                 f"Received: permutations={permutations}"
             )
-        super().__init__(**kwargs)
+        super().__init__(dtype=full_precision_policy(kwargs.pop("dtype", None)), **kwargs)
 
         # === Layers ===
-        self.normalizer = ActNorm(latent_dim, momentum=momentum, name="normalizer")
+        policy = self.dtype_policy
+        self.normalizer = ActNorm(latent_dim, momentum=momentum, dtype=policy, name="normalizer")
         self.couplings = [
             AffineCoupling(
                 latent_dim, hidden_units, num_classes=num_classes,
-                scale_bound=scale_bound, name=f"coupling_{k}",
+                scale_bound=scale_bound, dtype=policy, name=f"coupling_{k}",
             )
             for k in range(num_couplings)
         ]
@@ -125,7 +133,7 @@ class RealNVPPrior(ConstructorConfig, keras.Model):
         if num_classes:
             self.class_means = keras.layers.Embedding(
                 num_classes, latent_dim, embeddings_initializer="zeros",
-                dtype="float32", name="class_means",
+                dtype=policy, name="class_means",
             )
         self.normalizer.build((None, latent_dim))
         for coupling in self.couplings:
@@ -152,10 +160,10 @@ class RealNVPPrior(ConstructorConfig, keras.Model):
             raise ValueError(
                 f"Expected {name} of shape (N, {self.latent_dim}). Received: {name}.shape={shape}"
             )
-        return ops.cast(z, "float32")
+        return ops.cast(z, self.compute_dtype)
 
     def one_hot(self, labels, n=None):
-        """Labels (N,) ints or (N, num_classes) one-hot -> one-hot float32.
+        """Labels (N,) ints or (N, num_classes) one-hot -> one-hot in the compute dtype.
 
         None for an unconditional prior (which refuses labels).
         """
@@ -172,9 +180,9 @@ class RealNVPPrior(ConstructorConfig, keras.Model):
             )
         shape = tuple(labels.shape) if hasattr(labels, "shape") else np.shape(labels)
         if len(shape) == 1:
-            return ops.one_hot(ops.cast(labels, "int32"), self.num_classes)
+            return ops.one_hot(ops.cast(labels, "int32"), self.num_classes, dtype=self.compute_dtype)
         if len(shape) == 2 and shape[1] == self.num_classes:
-            return ops.cast(labels, "float32")
+            return ops.cast(labels, self.compute_dtype)
         raise ValueError(
             f"Expected labels as class indices (N,) or one-hot (N, {self.num_classes}). "
             f"Received: labels.shape={shape}"
@@ -184,7 +192,8 @@ class RealNVPPrior(ConstructorConfig, keras.Model):
         """The mean of z_0: 0, or the label's learned mean (section 6)."""
         if one_hot is None:
             return None
-        return ops.matmul(one_hot, self.class_means.embeddings)
+        embeddings = ops.cast(self.class_means.embeddings, self.compute_dtype)
+        return ops.matmul(ops.cast(one_hot, self.compute_dtype), embeddings)
 
     def forward_and_log_det(self, z_T, labels=None, training=False):
         """z_0 = f(z_T) and log|det df/dz_T| (N,)."""
@@ -220,7 +229,7 @@ class RealNVPPrior(ConstructorConfig, keras.Model):
         return flow_log_prob(z_0, log_det, self.base_mean(condition))
 
     def sample(self, n, seed=None, labels=None):
-        """`n` codes z_T = f^{-1}(z_0), z_0 ~ N(mu_y, I); NumPy (n, d).
+        """`n` codes z_T = f^{-1}(z_0), z_0 ~ N(mu_y, I); NumPy float32 (n, d).
 
         Args:
             n: int.
@@ -239,7 +248,7 @@ class RealNVPPrior(ConstructorConfig, keras.Model):
             if int(condition.shape[0]) != n:
                 raise ValueError(f"Expected {n} labels. Received: labels of length {condition.shape[0]}")
             z_0 = z_0 + ops.convert_to_numpy(self.base_mean(condition))
-        return ops.convert_to_numpy(self.inverse(z_0, condition))
+        return np.asarray(ops.convert_to_numpy(self.inverse(z_0, condition)), dtype="float32")
 
     # --- Fitting ----------------------------------------------------------
 

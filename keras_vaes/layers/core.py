@@ -11,6 +11,26 @@ from keras import ops
 PACKAGE = "keras_vaes"
 
 
+def full_precision_policy(dtype=None):
+    """The dtype policy of a layer whose maths needs at least float32.
+
+    `dtype` when given; otherwise the global policy's variable dtype:
+    float32 under "float32" and the mixed policies ("mixed_bfloat16",
+    "mixed_float16"), float64 under "float64". As Keras's own losses compute
+    in floatx, the package's log-determinants, log-densities and KL sums so
+    never run in 16 bits, and follow a float64 policy.
+
+    Example:
+    >>> full_precision_policy()  # the default float32 policy
+    'float32'
+    >>> full_precision_policy("float64")
+    'float64'
+    """
+    if dtype is not None:
+        return dtype
+    return keras.config.dtype_policy().variable_dtype
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class Sampling(keras.layers.Layer):
     """Reparameterisation trick: z = z_mean + exp(z_log_var / 2) * eps.

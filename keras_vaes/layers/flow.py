@@ -5,12 +5,17 @@ learned-priors paper's f_theta, section 3) and return the log-determinant of
 their Jacobian, so that a flow composes them and sums the log-determinants
 for the change of variables (learned-priors paper, eq. 4). Each also runs
 backwards (`inverse=True`).
+
+Both compute in their own dtype policy, by default
+`full_precision_policy()`: float32 under a mixed policy (a log-determinant
+is a sum that bfloat16's 8-bit mantissa would round away), float64 under
+float64.
 """
 
 import keras
 from keras import ops
 
-from keras_vaes.layers.core import PACKAGE
+from keras_vaes.layers.core import PACKAGE, full_precision_policy
 from keras_vaes.utils import check_positive_int
 
 
@@ -22,8 +27,11 @@ def _check_dim(latent_dim, name="latent_dim", minimum=2):
 class _FlowStep(keras.layers.Layer):
     # A bijection of (N, latent_dim) vectors whose call returns
     # `(outputs, log_det)`; `get_config` returns the `config_keys` attributes
-    # (the constructor's arguments).
+    # (the constructor's arguments). The policy defaults to float32 or wider.
     config_keys = ()
+
+    def __init__(self, dtype=None, **kwargs):
+        super().__init__(dtype=full_precision_policy(dtype), **kwargs)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape), tuple(input_shape[:1])
@@ -55,6 +63,8 @@ class AffineCoupling(_FlowStep):
         num_hidden: int. Number of hidden ReLU layers. Defaults to 2.
         num_classes: int or None. Size of the one-hot condition.
         scale_bound: float > 0. Bound of |s|. Defaults to 2.0.
+        dtype: dtype policy of the layer and its MLP. Defaults to
+            `full_precision_policy()` (float32 under mixed precision).
 
     Call arguments:
         inputs: tensor (N, latent_dim).
@@ -85,12 +95,14 @@ class AffineCoupling(_FlowStep):
         self.scale_bound = float(scale_bound)
         self.split = latent_dim // 2
         self.hidden = [
-            keras.layers.Dense(self.hidden_units, activation="relu", dtype="float32", name=f"hidden{i}")
+            keras.layers.Dense(
+                self.hidden_units, activation="relu", dtype=self.dtype_policy, name=f"hidden{i}"
+            )
             for i in range(self.num_hidden)
         ]
         self.out = keras.layers.Dense(
             2 * (latent_dim - self.split), kernel_initializer="zeros",
-            bias_initializer="zeros", dtype="float32", name="scale_shift",
+            bias_initializer="zeros", dtype=self.dtype_policy, name="scale_shift",
         )
 
     def build(self, input_shape=None):
@@ -115,7 +127,7 @@ class AffineCoupling(_FlowStep):
         return s, t
 
     def call(self, inputs, labels=None, inverse=False):
-        inputs = ops.cast(inputs, "float32")
+        inputs = ops.cast(inputs, self.compute_dtype)
         x_a, x_b = inputs[:, : self.split], inputs[:, self.split :]
         s, t = self.scale_and_shift(x_a, labels)
         if inverse:
@@ -149,6 +161,8 @@ class ActNorm(_FlowStep):
         momentum: float in [0, 1). Weight of the old estimate. Defaults
             to 0.99.
         epsilon: float. Added to the variance. Defaults to 1e-6.
+        dtype: dtype policy. Defaults to `full_precision_policy()`
+            (float32 under mixed precision).
     """
 
     config_keys = ("latent_dim", "momentum", "epsilon")
@@ -169,29 +183,31 @@ class ActNorm(_FlowStep):
         self.built = True
 
     def statistics_of(self, x):
-        """Mean and log-std of a batch (N, latent_dim), float32."""
-        mean, variance = ops.moments(ops.cast(x, "float32"), axes=[0])
+        """Mean and log-std of a batch (N, latent_dim), in the compute dtype."""
+        mean, variance = ops.moments(ops.cast(x, self.compute_dtype), axes=[0])
         return mean, 0.5 * ops.log(variance + self.epsilon)
+
+    def _assign(self, loc, log_scale):
+        self.loc.assign(ops.cast(loc, self.variable_dtype))
+        self.log_scale.assign(ops.cast(log_scale, self.variable_dtype))
+        self.initialized.assign(ops.ones((), self.variable_dtype))
 
     def initialize_from(self, x):
         """Sets loc and log_scale to the statistics of `x` (ex-post fits)."""
-        mean, log_std = self.statistics_of(x)
-        self.loc.assign(mean)
-        self.log_scale.assign(log_std)
-        self.initialized.assign(1.0)
+        self._assign(*self.statistics_of(x))
 
     def call(self, inputs, inverse=False, training=False):
-        inputs = ops.cast(inputs, "float32")
-        loc, log_scale = self.loc, self.log_scale
+        inputs = ops.cast(inputs, self.compute_dtype)
+        # Read in the compute dtype whatever the autocast scope.
+        loc, log_scale, seen = (
+            ops.cast(v, self.compute_dtype) for v in (self.loc, self.log_scale, self.initialized)
+        )
         if training and not inverse:
             mean, log_std = self.statistics_of(inputs)
-            seen = ops.cast(self.initialized, "float32")
             m = self.momentum * seen  # 0 on the first batch: initialise
-            loc = ops.stop_gradient(m * self.loc + (1.0 - m) * mean)
-            log_scale = ops.stop_gradient(m * self.log_scale + (1.0 - m) * log_std)
-            self.loc.assign(loc)
-            self.log_scale.assign(log_scale)
-            self.initialized.assign(1.0)
+            loc = ops.stop_gradient(m * loc + (1.0 - m) * mean)
+            log_scale = ops.stop_gradient(m * log_scale + (1.0 - m) * log_std)
+            self._assign(loc, log_scale)
         log_det = -ops.sum(log_scale) * ops.ones_like(inputs[:, 0])
         if inverse:
             return inputs * ops.exp(log_scale) + loc, -log_det

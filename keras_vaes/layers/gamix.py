@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_vaes.layers.core import PACKAGE
+from keras_vaes.layers.core import PACKAGE, full_precision_policy
 from keras_vaes.losses.gamix import batch_mixture_kl
 
 
@@ -21,6 +21,9 @@ class BatchMixtureKL(keras.layers.Layer):
     Args:
         weight: float. Weight of the term (the author's code: 1.0).
             Defaults to 1.0.
+        dtype: dtype policy. Defaults to `full_precision_policy()`, so that
+            under mixed precision the means are not rounded to 16 bits
+            before the KL (a sum of logs of batch variances).
 
     Example:
     >>> import numpy as np
@@ -30,12 +33,14 @@ class BatchMixtureKL(keras.layers.Layer):
     0.0
     """
 
-    def __init__(self, weight=1.0, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, weight=1.0, dtype=None, **kwargs):
+        super().__init__(dtype=full_precision_policy(dtype), **kwargs)
         self.weight = float(weight)
 
     def call(self, z_mean):
-        self.add_loss(self.weight * batch_mixture_kl(z_mean))
+        # Computed in float32; added in the layer's dtype, which Keras sums
+        # with the compiled loss (float64 under a float64 policy).
+        self.add_loss(ops.cast(self.weight * batch_mixture_kl(z_mean), self.compute_dtype))
         return z_mean
 
     def compute_output_shape(self, input_shape):

@@ -20,7 +20,7 @@ from keras import ops
 
 from keras_vaes.blocks.infogan import INFOGAN_FILTERS, DENSE_UNITS
 from keras_vaes.blocks.infogan import infogan_decoder, infogan_encoder
-from keras_vaes.layers.core import PACKAGE, Sampling
+from keras_vaes.layers.core import PACKAGE, Sampling, full_precision_policy
 from keras_vaes.losses.gaussian import gaussian_kl
 from keras_vaes.losses.learned_priors import fp_vae_loss, kl_annealing
 from keras_vaes.losses.learned_priors import merged_prior_input
@@ -39,16 +39,17 @@ class GaussianPosteriorHead(keras.layers.Layer):
     """Splits (N, 2d) into the posterior mean and a clamped log-variance.
 
     log sigma^2 is clipped to `log_var_range` (at beta = 0 the
-    reconstruction alone would send it to -inf).
+    reconstruction alone would send it to -inf). Computed in
+    `full_precision_policy()`: the posterior's parameters feed log q(z|x).
     """
 
-    def __init__(self, latent_dim, log_var_range=LOG_VAR_RANGE, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, latent_dim, log_var_range=LOG_VAR_RANGE, dtype=None, **kwargs):
+        super().__init__(dtype=full_precision_policy(dtype), **kwargs)
         self.latent_dim = int(latent_dim)
         self.log_var_range = tuple(float(v) for v in log_var_range)
 
     def call(self, inputs):
-        inputs = ops.cast(inputs, "float32")
+        inputs = ops.cast(inputs, self.compute_dtype)
         mean, log_var = inputs[:, : self.latent_dim], inputs[:, self.latent_dim :]
         return mean, ops.clip(log_var, *self.log_var_range)
 
