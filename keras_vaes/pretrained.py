@@ -26,10 +26,10 @@ Where the files are looked for, first match wins (`weights_folders()`):
 
 Example:
 >>> import keras_vaes as kv
->>> sorted(kv.list_presets())[:2]
-['fp_vae_mnist_beta0', 'gamix_fashion_mnist']
->>> sorted(kv.SplitVAE.presets)
-['svae_mnist_10ep']
+>>> "two_stage_mnist" in kv.list_presets()
+True
+>>> "two_stage_mnist" in kv.SplitVAE.presets  # a TwoStageVAE's
+False
 >>> model = kv.SplitVAE.from_preset("svae_mnist_10ep")  # doctest: +SKIP
 >>> images = model.generate(16, seed=0)["x_hat"]  # doctest: +SKIP
 >>> kv.pretrained.install_weights("svae_mnist_10ep", "/path/to/weights")  # doctest: +SKIP
