@@ -66,12 +66,16 @@ class EpochBatches(keras.utils.PyDataset):
     """Whole batches of a reshuffled array (or dict of arrays), one epoch each.
 
     As the authors' loops: each epoch the data is shuffled and cut into
-    `len // batch_size` batches, the last partial batch dropped.
+    `len // batch_size` batches, the last partial batch dropped. Epoch k's
+    order is a function of (seed, k) (`set_epoch`), so a run resumed at
+    epoch k (`initial_epoch`, `keras.callbacks.BackupAndRestore`) reads the
+    batches of the uninterrupted run.
 
     Args:
         data: an array `(N, ...)`, or a dict of arrays with N rows each.
         batch_size: int. Rows per batch.
-        seed: int or None. Seed of the shuffling (None: NumPy's global state).
+        seed: int or None. Seed of the shuffling (None: one drawn from
+            NumPy's global state, which `keras.utils.set_random_seed` seeds).
 
     Example:
     >>> batches = EpochBatches(np.arange(10), 4, seed=0)
@@ -91,8 +95,13 @@ class EpochBatches(keras.utils.PyDataset):
         self.arrays = arrays
         self.batch_size = int(batch_size)
         self.count = sizes.pop()
-        self._rng = samplers.seeded_generator(seed)
-        self.order = self._rng.permutation(self.count)
+        self.seed = int(samplers.seeded_generator(None).integers(2**62)) if seed is None else seed
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch):
+        """Sets the order of the batches to epoch `epoch`'s (0-based)."""
+        self.epoch = int(epoch)
+        self.order = np.random.default_rng([self.seed, self.epoch]).permutation(self.count)
 
     def __len__(self):
         return self.count // self.batch_size
@@ -103,7 +112,18 @@ class EpochBatches(keras.utils.PyDataset):
         return batch[None] if None in batch else batch
 
     def on_epoch_end(self):
-        self.order = self._rng.permutation(self.count)
+        self.set_epoch(self.epoch + 1)
+
+
+class _BatchOrderOfEpoch(keras.callbacks.Callback):
+    # Keras tells callbacks, not datasets, which epoch starts (a resumed
+    # run starts at its `initial_epoch`).
+    def __init__(self, batches):
+        super().__init__()
+        self.batches = batches
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.batches.set_epoch(epoch)
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
@@ -142,9 +162,8 @@ def _fit_stage(stage, batches, epochs, learning_rate, lr_epochs, lr_factor, call
     """`stage.fit` on `EpochBatches` with the authors' Adam and step schedule."""
     if not stage.compiled:
         compile_stage(stage, learning_rate)
-    callbacks = [_learning_rate_schedule(learning_rate, lr_epochs, lr_factor)] + list(
-        callbacks or []
-    )
+    callbacks = [_BatchOrderOfEpoch(batches),
+                 _learning_rate_schedule(learning_rate, lr_epochs, lr_factor)] + list(callbacks or [])
     # The batches are shuffled by `EpochBatches`' seed; Keras's shuffle of
     # their order would draw from Python's global state instead.
     return stage.fit(batches, epochs=epochs, initial_epoch=initial_epoch,
