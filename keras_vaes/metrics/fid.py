@@ -100,12 +100,26 @@ def _check_statistics(mu, sigma, name):
     return mu, 0.5 * (sigma + sigma.T)
 
 
-def _psd_factor(matrix):
-    """`G` with `matrix = G @ G.T`, `G` of shape `(d, rank)`, for PSD input.
+# A covariance may have eigenvalues down to -PSD_TOLERANCE times its largest
+# (round-off of a rank-deficient one); below that it is refused.
+PSD_TOLERANCE = 1e-6
+
+
+def _psd_factor(matrix, name="sigma"):
+    """`G` with `matrix = G @ G.T`, `G` of shape `(d, rank)`; refuses a non-PSD `matrix`.
 
     Rank-revealing pivoted Cholesky (LAPACK `?pstrf`): `P.T A P = L L.T`,
     so `G = P L[:, :rank]`. It handles singular covariances, where a plain
     Cholesky fails, at a fraction of the cost of an eigendecomposition.
+    A symmetric matrix is positive semi-definite exactly when the part the
+    factorisation leaves, the Schur complement S of its pivots, is: when
+    `max|S| <= PSD_TOLERANCE * max|A| / (d - rank)` every eigenvalue of A
+    is at least `-PSD_TOLERANCE * max|A|` and it is accepted at no further
+    cost; otherwise its smallest eigenvalue decides.
+
+    Raises:
+        ValueError: `matrix` has an eigenvalue below `-PSD_TOLERANCE` times
+            its largest magnitude: it is no covariance.
     """
     lower, pivots, rank, info = scipy.linalg.lapack.dpstrf(matrix, lower=1)
     if info < 0:
@@ -113,6 +127,20 @@ def _psd_factor(matrix):
     factor = np.zeros((matrix.shape[0], rank))
     # dpstrf leaves the strict upper triangle untouched; pivots are 1-based.
     factor[pivots - 1] = np.tril(lower)[:, :rank]
+    rest = pivots[rank:] - 1
+    if rest.size:
+        scale = np.max(np.abs(matrix))
+        schur = matrix[np.ix_(rest, rest)] - factor[rest] @ factor[rest].T
+        if np.max(np.abs(schur)) > PSD_TOLERANCE * scale / rest.size:
+            eigenvalues = np.linalg.eigvalsh(matrix)
+            largest = np.max(np.abs(eigenvalues))
+            if eigenvalues[0] < -PSD_TOLERANCE * largest:
+                raise ValueError(
+                    f"`{name}` must be a covariance matrix (positive semi-definite). "
+                    f"Received: a symmetric matrix of shape {matrix.shape} with smallest "
+                    f"eigenvalue {eigenvalues[0]:.4g} and largest magnitude {largest:.4g} "
+                    f"(tolerance: -{PSD_TOLERANCE:g} times the largest)"
+                )
     return factor
 
 
@@ -127,7 +155,9 @@ def frechet_distance(mu1, sigma1, mu2, sigma2):
     with `C1 = G G^T` (a rank-revealing pivoted Cholesky) in float64: real
     and finite also for rank-deficient covariances (features of fewer
     images than dimensions). Negative eigenvalues (round-off) are clipped
-    at 0, and so is a tiny negative result.
+    at 0, and so is a tiny negative result. A "covariance" that is not
+    symmetric or not positive semi-definite (an eigenvalue below -1e-6
+    times the largest) is refused.
 
     Args:
         mu1: array of shape `(d,)`. Mean of the first set of features.
@@ -137,6 +167,10 @@ def frechet_distance(mu1, sigma1, mu2, sigma2):
 
     Returns:
         The distance, a non-negative Python float.
+
+    Raises:
+        ValueError: shapes that do not match, non-finite values, or a sigma
+            that is not a symmetric positive semi-definite matrix.
 
     Example:
 
@@ -152,7 +186,8 @@ def frechet_distance(mu1, sigma1, mu2, sigma2):
             f"Received: mu1.shape={mu1.shape}, mu2.shape={mu2.shape}"
         )
     diff = mu1 - mu2
-    factor = _psd_factor(sigma1)
+    factor = _psd_factor(sigma1, "sigma1")
+    _psd_factor(sigma2, "sigma2")  # refuses a non-PSD sigma2
     product = factor.T @ sigma2 @ factor
     product = 0.5 * (product + product.T)  # exact symmetry for eigvalsh
     eigenvalues = np.linalg.eigvalsh(product)
