@@ -10,6 +10,9 @@
 Each loader takes an explicit `path` or falls back to `keras.datasets` (which
 caches in ~/.keras/datasets and needs the network the first time). All return
 `(x_train, y_train), (x_test, y_test)`; CelebA has no labels (None).
+
+One's own images: `image_folder(path, image_size, value_range=...)`, a folder
+(nested folders too) of PNG / JPEG files of any size, grayscale or RGB.
 """
 
 import os
@@ -456,3 +459,235 @@ def load_celeba_hq(path, batch_size=10, side=256, seed=0, **kwargs):
         CelebAHQDataset(train, batch_size, side, training=True, seed=seed, **kwargs),
         CelebAHQDataset(validation, batch_size, side, training=False, seed=seed, **kwargs),
     )
+
+
+# --- A folder of one's own images --------------------------------------------
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+COLOR_MODES = ("auto", "grayscale", "rgb")
+# Pillow modes of one channel (8-bit, 1-bit, with alpha, 32-bit integer).
+_GRAYSCALE_MODES = ("L", "LA", "1", "I", "I;16", "I;16B", "I;16L", "F")
+
+
+def _image_size(image_size):
+    if isinstance(image_size, (int, np.integer)) and not isinstance(image_size, bool):
+        image_size = (image_size, image_size)
+    try:
+        height, width = (int(v) for v in image_size)
+        if height < 1 or width < 1 or (height, width) != tuple(image_size):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"Expected image_size as (height, width) of positive ints, or one int. "
+            f"Received: image_size={image_size!r}"
+        ) from None
+    return height, width
+
+
+def image_paths(path):
+    """The image files under folder `path` (nested folders too), sorted.
+
+    Files ending in one of `IMAGE_EXTENSIONS` (any case); hidden files and
+    folders are skipped. Raises when `path` is missing or holds no image.
+    """
+    path = os.path.expanduser(os.fspath(path))
+    if not os.path.isdir(path):
+        raise (NotADirectoryError if os.path.exists(path) else FileNotFoundError)(
+            f"Expected a folder of images. Received: path={path!r} "
+            f"({'a file' if os.path.exists(path) else 'does not exist'})"
+        )
+    found = []
+    for root, folders, files in os.walk(path):
+        folders[:] = sorted(f for f in folders if not f.startswith("."))
+        found += [os.path.join(root, f) for f in files
+                  if not f.startswith(".") and f.lower().endswith(IMAGE_EXTENSIONS)]
+    if not found:
+        raise ValueError(
+            f"No image files ({', '.join(IMAGE_EXTENSIONS)}) in {path!r} or its sub-folders."
+        )
+    return sorted(found)
+
+
+def _open_image(path):
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        image = Image.open(path)
+        image.load()
+    except (OSError, UnidentifiedImageError) as error:
+        raise ValueError(f"Could not read the image file {path!r}: {error}") from None
+    return image
+
+
+def _folder_color_mode(paths, color_mode):
+    if color_mode not in COLOR_MODES:
+        raise ValueError(f"`color_mode` must be one of {COLOR_MODES}. Received: color_mode={color_mode!r}")
+    if color_mode != "auto":
+        return color_mode
+    from PIL import Image
+
+    for path in paths:  # the header only: no pixel is decoded
+        try:
+            with Image.open(path) as image:
+                mode = image.mode
+                if mode == "P":  # a palette image is grayscale when its colours are
+                    rgb = np.asarray(image.convert("RGB"))
+                    mode = "L" if (rgb == rgb[..., :1]).all() else "RGB"
+        except OSError as error:
+            raise ValueError(f"Could not read the image file {path!r}: {error}") from None
+        if mode not in _GRAYSCALE_MODES:
+            return "rgb"
+    return "grayscale"
+
+
+def read_image(path, image_size, color_mode="rgb", value_range=(0.0, 1.0)):
+    """One image file as float32 `(H, W, C)` in `value_range`, resized bilinearly.
+
+    Args:
+        path: str. A PNG, JPEG, BMP or GIF file (the first frame).
+        image_size: (height, width), or one int for a square.
+        color_mode: "grayscale" (C = 1) or "rgb" (C = 3); an alpha channel
+            is dropped. Defaults to "rgb".
+        value_range: (low, high). Pixel 0 maps to low, 255 to high.
+            Defaults to (0, 1).
+    """
+    from PIL import Image
+
+    height, width = _image_size(image_size)
+    low, high = (float(v) for v in value_range)
+    image = _open_image(path)
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16-bit grayscale: 65535 -> 255
+        array = np.asarray(image, dtype="float64")
+        if image.mode != "I" or array.max() > 255:
+            array = array / 257.0
+        image = Image.fromarray(np.clip(np.round(array), 0, 255).astype("uint8"))
+    image = image.convert("L" if color_mode == "grayscale" else "RGB")
+    if image.size != (width, height):
+        image = image.resize((width, height), resample=Image.BILINEAR)
+    pixels = np.asarray(image, dtype="float32").reshape(height, width, -1)
+    return (low + (high - low) * pixels / 255.0).astype("float32")
+
+
+class ImageFolderDataset(_py_dataset_base()):
+    """Batches of a folder's images read from disk (a `keras.utils.PyDataset`).
+
+    What `image_folder(..., batch_size=n)` returns: each batch is read when
+    Keras asks for it, so a folder larger than memory trains; every
+    backend. Batches hold images only (no labels).
+
+    Args:
+        paths: list of image paths (e.g. `image_paths(folder)`).
+        image_size, color_mode, value_range: as `read_image`.
+        batch_size: int.
+        shuffle: bool. Reshuffle the order every epoch (a function of
+            `(seed, epoch)`). Defaults to True.
+        seed: int or None. Seed of the shuffles (None: one drawn from
+            NumPy's global state, which `keras.utils.set_random_seed` seeds).
+        drop_remainder: bool. Drop a last incomplete batch (GAMIX-VAE
+            cannot train on a batch of one). Defaults to False.
+        **kwargs: `workers`, `use_multiprocessing`, `max_queue_size`.
+    """
+
+    def __init__(self, paths, image_size, color_mode="rgb", value_range=(0.0, 1.0), batch_size=32,
+                 shuffle=True, seed=None, drop_remainder=False, **kwargs):
+        super().__init__(**kwargs)
+        if not len(paths):
+            raise ValueError("Expected a non-empty path list. Received: 0 paths")
+        self.paths = list(paths)
+        self.image_size = _image_size(image_size)
+        self.color_mode = color_mode
+        self.value_range = tuple(float(v) for v in value_range)
+        self.batch_size = check_positive_int(batch_size, "batch_size")
+        self.shuffle = bool(shuffle)
+        if seed is None:
+            seed = int(np.random.randint(2**62, dtype=np.int64))
+        self.seed = seed
+        self.drop_remainder = bool(drop_remainder)
+        if self.drop_remainder and len(self.paths) < self.batch_size:
+            raise ValueError(
+                f"drop_remainder=True with {len(self.paths)} images and batch_size="
+                f"{self.batch_size} leaves no batch."
+            )
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch):
+        """Sets the order of the images to epoch `epoch`'s."""
+        self.epoch = int(epoch)
+        self._order = np.arange(len(self.paths))
+        if self.shuffle:
+            np.random.default_rng([self.seed, self.epoch]).shuffle(self._order)
+
+    def __len__(self):
+        full, rest = divmod(len(self.paths), self.batch_size)
+        return full if self.drop_remainder else full + (rest > 0)
+
+    def __getitem__(self, index):
+        if not 0 <= index < len(self):
+            raise IndexError(f"Batch index out of range. Received: index={index}, len={len(self)}")
+        chosen = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+        return np.stack([
+            read_image(self.paths[i], self.image_size, self.color_mode, self.value_range)
+            for i in chosen
+        ])
+
+    def on_epoch_end(self):
+        self.set_epoch(self.epoch + 1)
+
+
+def image_folder(path, image_size, value_range=(0.0, 1.0), color_mode="auto", batch_size=None,
+                 shuffle=None, seed=None, drop_remainder=False):
+    """A folder of one's own images, ready for any model's `fit`.
+
+    Every PNG, JPEG, BMP or GIF file under `path` (nested folders such as
+    one per class are read too; the labels are not: the models are
+    unconditional) is converted to `color_mode` and resized bilinearly to
+    `image_size` (the aspect ratio is not kept), with pixel values mapped
+    linearly from 0-255 to `value_range`: pass the model's,
+    `value_range=model.value_range` ([0, 1], or [-1, 1] for GAMIX-VAE).
+    The input shape of the model is then `image_size + (channels,)`.
+
+    Args:
+        path: str. The folder.
+        image_size: (height, width), or one int for a square.
+        value_range: (low, high). Defaults to (0, 1).
+        color_mode: "auto" (grayscale when every image is, RGB otherwise),
+            "grayscale" or "rgb". Defaults to "auto".
+        batch_size: None (default) loads every image into one float32
+            NumPy array `(N, H, W, C)`; an int returns an
+            `ImageFolderDataset` (a `keras.utils.PyDataset`) that reads
+            each batch from disk when Keras asks for it, for folders larger
+            than memory.
+        shuffle: bool or None. The array: shuffled once (None: no, kept in
+            sorted path order). The dataset: reshuffled every epoch (None:
+            yes).
+        seed: int or None. Seed of the shuffles (None: NumPy's global
+            state, which `keras.utils.set_random_seed` seeds).
+        drop_remainder: bool. The dataset only: drop a last incomplete
+            batch. Defaults to False.
+
+    Returns:
+        A float32 array `(N, H, W, C)`, or an `ImageFolderDataset`.
+
+    Example:
+    >>> x = image_folder("my_images/", (32, 32), color_mode="grayscale")  # doctest: +SKIP
+    >>> model = keras_vaes.build_svae(x.shape[1:], 32); model.compile()  # doctest: +SKIP
+    >>> model.fit(x, epochs=10)  # doctest: +SKIP
+    """
+    paths = image_paths(path)
+    size = _image_size(image_size)
+    low, high = (float(v) for v in value_range)
+    if not low < high:
+        raise ValueError(f"`value_range` must be (low, high) with low < high. Received: {value_range!r}")
+    color_mode = _folder_color_mode(paths, color_mode)
+    if batch_size is not None:
+        return ImageFolderDataset(
+            paths, size, color_mode, (low, high), batch_size,
+            shuffle=True if shuffle is None else shuffle, seed=seed, drop_remainder=drop_remainder,
+        )
+    if drop_remainder:
+        raise ValueError("`drop_remainder` applies to batches: pass batch_size= too.")
+    images = np.stack([read_image(p, size, color_mode, (low, high)) for p in paths])
+    if shuffle:
+        rng = np.random.default_rng(seed if seed is not None else np.random.randint(2**62, dtype=np.int64))
+        images = images[rng.permutation(len(images))]
+    return images

@@ -186,7 +186,7 @@ class GenerativeModel(PresetMixin):
             )
         fix = "`fit(x)` without `y`" if container == "y" else (
             "`fit(images)`" if first is None else
-            "a dataset of images alone, e.g. `dataset.map(lambda x, y: x)` "
+            "map the dataset to its images, `dataset.map(lambda x, y: x)` "
             "(or `keras.utils.image_dataset_from_directory(..., labels=None)`)")
         can_condition = hasattr(self, "num_classes")
         raise ValueError(
