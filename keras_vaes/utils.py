@@ -529,23 +529,51 @@ def _suffix_of(base):
     return os.path.splitext(base)[1]
 
 
-def _alive(pid):
+def _linux_process_state(pid):
+    """`(state, start time in seconds since the epoch)` from /proc, or None elsewhere."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+        with open("/proc/stat") as f:
+            boot = next(float(line.split()[1]) for line in f if line.startswith("btime"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        return None
+    # The command name, field 2, may hold spaces: count fields after it.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return fields[0], boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+
+
+def _alive(pid, since=None):
+    """Whether process `pid` runs and could have written a file last modified at `since`.
+
+    A zombie (killed, not yet reaped by its parent) does not run; on Linux a
+    process started after `since` is another one that reuses the PID.
+    """
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except (PermissionError, OSError):
+        pass
+    state = _linux_process_state(pid)
+    if state is None:
         return True
-    return True
+    status, started = state
+    if status in ("Z", "X"):
+        return False
+    return since is None or started <= since + 1.0
 
 
 def remove_stale_temporaries(path):
     """Deletes temporary files of `path` left by saves that were killed.
 
     `atomic_write` names its temporary `.tmp-<target>-<pid>-<token><suffix>`
-    beside the target; one whose process no longer runs is debris of a
-    killed save. Temporaries of the package's older, unnamed pattern
-    (`.tmp-XXXXXXXX<suffix>`) are removed once a minute old.
+    beside the target; one whose process no longer runs (gone, a zombie, or
+    its PID taken by a process started after the file was written) is
+    debris of a killed save. Temporaries of the package's older, unnamed
+    pattern (`.tmp-XXXXXXXX<suffix>`) are removed once a minute old. Every
+    save (`atomic_write`) and load (`SafeSaving.load_weights`) of the
+    target calls this.
 
     Returns:
         The paths removed.
@@ -565,7 +593,9 @@ def remove_stale_temporaries(path):
         match = ours.match(name)
         try:
             if match:
-                stale = int(match.group(1)) != os.getpid() and not _alive(int(match.group(1)))
+                pid = int(match.group(1))
+                # Also our own PID: in a container each run may get the same one.
+                stale = not _alive(pid, os.path.getmtime(candidate))
             elif legacy.match(name):
                 stale = time.time() - os.path.getmtime(candidate) > 60
             else:

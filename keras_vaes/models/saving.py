@@ -1,17 +1,20 @@
 """Saving every model of the package shares: atomic, never diverged, never half loaded.
 
-`SafeSaving` goes before `keras.Model` in a model's bases. `save_weights`
-(`.weights.h5`) and `save` (`.keras`) write to a temporary file that replaces
-the target only when complete (the debris of a killed save is removed by the
-next save of the same target), refuse weights holding NaN or inf (a diverged
+`SafeSaving` goes before `keras.Model` in the bases of every savable class
+of the package (the models, `RealNVPPrior`). `save_weights` (`.weights.h5`)
+and `save` (`.keras`; the legacy `.h5` format, which cannot revive these
+classes, is refused) write to a temporary file that replaces the target
+only when complete (the debris of a killed save is removed by the next save
+or load of the same target), refuse weights holding NaN or inf (a diverged
 run never overwrites a good file) and never prompt: `overwrite=False` on an
 existing file raises `FileExistsError`. `load_weights` names the file in
 every error (missing, a directory, empty, not HDF5, truncated, another
-configuration) and either loads the whole file or leaves the model as it
-was. `export_weights` writes a preset: the weights without the optimizer
-state.
+configuration) and either loads the whole file or leaves the object as it
+was (`unchanged_on_error`). `export_weights` writes a preset: the weights
+without the optimizer state.
 """
 
+import contextlib
 import copy
 import inspect
 import os
@@ -21,7 +24,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_vaes.utils import atomic_write, sha256
+from keras_vaes.utils import atomic_write, remove_stale_temporaries, sha256
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
@@ -69,6 +72,35 @@ def check_weights_file(filepath):
                 f"with {head!r}): expected a `.weights.h5` file written by `save_weights`."
             )
     return filepath
+
+
+@contextlib.contextmanager
+def unchanged_on_error(variables):
+    """Restores every variable to its value on entry when the block raises.
+
+    The all-or-nothing of `SafeSaving.load_weights`; an object loading
+    several files (or several objects from one file) wraps the whole load in
+    one block, so that a failure leaves all of them as they were.
+
+    Example:
+    >>> import keras
+    >>> v = keras.Variable(1.0)
+    >>> try:
+    ...     with unchanged_on_error([v]):
+    ...         v.assign(2.0)
+    ...         raise ValueError("the second file does not fit")
+    ... except ValueError:
+    ...     pass
+    >>> float(v.numpy())
+    1.0
+    """
+    snapshot = [(v, np.array(ops.convert_to_numpy(v))) for v in variables]
+    try:
+        yield
+    except BaseException:
+        for variable, value in snapshot:
+            variable.assign(value)
+        raise
 
 
 class ConstructorConfig:
@@ -149,12 +181,30 @@ class SafeSaving(ConstructorConfig):
         atomic_write(filepath, lambda tmp: save(tmp, overwrite=True, **kwargs))
 
     def save(self, filepath, overwrite=True, **kwargs):
-        """Saves the whole model (`.keras`) atomically; never diverged weights, never a prompt."""
+        """Saves the whole model (`.keras`) atomically; never diverged weights, never a prompt.
+
+        Raises:
+            ValueError: the name does not end in `.keras` (Keras's legacy
+                HDF5 format cannot revive the package's classes), or the
+                weights hold NaN or inf.
+            FileExistsError: `overwrite=False` and `filepath` exists.
+        """
         filepath = os.fspath(filepath)
+        if not filepath.endswith(".keras"):
+            stem = filepath
+            for suffix in (".weights.h5", ".h5", ".hdf5"):
+                if stem.endswith(suffix):
+                    stem = stem[: -len(suffix)]
+                    break
+            raise ValueError(
+                f"{type(self).__name__}.save writes the Keras format: the file name must end "
+                f"in `.keras`. Received: filepath={filepath!r}. Keras's legacy HDF5 format "
+                "(`.h5`) cannot load this model back. Use `save('"
+                f"{stem}.keras')` for the whole model, or `save_weights('{stem}.weights.h5')` "
+                "for the weights alone."
+            )
         _check_writable_target(filepath, overwrite)
         self._check_finite(filepath)
-        if not filepath.endswith(".keras"):
-            return super().save(filepath, overwrite=True, **kwargs)
         save = super().save
         atomic_write(filepath, lambda tmp: save(tmp, overwrite=True, **kwargs))
 
@@ -193,12 +243,11 @@ class SafeSaving(ConstructorConfig):
                 by a model of another configuration. Each names the file.
         """
         filepath = check_weights_file(filepath)
-        snapshot = [(v, np.array(ops.convert_to_numpy(v))) for v in self._state_variables()]
+        remove_stale_temporaries(filepath)  # debris of a killed save of this file
         try:
-            super().load_weights(filepath, *args, **kwargs)
+            with unchanged_on_error(self._state_variables()):
+                super().load_weights(filepath, *args, **kwargs)
         except Exception as error:
-            for variable, value in snapshot:
-                variable.assign(value)
             if isinstance(error, (OSError, RuntimeError)) or "truncated" in str(error).lower():
                 raise ValueError(
                     f"Could not read weights file {filepath!r} "
