@@ -87,11 +87,11 @@ def unchanged_on_error(variables):
     >>> v = keras.Variable(1.0)
     >>> try:
     ...     with unchanged_on_error([v]):
-    ...         v.assign(2.0)
+    ...         _ = v.assign(2.0)
     ...         raise ValueError("the second file does not fit")
     ... except ValueError:
     ...     pass
-    >>> float(v.numpy())
+    >>> float(keras.ops.convert_to_numpy(v))
     1.0
     """
     snapshot = [(v, np.array(ops.convert_to_numpy(v))) for v in variables]
