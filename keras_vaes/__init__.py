@@ -13,7 +13,16 @@
   `load_pretrained`.
 
 Every model trains with Keras's own `fit` on TensorFlow, JAX and PyTorch.
+On JAX on a CPU, importing the package appends
+`--xla_cpu_experimental_ynn_fusion_type=-individual_convolution` to
+`XLA_FLAGS` when that is safe (`keras_vaes.jax_cpu`; opt out with
+`KERAS_VAES_NO_XLA_FLAGS=1`).
 """
+
+# First, before anything can start JAX: XLA reads XLA_FLAGS once.
+from keras_vaes import jax_cpu
+
+jax_cpu.STATUS = jax_cpu.apply_jax_cpu_flags()
 
 from keras_vaes import blocks, datasets, layers, losses, metrics, optimizers, plotting, samplers
 from keras_vaes import callbacks, evaluation, training
