@@ -150,63 +150,71 @@ class GenerativeModel(PresetMixin):
     def _refuse_labels_and_pixel_values(self, x, y):
         """Raises on labels given to an unconditional model and on a dataset of 0-255 pixels.
 
-        Keras's `fit` passes the second element of `(images, labels)` pairs
-        (and `y`) to the loss as targets, which these models' losses never
-        read: labels would be ignored without a word. Returns `x` (a
-        generator re-chained after the peek at its first batch).
+        Keras's `fit` passes `y`, and the second element of `(images,
+        labels)` pairs, to the loss as targets, which these models' losses
+        never read: labels would be ignored without a word. A dataset's
+        first batch of 0-255 pixels (`keras.utils.image_dataset_from_directory`)
+        gets the exact `dataset.map` that fixes it. Returns `x` (a generator
+        re-chained after the peek at its first batch).
         """
         first, x = _peek(x, "x") if x is not None else (None, x)
         element = x if first is None else first
-        labels, container = y, "y"
+        labels, where = y, "y"
         if labels is None and isinstance(element, (tuple, list)) and len(element) in (2, 3):
             if np.ndim(element[0]) == 4 and not isinstance(element[0], (list, tuple)):
-                labels, container = element[1], "the second element of `x`"
+                labels, where = element[1], "the second element of `x`"
         elif labels is None and isinstance(element, dict) and "labels" in element:
-            labels, container = element["labels"], "x['labels']"
-        if first is not None and labels is not None and container != "y":
-            container = "the second element of each batch of `x`"
-        conditional = getattr(self, "num_classes", None)
-        labels = None if conditional else labels
-        pixels = first is not None and self._looks_like_pixel_values(_image_part(first))
-        if labels is None and not pixels:
-            return x
-        if pixels:
+            labels, where = element["labels"], "x['labels']"
+        if first is not None and where != "y":
+            where = "the second element of each batch of `x`"
+        if getattr(self, "num_classes", None):  # a conditional model takes them
+            labels = None
+        pixels = self._pixel_value_range(_image_part(first)) if first is not None else None
+        name = type(self).__name__
+        if pixels is not None:
             low, high = self.value_range
-            scaled = "x / 255.0" if low == 0 else "x / 127.5 - 1.0"
+            scaled, hint = ("x / 255.0", "divide by 255") if low == 0 else (
+                "x / 127.5 - 1.0", "use x / 127.5 - 1")
             fix = f"dataset.map(lambda x, y: {scaled})" if labels is not None else (
                 f"dataset.map(lambda x: {scaled})")
             raise ValueError(
-                f"{type(self).__name__} takes images with values in [{low:g}, {high:g}]. "
-                "Received: a dataset whose first batch holds 0-255 pixel values (as "
-                "`keras.utils.image_dataset_from_directory` gives)"
-                + (f" and labels ({describe(labels)}), which this unconditional model would ignore"
-                   if labels is not None else "")
-                + f". Map it first: `{fix}`, or load the folder with "
+                f"{name} takes images with values in [{low:g}, {high:g}]. Received: a dataset whose "
+                f"first batch holds 0-255 pixel values (values in [{pixels[0]:g}, {pixels[1]:g}])"
+                + (f" and labels ({describe(labels)}), which {name} would ignore" if labels is not None else "")
+                + f", as `keras.utils.image_dataset_from_directory` gives: {hint} in the dataset, "
+                f"`{fix}`, or load the folder with "
                 f"`keras_vaes.datasets.image_folder(path, image_size, value_range={self.value_range})`."
             )
-        fix = "`fit(x)` without `y`" if container == "y" else (
-            "`fit(images)`" if first is None else
-            "map the dataset to its images, `dataset.map(lambda x, y: x)` "
-            "(or `keras.utils.image_dataset_from_directory(..., labels=None)`)")
-        can_condition = hasattr(self, "num_classes")
+        if labels is None:
+            return x
+        if where == "y":
+            fix = "`fit(x)` without `y`"
+        elif first is None:
+            fix = "`fit(images)`"
+        else:
+            fix = ("map the dataset to its images, `dataset.map(lambda x, y: x)` "
+                   "(or `keras.utils.image_dataset_from_directory(..., labels=None)`)")
         raise ValueError(
-            f"{type(self).__name__} is unconditional: it learns from the images alone and "
-            f"`fit` would ignore labels. Received: labels = {describe(labels)} in {container}. "
+            f"{name} is unconditional: it learns from the images alone and takes no `y` or "
+            f"labels, which `fit` would ignore. Received: labels = {describe(labels)} in {where}. "
             f"Pass the images alone: {fix}"
             + (", or build the model with `num_classes=...` to condition on the labels."
-               if can_condition else ".")
+               if hasattr(self, "num_classes") else ".")
         )
 
-    def _looks_like_pixel_values(self, images):
-        """Whether a batch holds 0-255 pixel values where the model takes [0, 1] or [-1, 1]."""
+    def _pixel_value_range(self, images):
+        """`(min, max)` of a batch of 0-255 pixel values given to a model of [0, 1] or [-1, 1], else None."""
         try:
             values = np.asarray(ops.convert_to_numpy(images))
         except Exception:  # a structure the image check reports itself
-            return False
+            return None
         if not values.size or not np.issubdtype(values.dtype, np.number):
-            return False
-        high = float(np.max(values))
-        return np.isfinite(high) and 2.0 < high <= 255.0 and self.value_range[1] <= 1.0
+            return None
+        low, high = float(np.min(values)), float(np.max(values))
+        model_low, model_high = self.value_range
+        if np.isfinite(low) and low >= model_low and 2.0 < high <= 255.0 and model_high <= 1.0:
+            return low, high
+        return None
 
     # --- Saving: the seed generators' state ---------------------------------
 
