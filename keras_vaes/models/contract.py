@@ -248,7 +248,9 @@ class GenerativeModel(PresetMixin):
                 "of another configuration."
             )
         for i, generator in enumerate(generators if saved else []):
-            generator.state.assign(np.asarray(store[f"{self._SEED_KEY}{i}"]))
+            # Backends keep the state in other integer types (TF int64, JAX uint32).
+            state = np.asarray(store[f"{self._SEED_KEY}{i}"]).astype(str(generator.state.dtype))
+            generator.state.assign(state)
         super().load_own_variables({k: store[k] for k in keys if not k.startswith(self._SEED_KEY)})
 
     # --- Training -----------------------------------------------------------
