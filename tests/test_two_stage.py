@@ -693,3 +693,29 @@ def test_build_two_stage_vae_forwards_first_stage_arguments():
     assert (model.first_stage.name, model.second_stage.name) == ("first_stage", "second_stage")
     with pytest.raises((TypeError, ValueError)):  # Keras refuses unknown keywords
         tiny_model(no_such_argument=1)
+
+
+def test_a_failed_load_changes_neither_stage(tmp_path):
+    """The second stage's file does not fit: the first stage, already read, is restored too."""
+    source = tiny_model(seed=3)
+    source.save_weights(str(tmp_path / "good"))
+    other = tiny_model(second_dim=24, seed=4)  # another second-stage width
+    other.save_weights(str(tmp_path / "bad"))
+    first, _ = TwoStageVAE.weights_paths(str(tmp_path / "mixed"))
+    import shutil
+
+    shutil.copy(TwoStageVAE.weights_paths(str(tmp_path / "good"))[0], first)
+    shutil.copy(TwoStageVAE.weights_paths(str(tmp_path / "bad"))[1],
+                TwoStageVAE.weights_paths(str(tmp_path / "mixed"))[1])
+    target = tiny_model(seed=5)
+    before = [np.array(v) for v in target.first_stage.weights + target.second_stage.weights]
+    with pytest.raises(ValueError):
+        target.load_weights(str(tmp_path / "mixed"))
+    after = [np.array(v) for v in target.first_stage.weights + target.second_stage.weights]
+    assert all(np.array_equal(a, b) for a, b in zip(before, after))
+    # The file of another configuration, one file for both stages: nothing changes either.
+    other.export_weights(str(tmp_path / "other.weights.h5"))
+    with pytest.raises(ValueError):
+        target.load_weights(str(tmp_path / "other.weights.h5"))
+    after = [np.array(v) for v in target.first_stage.weights + target.second_stage.weights]
+    assert all(np.array_equal(a, b) for a, b in zip(before, after))

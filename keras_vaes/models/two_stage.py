@@ -24,6 +24,7 @@ import numpy as np
 from keras_vaes import samplers
 from keras_vaes.metrics import diagnostics
 from keras_vaes.models.contract import GenerativeModel
+from keras_vaes.models.saving import unchanged_on_error
 # The stages, importable from here as before the split.
 from keras_vaes.models.stages import (  # noqa: F401
     FirstStage,
@@ -585,13 +586,16 @@ class TwoStageVAE(GenerativeModel):
             True when both stages' gammas were restored.
         """
         path = os.fspath(path)
+        # A failed load (the second file, or a stage of the single file) leaves both stages as they were.
+        state = self.first_stage._state_variables() + self.second_stage._state_variables()
         if path.endswith(".weights.h5") and os.path.isfile(path):
             from keras.src.saving import saving_lib
 
             for stage in (self.first_stage, self.second_stage):
                 stage._restored_gamma = False
             try:
-                saving_lib.load_weights_only(_Stages(self.first_stage, self.second_stage), path)
+                with unchanged_on_error(state):
+                    saving_lib.load_weights_only(_Stages(self.first_stage, self.second_stage), path)
             except (ValueError, KeyError) as error:
                 raise ValueError(
                     f"Could not load {path} into this two-stage VAE "
@@ -607,7 +611,8 @@ class TwoStageVAE(GenerativeModel):
                     f"Weights file {file!r} does not exist (expected a .weights.h5 file "
                     f"holding both stages, or the prefix of two stage files). Received: {path!r}"
                 )
-        restored = [self.first_stage.load_weights(first), self.second_stage.load_weights(second)]
+        with unchanged_on_error(state):
+            restored = [self.first_stage.load_weights(first), self.second_stage.load_weights(second)]
         return all(restored)
 
     def export_weights(self, filepath):
