@@ -21,7 +21,7 @@ At the end (or with `--summarize`) it prints and writes the table
 `<output>/divergence.md` and `<output>/divergence.csv`.
 
 Usage:
-    nice -n 5 python benchmarks/divergence.py --data ../shared/data/mnist.npz \
+    nice -n 5 python benchmarks/divergence.py --data path/to/mnist.npz \
         --output runs/divergence
     python benchmarks/divergence.py --output runs/divergence --summarize
 """

@@ -3,7 +3,7 @@
 The README's first command evaluates a shipped preset:
 
     python examples/split_vae_mnist.py --pretrained svae_mnist_10ep \\
-        --fid-samples 2000 --data ../shared/data/mnist.npz
+        --fid-samples 2000 --data path/to/mnist.npz
 
 This runs that command in this process (`examples/split_vae.main`, same
 flags) and times it as a whole and by phase: encoding the reference images,
@@ -15,8 +15,8 @@ Timings on a loaded machine are not comparable: the 1-minute load average
 is printed with them.
 
 Usage:
-    python benchmarks/eval_speed.py --data ../shared/data/mnist.npz
-    python benchmarks/eval_speed.py --data ../shared/data/mnist.npz --fid-samples 200   # smoke run
+    python benchmarks/eval_speed.py --data path/to/mnist.npz
+    python benchmarks/eval_speed.py --data path/to/mnist.npz --fid-samples 200   # smoke run
     python benchmarks/eval_speed.py --json ...                                      # one JSON line
 """
 
@@ -34,8 +34,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data", "mnist.npz"),
-                        help="mnist.npz (default ../shared/data/mnist.npz)")
+    parser.add_argument("--data", default=None,
+                        help="a Keras-layout mnist.npz (default: the keras.datasets download)")
     parser.add_argument("--pretrained", default="svae_mnist_10ep")
     parser.add_argument("--fid-samples", type=int, default=2000,
                         help="images per FID (the README's command: 2000)")
@@ -97,8 +97,8 @@ def main(argv=None):
     phases.wrap(SplitVAE, "generate", "generate (figures)")
     with tempfile.TemporaryDirectory() as tmp:
         output = args.output or tmp
-        argv = ["--pretrained", args.pretrained, "--fid-samples", str(args.fid_samples),
-                "--data", args.data, "--output", output]
+        argv = ["--pretrained", args.pretrained, "--fid-samples", str(args.fid_samples), "--output", output]
+        argv += ["--data", args.data] if args.data else []
         start = time.perf_counter()
         if args.json:  # the command's own output is not wanted
             with open(os.devnull, "w") as null:

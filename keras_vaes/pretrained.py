@@ -204,9 +204,9 @@ PRESETS = {
         ),
     },
     # How weights/fp_vae_mnist_beta0.weights.h5 was made (docs/presets.md):
-    #   python examples/train_fp_vae.py --data ../shared/data/mnist.npz --beta 0 \
+    #   python examples/train_fp_vae.py --data path/to/mnist.npz --beta 0 \
     #       --minutes 22 --output runs/fp_vae_mnist_beta0
-    #   python examples/train_fp_vae.py --data ../shared/data/mnist.npz --beta 0 \
+    #   python examples/train_fp_vae.py --data path/to/mnist.npz --beta 0 \
     #       --minutes 40 --resume runs/fp_vae_mnist_beta0/preset.weights.h5 \
     #       --output runs/fp_vae_mnist_beta0_part2
     #   then runs/fp_vae_mnist_beta0_part2/preset.weights.h5 (no optimizer state).
@@ -238,7 +238,7 @@ PRESETS = {
         ),
     },
     # How weights/two_stage_mnist.weights.h5 was made (weights/two_stage_mnist_run/):
-    #   python weights/two_stage_mnist_run/train.py --data ../shared/data/mnist.npz \
+    #   python weights/two_stage_mnist_run/train.py --data path/to/mnist.npz \
     #       --run RUN --export weights/two_stage_mnist.weights.h5
     #   (both stages, checkpointed per epoch; TwoStageVAE.export_weights: one file).
     "two_stage_mnist": {

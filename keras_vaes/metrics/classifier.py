@@ -49,7 +49,7 @@ CLASSIFIERS = {
         "test_accuracy": 0.9919,  # 10,000 MNIST test images
         "command": (
             "python examples/train_feature_classifier.py --dataset mnist "
-            "--data ../shared/data/mnist.npz --epochs 3 --seed 0 --output weights"
+            "--data path/to/mnist.npz --epochs 3 --seed 0 --output weights"
         ),
     },
     "fashion_mnist": {
@@ -58,7 +58,7 @@ CLASSIFIERS = {
         "test_accuracy": 0.8975,  # 10,000 Fashion-MNIST test images
         "command": (
             "python examples/train_feature_classifier.py --dataset fashion_mnist "
-            "--data ../shared/data/fashion_mnist.npz --epochs 3 --seed 0 --output weights"
+            "--data path/to/fashion_mnist.npz --epochs 3 --seed 0 --output weights"
         ),
     },
 }
