@@ -146,6 +146,8 @@ def test_presets_page_holds_the_rendered_table_and_a_card_per_preset():
 
 def test_the_readme_table_links_existing_files():
     table = pretrained.presets_table()
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        assert table.strip() in f.read(), "README.md's presets table differs from presets_table(): paste it again"
     links = re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", table)
     assert len(links) == 2 * len(pretrained.PRESETS)
     for link in links:
