@@ -254,9 +254,12 @@ def _read_reply(proc):
 
 def _settings(args):
     """(row name, backend, extra environment, extra worker arguments) per worker."""
-    settings = [(backend, backend, {}, []) for backend in args.backend_list]
+    # Each JAX row runs exactly its XLA_FLAGS (none: XLA's defaults): `import keras_vaes` adds nothing.
+    no_package_flags = {"KERAS_VAES_NO_XLA_FLAGS": "1"}
+    settings = [(backend, backend, dict(no_package_flags) if backend == "jax" else {}, [])
+                for backend in args.backend_list]
     for flags in args.jax_flags:
-        settings.append((f"jax {flags}", "jax", {"XLA_FLAGS": flags}, []))
+        settings.append((f"jax {flags}", "jax", {"XLA_FLAGS": flags, **no_package_flags}, []))
     if args.jax_keras_strided:
         settings += [(f"{name}, Keras strided convs", backend, env, ["--no-rewrite"])
                      for name, backend, env, _ in list(settings) if backend == "jax"]

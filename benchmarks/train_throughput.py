@@ -1099,9 +1099,11 @@ def run_backends(args):
     import importlib.util
 
     # A row label -> (backend, extra environment); one worker each.
-    settings = {backend: (backend, {}) for backend in backends}
+    # Each JAX row runs exactly its XLA_FLAGS (none: XLA's defaults): `import keras_vaes` adds nothing.
+    no_package_flags = {"KERAS_VAES_NO_XLA_FLAGS": "1"}
+    settings = {backend: (backend, dict(no_package_flags) if backend == "jax" else {}) for backend in backends}
     for flags in args.jax_xla_flags:
-        settings[f"jax {flags}"] = ("jax", {"XLA_FLAGS": flags})
+        settings[f"jax {flags}"] = ("jax", {"XLA_FLAGS": flags, **no_package_flags})
     notes = []
     workers, variants_of = {}, {}
     try:

@@ -37,10 +37,12 @@ def test_backend_ops_settings_add_a_rewrite_off_worker_per_jax_setting():
         "tensorflow", "jax", f"jax {KNOWN_FLAG}",
         "jax, Keras strided convs", f"jax {KNOWN_FLAG}, Keras strided convs"]
     by_name = {name: (backend, env, argv) for name, backend, env, argv in settings}
+    off = {"KERAS_VAES_NO_XLA_FLAGS": "1"}  # each JAX row runs exactly its flags, not the package's
     assert by_name["tensorflow"] == ("tensorflow", {}, [])
-    assert by_name[f"jax {KNOWN_FLAG}"] == ("jax", {"XLA_FLAGS": KNOWN_FLAG}, [])
+    assert by_name["jax"] == ("jax", off, [])
+    assert by_name[f"jax {KNOWN_FLAG}"] == ("jax", {"XLA_FLAGS": KNOWN_FLAG, **off}, [])
     assert by_name[f"jax {KNOWN_FLAG}, Keras strided convs"] == (
-        "jax", {"XLA_FLAGS": KNOWN_FLAG}, ["--no-rewrite"])
+        "jax", {"XLA_FLAGS": KNOWN_FLAG, **off}, ["--no-rewrite"])
     # Without the option, no rewrite-off worker.
     plain = script._settings(script.parse_args(["--backends", "jax"]))
     assert [argv for *_, argv in plain] == [[]]
