@@ -22,6 +22,10 @@ def tiny_model(**kwargs):
     return build_two_stage_vae(SHAPE, LATENT, **{**TINY, **kwargs})
 
 
+def data_like(model, n=4):
+    return np.zeros((n,) + tuple(model.first_stage.image_shape), "float32")
+
+
 def tiny_data(n=32, seed=0):
     return np.random.default_rng(seed).uniform(0, 1, (n,) + SHAPE).astype("float32")
 
@@ -318,10 +322,11 @@ def test_generate_follows_the_authors_generate(trained):
     np.testing.assert_allclose(model.generate(30, seed=7, latent_noise=True)["x_hat"],
                                model.first_stage.decode(z.astype("float32"))["x_hat"],
                                rtol=1e-4, atol=1e-5)
-    # The pre-contract positional spelling still works, with a warning.
-    with pytest.warns(DeprecationWarning, match="stage="):
-        old = model.generate(30, 1, False, 7)["x_hat"]
-    np.testing.assert_allclose(old, model.generate(30, stage=1, seed=7)["x_hat"], atol=1e-6)
+    # A second positional argument is refused, never read as `stage` (the contract).
+    for call in (lambda: model.generate(30, 1), lambda: model.sample_latents(30, 1),
+                 lambda: model.reconstruct(data_like(model), True)):
+        with pytest.raises(TypeError):
+            call()
     model.renormalization = previous
 
 

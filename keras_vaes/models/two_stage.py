@@ -171,33 +171,6 @@ def _fit_stage(stage, batches, epochs, learning_rate, lr_epochs, lr_factor, call
                      callbacks=callbacks, verbose=verbose, shuffle=False)
 
 
-# Positional arguments of the pre-contract `generate` / `sample_latents`.
-_OLD_GENERATE_ARGS = ("stage", "renormalize", "seed", "batch_size", "rescale_images",
-                      "renormalization_batch")
-
-
-def _old_positional(method, args, names, kwargs):
-    if not args:
-        return kwargs
-    if len(args) > len(names):
-        raise TypeError(
-            f"{method}() takes at most {len(names)} options after n positionally (deprecated). "
-            f"Received: {len(args)}"
-        )
-    import warnings
-
-    warnings.warn(
-        f"Positional options of TwoStageVAE.{method} are deprecated: pass "
-        + ", ".join(f"{k}=" for k in names[: len(args)]) + " by keyword.",
-        DeprecationWarning, stacklevel=3,
-    )
-    for name, value in zip(names, args):
-        if name in kwargs:
-            raise TypeError(f"{method}() got multiple values for {name!r}")
-        kwargs[name] = value
-    return kwargs
-
-
 class TwoStageVAE(GenerativeModel):
     """The two stages, their training in sequence, and generation.
 
@@ -415,7 +388,7 @@ class TwoStageVAE(GenerativeModel):
     def _require_renormalization(self):
         return self.sampler._require_renormalization()
 
-    def sample_latents(self, n, *args, sampler=None, seed=None, labels=None, stage=None,
+    def sample_latents(self, n, *, sampler=None, seed=None, labels=None, stage=None,
                        renormalize=False, batch_size=100, renormalization_batch=100,
                        latent_noise=False):
         """Latents z for generation: N(0, I) (stage 1) or the second stage's (stage 2).
@@ -441,12 +414,6 @@ class TwoStageVAE(GenerativeModel):
             latent_noise: bool. GEN-2 with Dai & Wipf's gamma_z noise,
                 z ~ N(f_2(u), gamma_z^2 I). Defaults to False (BalancingVAE).
         """
-        if args:
-            options = _old_positional("sample_latents", args, _OLD_GENERATE_ARGS[:4], {})
-            stage = options.get("stage", stage)
-            renormalize = options.get("renormalize", renormalize)
-            seed = options.get("seed", seed)
-            batch_size = options.get("batch_size", batch_size)
         self._labels_for(labels, n)
         if sampler is not None:
             if stage is not None or renormalize or latent_noise:
@@ -474,7 +441,7 @@ class TwoStageVAE(GenerativeModel):
             z = (z * target_std).astype("float32")
         return z
 
-    def generate(self, n, *args, sampler=None, seed=None, labels=None, batch_size=100,
+    def generate(self, n, *, sampler=None, seed=None, labels=None, batch_size=100,
                  stage=None, renormalize=False, rescale_images=False,
                  renormalization_batch=100, latent_noise=False):
         """Generates `n` images: GEN-2 (default), GEN-1 (`stage=1`) or from `sampler`.
@@ -499,14 +466,6 @@ class TwoStageVAE(GenerativeModel):
         Returns:
             A dict with `"x_hat"`, float32 `(n, H, W, C)` in [0, 1].
         """
-        if args:
-            options = _old_positional("generate", args, _OLD_GENERATE_ARGS, {})
-            stage = options.get("stage", stage)
-            renormalize = options.get("renormalize", renormalize)
-            seed = options.get("seed", seed)
-            batch_size = options.get("batch_size", batch_size)
-            rescale_images = options.get("rescale_images", rescale_images)
-            renormalization_batch = options.get("renormalization_batch", renormalization_batch)
         z = self.sample_latents(
             n, sampler=sampler, seed=seed, labels=labels, stage=stage, renormalize=renormalize,
             batch_size=batch_size, renormalization_batch=renormalization_batch,
@@ -519,7 +478,7 @@ class TwoStageVAE(GenerativeModel):
             )
         return decoded
 
-    def reconstruct(self, images, *args, sample=False, seed=None, labels=None, batch_size=100,
+    def reconstruct(self, images, *, sample=False, seed=None, labels=None, batch_size=100,
                     renormalize=False):
         """Reconstructions (REC), optionally rescaled as the authors'.
 
@@ -538,13 +497,6 @@ class TwoStageVAE(GenerativeModel):
         Returns:
             A dict with `"x_hat"`.
         """
-        if args:
-            options = _old_positional("reconstruct", args, ("renormalize", "batch_size",
-                                                            "sample", "seed"), {})
-            renormalize = options.get("renormalize", renormalize)
-            batch_size = options.get("batch_size", batch_size)
-            sample = options.get("sample", sample)
-            seed = options.get("seed", seed)
         decoded = super().reconstruct(images, sample=sample, seed=seed, labels=labels,
                                       batch_size=batch_size)
         if renormalize:
