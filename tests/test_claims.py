@@ -185,3 +185,12 @@ def test_renormalisation_row_says_when_the_rule_never_fired():
     assert verdicts["FD, GEN-2 vs GEN-1"] == "holds"
     assert verdicts["FD, GEN-2 renormalised (authors' rule) vs GEN-2"] == "rule not triggered — not exercised"
     assert verdicts["FD, GEN-2 renormalisation forced vs GEN-2 (rule not triggered)"] == "does not hold"
+
+
+def test_split_pair_is_compared_as_its_better_and_worse_member():
+    record = {"scores": {"gmm100_x1": {"fd": 30.0, "recall": 0.2}, "gmm100_x2": {"fd": 10.0, "recall": 0.6}}}
+    assert claims._value(record, "gmm100_x12best", "fd") == 10.0
+    assert claims._value(record, "gmm100_x12worst", "fd") == 30.0
+    assert claims._value(record, "gmm100_x12best", "recall") == 0.6
+    assert claims._value(record, "gmm100_x12worst", "recall") == 0.2
+    assert claims._value({"scores": {"gmm100_x1": {"fd": 1.0}}}, "gmm100_x12best", "fd") is None
