@@ -151,10 +151,8 @@ SCRIPTS = sorted({SCRIPT_COMMAND.search(command).group(2) for _, command in COMM
 # Commands still reading ../shared on pages other changes own (the README's
 # Results table, docs/presets.md): expected to fail until those are rewritten
 # to `--data path/to/...`; then delete the entry.
-PENDING = {
-    ("README.md", "python benchmarks/claims.py --data ../shared/data/mnist.npz"),
-}
-PENDING_PAGES = {"docs/presets.md"}
+PENDING = set()
+PENDING_PAGES = set()
 
 
 def test_commands_are_found():
