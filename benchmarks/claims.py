@@ -106,7 +106,9 @@ CPU = {
            "second_epoch_ratio": 2, "batch_size": 100, "epochs": {"mnist": 5, "fashion_mnist": 12},
            "policy": "float32", "max_epochs": 12},
     # GAMIX: the package's CPU configuration (32x32x1, F 32, latent 32), the author's Adam(1e-4, 0.5), batch 64.
-    "C3": {"latent_dim": 32, "filters": 32, "discriminator_strides": (2, 2, 1, 1, 1, 1),
+    # BN in training mode (`bn_training=True`, the paper's reading) for both arms: with the author's inference-mode
+    # BN the standard VAE was still worse than the mean image after 2,500 steps (MSE 1.25x, calibration.jsonl).
+    "C3": {"latent_dim": 32, "filters": 32, "discriminator_strides": (2, 2, 1, 1, 1, 1), "bn_training": True,
            "batch_size": 64, "steps": 3000, "policy": "float32", "chunk": 500, "max_steps": 8000},
     # Learned priors: the InfoGAN networks at half width (paper filters (64, 128), dense 1024; flow 8 x 256),
     # latent 8, the Lucic et al. Adam(1e-4, 0.5), batch 64, KL annealed over the first quarter.
@@ -114,7 +116,10 @@ CPU = {
            "num_couplings": 6, "discriminator_units": (256, 128), "generator_units": (256, 256),
            "learning_rate": 1e-4, "batch_size": 64, "steps": 3000, "betas": (0.0, 0.1, 1.0),
            "models": C4_MODELS, "policy": "float32", "chunk": 500, "max_steps": 8000,
-           "baseline": "vae_beta1"},
+           # The VAE at beta 0.1: at beta 1 (gamma 1) the VAE plateaued at MSE 0.37x / recall 0.03 over its last
+           # 3,000 of 8,000 steps on MNIST (calibration.jsonl), a model that by design encodes few nats; its
+           # comparisons stay gated like any other.
+           "baseline": "vae_beta0.1"},
 }
 
 # The papers' widths, for a session lent a GPU (`benchmarks/claims_gpu.sh`).
@@ -270,7 +275,8 @@ def build_arm(claim, arm, config, seed):
     elif claim == "C3":
         options = {} if arm == "gamix" else {"kl": "standard", "adversarial": False}
         model = kv.build_gamix_vae((32, 32, 1), c["latent_dim"], filters=c["filters"],
-                                   discriminator_strides=c["discriminator_strides"], seed=seed, **options)
+                                   discriminator_strides=c["discriminator_strides"],
+                                   bn_training=c.get("bn_training", False), seed=seed, **options)
         model.compile(run_eagerly=eager)  # the author's Adam(1e-4, beta_1=0.5), both arms
     elif claim == "C4":
         name, beta = arm.rsplit("_beta", 1)
@@ -815,7 +821,8 @@ def describe_budget(claim, config):
                 f"{c['second_learning_rate']:g}){policy}; renormalisation statistics on the reference images")
     if claim == "C3":
         return (f"`build_gamix_vae((32, 32, 1), {c['latent_dim']}, filters={c['filters']}, discriminator_strides="
-                f"{tuple(c['discriminator_strides'])})` vs the same with `kl=\"standard\", adversarial=False`; the "
+                f"{tuple(c['discriminator_strides'])}, bn_training={c.get('bn_training', False)})` vs the same "
+                "with `kl=\"standard\", adversarial=False`; the "
                 f"author's Adam(1e-4, beta_1=0.5), batch {c['batch_size']}, {c['steps']} steps{policy}, data in "
                 "[-1, 1]")
     return (f"`build_flow_prior_vae` (VAE: `prior=\"normal\"`, FP-VAE: `prior=\"flow\"`) and `build_prior_aae` "
