@@ -1,4 +1,9 @@
-"""The tables and figures each paper reports, one module per paper.
+"""The tables and figures each paper reports, through one protocol.
+
+- `protocol`: `evaluate(model, reference, rows=..., feature_model=...)`
+  -> `ResultTable` (rows x image-set columns, each cell FD / precision /
+  recall) and `write_results(table, directory)`; every paper's evaluation
+  is a configuration of it.
 
 - `split_vae`: Split-VAE Table 1 layout (FID of x_hat, x1, x2, mix).
 - `two_stage`: variance-loss paper Tables 1-2 (REC, GEN-1, GEN-2).
@@ -10,7 +15,8 @@
 The Split-VAE names stay importable from `keras_vaes.evaluation` itself.
 """
 
-from keras_vaes.evaluation import split_vae, tables, two_stage
+from keras_vaes.evaluation import protocol, split_vae, tables, two_stage
+from keras_vaes.evaluation.protocol import ResultTable, Row, evaluate
 from keras_vaes.evaluation.split_vae import OUTPUT_COLUMNS
 from keras_vaes.evaluation.split_vae import PAPER_CELEBA
 from keras_vaes.evaluation.split_vae import PAPER_MNIST

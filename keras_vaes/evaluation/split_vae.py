@@ -142,7 +142,7 @@ def evaluate_split_vae(
         print_msg(f"Reference statistics of {len(reference)} images")
     measures = tables.QualityMeasures(
         reference, feature_model, None, fid_unavailable, classifier, classifier_unavailable,
-        batch_size=batch_size, verbose=0,
+        k=None, batch_size=batch_size, verbose=0,
     )
     rows = 2 + len(gmm_components)
 
@@ -173,9 +173,8 @@ def evaluate_split_vae(
         if verbose and progbar is None:  # one bar per evaluation: a step per (row, column)
             progbar = keras.utils.Progbar(rows * len(columns), unit_name="image set")
         for column, images in columns.items():
-            for measure, value in measures.score(images).items():
-                if value is not None:
-                    scores[measure].setdefault(row, {})[column] = value
+            for measure, cell in measures.score(images).items():
+                scores[measure].setdefault(row, {})[column] = cell["fd"]
             if progbar is not None:
                 progbar.add(1)
         samples[row] = {name: value[_spread(len(value), keep_samples)] for name, value in outputs.items()}
@@ -243,9 +242,9 @@ def write_results(results, output_dir, paper=None, feature_description="", fid_r
         papers = [paper.get(row, {}).get(c) for c in OUTPUT_COLUMNS]
         fds = [fd.get(row, {}).get(c) for c in OUTPUT_COLUMNS]
         empty = "n/a (no weights)" if fid_reason else "-"
-        cells = [tables.cell(v, p, empty=empty) for v, p in zip(values, papers)]
+        cells = [tables.format_value(v, paper=p, empty=empty) for v, p in zip(values, papers)]
         if fd:
-            cells += [tables.cell(v, empty="-") for v in fds]
+            cells += [tables.format_value(v, empty="-") for v in fds]
         rows.append([row] + cells)
         csv_rows.append(
             [row] + ["" if v is None else f"{v:.4f}" for v in values] + ["" if p is None else p for p in papers]

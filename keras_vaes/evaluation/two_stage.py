@@ -130,7 +130,7 @@ def evaluate_two_stage(model, reference, feature_model=None, fid_unavailable=Non
     inactive = diagnostics.inactive_variables(z_mean, z_log_var)
     measures = tables.QualityMeasures(
         reference, feature_model, fid_description, fid_unavailable,
-        classifier, classifier_unavailable, batch_size=batch_size, verbose=verbose,
+        classifier, classifier_unavailable, k=None, batch_size=batch_size, verbose=verbose,
     )
 
     rows, images = [], {}
@@ -150,8 +150,10 @@ def evaluate_two_stage(model, reference, feature_model=None, fid_unavailable=Non
                     renormalization_batch=renormalization_batch, latent_noise=noise,
                 )["x_hat"]
             images[(column, name)] = generated[:keep_images]
-            for measure, value in measures.score(generated).items():
-                row[f"{column} {measure}"] = value
+            for measure in tables.MEASURES:
+                row[f"{column} {measure}"] = None
+            for measure, cell in measures.score(generated).items():
+                row[f"{column} {measure}"] = cell["fd"]
             row[f"{column} variance loss"] = diagnostics.variance_loss(reference, generated)[
                 "variance_loss"
             ]
@@ -227,8 +229,8 @@ def write_results(results, dataset, output_dir, notes=()):
     for row in results["rows"]:
         table_rows.append(
             [row["model"]]
-            + [tables.cell(row.get(f"{c} {tables.FID}")) for c in COLUMNS]
-            + [tables.cell(row.get(f"{c} {tables.FD}")) for c in COLUMNS]
+            + [tables.format_value(row.get(f"{c} {tables.FID}")) for c in COLUMNS]
+            + [tables.format_value(row.get(f"{c} {tables.FD}")) for c in COLUMNS]
             + ["this run"]
         )
     lines += tables.markdown_table(header, table_rows)
@@ -239,13 +241,13 @@ def write_results(results, dataset, output_dir, notes=()):
     lines += ["", "## Variance loss next to the MSE (this run)", ""]
     lines += tables.markdown_table(
         ["model", "MSE (REC)"] + [f"var. loss {c}" for c in COLUMNS] + [f"pixel std {c}" for c in COLUMNS],
-        [[row["model"]] + [tables.cell(v, digits=None) for v in
+        [[row["model"]] + [tables.format_value(v, digits=None) for v in
                            [row.get("MSE")] + [row.get(f"{c} variance loss") for c in COLUMNS]
                            + [row.get(f"{c} pixel std") for c in COLUMNS]]
          for row in results["rows"]],
     )
     lines += ["", "## Diagnostics", ""]
-    lines += [f"- {name}: {tables.cell(value, digits=None)}"
+    lines += [f"- {name}: {tables.format_value(value, digits=None)}"
               for name, value in results["diagnostics"].items()]
 
     csv_rows = [["dataset", "model", "source", "metric", "value"]]
