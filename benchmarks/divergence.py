@@ -14,7 +14,8 @@ A run stops at its first non-finite loss (or an exception raised by a
 divergence check). After each run one JSON line is appended to
 `<output>/divergence.jsonl` (seed, learning rate, diverged, step of
 divergence, final loss / mse / kl / gamma, per-step loss and gamma, seconds)
-so partial results survive; a rerun skips the runs already recorded, and
+so partial results survive (`keras_vaes.ledger.Ledger`, keyed by seed and
+learning rate); a rerun skips the runs already recorded, and
 several workers on the same `--output` share the runs (each run is claimed
 by an exclusive file in `<output>/claims/` before it starts).
 At the end (or with `--summarize`) it prints and writes the table
@@ -59,10 +60,6 @@ def parse_args(argv=None):
     parser.add_argument("--summarize", action="store_true",
                         help="only print/write the table of the runs recorded in --output")
     return parser.parse_args(argv)
-
-
-def _finite(value):
-    return value is not None and math.isfinite(value)
 
 
 def _write_progress(path, progress):
@@ -170,17 +167,16 @@ def _claim(folder, seed, rate):
     return True
 
 
+def ledger(path):
+    """The runs' ledger (`keras_vaes.ledger.Ledger`), keyed by (seed, learning rate)."""
+    from keras_vaes.ledger import Ledger
+
+    return Ledger(path, key=("seed", "learning_rate"))
+
+
 def read_records(path):
-    """The recorded runs, the first record of each (seed, learning rate)."""
-    if not os.path.exists(path):
-        return []
-    records = {}
-    with open(path) as f:
-        for line in f:
-            if line.strip():
-                record = json.loads(line)
-                records.setdefault((record["seed"], record["learning_rate"]), record)
-    return list(records.values())
+    """The recorded runs, the last record of each (seed, learning rate)."""
+    return list(ledger(path).read().values())
 
 
 def summarize(records, output):
@@ -195,8 +191,7 @@ def summarize(records, output):
         for r in sorted(records, key=lambda r: (r["seed"], -r["learning_rate"])):
             writer.writerow([r.get(k) for k in fields])
 
-    def fmt(value, spec):
-        return format(value, spec) if _finite(value) else "nan"
+    from keras_vaes.evaluation.tables import format_value
 
     lines = [
         "| learning rate | runs | diverged | divergence steps | median final MSE "
@@ -212,13 +207,13 @@ def summarize(records, output):
             median = 0.5 * (finished[len(finished) // 2 - 1] + finished[len(finished) // 2])
         per_seed = ", ".join(
             f"s{r['seed']}: " + (f"non-finite@{r['divergence_step']}" if r["diverged"]
-                                 else fmt(r["final_mse"], ".4f"))
+                                 else format_value(r["final_mse"], digits=4, empty="nan"))
             for r in runs
         )
         steps = ", ".join(str(r["divergence_step"]) for r in diverged) or "-"
         lines.append(
             f"| {rate:g} | {len(runs)} | {len(diverged)}/{len(runs)} | {steps} | "
-            f"{fmt(median, '.4f')} | {per_seed} |"
+            f"{format_value(median, digits=4, empty='nan')} | {per_seed} |"
         )
         rows.append((rate, len(runs), len(diverged)))
     partial = []
@@ -260,17 +255,14 @@ def main(argv=None):
             x_train = x_train[: args.train_size]
         claims = os.path.join(args.output, "claims")
         os.makedirs(claims, exist_ok=True)
+        runs = ledger(path)
         for seed in args.seeds:
             for rate in args.learning_rates:
-                done = {(r["seed"], r["learning_rate"]) for r in read_records(path)}
-                if (seed, rate) in done or not _claim(claims, seed, rate):
+                # Re-read before each run: other workers append to the same ledger.
+                if runs.done((seed, rate)) or not _claim(claims, seed, rate):
                     print(f"seed {seed}, lr {rate:g}: recorded or taken by another worker, skipped")
                     continue
-                record = train_run(x_train, seed, rate, args)
-                with open(path, "a") as f:
-                    f.write(json.dumps(record) + "\n")
-                    f.flush()
-                    os.fsync(f.fileno())
+                record = runs.append(train_run(x_train, seed, rate, args))
                 status = (f"DIVERGED at step {record['divergence_step']}" if record["diverged"]
                           else f"finished {args.steps} steps")
                 print(f"seed {seed}, lr {rate:g}: {status}; final loss "

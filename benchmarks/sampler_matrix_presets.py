@@ -7,14 +7,14 @@ RealNVP flow) is fitted on the codes of training images and judged on test
 images (`keras_vaes.evaluation.sampler_matrix`): FD of the dataset's
 classifier features (not the papers' Inception FID), improved precision /
 recall, time to fit. Resumable: one JSON line per finished preset in
-`sampler_matrix.jsonl`; `sampler_matrix.md` / `.csv` are rewritten from all
-lines.
+`sampler_matrix.jsonl` (`keras_vaes.ledger.Ledger`, keyed by preset; a
+preset recorded with other settings runs again); `sampler_matrix.md` /
+`.csv` are rewritten from all lines.
 
     python benchmarks/sampler_matrix_presets.py --fit-images 5000 --eval-images 2000
 """
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -50,17 +50,13 @@ def main(argv=None):
 
     from keras_vaes import datasets, metrics
     from keras_vaes.evaluation.sampler_matrix import sampler_matrix, write_sampler_matrix_csv
+    from keras_vaes.ledger import Ledger
     from keras_vaes.pretrained import PRESETS, load_pretrained
 
     names = args.presets.split(",") if args.presets else [n for n in PRESETS if dataset_of(n)]
     os.makedirs(args.output, exist_ok=True)
-    path = os.path.join(args.output, "sampler_matrix.jsonl")
-    done = {}
-    if os.path.exists(path):
-        for line in open(path):
-            if line.strip():
-                record = json.loads(line)
-                done[record["preset"]] = record
+    ledger = Ledger(os.path.join(args.output, "sampler_matrix.jsonl"), key="preset")
+    done = ledger.read()
     settings = {k: getattr(args, k) for k in ("fit_images", "eval_images", "flow_epochs", "second_epochs",
                                                "second_dim")}
     for name in names:
@@ -81,9 +77,7 @@ def main(argv=None):
         )
         record = {"preset": name, "dataset": dataset, "settings": settings, "rows": rows,
                   "seconds": time.perf_counter() - start}
-        with open(path, "a") as f:
-            f.write(json.dumps(record, default=float) + "\n")
-        done[name] = record
+        done[name] = ledger.append(record)
         print(f"[sampler_matrix] {name}: {record['seconds']:.0f} s", flush=True)
 
     lines = [
