@@ -79,7 +79,8 @@ def main(argv=None):
     import split_vae  # examples/split_vae.py
     import keras_vaes.evaluation
     from keras_vaes.evaluation import split_vae as evaluation
-    from keras_vaes.metrics import extractors, fid
+    from keras_vaes import metrics
+    from keras_vaes.metrics import extractors
     from keras_vaes.models.svae import SplitVAE
     from keras_vaes.samplers import GMMSampler
 
@@ -89,7 +90,9 @@ def main(argv=None):
     phases.wrap(evaluation, "decode_latents", "decode (one per row)")
     phases.wrap(GMMSampler, "fit", "GMM fit")
     phases.wrap(GMMSampler, "sample", "GMM sample")
-    phases.wrap(fid, "extract_features", "feature extraction")
+    # The judges call them through `keras_vaes.metrics` (`evaluation.tables.QualityMeasures`).
+    phases.wrap(metrics, "extract_features", "feature extraction")
+    phases.wrap(metrics, "precision_recall", "precision / recall")
     phases.wrap(extractors, "classifier_extractor_or_reason", "feature models (load)")
     phases.wrap(extractors, "feature_model_from_spec", "feature models (load)")
     # The example calls it through the package (`keras_vaes.evaluation`).

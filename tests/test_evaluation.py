@@ -23,12 +23,12 @@ def evaluated():
     model = kv.build_svae((16, 16, 1), 4, base_dim=8, emb_dim=16, num_scale=2, seed=0)
     images = np.random.default_rng(0).uniform(0, 1, (40, 16, 16, 1)).astype("float32")
     features = tiny_feature_model()
-    results = evaluation.evaluate_split_vae(
+    table = evaluation.evaluate_split_vae(
         model, images, feature_model=features, gmm_components=(2,),
         num_samples=30, seed=0, batch_size=10, verbose=0,
         classifier=fid.FeatureExtractor(features, input_range=(0.0, 1.0), description="stand-in"),
     )
-    return model, images, features, results
+    return model, images, features, table
 
 
 def test_mix_is_x1_then_x2():
@@ -38,55 +38,61 @@ def test_mix_is_x1_then_x2():
 
 
 def test_table_rows_columns_and_fid_values(evaluated):
-    model, images, features, results = evaluated
-    assert list(results["samples"]) == ["REC", "GEN", "GMM-2"]
-    for row in results["fid"].values():
-        assert set(row) == {"x_hat", "x1", "x2", "mix"}
-        assert all(np.isfinite(v) and v >= 0 for v in row.values())
-    gen = results["samples"]["GEN"]
-    assert gen["x_hat"].shape == (30, 16, 16, 1)
-    expected = fid.fid_score(images[:30], gen["x2"], features)
-    assert results["fid"]["GEN"]["x2"] == pytest.approx(expected, rel=1e-6)
+    model, images, features, table = evaluated
+    assert isinstance(table, evaluation.ResultTable)
+    assert table.rows == ["REC", "GEN", "GMM-2"] and table.columns == ["x_hat", "x1", "x2", "mix"]
+    for row in table.rows:
+        for column in table.columns:
+            cell = table.cell(row, column)
+            assert np.isfinite(cell["fd"]) and cell["fd"] >= 0
+            assert 0.0 <= cell["precision"] <= 1.0 and 0.0 <= cell["recall"] <= 1.0
+    gen_x2 = table.images[("GEN", "x2")]
+    assert gen_x2.shape == (30, 16, 16, 1)
+    expected = fid.fid_score(images[:30], gen_x2, features)
+    assert table.cell("GEN", "x2")["fd"] == pytest.approx(expected, rel=1e-6)
     # GEN decodes the N(0, I) draw of the given seed.
     z = kv.samplers.NormalSampler(4).sample(30, seed=0)
-    np.testing.assert_allclose(model.decode(z)["x_hat"], gen["x_hat"], atol=1e-6)
+    np.testing.assert_allclose(model.decode(z)["x_hat"], table.images[("GEN", "x_hat")], atol=1e-6)
 
 
 def test_diagnostics_match_numpy(evaluated):
-    model, images, _, results = evaluated
+    model, images, _, table = evaluated
     z_mean, z_log_var = model.encode(images[:30])
     law = np.var(z_mean, axis=0) + np.mean(np.exp(z_log_var), axis=0)
-    d = results["diagnostics"]
-    np.testing.assert_allclose(d["variance_law"], law, rtol=1e-5)
-    assert d["inactive"] == int(np.sum(np.var(z_mean, axis=0) < 0.05))
+    np.testing.assert_allclose(table.arrays["variance_law"], law, rtol=1e-5)
+    assert table.diagnostics["inactive variables (var(z_mean) < 0.05)"] == int(np.sum(np.var(z_mean, axis=0) < 0.05))
     # REC decodes a sampled z, as the authors' through_latent.
     z = keras.ops.convert_to_numpy(kv.Sampling(seed=0, dtype="float32")([z_mean, z_log_var]))
     x_hat = model.decode(z)["x_hat"]
     assert not np.allclose(z, z_mean)
-    assert d["mse_rec"] == pytest.approx(np.mean((images[:30] - x_hat) ** 2), rel=1e-5)
+    assert table.extras["REC"]["x_hat MSE"] == pytest.approx(np.mean((images[:30] - x_hat) ** 2), rel=1e-5)
+    assert set(table.extras["GEN"]) == set()  # the MSE and variance loss belong to REC only
 
 
 def test_results_files_with_and_without_fid(evaluated, tmp_path):
-    *_, results = evaluated
-    evaluation.write_results(results, str(tmp_path / "a"), paper=evaluation.PAPER_CELEBA[3.0],
-                             feature_description="tiny")
+    model, images, _, table = evaluated
+    table.paper = evaluation.PAPER_CELEBA[3.0]
+    try:
+        paths = evaluation.write_results(table, str(tmp_path / "a"))
+    finally:
+        table.paper = {}
     text = (tmp_path / "a" / "results.md").read_text()
     gen_line = next(line for line in text.splitlines() if line.startswith("| GEN |"))
-    assert "[54.8]" in gen_line and "[45.7]" in gen_line
+    assert f"{table.cell('GEN', 'x_hat')['fd']:.2f} [54.8]" in gen_line and "[45.7]" in gen_line
     rows = list(csv.reader(open(tmp_path / "a" / "results.csv")))
-    assert rows[0][:2] == ["samples", "fid_x_hat"] and rows[0][8] == "paper_mix"
-    gen = next(r for r in rows if r[0] == "GEN")
-    assert float(gen[1]) == pytest.approx(results["fid"]["GEN"]["x_hat"], rel=1e-3)
-    assert float(gen[6]) == 49.0  # paper x1
-    no_fid = dict(results, fid={})
-    evaluation.write_results(no_fid, str(tmp_path / "b"), fid_reason="no weights: put the file in ~/.keras/models")
+    by_key = {tuple(r[:3]): r[3] for r in rows[1:]}
+    assert float(by_key[("GEN", "x_hat", "FID")]) == pytest.approx(table.cell("GEN", "x_hat")["fd"], rel=1e-9)
+    assert float(by_key[("GEN", "x1", "paper FID")]) == 49.0
+    assert float(by_key[("GMM-2", "mix", "FD (classifier features) recall")]) == pytest.approx(
+        table.cell("GMM-2", "mix", evaluation.tables.FD)["recall"])
+    assert (tmp_path / "a" / "variance_law.png").exists() and (tmp_path / "a" / "images_gmm_2.png").exists()
+    assert all(os.path.getsize(p) > 1000 for p in paths if p.endswith(".png"))
+    no_fid = evaluation.evaluate_split_vae(model, images, gmm_components=(), num_samples=30, batch_size=10,
+                                           verbose=0, fid_unavailable="no weights: put the file in ~/.keras/models")
+    assert no_fid.fid_unavailable.startswith("no weights") and no_fid.values() == {}
+    evaluation.write_results(no_fid, str(tmp_path / "b"), figures=False)
     text = (tmp_path / "b" / "results.md").read_text()
-    assert "FID cells are empty: no weights" in text and "n/a" in text
-    said = dict(no_fid, measures=["FID cells are empty: no weights: put the file in ~/.keras/models"])
-    evaluation.write_results(said, str(tmp_path / "c"), fid_reason="no weights: put the file in ~/.keras/models")
-    assert (tmp_path / "c" / "results.md").read_text().count("no weights: put the file") == 1
-    paths = evaluation.save_result_figures(results, str(tmp_path / "b"))
-    assert all(os.path.getsize(p) > 1000 for p in paths)
+    assert text.count("FID cells are empty: no weights: put the file") == 1 and "—" in text
 
 
 def test_feature_model_resolution(tmp_path, monkeypatch):
@@ -117,18 +123,18 @@ def test_mix_modes_against_numpy():
 
 @pytest.mark.parametrize("mix", ["authors", "random"])
 def test_gmm_mix_as_the_authors_or_random(evaluated, mix):
-    model, images, features, results = evaluated
+    model, images, features, table = evaluated
     if mix == "random":
-        results = evaluation.evaluate_split_vae(
+        table = evaluation.evaluate_split_vae(
             model, images, feature_model=features, gmm_components=(2,), num_samples=30,
             seed=0, batch_size=10, verbose=0, mix=mix)
-    assert results["mix"] == mix
+    assert any("grouped by component" in note for note in table.notes) == (mix == "authors")
     z_mean, _ = model.encode(images[:30])
     sampler = kv.samplers.GMMSampler(2, max_iter=200, seed=0).fit(z_mean)
     # authors: scikit-learn's order (grouped by component); random: shuffled.
     z = sampler.sample(30, seed=0, shuffle=(mix == "random"))
     decoded = model.decode(z)
-    np.testing.assert_allclose(results["samples"]["GMM-2"]["x1"], decoded["x1"], atol=1e-5)
+    np.testing.assert_allclose(table.images[("GMM-2", "x1")], decoded["x1"], atol=1e-5)
     mixed = np.copy(decoded["x1"])
     if mix == "authors":
         mixed[15:] = decoded["x2"][15:]  # img_mix[5000:] = img2[5000:]
@@ -136,32 +142,32 @@ def test_gmm_mix_as_the_authors_or_random(evaluated, mix):
         pick = np.random.default_rng(0).permutation(30)[15:]
         mixed[pick] = decoded["x2"][pick]
     expected = fid.fid_score(images[:30], np.clip(mixed, 0, 1), features)
-    assert results["fid"]["GMM-2"]["mix"] == pytest.approx(expected, rel=1e-4)
+    assert table.cell("GMM-2", "mix")["fd"] == pytest.approx(expected, rel=1e-4)
 
 
 def test_fd_column_rows_computed_one_at_a_time(evaluated, tmp_path):
-    model, images, features, results = evaluated
+    model, images, features, table = evaluated
     classifier = fid.FeatureExtractor(features, input_range=(0.0, 1.0))
-    for row in ("REC", "GEN", "GMM-2"):
-        assert set(results["fd"][row]) == {"x_hat", "x1", "x2", "mix"}
-    gen = results["samples"]["GEN"]
-    assert results["fd"]["GEN"]["x1"] == pytest.approx(
-        fid.fid_score(images[:30], gen["x1"], classifier), rel=1e-4)
-    # Only `keep_samples` images per row are kept; the scores do not change.
+    assert list(table.measures) == [evaluation.tables.FID, evaluation.tables.FD]
+    assert table.measures[evaluation.tables.FD] == "stand-in"
+    gen = table.images[("GEN", "x1")]
+    assert table.cell("GEN", "x1", evaluation.tables.FD)["fd"] == pytest.approx(
+        fid.fid_score(images[:30], gen, classifier), rel=1e-4)
+    # Only `keep_images` images per set are kept; the scores do not change.
     kept = evaluation.evaluate_split_vae(
         model, images, feature_model=features, gmm_components=(2,), num_samples=30,
-        seed=0, batch_size=10, verbose=0, keep_samples=4)
-    assert all(v["x_hat"].shape[0] == 4 for v in kept["samples"].values())
-    # ... evenly spaced over the row, so a grid of grouped GMM samples shows every component.
+        seed=0, batch_size=10, verbose=0, keep_images=4, k=None)
+    assert all(v.shape[0] == 4 for v in kept.images.values())
+    # ... evenly spaced over the set, so a grid of grouped GMM samples shows every component.
     z = kv.samplers.NormalSampler(4).sample(30, seed=0)[[0, 10, 19, 29]]
-    np.testing.assert_allclose(kept["samples"]["GEN"]["x_hat"], model.decode(z)["x_hat"], atol=1e-6)
-    assert kept["fid"]["GMM-2"]["x2"] == pytest.approx(results["fid"]["GMM-2"]["x2"], rel=1e-6)
-    assert kept["fd"] == {}
-    text = evaluation.write_results(results, str(tmp_path), feature_description="tiny")
+    np.testing.assert_allclose(kept.images[("GEN", "x_hat")], model.decode(z)["x_hat"], atol=1e-6)
+    assert kept.cell("GMM-2", "x2")["fd"] == pytest.approx(table.cell("GMM-2", "x2")["fd"], rel=1e-6)
+    assert kept.cell("GMM-2", "x2")["precision"] is None  # k=None: no precision / recall
+    assert list(kept.measures) == [evaluation.tables.FID]
+    evaluation.write_results(table, str(tmp_path), figures=False)
+    text = (tmp_path / "results.md").read_text()
     assert "FD (classifier features) x_hat" in text and "NOT comparable" in text
     assert "grouped by component" in text and "sampled z" in text
-    header = next(csv.reader(open(tmp_path / "results.csv")))
-    assert header[-1] == "fd_classifier_mix"
 
 
 # --- the two-stage tables (authors' protocol) ------------------------------
@@ -185,48 +191,52 @@ def test_two_stage_rows_authors_protocol_and_extension(tmp_path):
     images = np.random.default_rng(1).uniform(0, 1, (40, 16, 16, 1)).astype("float32")
     features = tiny_feature_model()
     classifier = fid.FeatureExtractor(features, input_range=(0.0, 1.0), description="stand-in")
-    results = two_stage.evaluate_two_stage(
+    table = two_stage.evaluate_two_stage(
         model, images, features, seed=3, batch_size=20, classifier=classifier,
-        fid_description="tiny extractor")
-    names = [row["model"] for row in results["rows"]]
-    assert names == [name for name, *_ in two_stage.ROWS]
-    plain, authors, extension, noise = results["rows"]
+        feature_description="tiny extractor", dataset="cifar10", notes=["a note"])
+    names = [name for name, *_ in two_stage.ROWS]
+    assert table.rows == names and table.columns == list(two_stage.COLUMNS)
+    plain, authors, extension, noise = names
     assert model.renormalization.target == "authors"
     # Authors' row: REC rescaled, generated images not rescaled.
     rec = model.reconstruct(images, renormalize=True, sample=True, seed=3, batch_size=20)["x_hat"]
-    assert authors["REC FID"] == pytest.approx(fid.fid_score(images, rec, features), rel=1e-4)
+    assert table.cell(authors, "REC")["fd"] == pytest.approx(fid.fid_score(images, rec, features), rel=1e-4)
     gen2 = model.generate(40, stage=2, renormalize=True, seed=3, batch_size=20)["x_hat"]
-    assert authors["GEN-2 FID"] == pytest.approx(fid.fid_score(images, gen2, features), rel=1e-4)
-    assert authors["GEN-2 FD (classifier features)"] == pytest.approx(
+    assert table.cell(authors, "GEN-2")["fd"] == pytest.approx(fid.fid_score(images, gen2, features), rel=1e-4)
+    assert table.cell(authors, "GEN-2", evaluation.tables.FD)["fd"] == pytest.approx(
         fid.fid_score(images, gen2, classifier), rel=1e-4)
     rescaled = model.generate(40, stage=2, renormalize=True, seed=3, batch_size=20,
                               rescale_images=True)["x_hat"]
-    assert extension["GEN-2 FID"] == pytest.approx(fid.fid_score(images, rescaled, features), rel=1e-4)
-    assert extension["REC FID"] == pytest.approx(authors["REC FID"], rel=1e-6)
-    assert plain["GEN-1 pixel std"] == pytest.approx(
+    assert table.cell(extension, "GEN-2")["fd"] == pytest.approx(fid.fid_score(images, rescaled, features), rel=1e-4)
+    assert table.cell(extension, "REC")["fd"] == pytest.approx(table.cell(authors, "REC")["fd"], rel=1e-6)
+    assert table.extras[plain]["GEN-1 pixel std"] == pytest.approx(
         kv.samplers.mean_std(model.generate(40, stage=1, seed=3, batch_size=20)["x_hat"]), rel=1e-5)
+    assert table.extras[authors]["REC MSE"] == pytest.approx(np.mean((images - rec) ** 2), rel=1e-5)
+    assert table.extras[extension]["renormalize"] is True and table.extras[plain]["renormalize"] is False
     noisy = model.generate(40, seed=3, batch_size=20, latent_noise=True)["x_hat"]
-    assert noise["GEN-2 FID"] == pytest.approx(fid.fid_score(images, noisy, features), rel=1e-4)
-    assert "REC FID" not in noise
-    md_path, csv_path = two_stage.write_results(results, "cifar10", str(tmp_path), notes=["a note"])
+    assert table.cell(noise, "GEN-2")["fd"] == pytest.approx(fid.fid_score(images, noisy, features), rel=1e-4)
+    assert table.cell(noise, "REC")["fd"] is None and "REC MSE" not in table.extras[noise]
+    md_path, csv_path, *_ = evaluation.write_results(table, str(tmp_path), figures=False)
     text = open(md_path).read()
-    assert "FID: tiny extractor." in text and "NOT comparable" in text
-    assert "69.4±1.0" in text and "image rescaling (extension)" in text
+    assert "FID: tiny extractor." in text and "NOT comparable" in text and "- a note" in text
+    assert "— [69.4±1.0]" in text and "image rescaling (extension)" in text
     assert "renormalisation target: authors" in text and "REC decodes a sampled z" in text
     rows = list(csv.reader(open(csv_path)))
-    assert ["cifar10", names[1], "this run", "GEN-2 FID", str(authors["GEN-2 FID"])] in rows
+    assert [authors, "GEN-2", "FID", str(table.cell(authors, "GEN-2")["fd"])] in rows
+    assert ["ours with normalization", "GEN-2", "paper FID", "69.4±1.0"] in rows
 
 
 def test_split_vae_rec_from_the_posterior_mean_option(evaluated):
-    model, images, features, results = evaluated
+    model, images, features, table = evaluated
     mean = evaluation.evaluate_split_vae(
         model, images, feature_model=None, gmm_components=(), num_samples=30,
         seed=0, batch_size=10, verbose=0, rec_latent="mean")
     z_mean, _ = model.encode(images[:30])
     x_hat = model.decode(z_mean)["x_hat"]
-    assert mean["diagnostics"]["mse_rec"] == pytest.approx(np.mean((images[:30] - x_hat) ** 2), rel=1e-5)
-    assert mean["diagnostics"]["mse_rec"] != pytest.approx(results["diagnostics"]["mse_rec"], rel=1e-6)
-    assert mean["fid"] == {} and list(mean["samples"]) == ["REC", "GEN"]
+    mse = mean.extras["REC"]["x_hat MSE"]
+    assert mse == pytest.approx(np.mean((images[:30] - x_hat) ** 2), rel=1e-5)
+    assert mse != pytest.approx(table.extras["REC"]["x_hat MSE"], rel=1e-6)
+    assert mean.values() == {} and mean.rows == ["REC", "GEN"]
     with pytest.raises(ValueError, match="rec_latent='z'"):
         evaluation.evaluate_split_vae(model, images, rec_latent="z")
 
@@ -256,5 +266,5 @@ def test_only_one_decoded_row_is_alive_at_a_time(evaluated, monkeypatch):
         split_vae.evaluate_split_vae(evaluated_model, images, feature_model=features,
                                      gmm_components=(2, 3), num_samples=30, seed=0,
                                      batch_size=10, verbose=0)
-        # REC, GEN, GMM-2, GMM-3: none of the earlier rows left
-        assert alive_at_call == [0, 0, 0, 0]
+        # the one-code probe of the outputs, then REC, GEN, GMM-2, GMM-3: none of the earlier rows left
+        assert alive_at_call == [0, 0, 0, 0, 0]

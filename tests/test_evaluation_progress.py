@@ -38,5 +38,5 @@ def test_one_progress_bar_per_evaluation_and_the_same_numbers(capsys):
     bars = [line for line in out.replace("\r", "\n").splitlines() if "/12" in line]
     assert bars, out
     assert "/30" not in out and "/10" not in out, out  # no per-extraction (image-count) bars
-    assert loud["fid"] == quiet["fid"] and loud["fd"] == quiet["fd"]
-    assert loud["diagnostics"]["mse_rec"] == quiet["diagnostics"]["mse_rec"]
+    assert loud.cells == quiet.cells and len(loud.cells) == 12
+    assert loud.extras["REC"]["x_hat MSE"] == quiet.extras["REC"]["x_hat MSE"]

@@ -107,3 +107,52 @@ def test_format_value_is_the_one_formatter():
     assert tables.format_value(np.int64(7)) == "7" and tables.format_value(True) == "yes"
     assert tables.format_value(0.000123456, digits=None) == "0.0001235"
     assert tables.format_value("a note") == "a note"
+
+
+def _three_papers(judge, **options):
+    """Split-VAE, two-stage and GAMIX evaluations of tiny models on one reference."""
+    from keras_vaes import evaluation
+
+    reference = _images(24, 5)
+    split = evaluation.evaluate_split_vae(
+        kv.build_svae(SHAPE, 4, base_dim=4, emb_dim=8, num_scale=2, seed=0), reference, judge,
+        gmm_components=(2,), num_samples=24, batch_size=12, verbose=0, **options)
+    with pytest.warns(UserWarning, match="no better than the mean image"):  # untrained: flagged, still measured
+        two_stage = evaluation.evaluate_two_stage(
+            kv.build_two_stage_vae(SHAPE, 4, base_dim=4, num_scale=2, fc_dim=8, second_dim=8, seed=0),
+            reference, judge, batch_size=12, **options)
+    gamix = evaluation.evaluate_gamix(
+        {"baseline": kv.build_gamix_vae(SHAPE, 8, filters=4, kl="standard", adversarial=False, seed=0)},
+        2.0 * reference - 1.0, judge, batch_size=12, **options)
+    return {"split_vae": split, "two_stage": two_stage, "gamix": gamix}
+
+
+def test_one_result_shape_for_split_vae_two_stage_and_gamix(tmp_path):
+    tables_by_paper = _three_papers(_judge())
+    for paper, table in tables_by_paper.items():
+        assert isinstance(table, protocol.ResultTable), paper
+        assert table.measures == {tables.FID: "tiny judge"} and table.fid_unavailable is None
+        scored = [table.cell(r, c) for (r, c) in table.cells]
+        assert scored and set(table.cells) == set(table.images)
+        for cell in scored:
+            assert set(cell) == {"fd", "precision", "recall"}
+            assert np.isfinite(cell["fd"]) and 0.0 <= cell["precision"] <= 1.0 and 0.0 <= cell["recall"] <= 1.0
+        assert set(table.extras) == set(table.rows)
+        md, csv_path, *_ = protocol.write_results(table, str(tmp_path / paper), figures=False)
+        rows = list(csv.reader(open(csv_path)))
+        assert rows[0] == ["row", "column", "quantity", "value"]
+        first = table.rows[0], next(c for c in table.columns if (table.rows[0], c) in table.cells)
+        assert float(next(r[3] for r in rows if tuple(r[:3]) == first + (tables.FID,))) == table.cell(*first)["fd"]
+        assert f"| {table.rows[0]} |" in open(md).read()
+    gamix = tables_by_paper["gamix"]
+    assert gamix.columns == ["reconstructions", "samples"]
+    assert {"samples sharpness", "reconstructions sharpness", "inactive dims (var(mu) < 0.05)",
+            "L1 reconstruction"} <= set(gamix.extras["baseline"])
+    assert gamix.arrays["baseline: mean of mu_j"].shape == (8,)
+    assert tables_by_paper["two_stage"].warnings  # the untrained first stage: said at the top
+
+
+def test_the_reason_without_fid_has_one_name_in_every_paper():
+    for paper, table in _three_papers(None, fid_unavailable="no weights here").items():
+        assert table.fid_unavailable == "no weights here", paper
+        assert table.values("fd") == {} and table.measures == {}

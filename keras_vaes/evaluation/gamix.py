@@ -4,11 +4,12 @@ Rivera, "GAMIX-VAE", reports no numbers: only Fig. 2 (latent variants),
 Fig. 3 (transitions, eq. (14)) and the claim that the mixture KL, the
 variance regulariser and the PatchGAN give sharper, less collapsed results
 than the same network trained as a standard VAE (section 5). This module
-makes those claims measurable, for any number of trained models side by side:
+makes those claims measurable, for any number of trained models side by side
+(`evaluate_gamix`: `keras_vaes.evaluation.protocol.evaluate`, one row per model):
 
-- FID of reconstructions (posterior means decoded) and of N(0, I) samples
-  against held-out data, with a pluggable feature extractor
-  (`keras_vaes.metrics.fid`; Split-VAE eq. (5));
+- FD / precision / recall of reconstructions (posterior means decoded) and
+  of N(0, I) samples against held-out data, with a pluggable feature
+  extractor (`keras_vaes.metrics.fid`; Split-VAE eq. (5));
 - sharpness: mean Laplacian energy of samples and reconstructions next to
   the data's (a blurry VAE output has less high-frequency energy);
 - inactive latent variables (var(mu) < 0.05, the package's diagnostic) and
@@ -16,12 +17,10 @@ makes those claims measurable, for any number of trained models side by side:
   batch-mixture KL, eq. (9)-(10), drives to 0 and 1).
 """
 
-import csv
-import os
-
 import numpy as np
 
-from keras_vaes.metrics import diagnostics, fid
+from keras_vaes.evaluation import protocol
+from keras_vaes.metrics import diagnostics
 from keras_vaes.models.gamix import check_signed_images, to_unit_range
 
 PAPER_NOTE = (
@@ -51,8 +50,22 @@ def laplacian_energy(images):
     return float(np.mean(lap**2))
 
 
-def evaluate_gamix(models, data, feature_model=None, fid_unavailable=None, seed=0, batch_size=100):
-    """Measures each model on held-out images.
+COLUMNS = ("reconstructions", "samples")
+
+
+def evaluate_gamix(models, data, feature_model=None, fid_unavailable=None, seed=0, batch_size=100,
+                   classifier=None, classifier_unavailable=None, feature_description=None, k=3,
+                   keep_images=100, title="GAMIX-VAE", notes=(), verbose=0):
+    """Measures each model on held-out images: `protocol.evaluate` with one row per model.
+
+    Columns: reconstructions (posterior means decoded) and N(0, I)
+    samples, as many as `data`, mapped to [0, 1]. Each row's extra
+    columns: L1 reconstruction (eq. (12), in [-1, 1]), the sharpness of
+    each set (`laplacian_energy`; compare with the data's, a diagnostic),
+    the inactive dimensions (var(mu) < 0.05), the latent dimensions, and
+    the statistics the batch-mixture KL (eq. (9)-(10)) drives to 0 and 1.
+    `table.arrays` holds each model's per-dimension mean and variance of
+    mu_j.
 
     Args:
         models: dict name -> trained `GamixVAE` (e.g. GAMIX and its baseline).
@@ -63,112 +76,58 @@ def evaluate_gamix(models, data, feature_model=None, fid_unavailable=None, seed=
         fid_unavailable: str. Why FID is skipped (written in the table).
         seed: int. Seed of the N(0, I) samples (the same for every model).
         batch_size: int.
+        classifier: `FeatureExtractor` for "FD (classifier features)", or None.
+        classifier_unavailable: str. Why FD is skipped.
+        feature_description: str or None. Which extractor produced the FIDs.
+        k: int or None. Neighbours of precision / recall (None skips them).
+        keep_images: int. Images kept per set for figures.
+        title: str. The table's heading.
+        notes: sequence of str. Notes placed after the paper's note.
+        verbose: int.
 
     Returns:
-        A dict with `"rows"` (one dict per model), `"data"` (data sharpness,
-        count), `"per_dimension"` (name -> (mean, var) of the encoder means
-        per dimension), `"images"` (name -> {"samples", "reconstructions"}
-        in [-1, 1]) and `"fid_unavailable"`.
+        A `protocol.ResultTable`.
     """
     data = check_signed_images(data)
     reference = to_unit_range(data)
-    reference_stats = None
-    if feature_model is not None:
-        reference_stats = fid.compute_statistics(reference, feature_model, batch_size=batch_size)
-    rows, per_dimension, images = [], {}, {}
-    for name, model in models.items():
-        z_mean, z_log_var = model.encode(data, batch_size=batch_size)
-        reconstructions = model.decode(z_mean, batch_size=batch_size)["x_hat"]
-        samples = model.generate(len(data), seed=seed, batch_size=batch_size)["x_hat"]
-        inactive = diagnostics.inactive_variables(z_mean, z_log_var)
-        mean_j, var_j = z_mean.mean(axis=0), z_mean.var(axis=0)
-        row = {
-            "model": name,
-            "FID reconstructions": None,
-            "FID samples": None,
-            "L1 reconstruction": float(np.mean(np.abs(data - reconstructions))),
-            "sharpness samples": laplacian_energy(to_unit_range(samples)),
-            "sharpness reconstructions": laplacian_energy(to_unit_range(reconstructions)),
-            "inactive dims (var(mu) < 0.05)": inactive.count,
-            "latent dims": int(z_mean.shape[1]),
-            "mean over dims of abs(mean(mu_j))": float(np.mean(np.abs(mean_j))),
-            "mean over dims of var(mu_j)": float(np.mean(var_j)),
-            "mean sigma^2": float(np.mean(np.exp(z_log_var))),
-        }
-        if reference_stats is not None:
-            row["FID reconstructions"] = fid.fid_score(
-                reference_stats, to_unit_range(reconstructions), feature_model, batch_size=batch_size
-            )
-            row["FID samples"] = fid.fid_score(
-                reference_stats, to_unit_range(samples), feature_model, batch_size=batch_size
-            )
-        rows.append(row)
-        per_dimension[name] = (mean_j, var_j)
-        images[name] = {"samples": samples, "reconstructions": reconstructions}
-    return {
-        "rows": rows,
-        "data": {"sharpness data": laplacian_energy(reference), "evaluation images": len(data)},
-        "per_dimension": per_dimension,
-        "images": images,
-        "fid_unavailable": fid_unavailable,
-    }
+    per_dimension = {}
 
+    def row(name, model):
+        held = {}
 
-def _fmt(value):
-    if value is None:
-        return "—"
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    if isinstance(value, str):
-        return value
-    return f"{value:.4g}"
+        def extras(model):
+            z_mean, z_log_var = model.encode(data, batch_size=batch_size)
+            reconstructions = model.decode(z_mean, batch_size=batch_size)["x_hat"]
+            held["reconstructions"] = to_unit_range(reconstructions)
+            inactive = diagnostics.inactive_variables(z_mean, z_log_var)
+            mean_j, var_j = z_mean.mean(axis=0), z_mean.var(axis=0)
+            per_dimension[f"{name}: mean of mu_j"], per_dimension[f"{name}: variance of mu_j"] = mean_j, var_j
+            return {
+                "L1 reconstruction": float(np.mean(np.abs(data - reconstructions))),
+                "inactive dims (var(mu) < 0.05)": inactive.count,
+                "latent dims": int(z_mean.shape[1]),
+                "mean over dims of abs(mean(mu_j))": float(np.mean(np.abs(mean_j))),
+                "mean over dims of var(mu_j)": float(np.mean(var_j)),
+                "mean sigma^2": float(np.mean(np.exp(z_log_var))),
+            }
 
+        def image_sets(model):
+            yield "reconstructions", held.pop("reconstructions")
+            samples = model.generate(len(data), seed=seed, batch_size=batch_size)["x_hat"]
+            yield "samples", to_unit_range(samples)
 
-COLUMNS = (
-    "FID reconstructions", "FID samples", "L1 reconstruction", "sharpness samples",
-    "sharpness reconstructions", "inactive dims (var(mu) < 0.05)", "mean over dims of abs(mean(mu_j))",
-    "mean over dims of var(mu_j)", "mean sigma^2",
-)
+        return protocol.Row(name, COLUMNS, image_sets, extras=extras, model=model)
 
-
-def write_results(results, output_dir, title="GAMIX-VAE", notes=(), fid_description=None):
-    """Writes `results.md` and `results.csv` (and per-dimension CSV); returns the paths."""
-    os.makedirs(output_dir, exist_ok=True)
-    why = results.get("fid_unavailable")
-    lines = [f"# {title}", "", f"**{PAPER_NOTE}**", ""]
-    lines += [f"- {note}" for note in notes]
-    if fid_description:
-        lines.append(f"- FID feature extractor: {fid_description}")
-    lines += [f"- data sharpness (mean Laplacian energy of the evaluation images): "
-              f"{_fmt(results['data']['sharpness data'])}",
-              f"- evaluation images: {results['data']['evaluation images']} (samples: as many)", ""]
-    lines += ["| model | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
-    for row in results["rows"]:
-        cells = [_fmt(row[c]) if not (c.startswith("FID") and row[c] is None and why) else "n/a (1)"
-                 for c in COLUMNS]
-        lines.append(f"| {row['model']} | " + " | ".join(cells) + " |")
-    lines += ["", "Sharpness: higher is sharper; compare with the data's. FID: lower is better. "
-              "The batch-mixture KL drives mean(mu_j) to 0 and var(mu_j) to 1 (eq. 9-10)."]
-    if why:
-        lines += ["", f"(1) FID not computed: {why}"]
-    md_path = os.path.join(output_dir, "results.md")
-    with open(md_path, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    csv_path = os.path.join(output_dir, "results.csv")
-    with open(csv_path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["model", "source", "metric", "value"])
-        for row in results["rows"]:
-            for key in COLUMNS + ("latent dims",):
-                writer.writerow([row["model"], "this run", key, "" if row[key] is None else row[key]])
-        for key, value in results["data"].items():
-            writer.writerow(["data", "this run", key, value])
-        writer.writerow(["paper", "paper", "any metric", "the paper reports no numbers"])
-    dims_path = os.path.join(output_dir, "latent_dimensions.csv")
-    with open(dims_path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["model", "dimension", "mean of mu_j", "variance of mu_j"])
-        for name, (mean_j, var_j) in results["per_dimension"].items():
-            for j, (m, v) in enumerate(zip(mean_j, var_j)):
-                writer.writerow([name, j, float(m), float(v)])
-    return md_path, csv_path
+    table = protocol.evaluate(
+        None, reference, [row(name, model) for name, model in models.items()], feature_model,
+        classifier=classifier, feature_description=feature_description, fid_unavailable=fid_unavailable,
+        classifier_unavailable=classifier_unavailable, k=k, batch_size=batch_size, keep_images=keep_images,
+        image_measures=lambda row, column, images: {"sharpness": laplacian_energy(images)},
+        title=title, verbose=verbose,
+        notes=[PAPER_NOTE] + list(notes) + [
+            "Sharpness: mean Laplacian energy, higher is sharper; compare with the data's. FID: lower is "
+            "better. The batch-mixture KL drives mean(mu_j) to 0 and var(mu_j) to 1 (eq. 9-10)."],
+    )
+    table.diagnostics.update({"sharpness data": laplacian_energy(reference), "evaluation images": len(data)})
+    table.arrays.update(per_dimension)
+    return table

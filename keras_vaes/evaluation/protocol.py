@@ -175,7 +175,7 @@ def reconstruction_row(name, images, batch_size=100, column="reconstructions"):
 def evaluate(model, reference, rows, feature_model=None, *, classifier=None,
              feature_description=None, fid_unavailable=None, classifier_unavailable=None,
              image_measures=None, k=3, batch_size=100, keep_images=100, title="",
-             notes=(), verbose=0):
+             notes=(), paper=None, verbose=0):
     """Measures every row's image sets against `reference`; returns a `ResultTable`.
 
     For each row, each image set it yields is judged by every available
@@ -208,6 +208,8 @@ def evaluate(model, reference, rows, feature_model=None, *, classifier=None,
             spaced over the set. Defaults to 100.
         title: str. The table's heading.
         notes: sequence of str. Protocol notes.
+        paper: dict or None. `{row: {column: value}}` of the paper's
+            numbers for the first measure, shown beside the obtained ones.
         verbose: int. 1 shows one progress bar whose steps are the image
             sets. Defaults to 0.
 
@@ -229,6 +231,7 @@ def evaluate(model, reference, rows, feature_model=None, *, classifier=None,
         title=title, rows=names, columns=list(dict.fromkeys(c for row in rows for c in row.columns)),
         measures={name: measures.descriptions[name] for name in measures.available},
         fid_unavailable=measures.fid_unavailable, notes=list(notes) + measures.notes(),
+        paper=dict(paper or {}),
     )
     progbar = keras.utils.Progbar(sum(len(row.columns) for row in rows), unit_name="image set") \
         if verbose else None
@@ -251,13 +254,18 @@ def evaluate(model, reference, rows, feature_model=None, *, classifier=None,
     return table
 
 
+def _rows_with_paper(table):
+    """The table's rows, then the rows only the paper reports (its own methods)."""
+    return list(table.rows) + [r for r in table.paper if r not in table.rows]
+
+
 def _slug(text):
     return re.sub(r"[^a-z0-9]+", "_", str(text).lower()).strip("_") or "row"
 
 
 def _markdown(table):
     lines = [f"# {table.title}", ""] if table.title else []
-    lines += [f"**WARNING: {warning}**" for warning in table.warnings]
+    lines += [f"**WARNING — {warning}**" for warning in table.warnings]
     if table.warnings:
         lines.append("")
     lines += [f"- {note}" for note in table.notes]
@@ -266,13 +274,14 @@ def _markdown(table):
     measures = list(table.measures) or [tables.FID]
     first = measures[0]
     for measure in measures:
-        scored = {(r, c): table.cell(r, c, measure) for r in table.rows for c in table.columns}
+        scored = {(r, c): table.cell(r, c, measure) if r in table.rows else tables.empty_cell()
+                  for r in _rows_with_paper(table) for c in table.columns}
         with_pr = any(cell["precision"] is not None for cell in scored.values())
         header = ["row"] + [f"{measure} {c}" for c in table.columns]
         if with_pr:
             header += [f"{q} {c}" for c in table.columns for q in ("precision", "recall")]
         body = []
-        for r in table.rows:
+        for r in _rows_with_paper(table) if measure == first else table.rows:
             paper = table.paper.get(r, {}) if measure == first else {}
             body.append([r] + [tables.format_value(scored[(r, c)]["fd"], paper=paper.get(c))
                                for c in table.columns]
@@ -280,7 +289,8 @@ def _markdown(table):
                             for c in table.columns for q in ("precision", "recall")] if with_pr else []))
         lines += ["", f"## {measure}", ""]
         if measure == first and table.paper:
-            lines += ["Each cell: obtained value (the paper's in brackets where it reports one).", ""]
+            lines += ["Each cell: obtained value (the paper's in brackets where it reports one; "
+                      "rows only the paper has read — [paper]).", ""]
         lines += tables.markdown_table(header, body)
     names = list(dict.fromkeys(name for r in table.rows for name in table.extras.get(r, {})))
     if names:
@@ -299,9 +309,9 @@ def _csv_rows(table):
     """One value a line: row, column, quantity, value (tidy: any table has this shape)."""
     csv_rows = [["row", "column", "quantity", "value"]]
     measures = list(table.measures) or [tables.FID]
-    for r in table.rows:
+    for r in _rows_with_paper(table):
         for c in table.columns:
-            for measure in measures:
+            for measure in measures if r in table.rows else ():
                 cell = table.cell(r, c, measure)
                 for key in tables.CELL_KEYS:
                     quantity = measure if key == "fd" else f"{measure} {key}"
@@ -344,9 +354,11 @@ def write_results(table, directory, figures=True):
 
     results.md: the title, warnings, notes (which extractor produced each
     measure, or why it is empty), one table per measure (rows x columns
-    of FD with the paper's value in brackets, then precision / recall),
-    the rows' extra columns and the diagnostics. results.csv: one value a
-    line, `row, column, quantity, value`. Every number goes through
+    of FD with the paper's value in brackets, then precision / recall;
+    rows only the paper reports below this run's), the rows' extra
+    columns and the diagnostics. results.csv: one value a line, `row,
+    column, quantity, value`. arrays.csv (when `table.arrays` holds any):
+    `array, index, value`. Every number in results.md goes through
     `tables.format_value`.
 
     Args:
@@ -356,11 +368,16 @@ def write_results(table, directory, figures=True):
             variance law (`save_figures`). Defaults to True.
 
     Returns:
-        The paths written: results.md, results.csv, then the figures.
+        The paths written: results.md, results.csv, arrays.csv if any,
+        then the figures.
     """
     if not isinstance(table, ResultTable):
         raise TypeError(f"Expected a `ResultTable`. Received: {type(table).__name__}")
     paths = list(tables.write_table_files(directory, _markdown(table), _csv_rows(table)))
+    if table.arrays:
+        paths.append(tables.write_csv(os.path.join(directory, "arrays.csv"), [["array", "index", "value"]] + [
+            [name, index, value] for name, array in table.arrays.items()
+            for index, value in enumerate(np.ravel(np.asarray(array)).tolist())]))
     if figures:
         paths += save_figures(table, directory)
     return paths

@@ -9,8 +9,9 @@ latent diagnostics of the variance-loss paper (variance law, inactive
 variables, variance loss). Next to FID, "FD (classifier features)" when a
 classifier extractor is given (not comparable with the paper's FIDs).
 
-Rows are computed one at a time: decoded, measured, and dropped but for
-`keep_samples` images kept for figures, so a CelebA evaluation (10,000
+It is `keras_vaes.evaluation.protocol.evaluate` with the paper's rows:
+each row is decoded, measured, and dropped but for `keep_images` images
+kept for figures, so a CelebA evaluation (10,000
 64x64x3 images x 4 outputs x 4 rows, ~6.5 GB) never holds every set.
 """
 
@@ -20,11 +21,10 @@ import keras
 import numpy as np
 
 from keras_vaes import plotting
-from keras_vaes.evaluation import tables
+from keras_vaes.evaluation import protocol, tables
 from keras_vaes.layers import Sampling
 from keras_vaes.metrics import diagnostics
 from keras_vaes.samplers import GMMSampler, NormalSampler, decode_latents
-from keras_vaes.utils import print_msg
 
 # The Split-VAE paper's FID numbers, {row: {column: value}}.
 # Table 1, MNIST (32 latent variables, 12,793,667 params), by beta.
@@ -80,6 +80,14 @@ def _columns(outputs, mix, seed):
     return columns
 
 
+MIX_NOTES = {
+    "authors": "mix: GMM samples in scikit-learn's order (grouped by component), x1 for "
+               "the first half, x2 for the second, as the authors' script",
+    "random": "mix: shuffled GMM samples, a random half takes x1, the other x2 (not the "
+              "authors' split by component)",
+}
+
+
 def evaluate_split_vae(
     model,
     reference_images,
@@ -95,9 +103,21 @@ def evaluate_split_vae(
     classifier=None,
     classifier_unavailable=None,
     fid_unavailable=None,
-    keep_samples=100,
+    feature_description=None,
+    keep_images=100,
+    paper=None,
+    k=3,
+    title="",
+    notes=(),
 ):
-    """Computes the Table 1 quantities for a (Split-)VAE, row by row.
+    """The Table 1 quantities of a (Split-)VAE: `protocol.evaluate` with the paper's rows.
+
+    Rows REC, GEN, GMM-k (`gmm_components`); columns x_hat, x1, x2, mix
+    (x_hat only for a model without the split). Each row is decoded,
+    measured and dropped before the next. Row REC carries the MSE and the
+    variance loss of its x_hat as extra columns; the diagnostics hold the
+    variance law (mean) and the inactive variables, `table.arrays` the
+    per-variable variance law and the inactive mask (for the figure).
 
     Args:
         model: a `SplitVAE` (or any model with `encode` / `decode`).
@@ -110,6 +130,8 @@ def evaluate_split_vae(
             uses the reference images, as the authors' code.
         num_samples: int. Generated images per FID. Defaults to 10000.
         seed: int. Seed of every draw.
+        batch_size: int. Defaults to 100.
+        verbose: int. 1 shows one progress bar over the image sets.
         mix: str. "authors" (default): GMM samples in scikit-learn's order
             (grouped by component), x1 for the first half, x2 for the
             second, as the authors' script; "random": shuffled GMM samples
@@ -121,14 +143,18 @@ def evaluate_split_vae(
             "FD (classifier features)" cells, or None.
         classifier_unavailable: str. Why there is no FD.
         fid_unavailable: str. Why there is no FID.
-        keep_samples: int. Decoded images kept per row for figures, evenly
-            spaced over the row (the unshuffled GMM samples come grouped by
-            component: the kept ones spread over the components).
+        feature_description: str or None. Which extractor produced the FIDs.
+        keep_images: int. Decoded images kept per set for figures, evenly
+            spaced (the unshuffled GMM samples come grouped by component:
+            the kept ones spread over the components).
+        paper: {row: {column: value}} of the paper's FIDs (e.g.
+            `PAPER_MNIST[8.0]`), shown beside the obtained ones.
+        k: int or None. Neighbours of precision / recall (None skips them).
+        title: str. The table's heading.
+        notes: sequence of str. Notes placed before the protocol's.
 
     Returns:
-        A dict: `"fid"` and `"fd"` {row: {column: value}}, `"diagnostics"`,
-        `"mix"`, `"measures"` (extractor notes), and `keep_samples`
-        decoded images of each row, evenly spaced, under `"samples"`.
+        A `protocol.ResultTable`.
     """
     if mix not in MIX_MODES:
         raise ValueError(f"`mix` must be one of {MIX_MODES}. Received: mix={mix!r}")
@@ -138,159 +164,57 @@ def evaluate_split_vae(
     z_mean, z_log_var = model.encode(reference, batch_size=batch_size)
     law = diagnostics.variance_law(z_mean, z_log_var)
     inactive = diagnostics.inactive_variables(z_mean, z_log_var)
-    if verbose:
-        print_msg(f"Reference statistics of {len(reference)} images")
-    measures = tables.QualityMeasures(
-        reference, feature_model, None, fid_unavailable, classifier, classifier_unavailable,
-        k=None, batch_size=batch_size, verbose=0,
+    # The decoder's outputs say whether the model splits (x1, x2) or not.
+    columns = tuple(_columns(decode_latents(model, z_mean[:1], batch_size=1), mix, seed))
+
+    def decoded_row(latents):
+        def image_sets(model):
+            outputs = decode_latents(model, latents(), batch_size=batch_size)
+            yield from _columns(outputs, mix, seed).items()
+        return image_sets
+
+    def rec_latents():
+        if rec_latent == "mean":
+            return z_mean
+        return keras.ops.convert_to_numpy(Sampling(seed=seed, dtype="float32")([z_mean, z_log_var]))
+
+    def gmm_latents(components):
+        def latents():
+            fit_z = z_mean
+            if gmm_fit_images is not None:
+                fit_z = model.encode(gmm_fit_images[:num_samples], batch_size=batch_size)[0]
+            sampler = GMMSampler(components, max_iter=200, seed=seed).fit(fit_z)
+            return sampler.sample(num_samples, seed=seed, shuffle=(mix == "random"))
+        return latents
+
+    rows = [
+        protocol.Row("REC", columns, decoded_row(rec_latents)),
+        protocol.Row("GEN", columns, decoded_row(
+            lambda: NormalSampler(z_mean.shape[1]).sample(num_samples, seed=seed))),
+    ] + [protocol.Row(f"GMM-{c}", columns, decoded_row(gmm_latents(c))) for c in gmm_components]
+
+    def rec_measures(row, column, images):
+        if (row, column) != ("REC", "x_hat"):
+            return {}
+        rec = diagnostics.variance_loss(reference, images)
+        return {"MSE": float(rec["mse"]), "variance loss": float(rec["variance_loss"])}
+
+    rec_note = "REC decodes " + ("a sampled z (as the authors)" if rec_latent == "sample"
+                                 else "the posterior mean")
+    table = protocol.evaluate(
+        model, reference, rows, feature_model, classifier=classifier,
+        feature_description=feature_description, fid_unavailable=fid_unavailable,
+        classifier_unavailable=classifier_unavailable, image_measures=rec_measures, k=k,
+        batch_size=batch_size, keep_images=keep_images, title=title, paper=paper,
+        notes=list(notes) + [MIX_NOTES[mix], rec_note], verbose=verbose,
     )
-    rows = 2 + len(gmm_components)
-
-    def latents():
-        """(row, z) one at a time, so that only one decoded row exists."""
-        z_rec = z_mean
-        if rec_latent == "sample":
-            sampling = Sampling(seed=seed, dtype="float32")
-            z_rec = keras.ops.convert_to_numpy(sampling([z_mean, z_log_var]))
-        yield "REC", z_rec
-        yield "GEN", NormalSampler(z_mean.shape[1]).sample(num_samples, seed=seed)
-        fit_z = z_mean
-        if gmm_fit_images is not None:
-            fit_z = model.encode(gmm_fit_images[:num_samples], batch_size=batch_size)[0]
-        for k in gmm_components:
-            sampler = GMMSampler(k, max_iter=200, seed=seed).fit(fit_z)
-            yield f"GMM-{k}", sampler.sample(num_samples, seed=seed, shuffle=(mix == "random"))
-
-    scores = {tables.FID: {}, tables.FD: {}}
-    samples, rec_metrics, progbar = {}, None, None
-    if verbose and measures.available:
-        print_msg(f"{' / '.join(measures.available)} of {rows} rows x their image columns")
-    for row, z in latents():
-        outputs = decode_latents(model, z, batch_size=batch_size)
-        if row == "REC":
-            rec_metrics = diagnostics.variance_loss(reference, outputs["x_hat"])
-        columns = _columns(outputs, mix, seed)
-        if verbose and progbar is None:  # one bar per evaluation: a step per (row, column)
-            progbar = keras.utils.Progbar(rows * len(columns), unit_name="image set")
-        for column, images in columns.items():
-            for measure, cell in measures.score(images).items():
-                scores[measure].setdefault(row, {})[column] = cell["fd"]
-            if progbar is not None:
-                progbar.add(1)
-        samples[row] = {name: value[_spread(len(value), keep_samples)] for name, value in outputs.items()}
-        outputs = columns = images = None  # the next row is decoded with none of this one alive
-    return {
-        "fid": scores[tables.FID],
-        "fd": scores[tables.FD],
-        "mix": mix,
-        "rec_latent": rec_latent,
-        "measures": measures.notes(),
-        "diagnostics": {
-            "mse_rec": float(rec_metrics["mse"]),
-            "variance_loss_rec": float(rec_metrics["variance_loss"]),
-            "variance_law_mean": law.mean,
-            "variance_law": law.per_variable,
-            "inactive": inactive.count,
-            "inactive_by_posterior_variance": inactive.count_by_posterior_variance,
-            "inactive_mask": inactive.mask,
-        },
-        "samples": samples,
-    }
-
-
-MIX_NOTES = {
-    "authors": "mix: GMM samples in scikit-learn's order (grouped by component), x1 for "
-               "the first half, x2 for the second, as the authors' script",
-    "random": "mix: shuffled GMM samples, a random half takes x1, the other x2 (not the "
-              "authors' split by component)",
-}
-
-
-def write_results(results, output_dir, paper=None, feature_description="", fid_reason=None, header=""):
-    """Writes results.md and results.csv in the paper's table layout.
-
-    Args:
-        results: from `evaluate_split_vae`.
-        output_dir: str.
-        paper: {row: {column: value}} of the paper's numbers (e.g.
-            `PAPER_MNIST[8.0]`), shown beside the obtained FIDs.
-        feature_description: str. Which extractor produced the FIDs.
-        fid_reason: str or None. Why the FID cells are empty.
-        header: str. Markdown placed above the table.
-
-    Returns:
-        The markdown text.
-    """
-    paper = paper or {}
-    fd = results.get("fd", {})
-    md = [header, "", f"FID feature model: {feature_description}", ""]
-    notes = results.get("measures", [])
-    if fid_reason and f"FID cells are empty: {fid_reason}" not in notes:  # said once
-        md += [f"FID cells are empty: {fid_reason}", ""]
-    md += [f"- {note}" for note in notes]
-    md += [f"- {MIX_NOTES[results.get('mix', 'authors')]}",
-           f"- REC decodes {'a sampled z (as the authors)' if results.get('rec_latent', 'sample') == 'sample' else 'the posterior mean'}",
-           "", "Each FID cell: obtained FID (the paper's value in brackets where it reports one).", ""]
-    header_cells = ["samples"] + [f"FID {c}" for c in OUTPUT_COLUMNS]
-    if fd:
-        header_cells += [f"{tables.FD} {c}" for c in OUTPUT_COLUMNS]
-    rows = []
-    csv_rows = [["samples"] + [f"fid_{c}" for c in OUTPUT_COLUMNS] + [f"paper_{c}" for c in OUTPUT_COLUMNS]
-                + [f"fd_classifier_{c}" for c in OUTPUT_COLUMNS]]
-    for row in results["samples"]:
-        values = [results["fid"].get(row, {}).get(c) for c in OUTPUT_COLUMNS]
-        papers = [paper.get(row, {}).get(c) for c in OUTPUT_COLUMNS]
-        fds = [fd.get(row, {}).get(c) for c in OUTPUT_COLUMNS]
-        empty = "n/a (no weights)" if fid_reason else "-"
-        cells = [tables.format_value(v, paper=p, empty=empty) for v, p in zip(values, papers)]
-        if fd:
-            cells += [tables.format_value(v, empty="-") for v in fds]
-        rows.append([row] + cells)
-        csv_rows.append(
-            [row] + ["" if v is None else f"{v:.4f}" for v in values] + ["" if p is None else p for p in papers]
-            + ["" if v is None else f"{v:.4f}" for v in fds]
-        )
-    md += tables.markdown_table(header_cells, rows)
-    d = results["diagnostics"]
-    md += [""] + tables.markdown_table(["diagnostic", "value"], [
-        ["MSE of reconstructions", f"{d['mse_rec']:.5f}"],
-        ["variance loss of reconstructions", f"{d['variance_loss_rec']:.5f}"],
-        ["variance law (mean over latents, expected ~1)", f"{d['variance_law_mean']:.4f}"],
-        ["inactive variables (var(z_mean) < 0.05)", d["inactive"]],
-        ["inactive variables (mean sigma^2 > 0.95)", d["inactive_by_posterior_variance"]],
-    ])
-    for key in ("mse_rec", "variance_loss_rec", "variance_law_mean", "inactive", "inactive_by_posterior_variance"):
-        csv_rows.append([key, d[key]] + [""] * (3 * len(OUTPUT_COLUMNS) - 1))
-    tables.write_table_files(output_dir, md, csv_rows)
-    return "\n".join(md)
-
-
-def _spread(n, keep):
-    """Indices of `keep` of `n` images, evenly spaced (all of them when n <= keep).
-
-    Unshuffled GMM samples come grouped by component: the first 100 would
-    show one or two components, evenly spaced ones show them all.
-    """
-    if n <= keep:
-        return np.arange(n)
-    return np.unique(np.linspace(0, n - 1, keep).round().astype(int))
-
-
-def save_result_figures(results, output_dir, n=100):
-    """GMM-resampled grid and the per-variable variance law with inactive marks."""
-    gmm_rows = [r for r in results["samples"] if r.startswith("GMM")]
-    paths = []
-    if gmm_rows:
-        row = gmm_rows[-1]
-        paths.append(plotting.save_image_grid(
-            results["samples"][row]["x_hat"][:n], os.path.join(output_dir, f"generated_{row.lower()}.png"),
-            title=f"generated after {row} resampling",
-        ))
-    d = results["diagnostics"]
-    paths.append(plotting.save_variance_law(
-        d["variance_law"], os.path.join(output_dir, "variance_law.png"), inactive=d["inactive_mask"],
-    ))
-    return paths
+    table.diagnostics.update({
+        "variance law (mean over latents, expected ~1)": law.mean,
+        "inactive variables (var(z_mean) < 0.05)": inactive.count,
+        "inactive variables (mean sigma^2 > 0.95)": inactive.count_by_posterior_variance,
+    })
+    table.arrays.update(variance_law=law.per_variable, inactive_mask=inactive.mask)
+    return table
 
 
 def fid_curves(histories_by_label, components, outputs=("x_hat", "x1", "x2"), first_epoch=1):

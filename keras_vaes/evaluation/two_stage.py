@@ -18,14 +18,14 @@ gets its own row. Their FID is the TF-GAN/TTUR 2015 Inception graph
 (`keras_vaes.metrics.fid.tfgan_inception_extractor`); the tables say which
 extractor produced them. Before anything is measured the inference mode
 is checked (`diagnostics.reconstruction_health`: reconstructions against
-the mean image and the training MSE); a failure is written at the top of
-`results.md`. Dai & Wipf's gamma_z noise at GEN-2 is a row of its own.
+the mean image and the training MSE); a failure is a warning of the
+result table, written at the top of `results.md`. Dai & Wipf's gamma_z noise at GEN-2 is a row of its own.
 """
 
 import numpy as np
 
 from keras_vaes import samplers
-from keras_vaes.evaluation import tables
+from keras_vaes.evaluation import protocol
 from keras_vaes.metrics import diagnostics
 
 # The paper's numbers (FID, mean +- std over ten trainings), Tables 1 and 2
@@ -83,15 +83,19 @@ def evaluation_images(x_train, x_test, split="test", count=EVALUATION_COUNT, see
 
 def evaluate_two_stage(model, reference, feature_model=None, fid_unavailable=None,
                        seed=0, batch_size=100, classifier=None, classifier_unavailable=None,
-                       fid_description=None, target="authors", rec_sample=True,
-                       renormalization_batch=100, keep_images=100, verbose=0):
-    """Reconstructs, generates and measures, as the authors' evaluation.
+                       feature_description=None, target="authors", rec_sample=True,
+                       renormalization_batch=100, keep_images=100, dataset=None, k=3,
+                       notes=(), verbose=0):
+    """Reconstructs, generates and measures, as the authors' evaluation: `protocol.evaluate` with their rows.
 
-    Rows: no normalisation; with normalisation as the authors' code runs
-    it (latents renormalised, REC rescaled, generated images not rescaled);
-    with normalisation plus rescaled generated images (the extension).
-    Each cell is computed, measured and dropped before the next (only
-    `keep_images` images per cell are kept for figures).
+    Rows (`ROWS`): no normalisation; with normalisation as the authors'
+    code runs it (latents renormalised, REC rescaled, generated images not
+    rescaled); with normalisation plus rescaled generated images (the
+    extension); GEN-2 with Dai & Wipf's gamma_z noise. Columns REC, GEN-1,
+    GEN-2, each cell generated, measured and dropped before the next (only
+    `keep_images` images per cell are kept for figures). Each row's extra
+    columns: its settings, the variance loss and pixel std of every cell,
+    the MSE of REC.
 
     Args:
         model: a trained `TwoStageVAE`.
@@ -106,19 +110,22 @@ def evaluate_two_stage(model, reference, feature_model=None, fid_unavailable=Non
         classifier: `FeatureExtractor` for "FD (classifier features)", or
             None.
         classifier_unavailable: str. Why FD is skipped.
-        fid_description: str. Which extractor produced the FIDs.
+        feature_description: str. Which extractor produced the FIDs.
         target: str. Renormalisation target: "authors" (default, sigma in
             the variance-law sum) or "variance_law" (sigma^2).
         rec_sample: bool. REC decodes a sampled z (True, the authors') or
             the posterior mean (False).
         renormalization_batch: int or None. See `TwoStageVAE.sample_latents`.
-        keep_images: int. Images kept per cell in `"images"`.
+        keep_images: int. Images kept per cell in `table.images`.
+        dataset: str or None. "cifar10" / "celeba" put the paper's rows
+            (Tables 1 / 2) beside this run's; the title names it.
+        k: int or None. Neighbours of precision / recall (None skips them).
+        notes: sequence of str. Notes placed before the protocol's.
         verbose: int.
 
     Returns:
-        A dict: `"rows"` (one per setting, with FID / FD cells and per
-        column variance loss and pixel std), `"diagnostics"`, `"measures"`
-        (notes on the extractors), `"protocol"` and `"images"`.
+        A `protocol.ResultTable`; `warnings` says when the inference mode
+        is broken (`diagnostics.reconstruction_health`).
     """
     n = len(reference)
     # The guard: inference-mode reconstructions must beat the mean image and
@@ -128,138 +135,82 @@ def evaluate_two_stage(model, reference, feature_model=None, fid_unavailable=Non
     z_mean, z_log_var = model.encode(reference, batch_size=batch_size)
     law = diagnostics.variance_law(z_mean, z_log_var)
     inactive = diagnostics.inactive_variables(z_mean, z_log_var)
-    measures = tables.QualityMeasures(
-        reference, feature_model, fid_description, fid_unavailable,
-        classifier, classifier_unavailable, k=None, batch_size=batch_size, verbose=verbose,
+
+    def image_sets(normalized, rescale, noise):
+        def sets(model):
+            for column in COLUMNS:
+                if noise and column != "GEN-2":
+                    continue  # the noise changes GEN-2 only: the other cells are row 1's
+                if column == "REC":
+                    yield column, model.reconstruct(reference, renormalize=normalized, sample=rec_sample,
+                                                    seed=seed, batch_size=batch_size)["x_hat"]
+                else:
+                    yield column, model.generate(
+                        n, stage=1 if column == "GEN-1" else 2, renormalize=normalized, seed=seed,
+                        batch_size=batch_size, rescale_images=rescale,
+                        renormalization_batch=renormalization_batch, latent_noise=noise,
+                    )["x_hat"]
+        return sets
+
+    rows = [
+        protocol.Row(name, ("GEN-2",) if noise else COLUMNS, image_sets(normalized, rescale, noise),
+                     extras=lambda _, s=(normalized, rescale, noise): dict(
+                         zip(("renormalize", "rescale_images", "latent_noise"), s)))
+        for name, normalized, rescale, noise in ROWS
+    ]
+
+    def cell_measures(row, column, images):
+        measured = {"variance loss": diagnostics.variance_loss(reference, images)["variance_loss"],
+                    "pixel std": samplers.mean_std(images)}
+        if column == "REC":
+            measured["MSE"] = diagnostics.mse(reference, images)
+        return measured
+
+    protocol_notes = [
+        f"renormalisation target: {target} "
+        + ("(sigma in the variance-law sum, as the authors' code)" if target == "authors"
+           else "(the variance law, sigma^2)"),
+        "REC decodes " + ("a sampled z (as the authors)" if rec_sample else "the posterior mean"),
+        (f"GEN-2 latents rescaled per generation batch of {renormalization_batch}"
+         if renormalization_batch else "GEN-2 latents rescaled with the std of the whole sample"),
+        "first-stage batch norm: " + ("TF1's debiased moving average (zero_debias=True, as the "
+                                      "authors)" if model.first_stage.zero_debias
+                                      else "Keras's plain moving average (zero_debias=False)"),
+    ] + list(model.notes) + [f"reconstruction health: {health.summary()}"]
+    paper = {}
+    if dataset in PAPER_CAPTIONS:
+        protocol_notes.append(f"rows marked — [value]: the paper's, {PAPER_CAPTIONS[dataset]}")
+        paper = {name: {c: v for c, v in zip(COLUMNS, cells) if v is not None}
+                 for table, name, *cells in PAPER_ROWS if table == dataset}
+    elif dataset is not None:
+        protocol_notes.append(f"The paper reports no two-stage numbers for {dataset}.")
+    table = protocol.evaluate(
+        model, reference, rows, feature_model, classifier=classifier,
+        feature_description=feature_description, fid_unavailable=fid_unavailable,
+        classifier_unavailable=classifier_unavailable, image_measures=cell_measures, k=k,
+        batch_size=batch_size, keep_images=keep_images, paper=paper, verbose=verbose,
+        title=f"Two-stage VAE with balancing — {dataset}" if dataset else "Two-stage VAE with balancing",
+        notes=list(notes) + protocol_notes,
     )
-
-    rows, images = [], {}
-    for name, normalized, rescale, noise in ROWS:
-        row = {"model": name, "renormalize": normalized, "rescale_images": rescale,
-               "latent_noise": noise}
-        for column in COLUMNS:
-            if noise and column != "GEN-2":
-                continue  # the noise changes GEN-2 only: the other cells are row 1's
-            if column == "REC":
-                generated = model.reconstruct(reference, renormalize=normalized, sample=rec_sample,
-                                              seed=seed, batch_size=batch_size)["x_hat"]
-            else:
-                generated = model.generate(
-                    n, stage=1 if column == "GEN-1" else 2, renormalize=normalized, seed=seed,
-                    batch_size=batch_size, rescale_images=rescale,
-                    renormalization_batch=renormalization_batch, latent_noise=noise,
-                )["x_hat"]
-            images[(column, name)] = generated[:keep_images]
-            for measure in tables.MEASURES:
-                row[f"{column} {measure}"] = None
-            for measure, cell in measures.score(generated).items():
-                row[f"{column} {measure}"] = cell["fd"]
-            row[f"{column} variance loss"] = diagnostics.variance_loss(reference, generated)[
-                "variance_loss"
-            ]
-            row[f"{column} pixel std"] = samplers.mean_std(generated)
-            if column == "REC":
-                row["MSE"] = diagnostics.mse(reference, generated)
-            del generated
-        rows.append(row)
-    return {
-        "rows": rows,
-        "health": health,
-        "diagnostics": {
-            "data pixel std": samplers.mean_std(reference),
-            "variance law (mean, sigma^2)": law.mean,
-            f"renormalisation target std ({target})": renorm.target_std,
-            "inactive variables (var(mu) < 0.05)": inactive.count,
-            "inactive variables (mean sigma^2 > 0.95)": inactive.count_by_posterior_variance,
-            "stage-2 latent MSE (mse2)": renorm.latent_mse,
-            "stage-2 latent variance loss (var_loss2)": renorm.latent_variance_loss,
-            "var_loss2 / mse2": renorm.ratio,
-            "latents renormalised (var_loss2/mse2 > 0.25)": renorm.renormalize_latents,
-            "inference-mode REC MSE (posterior means)": health.mse,
-            "mean-image MSE": health.mean_image_mse,
-            "last training MSE (stage 1 estimate)": health.training_mse,
-            "gamma_x": model.first_stage.gamma,
-            "gamma_z": model.second_stage.gamma,
-            "evaluation images": n,
-        },
-        "protocol": [
-            f"renormalisation target: {target} "
-            + ("(sigma in the variance-law sum, as the authors' code)" if target == "authors"
-               else "(the variance law, sigma^2)"),
-            "REC decodes " + ("a sampled z (as the authors)" if rec_sample else "the posterior mean"),
-            (f"GEN-2 latents rescaled per generation batch of {renormalization_batch}"
-             if renormalization_batch else "GEN-2 latents rescaled with the std of the whole sample"),
-            "first-stage batch norm: " + ("TF1's debiased moving average (zero_debias=True, as the "
-                                          "authors)" if model.first_stage.zero_debias
-                                          else "Keras's plain moving average (zero_debias=False)"),
-        ] + list(model.notes),
-        "measures": measures.notes(),
-        "fid_unavailable": measures.reasons.get(tables.FID),
-        "images": images,
-    }
-
-
-def write_results(results, dataset, output_dir, notes=()):
-    """Writes `results.md` and `results.csv`; returns their paths.
-
-    The FID table puts the paper's rows (Table 1 / 2) above this run's,
-    says which extractor produced the FIDs, and adds the "FD (classifier
-    features)" columns (not comparable with the papers' FIDs).
-    """
-    lines = [f"# Two-stage VAE with balancing — {dataset}", ""]
-    health = results.get("health")
-    if health is not None and not health.healthy:
-        lines += ["**WARNING — inference mode broken, the numbers below are not meaningful:** "
-                  + health.summary(), ""]
-    lines += [f"- {note}" for note in list(notes) + list(results.get("protocol", []))]
-    if health is not None:
-        lines.append(f"- reconstruction health: {health.summary()}")
-    lines += ["", "## FID and FD (paper layout)", ""]
-    lines += [f"- {note}" for note in results.get("measures", [])]
-    if results.get("fid_unavailable") and not results.get("measures"):
-        lines.append(f"- FID cells are empty: {results['fid_unavailable']}")
-    lines.append("")
-    header = ["model"] + [f"{c} FID" for c in COLUMNS] + [f"{c} FD" for c in COLUMNS] + ["source"]
-    table_rows = []
-    paper = dataset in PAPER_CAPTIONS
-    for table, name, *cells in PAPER_ROWS:
-        if table == dataset:
-            table_rows.append([name] + [c or "-" for c in cells] + ["-"] * 3
-                              + [f"paper, {PAPER_CAPTIONS[table]}"])
-    for row in results["rows"]:
-        table_rows.append(
-            [row["model"]]
-            + [tables.format_value(row.get(f"{c} {tables.FID}")) for c in COLUMNS]
-            + [tables.format_value(row.get(f"{c} {tables.FD}")) for c in COLUMNS]
-            + ["this run"]
-        )
-    lines += tables.markdown_table(header, table_rows)
-    lines.append("")
-    lines.append("FD = " + tables.FD + "; FID and FD are on different scales.")
-    if not paper:
-        lines += ["", f"The paper reports no two-stage numbers for {dataset}."]
-    lines += ["", "## Variance loss next to the MSE (this run)", ""]
-    lines += tables.markdown_table(
-        ["model", "MSE (REC)"] + [f"var. loss {c}" for c in COLUMNS] + [f"pixel std {c}" for c in COLUMNS],
-        [[row["model"]] + [tables.format_value(v, digits=None) for v in
-                           [row.get("MSE")] + [row.get(f"{c} variance loss") for c in COLUMNS]
-                           + [row.get(f"{c} pixel std") for c in COLUMNS]]
-         for row in results["rows"]],
-    )
-    lines += ["", "## Diagnostics", ""]
-    lines += [f"- {name}: {tables.format_value(value, digits=None)}"
-              for name, value in results["diagnostics"].items()]
-
-    csv_rows = [["dataset", "model", "source", "metric", "value"]]
-    for table, name, *cells in PAPER_ROWS:
-        if table == dataset:
-            for column, value in zip(COLUMNS, cells):
-                csv_rows.append([dataset, name, "paper", f"{column} FID", value or ""])
-    for row in results["rows"]:
-        for key, value in row.items():
-            if key != "model":
-                csv_rows.append([dataset, row["model"], "this run", key,
-                                 "" if value is None else value])
-    for key, value in results["diagnostics"].items():
-        csv_rows.append([dataset, "ours", "this run", key, value])
-    return tables.write_table_files(output_dir, lines, csv_rows)
+    if not health.healthy:
+        table.warnings.append("inference mode broken, the numbers below are not meaningful: "
+                              + health.summary())
+    table.diagnostics.update({
+        "data pixel std": samplers.mean_std(reference),
+        "variance law (mean, sigma^2)": law.mean,
+        f"renormalisation target std ({target})": renorm.target_std,
+        "inactive variables (var(mu) < 0.05)": inactive.count,
+        "inactive variables (mean sigma^2 > 0.95)": inactive.count_by_posterior_variance,
+        "stage-2 latent MSE (mse2)": renorm.latent_mse,
+        "stage-2 latent variance loss (var_loss2)": renorm.latent_variance_loss,
+        "var_loss2 / mse2": renorm.ratio,
+        "latents renormalised (var_loss2/mse2 > 0.25)": renorm.renormalize_latents,
+        "inference-mode REC MSE (posterior means)": health.mse,
+        "mean-image MSE": health.mean_image_mse,
+        "last training MSE (stage 1 estimate)": health.training_mse,
+        "gamma_x": model.first_stage.gamma,
+        "gamma_z": model.second_stage.gamma,
+        "evaluation images": n,
+    })
+    table.arrays.update(variance_law=law.per_variable, inactive_mask=inactive.mask)
+    return table
