@@ -49,7 +49,8 @@ def main(argv=None):
     import numpy as np
 
     from keras_vaes import datasets, metrics
-    from keras_vaes.evaluation.sampler_matrix import sampler_matrix, write_sampler_matrix_csv
+    from keras_vaes.evaluation.sampler_matrix import (matrix_rows, sampler_matrix, sampler_matrix_markdown,
+                                                      write_sampler_matrix_csv)
     from keras_vaes.ledger import Ledger
     from keras_vaes.pretrained import PRESETS, load_pretrained
 
@@ -69,13 +70,13 @@ def main(argv=None):
         (x_train, _), (x_test, _) = loader(os.path.join(args.data_dir, f"{dataset}.npz"))
         low, high = model.value_range
         to_range = lambda x: (low + (high - low) * x).astype(np.float32)
-        rows = sampler_matrix(
+        table = sampler_matrix(
             model, to_range(x_train[: args.fit_images]), to_range(x_test[: args.eval_images]),
             metrics.classifier_extractor(dataset), seed=0,
             flow_options={"epochs": args.flow_epochs},
             second_stage_options={"second_dim": args.second_dim, "epochs": args.second_epochs},
         )
-        record = {"preset": name, "dataset": dataset, "settings": settings, "rows": rows,
+        record = {"preset": name, "dataset": dataset, "settings": settings, "rows": matrix_rows(table),
                   "seconds": time.perf_counter() - start}
         done[name] = ledger.append(record)
         print(f"[sampler_matrix] {name}: {record['seconds']:.0f} s", flush=True)
@@ -97,8 +98,6 @@ def main(argv=None):
         "",
     ]
     all_rows = []
-    from keras_vaes.evaluation.sampler_matrix import sampler_matrix_markdown
-
     for name in names:
         if name not in done:
             continue

@@ -8,12 +8,16 @@ import numpy as np
 import pytest
 
 import keras_vaes as kv
+from keras_vaes import metrics
+from keras_vaes.evaluation import protocol
 from keras_vaes.evaluation.sampler_matrix import (
     COLUMNS,
     DEFAULT_SAMPLERS,
+    matrix_rows,
     sampler_matrix,
     write_sampler_matrix,
 )
+from keras_vaes.ledger import Ledger
 from keras_vaes.metrics import FeatureExtractor
 
 SHAPE = (16, 16, 1)
@@ -34,10 +38,25 @@ def _images(n, seed):
 
 
 @pytest.fixture(scope="module")
-def svae_rows():
+def svae_table():
     model = kv.build_svae(SHAPE, 4, base_dim=4, emb_dim=8, num_scale=2, seed=0)
     return sampler_matrix(model, _images(120, 0), _images(40, 1), _feature_model(),
                           num_samples=30, batch_size=40, **TINY)
+
+
+@pytest.fixture(scope="module")
+def svae_rows(svae_table):
+    return matrix_rows(svae_table)
+
+
+def test_the_matrix_is_a_result_table_of_the_protocol(svae_table):
+    assert isinstance(svae_table, protocol.ResultTable) and svae_table.columns == ["samples"]
+    assert svae_table.rows == [s for s in DEFAULT_SAMPLERS if s != "normal"]
+    cell = svae_table.cell("gmm10", "samples")
+    assert set(cell) == {"fd", "precision", "recall"} and svae_table.measures == {"FID": "tiny"}
+    # The row's FD is the Fréchet distance of the judge's features of its kept images' set.
+    kept = svae_table.images[("prior", "samples")]
+    assert kept.shape == (30,) + SHAPE and 0.0 <= kept.min() and kept.max() <= 1.0
 
 
 def test_every_applicable_sampler_runs(svae_rows):
@@ -67,10 +86,25 @@ def test_written_table(svae_rows, tmp_path):
 def test_learned_prior_gets_a_normal_row_and_value_range_is_respected():
     model = kv.build_flow_prior_vae(SHAPE, 2, beta=0.0, num_couplings=2, hidden_units=8,
                                     filters=(4, 8), dense_units=16, seed=0)
-    rows = sampler_matrix(model, _images(60, 2), _images(30, 3), _feature_model(),
-                          samplers=("prior", "normal", "gmm10"), num_samples=20, batch_size=30, **TINY)
+    rows = matrix_rows(sampler_matrix(model, _images(60, 2), _images(30, 3), _feature_model(),
+                                      samplers=("prior", "normal", "gmm10"), num_samples=20, batch_size=30,
+                                      **TINY))
     assert [r["sampler"] for r in rows] == ["prior", "normal", "gmm10"]
     assert all(r["fd"] is not None for r in rows)
+
+
+@pytest.mark.parametrize("learned", [True, False])
+def test_the_declared_prior_decides_the_normal_row(learned):
+    """Prior-AAE with a learned code generator declares its prior: its `normal` row is kept, judged."""
+    model = kv.build_prior_aae(SHAPE, 4, filters=(4, 8), dense_units=16, discriminator_units=(8,),
+                               generator_units=(8,), seed=0, prior="learned" if learned else "normal")
+    assert (model.prior is not None) == learned
+    table = sampler_matrix(model, _images(40, 4), _images(20, 5), _feature_model(), num_samples=10,
+                           batch_size=20, factories={name: (None, "not in this test") for name in
+                                                     ("gmm10", "gmm100", "second_stage",
+                                                      "second_stage_renormalized", "flow")})
+    assert ("normal" in table.rows) == learned
+    assert table.cell("prior", "samples")["fd"] is not None
 
 
 def test_signed_model_images_are_mapped_to_unit_range():
@@ -78,16 +112,16 @@ def test_signed_model_images_are_mapped_to_unit_range():
     signed = lambda n, s: 2.0 * np.random.default_rng(s).uniform(size=(n, 8, 8, 1)).astype("float32") - 1.0
     images = keras.Input((8, 8, 1))
     judge = FeatureExtractor(keras.Model(images, keras.layers.Flatten()(images)), input_range=(0.0, 1.0))
-    rows = sampler_matrix(model, signed(40, 0), signed(20, 1), judge, samplers=("prior", "gmm10"),
-                          num_samples=20, batch_size=20)
+    rows = matrix_rows(sampler_matrix(model, signed(40, 0), signed(20, 1), judge, samplers=("prior", "gmm10"),
+                                      num_samples=20, batch_size=20))
     assert all(math.isfinite(r["fd"]) for r in rows)
 
 
 def test_unavailable_sampler_is_a_row_with_its_reason():
     model = kv.build_svae(SHAPE, 4, base_dim=4, emb_dim=8, num_scale=2, seed=0)
-    rows = sampler_matrix(model, _images(50, 0), _images(20, 1), _feature_model(),
-                          samplers=("prior", "second_stage", "gmm100"), num_samples=10, batch_size=25,
-                          factories={"second_stage": (None, "not installed here")})
+    rows = matrix_rows(sampler_matrix(model, _images(50, 0), _images(20, 1), _feature_model(),
+                                      samplers=("prior", "second_stage", "gmm100"), num_samples=10,
+                                      batch_size=25, factories={"second_stage": (None, "not installed here")}))
     by_name = {r["sampler"]: r for r in rows}
     assert by_name["prior"]["fd"] is not None
     assert by_name["second_stage"]["fd"] is None and by_name["second_stage"]["note"] == "not installed here"

@@ -52,7 +52,10 @@ class Row:
             images in [0, 1]. A generator: each set is measured and dropped
             before the next is made.
         extras: callable `(model) -> {name: value}` or None. Row-level
-            measures (e.g. inactive dimensions), computed before the sets.
+            measures (e.g. inactive dimensions), computed before the sets;
+            the table keeps the returned dict itself, so `image_sets` may
+            add to it what only making the sets tells (e.g. seconds, or
+            why a set could not be made).
         model: the model of this row, or None for `evaluate`'s `model`
             (rows of one table may judge different models, as GAMIX's).
     """
@@ -237,7 +240,7 @@ def evaluate(model, reference, rows, feature_model=None, *, classifier=None,
         if verbose else None
     for row in rows:
         row_model = row.model if row.model is not None else model
-        extras = dict(row.extras(row_model)) if row.extras is not None else {}
+        extras = row.extras(row_model) if row.extras is not None else {}
         for column, images in row.image_sets(row_model):
             if column not in row.columns:
                 raise ValueError(f"Row {row.name!r} yielded column {column!r}. "
