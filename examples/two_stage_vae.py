@@ -40,11 +40,11 @@ import warnings
 import keras
 
 from keras_vaes import metrics, plotting, pretrained
+from keras_vaes.evaluation.protocol import write_results
 from keras_vaes.evaluation.two_stage import (
     ROWS,
     evaluate_two_stage,
     evaluation_images,
-    write_results,
 )
 from keras_vaes.models.two_stage import build_two_stage_vae
 
