@@ -159,7 +159,7 @@ def generation_row(name, num_samples, sampler=None, seed=0, batch_size=100, colu
 
     def image_sets(model):
         generated = model.generate(int(num_samples), sampler=sampler, seed=seed, batch_size=batch_size)
-        yield column, to_unit_range(generated["x_hat"], getattr(model, "value_range", (0.0, 1.0)))
+        yield column, to_unit_range(generated["x_hat"], model.value_range)
 
     return Row(name, (column,), image_sets)
 
@@ -170,7 +170,7 @@ def reconstruction_row(name, images, batch_size=100, column="reconstructions"):
     def image_sets(model):
         z_mean = model.encode(images, batch_size=batch_size)[0]
         decoded = model.decode(z_mean, batch_size=batch_size)["x_hat"]
-        yield column, to_unit_range(decoded, getattr(model, "value_range", (0.0, 1.0)))
+        yield column, to_unit_range(decoded, model.value_range)
 
     return Row(name, (column,), image_sets)
 

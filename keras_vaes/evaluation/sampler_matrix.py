@@ -179,7 +179,7 @@ def sampler_matrix(
         A `protocol.ResultTable` (`matrix_rows` flattens it to one dict per
         sampler with keys `COLUMNS`).
     """
-    image_shape = getattr(model, "image_shape", None)
+    image_shape = model.image_shape
     train_images = _check_image_batch(train_images, "train_images", image_shape)
     test_images = _check_image_batch(test_images, "test_images", image_shape)
     if num_samples is None:
@@ -199,7 +199,7 @@ def sampler_matrix(
         )
     table = default_sampler_factories(model, seed=seed, **factory_options)
     table.update(factories or {})
-    value_range = tuple(getattr(model, "value_range", (0.0, 1.0)))
+    value_range = tuple(model.value_range)
     codes, fitted = {}, {}
 
     def codes_for(images_name):
