@@ -268,3 +268,23 @@ def test_only_one_decoded_row_is_alive_at_a_time(evaluated, monkeypatch):
                                      batch_size=10, verbose=0)
         # the one-code probe of the outputs, then REC, GEN, GMM-2, GMM-3: none of the earlier rows left
         assert alive_at_call == [0, 0, 0, 0, 0]
+
+
+def test_category_table_is_a_result_table(tmp_path):
+    from keras_vaes.evaluation import split_vae_categories as categories
+
+    rng = np.random.default_rng(4)
+    images = rng.uniform(0, 1, (60, 16, 16, 3)).astype("float32")
+    labels = np.repeat([0, 1, 2], 20)
+    reference = rng.uniform(0, 1, (30, 16, 16, 3)).astype("float32")
+    features = tiny_feature_model()
+    table = categories.category_fid_table(images, labels, reference, features, class_names=("a", "b", "c"),
+                                          per_category=30, batch_size=10, paper={"a": 80.7, "mix": 5.3})
+    assert table.rows == ["a", "b", "c", "mix"] and table.columns == ["images"]
+    b = categories.category_images(images, labels, 1, 30)
+    assert table.extras["b"]["images"] == 30 and table.extras["mix"]["images"] == 30
+    assert table.cell("b", "images")["fd"] == pytest.approx(fid.fid_score(reference, b, features), rel=1e-6)
+    md_path, csv_path = evaluation.write_results(table, str(tmp_path), name="table2", figures=False)
+    assert md_path.endswith("table2.md") and not (tmp_path / "results.md").exists()
+    line = next(line for line in open(md_path) if line.startswith("| a |"))
+    assert f"{table.cell('a', 'images')['fd']:.2f} [80.7]" in line

@@ -352,7 +352,7 @@ def save_figures(table, directory, per_column=10):
     return paths
 
 
-def write_results(table, directory, figures=True):
+def write_results(table, directory, figures=True, name="results"):
     """Writes `table` as results.md, results.csv and (optionally) figures.
 
     results.md: the title, warnings, notes (which extractor produced each
@@ -362,13 +362,15 @@ def write_results(table, directory, figures=True):
     columns and the diagnostics. results.csv: one value a line, `row,
     column, quantity, value`. arrays.csv (when `table.arrays` holds any):
     `array, index, value`. Every number in results.md goes through
-    `tables.format_value`.
+    `tables.format_value`. `name` replaces "results" in the file names
+    (two tables in one folder, e.g. Split-VAE Tables 1 and 2).
 
     Args:
         table: a `ResultTable`.
         directory: str. Created if missing.
         figures: bool. Also write one image grid per row and the
             variance law (`save_figures`). Defaults to True.
+        name: str. Stem of the file names. Defaults to "results".
 
     Returns:
         The paths written: results.md, results.csv, arrays.csv if any,
@@ -376,9 +378,10 @@ def write_results(table, directory, figures=True):
     """
     if not isinstance(table, ResultTable):
         raise TypeError(f"Expected a `ResultTable`. Received: {type(table).__name__}")
-    paths = list(tables.write_table_files(directory, _markdown(table), _csv_rows(table)))
+    paths = list(tables.write_table_files(directory, _markdown(table), _csv_rows(table), name=name))
     if table.arrays:
-        paths.append(tables.write_csv(os.path.join(directory, "arrays.csv"), [["array", "index", "value"]] + [
+        arrays_name = "arrays.csv" if name == "results" else f"{name}_arrays.csv"
+        paths.append(tables.write_csv(os.path.join(directory, arrays_name), [["array", "index", "value"]] + [
             [name, index, value] for name, array in table.arrays.items()
             for index, value in enumerate(np.ravel(np.asarray(array)).tolist())]))
     if figures:

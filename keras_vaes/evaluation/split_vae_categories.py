@@ -5,18 +5,16 @@ dataset: "we derive 10000 image per category by flipping images in the
 training set, and compare them with the test-set"; a random mix of
 training images scores far lower (5.3 against 60-107 for the categories).
 `category_fid_table` computes that table with any feature model (the Fréchet
-distance of Split-VAE eq. (5), `keras_vaes.metrics.fid`); it works for any
-labelled dataset (e.g. MNIST digits with the offline classifier features,
-whose values are NOT comparable with the paper's).
+distance of Split-VAE eq. (5), `keras_vaes.metrics.fid`) as a
+`protocol.ResultTable` (write it with `protocol.write_results(table,
+directory, name="table2")`); it works for any labelled dataset (e.g. MNIST
+digits with the offline classifier features, whose values are NOT
+comparable with the paper's).
 """
-
-import csv
-import os
 
 import numpy as np
 
-from keras_vaes.metrics import fid
-from keras_vaes.utils import print_msg
+from keras_vaes.evaluation import protocol
 
 CIFAR10_CLASSES = ("plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 # Table 2 of the paper (Keras InceptionV3 features).
@@ -59,8 +57,14 @@ def category_images(images, labels, label, count=10000, flip=True):
 
 def category_fid_table(train_images, train_labels, reference_images, feature_model,
                        class_names=CIFAR10_CLASSES, per_category=10000, flip=True,
-                       seed=0, batch_size=100, verbose=0):
-    """FID of each category (and of a random mix) against the reference set.
+                       seed=0, batch_size=100, k=3, paper=None, feature_description=None,
+                       title="", notes=(), verbose=0):
+    """Each category (and a random mix) against the reference set: `protocol.evaluate`.
+
+    Rows: the categories in label order, then `"mix"` (`per_category`
+    training images drawn uniformly without replacement, no flips); one
+    column, "images"; each row's extra column "images" counts the images
+    used.
 
     Args:
         train_images: array (N, H, W, C) in [0, 1], the training split.
@@ -75,52 +79,38 @@ def category_fid_table(train_images, train_labels, reference_images, feature_mod
         flip: bool. Complete each category with flipped images. Defaults
             to True.
         seed: int. Seed of the random mix.
+        batch_size: int. Defaults to 100.
+        k: int or None. Neighbours of precision / recall (None skips them).
+        paper: {name: value} of the paper's FIDs (e.g. `PAPER_TABLE2`),
+            shown beside the obtained ones.
+        feature_description: str or None. Which extractor produced the FIDs.
+        title: str. The table's heading.
+        notes: sequence of str. Notes of the table.
+        verbose: int. 1 shows one progress bar over the rows.
 
     Returns:
-        dict name -> FID, the categories in label order then `"mix"`
-        (`per_category` training images drawn uniformly without
-        replacement, no flips), and `"_counts"` name -> images used.
+        A `protocol.ResultTable`.
     """
-    reference_stats = fid.compute_statistics(reference_images, feature_model,
-                                             batch_size=batch_size, verbose=verbose)
-    scores, counts = {}, {}
-    for label, name in enumerate(class_names):
-        images = category_images(train_images, train_labels, label, per_category, flip)
-        counts[name] = len(images)
-        scores[name] = fid.fid_score(reference_stats, images, feature_model,
-                                     batch_size=batch_size, verbose=verbose)
-        if verbose:
-            print_msg(f"{name}: {scores[name]:.2f} ({len(images)} images)")
-    rng = np.random.default_rng(seed)
-    mix = np.asarray(train_images)[rng.choice(len(train_images), min(per_category, len(train_images)),
-                                               replace=False)]
-    counts["mix"] = len(mix)
-    scores["mix"] = fid.fid_score(reference_stats, mix, feature_model,
-                                  batch_size=batch_size, verbose=verbose)
-    scores["_counts"] = counts
-    return scores
 
+    def row(name, images):
+        extras = {}
 
-def write_category_table(scores, output_dir, paper=None, feature_description="", header=""):
-    """Writes table2.md and table2.csv (the paper's values beside, if given).
+        def image_sets(model):
+            chosen = images()
+            extras["images"] = len(chosen)
+            yield "images", chosen
 
-    Returns:
-        The markdown text.
-    """
-    os.makedirs(output_dir, exist_ok=True)
-    paper = paper or {}
-    counts = scores.get("_counts", {})
-    names = [k for k in scores if k != "_counts"]
-    md = [header, "", f"Feature model: {feature_description}", "",
-          "| category | images | obtained | paper |", "|---|---|---|---|"]
-    rows = [["category", "images", "fid", "paper"]]
-    for name in names:
-        reported = paper.get(name)
-        md.append(f"| {name} | {counts.get(name, '')} | {scores[name]:.2f} | "
-                  f"{'' if reported is None else reported} |")
-        rows.append([name, counts.get(name, ""), f"{scores[name]:.4f}", "" if reported is None else reported])
-    with open(os.path.join(output_dir, "table2.md"), "w") as f:
-        f.write("\n".join(md) + "\n")
-    with open(os.path.join(output_dir, "table2.csv"), "w", newline="") as f:
-        csv.writer(f).writerows(rows)
-    return "\n".join(md)
+        return protocol.Row(name, ("images",), image_sets, extras=lambda model: extras)
+
+    def mix():
+        rng = np.random.default_rng(seed)
+        picked = rng.choice(len(train_images), min(per_category, len(train_images)), replace=False)
+        return np.asarray(train_images)[picked]
+
+    rows = [row(name, lambda label=label: category_images(train_images, train_labels, label, per_category, flip))
+            for label, name in enumerate(class_names)] + [row("mix", mix)]
+    return protocol.evaluate(
+        None, reference_images, rows, feature_model, feature_description=feature_description, k=k,
+        batch_size=batch_size, keep_images=0, title=title, notes=notes, verbose=verbose,
+        paper={name: {"images": value} for name, value in (paper or {}).items()},
+    )

@@ -177,8 +177,8 @@ def write_csv(path, rows):
     return write_text(path, buffer.getvalue())
 
 
-def write_table_files(output_dir, markdown_lines, csv_rows):
-    """Writes `results.md` and `results.csv` atomically; returns their paths."""
+def write_table_files(output_dir, markdown_lines, csv_rows, name="results"):
+    """Writes `<name>.md` and `<name>.csv` atomically; returns their paths."""
     os.makedirs(output_dir, exist_ok=True)
-    md_path = write_text(os.path.join(output_dir, "results.md"), "\n".join(markdown_lines) + "\n")
-    return md_path, write_csv(os.path.join(output_dir, "results.csv"), csv_rows)
+    md_path = write_text(os.path.join(output_dir, f"{name}.md"), "\n".join(markdown_lines) + "\n")
+    return md_path, write_csv(os.path.join(output_dir, f"{name}.csv"), csv_rows)
