@@ -21,6 +21,7 @@ import keras
 import numpy as np
 
 from keras_vaes import plotting
+from keras_vaes.callbacks import aggregate_fid_histories
 from keras_vaes.evaluation import protocol, tables
 from keras_vaes.layers import Sampling
 from keras_vaes.metrics import diagnostics
@@ -228,8 +229,6 @@ def fid_curves(histories_by_label, components, outputs=("x_hat", "x1", "x2"), fi
         outputs: the decoder outputs to draw. Defaults to x_hat, x1, x2.
         first_epoch: int. Number of the first logged epoch. Defaults to 1.
     """
-    from keras_vaes.callbacks import aggregate_fid_histories
-
     curves = {}
     for label, histories in histories_by_label.items():
         for output in outputs:
