@@ -179,12 +179,14 @@ def evaluate_split_vae(
             return z_mean
         return keras.ops.convert_to_numpy(Sampling(seed=seed, dtype="float32")([z_mean, z_log_var]))
 
+    fit_codes = {}
+
     def gmm_latents(components):
         def latents():
-            fit_z = z_mean
-            if gmm_fit_images is not None:
-                fit_z = model.encode(gmm_fit_images[:num_samples], batch_size=batch_size)[0]
-            sampler = GMMSampler(components, max_iter=200, seed=seed).fit(fit_z)
+            if "z" not in fit_codes:  # encoded once for every GMM row
+                fit_codes["z"] = z_mean if gmm_fit_images is None else model.encode(
+                    gmm_fit_images[:num_samples], batch_size=batch_size)[0]
+            sampler = GMMSampler(components, max_iter=200, seed=seed).fit(fit_codes["z"])
             return sampler.sample(num_samples, seed=seed, shuffle=(mix == "random"))
         return latents
 
