@@ -241,6 +241,7 @@ def evaluate(model, reference, rows, feature_model=None, *, classifier=None,
     for row in rows:
         row_model = row.model if row.model is not None else model
         extras = row.extras(row_model) if row.extras is not None else {}
+        made = 0
         for column, images in row.image_sets(row_model):
             if column not in row.columns:
                 raise ValueError(f"Row {row.name!r} yielded column {column!r}. "
@@ -251,8 +252,11 @@ def evaluate(model, reference, rows, feature_model=None, *, classifier=None,
                     extras[f"{column} {name}"] = value
             table.images[(row.name, column)] = np.asarray(images)[spread(len(images), keep_images)]
             images = None  # the next set is made with none of this one alive
+            made += 1
             if progbar is not None:
                 progbar.add(1)
+        if progbar is not None and made < len(row.columns):
+            progbar.add(len(row.columns) - made)  # sets the row could not make (its extras say why)
         table.extras[row.name] = extras
     return table
 
