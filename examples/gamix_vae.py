@@ -36,8 +36,7 @@ from keras_vaes.evaluation import gamix as gamix_eval
 from keras_vaes.metrics import extractors
 from keras_vaes.models.gamix import build_gamix_vae, to_unit_range
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _common  # noqa: E402  (examples/_common.py: the flags every example shares)
+import _common  # examples/_common.py, beside the script: the flags every example shares
 
 CONFIGS = {
     # The paper / the author's code (DESIGN.md): 200-300 epochs of 3,000 steps.

@@ -40,8 +40,7 @@ from keras_vaes import plotting
 from keras_vaes.evaluation import learned_priors as lp
 from keras_vaes.metrics import extractors, fid, neighbours, separability
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _common  # noqa: E402  (examples/_common.py: the flags every example shares)
+import _common  # examples/_common.py, beside the script: the flags every example shares
 
 DATASETS = ("mnist", "fashion_mnist", "cifar10", "celeba")
 MODELS = ("vae", "fp_vae", "aae", "prior_aae")

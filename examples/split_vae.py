@@ -28,7 +28,6 @@ The paper's runs (a GPU and the data; FID needs the InceptionV3 weights):
 """
 
 import os
-import sys
 
 import keras
 import numpy as np
@@ -36,22 +35,22 @@ from keras import ops
 
 from keras_vaes import callbacks as vae_callbacks
 from keras_vaes import datasets, evaluation, plotting, pretrained
+from keras_vaes.configs.split_vae import (
+    CONFIGS,
+    DEFAULT_LEARNING_RATE,
+    compile_for_training,
+    load_for_resuming,
+    read_history,
+)
 from keras_vaes.evaluation import split_vae_categories
+from keras_vaes.evaluation.protocol import write_results
 from keras_vaes.evaluation.split_vae import fid_curves, write_fid_evolution
 from keras_vaes.evaluation.tables import measure_name
 from keras_vaes.metrics import extractors
 from keras_vaes.models.base import TrainingDivergedError
 from keras_vaes.models.svae import build_svae
-from keras_vaes.training import (
-    DEFAULT_LEARNING_RATE,
-    SPLIT_VAE_CONFIGS,
-    compile_for_training,
-    load_for_resuming,
-    read_history,
-)
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _common  # noqa: E402  (examples/_common.py: the flags every example shares)
+import _common  # examples/_common.py, beside the script: the flags every example shares
 
 
 def split_vae_parser(dataset=None):
@@ -68,7 +67,7 @@ def split_vae_parser(dataset=None):
     )
     positive, non_negative = _common.positive_int, _common.non_negative_int
     if dataset is None:
-        parser.add_argument("--dataset", choices=sorted(SPLIT_VAE_CONFIGS), default="mnist",
+        parser.add_argument("--dataset", choices=sorted(CONFIGS), default="mnist",
                             help="the paper's configuration to use (section V-A, V-B, V-C)")
     paper = parser.add_argument_group("model and training (default: the paper's values)")
     paper.add_argument("--latent-dim", type=positive, default=None,
@@ -148,7 +147,7 @@ def parse_split_vae_args(argv=None, dataset=None, parser=None):
     args = parser.parse_args(argv)
     if dataset is not None:
         args.dataset = dataset
-    config = SPLIT_VAE_CONFIGS[args.dataset]
+    config = CONFIGS[args.dataset]
     if args.pretrained is not None:
         preset = pretrained.PRESETS[args.pretrained]["config"]
         if _common.preset_image_shape(args.pretrained) != config["input_shape"]:
@@ -199,7 +198,7 @@ def load_data(args, parser):
 def build_model(args, seed, split=True):
     """The paper's Split-VAE (or vanilla VAE) for the run's dataset."""
     return build_svae(
-        SPLIT_VAE_CONFIGS[args.dataset]["input_shape"], args.latent_dim, base_dim=args.base_dim,
+        CONFIGS[args.dataset]["input_shape"], args.latent_dim, base_dim=args.base_dim,
         emb_dim=args.emb_dim, num_scale=args.num_scale, block_per_scale=args.block_per_scale,
         depth_per_block=args.depth_per_block, beta=args.beta, split=split, seed=seed,
     )
@@ -271,7 +270,7 @@ def run_split_vae(args, parser):
 
     `parser` (the one that parsed `args`) reports data it cannot use.
     """
-    config = SPLIT_VAE_CONFIGS[args.dataset]
+    config = CONFIGS[args.dataset]
     keras.utils.set_random_seed(args.seed)
     keras.config.set_dtype_policy(args.dtype_policy)
     if args.dtype_policy != "float32":
@@ -296,15 +295,15 @@ def run_split_vae(args, parser):
             raise SystemExit(f"--category-table needs a feature model: {reason}")
         names = (split_vae_categories.CIFAR10_CLASSES if args.dataset == "cifar10"
                  else tuple(str(c) for c in range(int(np.max(y_train)) + 1)))
-        scores = split_vae_categories.category_fid_table(
+        table = split_vae_categories.category_fid_table(
             x_train, y_train, x_test[: args.fid_samples], extractor, class_names=names,
-            per_category=args.fid_samples, seed=args.seed, batch_size=args.batch_size)
-        print(split_vae_categories.write_category_table(
-            scores, args.output,
+            per_category=args.fid_samples, seed=args.seed, batch_size=args.batch_size,
             paper=split_vae_categories.PAPER_TABLE2 if args.dataset == "cifar10" else None,
             feature_description=description,
-            header=f"# Table 2 layout: each {args.dataset} category (training images + flips) "
-                   f"vs {min(len(x_test), args.fid_samples)} test images"))
+            title=f"Table 2 layout: each {args.dataset} category (training images + flips) "
+                  f"vs {min(len(x_test), args.fid_samples)} test images")
+        md_path = write_results(table, args.output, figures=False, name="table2")[0]
+        print(open(md_path).read())
         if args.epochs == 0 and not (args.weights or args.pretrained):
             return  # only the data's table was asked for
 
@@ -377,28 +376,22 @@ def run_split_vae(args, parser):
         extractors.feature_model_from_spec(args.feature_model) if args.feature_model != "classifier"
         else (None, "classifier features only (--feature-model classifier)", "not requested"))
     fd_extractor, fd_reason = extractors.classifier_extractor_or_reason(args.dataset)
-    results = evaluation.evaluate_split_vae(
+    source = (f"preset {args.pretrained}" if args.pretrained else
+              f"{args.epochs} epoch(s) on {len(x_train)} images"
+              + (f" after loading {args.weights}" if args.weights else ""))
+    table = evaluation.evaluate_split_vae(
         model, x_test, feature_model=fid_extractor, gmm_components=tuple(args.gmm_components),
         gmm_fit_images=x_train if args.gmm_fit == "train" else None,
         num_samples=args.fid_samples, seed=args.seed, mix=args.mix,
         classifier=fd_extractor, classifier_unavailable=fd_reason, fid_unavailable=fid_reason,
+        feature_description=fid_description, paper=config["paper"].get(args.beta, {}),
+        title=(f"Split-VAE, {args.dataset} (latent {args.latent_dim}, beta {args.beta:g}, "
+               f"{'split' if model.split else 'vanilla'}; {trainable:,} trainable params)"),
+        notes=[f"Weights: {source}; {min(len(x_test), args.fid_samples)} test images vs "
+               f"{args.fid_samples} samples per FID; GMM fitted on {args.gmm_fit} encodings. "
+               f"Paper: {config['table']}, beta={args.beta:g} (Inception features)."],
     )
-    source = (f"preset {args.pretrained}" if args.pretrained else
-              f"{args.epochs} epoch(s) on {len(x_train)} images"
-              + (f" after loading {args.weights}" if args.weights else ""))
-    header = (
-        f"# Split-VAE, {args.dataset} (latent {args.latent_dim}, beta {args.beta:g}, "
-        f"{'split' if model.split else 'vanilla'}; {trainable:,} trainable params)\n\n"
-        f"Weights: {source}; {min(len(x_test), args.fid_samples)} test images vs "
-        f"{args.fid_samples} samples per FID; GMM fitted on {args.gmm_fit} encodings. "
-        f"Paper: {config['table']}, beta={args.beta:g} (Inception features)."
-    )
-    table = evaluation.write_results(
-        results, args.output, paper=config["paper"].get(args.beta, {}),
-        feature_description=fid_description, fid_reason=fid_reason, header=header,
-    )
-    evaluation.save_result_figures(results, args.output)
-    print(table)
+    print(open(write_results(table, args.output)[0]).read())
 
 
 def main(argv=None, dataset=None):

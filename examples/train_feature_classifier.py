@@ -30,8 +30,7 @@ import keras_vaes as kv
 from keras_vaes.metrics import classifier as clf
 from keras_vaes.utils import atomic_write
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _common  # noqa: E402  (examples/_common.py: the flags every example shares)
+import _common  # examples/_common.py, beside the script: the flags every example shares
 
 
 def build_parser():

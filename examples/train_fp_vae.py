@@ -30,8 +30,7 @@ import numpy as np
 import keras_vaes as kv
 from keras_vaes import plotting
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _common  # noqa: E402  (examples/_common.py: the flags every example shares)
+import _common  # examples/_common.py, beside the script: the flags every example shares
 
 
 class TimeBudget(keras.callbacks.Callback):

@@ -48,8 +48,7 @@ from keras_vaes.evaluation.two_stage import (
 )
 from keras_vaes.models.two_stage import build_two_stage_vae
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _common  # noqa: E402  (examples/_common.py: the flags every example shares)
+import _common  # examples/_common.py, beside the script: the flags every example shares
 
 # The authors' configurations (latent 64, base_dim 32, fc_dim 512,
 # second_depth 3, batch 100, lr x 0.5 every lr_epochs).

@@ -32,8 +32,7 @@ from keras_vaes.metrics import diagnostics
 from keras_vaes.models.two_stage import FirstStage, GaussianVAE, first_stage_kl_weight
 from keras_vaes.plotting import pyplot
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _common  # noqa: E402  (examples/_common.py: the flags every example shares)
+import _common  # examples/_common.py, beside the script: the flags every example shares
 
 SHAPE = (32, 32, 1)
 LATENT = 32

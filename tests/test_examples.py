@@ -16,6 +16,7 @@ import pytest
 import keras_vaes as kv
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLES_DIR = os.path.join(ROOT, "examples")
 EXAMPLES = ["split_vae_mnist.py", "split_vae.py", "train_feature_classifier.py",
             "two_stage_vae.py", "variance_loss.py", "gamix_vae.py", "learned_priors.py",
             "train_fp_vae.py"]
@@ -23,7 +24,13 @@ EXAMPLES = ["split_vae_mnist.py", "split_vae.py", "train_feature_classifier.py",
 
 @functools.cache
 def example(name):
-    """The module of examples/<name>.py, loaded once (its parser without running it)."""
+    """The module of examples/<name>.py, loaded once (its parser without running it).
+
+    Its folder goes first on sys.path, as `python examples/<name>.py` puts it
+    (the scripts import `_common` from beside them).
+    """
+    if EXAMPLES_DIR not in sys.path:
+        sys.path.insert(0, EXAMPLES_DIR)
     spec = importlib.util.spec_from_file_location(f"example_{name}", os.path.join(ROOT, "examples", f"{name}.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -147,7 +154,7 @@ SMALL = ["--latent-dim", "4", "--base-dim", "8", "--emb-dim", "16", "--num-scale
 
 
 def test_paper_configurations_are_the_defaults():
-    from keras_vaes.training import DEFAULT_LEARNING_RATE
+    from keras_vaes.configs.split_vae import DEFAULT_LEARNING_RATE
 
     parse_split_vae_args = example("split_vae").parse_split_vae_args
     mnist = parse_split_vae_args([], dataset="mnist")
@@ -261,7 +268,7 @@ def test_divergence_benchmark_records_each_run(tiny_mnist, tmp_path):
 
 
 def test_resuming_restores_adam_state_of_a_checkpoint(tmp_path):
-    from keras_vaes.training import compile_for_training, load_for_resuming
+    from keras_vaes.configs.split_vae import compile_for_training, load_for_resuming
 
     def tiny():
         return kv.build_svae((8, 8, 1), 4, base_dim=8, emb_dim=16, num_scale=1, beta=2.0, seed=1)
@@ -358,8 +365,7 @@ def test_each_parser_refuses_bad_values_and_says_what_it_received(name, flag, ca
 
 
 def test_common_validators_say_what_they_received(tmp_path):
-    sys.path.insert(0, os.path.join(ROOT, "examples"))
-    import _common
+    _common = example("_common")
 
     for check, text in [(_common.positive_int, "0"), (_common.positive_int, "three"),
                         (_common.non_negative_int, "-1"), (_common.positive_float, "inf"),

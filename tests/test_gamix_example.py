@@ -3,6 +3,7 @@
 import csv
 import importlib.util
 import os
+import sys
 
 import keras
 import numpy as np
@@ -54,6 +55,8 @@ def test_evaluation_table_with_a_pluggable_extractor(tmp_path):
 
 
 def _example():
+    if os.path.join(ROOT, "examples") not in sys.path:  # as `python examples/gamix_vae.py` has it
+        sys.path.insert(0, os.path.join(ROOT, "examples"))
     spec = importlib.util.spec_from_file_location("gamix_example", os.path.join(ROOT, "examples", "gamix_vae.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -3,6 +3,7 @@
 import csv
 import importlib.util
 import os
+import sys
 
 import keras
 import numpy as np
@@ -15,11 +16,19 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "examples", "learned_priors.py")
 
 
-def run_in_process(capsys, *args):
-    """main(argv) of the script in this process (no second TensorFlow start-up)."""
+def load_script():
+    """The module of examples/learned_priors.py, its folder first on sys.path as `python` puts it."""
+    if os.path.dirname(SCRIPT) not in sys.path:
+        sys.path.insert(0, os.path.dirname(SCRIPT))
     spec = importlib.util.spec_from_file_location("learned_priors_example", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def run_in_process(capsys, *args):
+    """main(argv) of the script in this process (no second TensorFlow start-up)."""
+    module = load_script()
     module.main(list(args))
     return capsys.readouterr().out
 
@@ -46,9 +55,7 @@ def tiny_mnist(tmp_path_factory):
 
 
 def test_help_names_every_flag(capsys):
-    spec = importlib.util.spec_from_file_location("learned_priors_example", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script()
     with pytest.raises(SystemExit):
         module.parse_args(["--help"])
     text = capsys.readouterr().out
@@ -172,9 +179,7 @@ def test_celeba_branch_table1_and_attribute_interpolation(tmp_path, capsys):
 
 
 def test_celeba_trains_with_the_perceptual_loss_by_default():
-    spec = importlib.util.spec_from_file_location("learned_priors_example", SCRIPT)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script()
     assert script.parse_args(["--dataset", "celeba"]).reconstruction == "perceptual"
     assert script.parse_args(["--dataset", "mnist"]).reconstruction == "l2"
     assert script.parse_args(["--dataset", "celeba", "--reconstruction", "l2"]).reconstruction == "l2"

@@ -1,6 +1,6 @@
-"""Training helpers of the Split-VAE experiments: the paper's configurations and resuming.
+"""Split-VAE (Asperti, Bugo, Filippini, IEEE Access 2022): the paper's configurations and training recipe.
 
-`SPLIT_VAE_CONFIGS` holds the paper's configuration of each dataset:
+`CONFIGS` holds the paper's configuration of each dataset:
 
 - MNIST (section V-A, Table 1): 32x32x1 (zero-padded), latent 32, beta 8,
   300 epochs, GMM with 20 and 100 components;
@@ -8,8 +8,9 @@
   GMM 100;
 - CelebA (V-C, Table 4): 64x64x3, latent 150, beta 3, 160 epochs, GMM 100;
 
-always the authors' ResNet (base 64, 4 scales, embedding 512), batch 100.
-`examples/split_vae.py` runs them from the command line.
+always the authors' ResNet (base 64, 4 scales, embedding 512, the
+`build_svae` defaults), batch 100. `examples/split_vae.py` runs them from
+the command line.
 
 Example:
 
@@ -18,6 +19,8 @@ Example:
 >>> compile_for_training(model, DEFAULT_LEARNING_RATE)
 >>> int(model.optimizer.iterations)
 0
+>>> model_kwargs("mnist")
+{'input_shape': (32, 32, 1), 'latent_dim': 32, 'beta': 8.0}
 """
 
 import csv
@@ -27,26 +30,35 @@ import warnings
 import keras
 from keras import ops
 
-from keras_vaes.evaluation import split_vae
+from keras_vaes.evaluation import split_vae as evaluation
 
 # Adam's learning rate of the examples: the authors' script's 1e-4 (the
 # paper writes 1e-3, which diverged in benchmarks/divergence.py).
 DEFAULT_LEARNING_RATE = 1e-4
+BATCH_SIZE = 100
 
-SPLIT_VAE_CONFIGS = {
+CONFIGS = {
     "mnist": dict(
         input_shape=(32, 32, 1), latent_dim=32, beta=8.0, epochs=300, gmm_components=(20, 100),
-        paper=split_vae.PAPER_MNIST, table="Table 1",
+        paper=evaluation.PAPER_MNIST, table="Table 1",
     ),
     "cifar10": dict(
         input_shape=(32, 32, 3), latent_dim=200, beta=3.0, epochs=110, gmm_components=(100,),
-        paper=split_vae.PAPER_CIFAR10, table="Table 3",
+        paper=evaluation.PAPER_CIFAR10, table="Table 3",
     ),
     "celeba": dict(
         input_shape=(64, 64, 3), latent_dim=150, beta=3.0, epochs=160, gmm_components=(100,),
-        paper=split_vae.PAPER_CELEBA, table="Table 4",
+        paper=evaluation.PAPER_CELEBA, table="Table 4",
     ),
 }
+
+
+def model_kwargs(dataset):
+    """The `build_svae` arguments of the paper's network for `dataset` (the rest: its defaults)."""
+    if dataset not in CONFIGS:
+        raise ValueError(f"Expected a dataset of {sorted(CONFIGS)}. Received: dataset={dataset!r}")
+    config = CONFIGS[dataset]
+    return {key: config[key] for key in ("input_shape", "latent_dim", "beta")}
 
 
 def compile_for_training(model, learning_rate):
