@@ -1,54 +1,38 @@
 """GAMIX-VAE (Rivera), section 4: train, show Figs. 2-3, compare with a standard VAE.
 
-The paper trains on CelebA-HQ 256x256 (24,000 training images, latent 512,
-ResNetV2 with 128 filters, PatchGAN) and shows generated variants of a test
-face with two latent entries moved (Fig. 2) and transitions between two
-encodings (Fig. 3, eq. 14); it claims sharper, less collapsed results than
-the same network trained as a standard VAE, with no numbers. This script
-trains GAMIX-VAE and (unless --no-baseline) that baseline on the same data and
-steps, draws the figures and measures the claim: FID of reconstructions and
-samples, sharpness (Laplacian energy) vs the data's, inactive latent
-dimensions, mean / variance of the encoder means per dimension.
-
-    --dataset celeba_hq   the paper's configuration (needs a GPU and the
-                          CelebA-HQ .jpg folder as --data; streamed from disk)
-    --dataset fashion_mnist | mnist   a CPU configuration keeping every
-                          mechanism: 32x32x1, filters 32, latent 32, PatchGAN
-                          strides 2,2,1,1,1,1, batch 64
+The paper (CelebA-HQ 256x256) shows variants of a test face with two latent
+entries moved (Fig. 2) and transitions between two encodings (Fig. 3, eq.
+14), and claims sharper, less collapsed results than the same network
+trained as a standard VAE, with no numbers. This script trains GAMIX-VAE
+and (unless --no-baseline) that baseline on the same data and steps, draws
+the figures and measures the claim (FID, sharpness against the data's,
+inactive latent dimensions). `--dataset celeba_hq` is the paper's
+configuration (a GPU, the CelebA-HQ .jpg folder as --data), `fashion_mnist`
+/ `mnist` a CPU one keeping every mechanism (`keras_vaes.configs.gamix`).
 
     python examples/gamix_vae.py --dataset fashion_mnist \
         --data path/to/fashion_mnist.npz --steps 60 --output /tmp/g
 
-Writes to --output: gamix.weights.h5 (and baseline.weights.h5),
-fig2_variants_<model>.png, fig3_transitions_<model>.png, samples_<model>.png,
-reconstructions_<model>.png, curves_<model>.png, results.md, results.csv,
-latent_dimensions.csv.
+Writes to --output: <model>.weights.h5, fig2_variants_<model>.png,
+fig3_transitions_<model>.png, curves_<model>.png, results.md, results.csv,
+arrays.csv (per latent dimension), images_<row>.png (reconstructions, samples).
 """
 
 import os
-import sys
 
 import keras
 import numpy as np
 
 from keras_vaes import datasets, plotting
-from keras_vaes.evaluation import gamix as gamix_eval
+from keras_vaes.configs import gamix as paper
+from keras_vaes.evaluation.gamix import evaluate_gamix
+from keras_vaes.evaluation.protocol import write_results
 from keras_vaes.metrics import extractors
 from keras_vaes.models.gamix import build_gamix_vae, to_unit_range
+from keras_vaes.pretrained import load_pretrained
 
 import _common  # examples/_common.py, beside the script: the flags every example shares
 
-CONFIGS = {
-    # The paper / the author's code (DESIGN.md): 200-300 epochs of 3,000 steps.
-    "celeba_hq": dict(input_shape=(256, 256, 3), latent_dim=512, filters=128,
-                      discriminator_strides=(2, 2, 2, 1, 1, 1), batch_size=10, epochs=200,
-                      eval_size=500),
-    # Not in the paper: small enough for a CPU, every mechanism kept.
-    "fashion_mnist": dict(input_shape=(32, 32, 1), latent_dim=32, filters=32,
-                          discriminator_strides=(2, 2, 1, 1, 1, 1), batch_size=64, epochs=1,
-                          eval_size=1000),
-}
-CONFIGS["mnist"] = CONFIGS["fashion_mnist"]
 MODELS = {"gamix": "GAMIX-VAE", "baseline": "standard VAE (baseline)"}
 
 
@@ -56,7 +40,7 @@ def build_parser():
     """The command line (`parse_args` checks the combinations)."""
     parser = _common.parser(__doc__)
     positive = _common.positive_int
-    parser.add_argument("--dataset", choices=sorted(CONFIGS), default="fashion_mnist",
+    parser.add_argument("--dataset", choices=sorted(paper.CONFIGS), default="fashion_mnist",
                         help="celeba_hq: the paper's configuration; mnist / fashion_mnist: the CPU one")
     _common.add_data(parser, "npz file (mnist, fashion_mnist; default keras.datasets) or the "
                              "CelebA-HQ .jpg folder (celeba_hq)")
@@ -93,7 +77,7 @@ def parse_args(argv=None, parser=None):
     parser = parser or build_parser()
     args = parser.parse_args(argv)
     if args.pretrained:
-        expected = CONFIGS[args.dataset]["input_shape"]
+        expected = paper.CONFIGS[args.dataset]["input_shape"]
         if _common.preset_image_shape(args.pretrained) != expected:
             parser.error(f"argument --pretrained: preset {args.pretrained!r} takes images of shape "
                          f"{_common.preset_image_shape(args.pretrained)}, not {args.dataset}'s "
@@ -122,13 +106,6 @@ def load_data(args, config, parser):
     return x_train, x_test[:eval_size]
 
 
-def feature_model(spec, dataset):
-    """(extractor or None, description, reason FID is skipped or None)."""
-    if spec == "none":
-        return None, None, "--feature-model none"
-    return extractors.resolve_feature_model(spec, dataset)
-
-
 def train(model, data, args, config, output, key):
     model.compile()
     callbacks = [
@@ -146,24 +123,20 @@ def train(model, data, args, config, output, key):
 def main(argv=None):
     parser = build_parser()
     args = parse_args(argv, parser)
-    config = CONFIGS[args.dataset]
+    config = paper.CONFIGS[args.dataset]
     keras.utils.set_random_seed(args.seed)
     x_train, held_out = load_data(args, config, parser)
     os.makedirs(args.output, exist_ok=True)  # after the data: a refused --data leaves no folder
 
     # === Models: GAMIX-VAE and the same network as a standard VAE ===
-    net = dict(filters=config["filters"], discriminator_strides=config["discriminator_strides"],
-               bn_training=args.bn_training, seed=args.seed)
-    models = {"gamix": build_gamix_vae(config["input_shape"], config["latent_dim"], **net)}
+    net = dict(bn_training=args.bn_training, seed=args.seed, **paper.model_kwargs(args.dataset))
+    models = {"gamix": build_gamix_vae(**net)}
     if not args.no_baseline:
-        models["baseline"] = build_gamix_vae(config["input_shape"], config["latent_dim"], kl="standard",
-                                             adversarial=False, name="standard_vae", **net)
+        models["baseline"] = build_gamix_vae(kl="standard", adversarial=False, name="standard_vae", **net)
 
     # === Train (or load) ===
     for key, model in models.items():
         if key == "gamix" and args.pretrained:
-            from keras_vaes.pretrained import load_pretrained
-
             models[key] = load_pretrained(args.pretrained)
             print(f"{MODELS[key]}: loaded preset {args.pretrained}")
         elif args.weights:
@@ -187,25 +160,18 @@ def main(argv=None):
         plotting.save_image_grid(to_unit_range(rows.reshape((-1,) + rows.shape[2:])),
                                  os.path.join(args.output, f"fig3_transitions_{key}.png"), ncols=6,
                                  title=f"{label}: transitions (eq. 14)")
-        plotting.save_image_grid(to_unit_range(model.generate(64, seed=args.seed)["x_hat"]),
-                                 os.path.join(args.output, f"samples_{key}.png"), ncols=8,
-                                 title=f"{label}: z ~ N(0, I)")
-        shown = held_out[:16]
-        plotting.save_image_grid(to_unit_range(np.concatenate([shown, model.reconstruct(shown)["x_hat"]])),
-                                 os.path.join(args.output, f"reconstructions_{key}.png"), ncols=8,
-                                 title=f"{label}: data (top), reconstructions (bottom)")
 
     # === The table: the paper's claims, measured ===
-    extractor, description, reason = feature_model(args.feature_model, args.dataset)
-    results = gamix_eval.evaluate_gamix({MODELS[k]: m for k, m in models.items()}, held_out,
-                                        feature_model=extractor, fid_unavailable=reason, seed=args.seed)
+    extractor, description, reason = (None, None, "--feature-model none") if args.feature_model == "none" \
+        else extractors.resolve_feature_model(args.feature_model, args.dataset)
     notes = [f"dataset {args.dataset}, held-out images {len(held_out)}, seed {args.seed}",
              f"training: epochs {args.epochs or config['epochs']}, steps per epoch {args.steps or 'all'}, "
              f"batch {args.batch_size or config['batch_size']}"
              + (", weights loaded" if (args.weights or args.pretrained) else "")]
-    md_path, _ = gamix_eval.write_results(results, args.output, title=f"GAMIX-VAE vs standard VAE — {args.dataset}",
-                                          notes=notes, fid_description=description)
-    print(open(md_path).read())
+    table = evaluate_gamix({MODELS[k]: m for k, m in models.items()}, held_out, feature_model=extractor,
+                           fid_unavailable=reason, feature_description=description, seed=args.seed,
+                           title=f"GAMIX-VAE vs standard VAE — {args.dataset}", notes=notes)
+    print(open(write_results(table, args.output)[0]).read())
     print(f"Wrote figures and tables to {args.output}")
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from keras_vaes.evaluation import gamix as gamix_eval
+from keras_vaes.evaluation.protocol import write_results
 from keras_vaes.models.gamix import build_gamix_vae
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -36,22 +37,21 @@ def test_evaluation_table_with_a_pluggable_extractor(tmp_path):
     inputs = keras.Input((8, 8, 1))
     extractor = keras.Model(inputs, keras.layers.Flatten()(keras.layers.Conv2D(2, 3, strides=2)(inputs)),
                             name="tiny_features")
-    results = gamix_eval.evaluate_gamix(models, data, feature_model=extractor, seed=0)
-    row = results["rows"][0]
-    assert row["FID reconstructions"] > 0 and row["FID samples"] > 0
+    table = gamix_eval.evaluate_gamix(models, data, feature_model=extractor, seed=0, notes=["tiny"])
+    assert table.rows == ["GAMIX-VAE", "baseline"] and table.columns == list(gamix_eval.COLUMNS)
+    assert table.cell("GAMIX-VAE", "reconstructions")["fd"] > 0
+    assert table.cell("GAMIX-VAE", "samples")["fd"] > 0
+    extras = table.extras["GAMIX-VAE"]
     z_mean, _ = models["GAMIX-VAE"].encode(data)
-    assert row["mean over dims of var(mu_j)"] == pytest.approx(np.mean(z_mean.var(axis=0)), rel=1e-5)
-    assert row["inactive dims (var(mu) < 0.05)"] == int(np.sum(z_mean.var(axis=0) < 0.05))
-    assert results["data"]["sharpness data"] == pytest.approx(gamix_eval.laplacian_energy((data + 1) / 2))
-    md, csv_path = gamix_eval.write_results(results, str(tmp_path), notes=["tiny"])
+    assert extras["mean over dims of var(mu_j)"] == pytest.approx(np.mean(z_mean.var(axis=0)), rel=1e-5)
+    assert extras["inactive dims (var(mu) < 0.05)"] == int(np.sum(z_mean.var(axis=0) < 0.05))
+    assert table.diagnostics["sharpness data"] == pytest.approx(gamix_eval.laplacian_energy((data + 1) / 2))
+    np.testing.assert_allclose(table.arrays["GAMIX-VAE: variance of mu_j"], z_mean.var(axis=0), rtol=1e-5)
+    md = write_results(table, str(tmp_path))[0]
     text = open(md).read()
-    assert "The paper reports no numbers" in text and "| baseline |" in text
-    header = next(line for line in text.splitlines() if line.startswith("| model |"))
-    assert header.count("|") == len(gamix_eval.COLUMNS) + 2  # no stray pipes in names
-    rows = list(csv.reader(open(csv_path)))
-    assert ["paper", "paper", "any metric", "the paper reports no numbers"] in rows
-    dims = list(csv.reader(open(tmp_path / "latent_dimensions.csv")))
-    assert len(dims) == 1 + 2 * 8
+    assert "reports no numbers" in text and "| baseline |" in text and "- tiny" in text
+    dims = list(csv.reader(open(tmp_path / "arrays.csv")))
+    assert len(dims) == 1 + 2 * 2 * 8  # mean and variance of mu_j, 8 dims, two models
 
 
 def _example():
@@ -75,8 +75,10 @@ def test_example_trains_both_models_and_writes_figures_and_tables(tmp_path):
                      "--feature-model", "none", "--output", out])
     for key in ("gamix", "baseline"):
         for name in (f"{key}.weights.h5", f"fig2_variants_{key}.png", f"fig3_transitions_{key}.png",
-                     f"samples_{key}.png", f"reconstructions_{key}.png", f"curves_{key}.png"):
+                     f"curves_{key}.png"):
             assert os.path.getsize(os.path.join(out, name)) > 0, name
+    for name in ("images_gamix_vae.png", "images_standard_vae_baseline.png", "arrays.csv"):
+        assert os.path.getsize(os.path.join(out, name)) > 0, name
     text = open(os.path.join(out, "results.md")).read()
     assert "GAMIX-VAE" in text and "standard VAE (baseline)" in text and "reports no numbers" in text
     # Reload the trained weights instead of training.
