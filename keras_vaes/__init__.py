@@ -28,8 +28,8 @@ from keras_vaes import blocks, datasets, layers, losses, metrics, optimizers, pl
 from keras_vaes import callbacks, configs, evaluation
 from keras_vaes.balancing import GammaBalancer, balancing_update
 from keras_vaes.layers import Sampling, SplitComposition, split_composition
-from keras_vaes.models.base import BalancedVAE, TrainingDivergedError
-from keras_vaes.models.contract import GenerativeModel, Posterior
+from keras_vaes.models.base import BalancedVAE, GenerativeModel, TrainingDivergedError
+from keras_vaes.models.contract import Posterior
 from keras_vaes.models.flow_prior import FlowPriorVAE, build_flow_prior_vae
 from keras_vaes.models.flow_prior import conditional_diversity, mean_pairwise_distance
 from keras_vaes.models.gamix import GamixVAE, build_gamix_vae

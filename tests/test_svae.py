@@ -118,7 +118,11 @@ def test_loss_matches_numpy_by_hand():
     rng = np.random.default_rng(4)
     x, x_hat = rng.uniform(size=(2, 10, 16, 16, 1)).astype("float32")
     mean, log_var = rng.normal(size=(2, 10, 4)).astype("float32")
-    loss, kl = model.loss_terms(x, {"x_hat": x_hat, "z_mean": mean, "z_log_var": log_var})
+    terms = model.loss_terms(x, {"x_hat": x_hat, "z_mean": mean, "z_log_var": log_var})
+    assert sorted(terms) == ["kl", "loss", "mse"]  # the progress bar's terms
+    assert float(terms["mse"]) == pytest.approx(np.mean((x - x_hat) ** 2), rel=1e-5)
+    assert model.gamma == 0.25  # no update outside training
+    loss, kl = terms["loss"], terms["kl"]
     expected_kl, expected_loss = [], []
     for i in range(10):  # per sample, by hand
         k = 0.5 * sum(mean[i, j] ** 2 + np.exp(log_var[i, j]) - 1 - log_var[i, j] for j in range(4))

@@ -1,7 +1,8 @@
-"""The one API every model of the package speaks.
+"""The one API every model of the package speaks, and the prior protocol.
 
 Every model (`SplitVAE`, `FirstStage` and `TwoStageVAE`, `GamixVAE`,
-`FlowPriorVAE`, `PriorAAE`) has:
+`FlowPriorVAE`, `PriorAAE`) subclasses `keras_vaes.models.base.GenerativeModel`,
+which takes these calls from `ModelContract`, and has:
 
 - `value_range`: `(0.0, 1.0)`, or `(-1.0, 1.0)` for GAMIX-VAE; inputs
   outside it are refused with a message saying what was received.
@@ -17,6 +18,10 @@ Every model (`SplitVAE`, `FirstStage` and `TwoStageVAE`, `GamixVAE`,
   -> the dict of `decode`; `sampler=None` is the model's own prior (N(0, I),
   the learned flow, the Prior-AAE code generator, the second stage of a
   two-stage VAE), any fitted `keras_vaes.samplers` sampler can be passed.
+- `prior`: the declared prior. None means N(0, I); otherwise an object with
+  `sample(num_samples, seed=None) -> (num_samples, latent_dim)` codes (a
+  `Prior`: the flow, the Prior-AAE code generator, the second stage).
+  Samplers and evaluation read it; they never guess from attribute names.
 
 `labels` is keyword-only and taken only by class-conditional models; `fit`
 of an unconditional model refuses labels (`fit(x, y)`, `(images, labels)`
@@ -30,13 +35,14 @@ repeats. The seed generators of the sampling layers are saved with the
 weights, so `keras.callbacks.BackupAndRestore` continues a run exactly.
 """
 
-import collections
+import typing
 
 import numpy as np
 from keras import ops
 
+from keras_vaes.callbacks import with_divergence_guard
 from keras_vaes.pretrained import PresetMixin
-from keras_vaes.samplers.base import _rng, seeded_generator
+from keras_vaes.samplers.base import Posterior, _rng, seeded_generator
 from keras_vaes.utils import (
     _image_part,
     _peek,
@@ -45,31 +51,23 @@ from keras_vaes.utils import (
     check_latents,
     check_positive_int,
     describe,
-    with_divergence_guard,
 )
 
+__all__ = ["ModelContract", "Posterior", "Prior", "as_latent_matrix"]
 
-class Posterior(collections.namedtuple("Posterior", ["mean", "log_var"])):
-    """What `encode` returns: `mean, log_var = model.encode(images)`.
 
-    Attributes:
-        mean: float32 NumPy array `(N, latent_dim)`, the posterior means
-            (the codes E(x) of a deterministic encoder).
-        log_var: float32 NumPy array `(N, latent_dim)` of log sigma^2, or
-            None for a deterministic encoder.
+@typing.runtime_checkable
+class Prior(typing.Protocol):
+    """A model's own prior: what `model.prior` holds when it is not N(0, I).
+
+    `sample(num_samples, seed=None)` returns `(num_samples, latent_dim)`
+    latent codes; the same seed gives the same codes, `seed=None` draws from
+    the prior's own generator. A class-conditional prior also takes
+    `labels=`.
     """
 
-    __slots__ = ()
-
-    def sample(self, seed=None):
-        """One draw z = mean + exp(log_var / 2) * eps (the mean when deterministic).
-
-        `seed=None` draws from NumPy's global state (`seeded_generator`).
-        """
-        if self.log_var is None:
-            return self.mean
-        eps = seeded_generator(seed).standard_normal(self.mean.shape)
-        return (self.mean + np.exp(0.5 * self.log_var) * eps).astype("float32")
+    def sample(self, num_samples, seed=None):
+        ...
 
 
 def as_latent_matrix(z, latent_dim, name="z"):
@@ -77,18 +75,20 @@ def as_latent_matrix(z, latent_dim, name="z"):
     return check_latents(ops.convert_to_numpy(z), latent_dim, name=name)
 
 
-class GenerativeModel(PresetMixin):
-    """Mixin giving a model the package's `encode` / `decode` / `reconstruct` / `generate`.
+class ModelContract(PresetMixin):
+    """The contract's calls: `encode` / `decode` / `reconstruct` / `generate`, input checks.
 
-    A model implements three hooks on checked NumPy inputs:
-    `_encode_arrays(images, labels, batch_size) -> (mean, log_var or None)`,
-    `_decode_arrays(z, labels, batch_size) -> dict or array` and, when its
-    prior is not N(0, I), `_prior_latents(n, seed, labels) -> z`. It sets
-    `image_shape` and `latent_dim`, and `_rng = seeded_generator(seed)`
-    when it takes a seed.
+    Models get it through `keras_vaes.models.base.GenerativeModel`. A model
+    implements two hooks on checked NumPy inputs:
+    `_encode_arrays(images, labels, batch_size) -> (mean, log_var or None)`
+    and `_decode_arrays(z, labels, batch_size) -> dict or array`, declares
+    its `prior` (None: N(0, I); else a `Prior`), sets `image_shape` and
+    `latent_dim`, and `_rng = seeded_generator(seed)` when it takes a seed.
     """
 
     value_range = (0.0, 1.0)
+    # The declared prior: None is N(0, I); else a `Prior`.
+    prior = None
     # Smallest training batch the loss is defined on (GAMIX's batch mixture: 2).
     min_batch_size = 1
 
@@ -102,9 +102,11 @@ class GenerativeModel(PresetMixin):
         return self.decoder.predict(z, batch_size=batch_size, verbose=0)
 
     def _prior_latents(self, n, seed, labels):
-        # N(0, I), as `samplers.NormalSampler`, from the model's generator.
-        rng = _rng(seed, self._generator)
-        return rng.standard_normal((n, self.latent_dim)).astype("float32")
+        """`n` codes of the declared prior (`prior`; None: N(0, I) from the model's generator)."""
+        if self.prior is None:
+            rng = _rng(seed, self._generator)
+            return rng.standard_normal((n, self.latent_dim)).astype("float32")
+        return self.prior.sample(n, seed=seed)
 
     @property
     def _generator(self):

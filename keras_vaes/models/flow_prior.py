@@ -25,8 +25,7 @@ from keras_vaes.losses.gaussian import gaussian_kl
 from keras_vaes.losses.learned_priors import fp_vae_loss, kl_annealing
 from keras_vaes.losses.learned_priors import merged_prior_input
 from keras_vaes.priors import RealNVPPrior
-from keras_vaes.models.image_model import ImageModelAPI, check_network_arguments, default_optimizer
-from keras_vaes.models.saving import SafeSaving
+from keras_vaes.models.image_model import ImageModelAPI, check_network_arguments
 from keras_vaes.utils import check_positive_float, check_positive_int, describe
 
 # At beta = 0 nothing bounds sigma (eq. 8): the reconstruction drives
@@ -62,7 +61,7 @@ class GaussianPosteriorHead(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class FlowPriorVAE(ImageModelAPI, SafeSaving, keras.Model):
+class FlowPriorVAE(ImageModelAPI):
     """VAE with a learned RealNVP prior and beta-weighted KL (eq. 5-8).
 
     Calling the model on images (or `(images, labels)`) returns a dict with
@@ -174,23 +173,35 @@ class FlowPriorVAE(ImageModelAPI, SafeSaving, keras.Model):
                 latent_dim, num_couplings=num_couplings, hidden_units=hidden_units,
                 num_classes=num_classes, seed=seed, permutations=permutations, name="prior",
             )
-            permutations = [list(p) for p in self.prior.permutations]
         self.sampling = Sampling(seed=seed, dtype="float32", name="sampling")
         self.anneal_step = self.add_weight(
             shape=(), initializer="zeros", dtype="float32", trainable=False, name="anneal_step"
         )
-        self.loss_tracker = keras.metrics.Mean(name="loss")
-        self.rec_tracker = keras.metrics.Mean(name="reconstruction")
-        self.kl_tracker = keras.metrics.Mean(name="kl")
-        self.prior_tracker = keras.metrics.Mean(name="prior_nll")
-        self.weight_tracker = keras.metrics.Mean(name="kl_weight")
+        self.track_loss_terms(("loss", "reconstruction", "kl", "prior_nll", "kl_weight"))
         self.built = True
 
         # === Config ===
         self._setup_shared(input_shape, latent_dim, beta, num_classes, seed, reconstruction, perceptual_model)
+        self.filters = filters
+        self.dense_units = dense_units
         self.gamma = gamma
         self.anneal_steps = anneal_steps
-        self._record_config(locals())
+        self.num_couplings = num_couplings
+        self.hidden_units = hidden_units
+        self.log_var_range = log_var_range
+
+    def get_config(self):
+        return {
+            **self._shared_config(),
+            "prior": "normal" if self.prior is None else "flow",
+            "gamma": self.gamma,
+            "anneal_steps": self.anneal_steps,
+            "num_classes": self.num_classes,
+            "num_couplings": self.num_couplings,
+            "hidden_units": self.hidden_units,
+            "log_var_range": self.log_var_range,
+            "permutations": None if self.prior is None else [list(p) for p in self.prior.permutations],
+        }
 
     # --- Forward pass and loss --------------------------------------------
 
@@ -205,7 +216,8 @@ class FlowPriorVAE(ImageModelAPI, SafeSaving, keras.Model):
         """c = gamma * beta * a_t at the current step (section 4.1)."""
         return self.gamma * self.beta * kl_annealing(self.anneal_step, self.anneal_steps)
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+    def loss_terms(self, x, y_pred, training=False):
+        """The FP-VAE loss (eq. 6-8) or the beta-VAE's, and its terms (see the class docstring)."""
         images, labels = self._split_inputs(x)
         c = self.kl_weight()
         z = y_pred["z"]
@@ -223,25 +235,7 @@ class FlowPriorVAE(ImageModelAPI, SafeSaving, keras.Model):
             prior_nll = ops.zeros_like(loss)
         if training:
             self.anneal_step.assign_add(1.0)
-        for tracker, value in zip(self.metrics, (loss, rec, kl, prior_nll, c)):
-            tracker.update_state(value)
-        return loss
-
-    @property
-    def metrics(self):
-        return [self.loss_tracker, self.rec_tracker, self.kl_tracker, self.prior_tracker, self.weight_tracker]
-
-    def compile(self, optimizer=None, **kwargs):
-        """As `keras.Model.compile`; the optimizer defaults to Adam(1e-4, beta_1=0.5)."""
-        super().compile(optimizer=optimizer or default_optimizer(), **kwargs)
-
-    def compile_from_config(self, config):
-        # Keras's own restore, which skips models with a custom `compile`;
-        # this one only adds a default optimizer.
-        from keras.src.saving import serialization_lib
-
-        self.compile(**serialization_lib.deserialize_keras_object(config))
-        self.optimizer.build(self.trainable_variables)
+        return {"loss": loss, "reconstruction": rec, "kl": kl, "prior_nll": prior_nll, "kl_weight": c}
 
     def _checked_fit_input(self, x, y, batch_size):
         # A conditional model trains on `(images, labels)` (or `y=labels`);

@@ -24,9 +24,7 @@ from keras_vaes.losses.gamix import (
     variance_regularizer,
 )
 from keras_vaes.losses.gaussian import gaussian_kl
-from keras_vaes.optimizers import GroupedOptimizer
-from keras_vaes.models.contract import GenerativeModel
-from keras_vaes.models.saving import SafeSaving
+from keras_vaes.models.base import GenerativeModel
 from keras_vaes.samplers.base import seeded_generator
 from keras_vaes.utils import (
     check_images,
@@ -54,7 +52,7 @@ def to_unit_range(images):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class GamixVAE(GenerativeModel, SafeSaving, keras.Model):
+class GamixVAE(GenerativeModel):
     """GAMIX-VAE: batch-mixture KL, variance regulariser, PatchGAN adversary.
 
     Calling the model on images in [-1, 1] returns a dict with `"x_hat"`
@@ -66,9 +64,10 @@ class GamixVAE(GenerativeModel, SafeSaving, keras.Model):
     decoder, and 100 * [BCE(1, D(x)) + BCE(0, D(x_hat))] for the PatchGAN.
 
     Keras's own `train_step` trains both networks in one step from one
-    forward pass (a `GroupedOptimizer`, one Adam per network); the
-    generator term goes through the discriminator with frozen weights
-    (`stateless_call`), so no override is needed on any backend.
+    forward pass (`optimizer_roles` `("vae", "discriminator")`, one Adam
+    per network); the generator term goes through the discriminator with
+    frozen weights (`stateless_call`), so no override is needed on any
+    backend.
 
     Args:
         input_shape: tuple (H, W, C), H = W = 4 * 2^k.
@@ -151,16 +150,19 @@ class GamixVAE(GenerativeModel, SafeSaving, keras.Model):
                 input_shape, discriminator_filters or filters, discriminator_strides
             )
 
-        # === Progress-bar trackers (unweighted terms, see `metrics`) ===
-        names = ["l1", "kl"]
+        # === Progress-bar trackers (the total and the unweighted terms) ===
+        names = ["loss", "l1", "kl"]
         names += ["var_reg"] if kl == "mixture" else []
         names += ["g_adv", "d_loss", "d_acc"] if adversarial else []
         names += ["batch_mean_sq", "batch_var", "sigma_sq"]
-        self.trackers = [keras.metrics.Mean(name=n) for n in names]
+        self.track_loss_terms(names)
 
         # === Config ===
         self.image_shape = input_shape
         self.latent_dim = latent_dim
+        self.filters = filters
+        self.discriminator_filters = discriminator_filters
+        self.discriminator_strides = discriminator_strides
         self.kl = kl
         self.adversarial = adversarial
         self.bn_training = bn_training
@@ -168,10 +170,27 @@ class GamixVAE(GenerativeModel, SafeSaving, keras.Model):
         self.kl_weight = kl_weight
         self.regularizer_weight = regularizer_weight
         self.adversarial_weight = adversarial_weight
-        self._record_config(locals())
-        self._optimizer_pair = None
-        self._compile_extra = {}
+        self.seed = seed
         self.build(input_shape=(None,) + input_shape)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "input_shape": self.image_shape,
+            "latent_dim": self.latent_dim,
+            "filters": self.filters,
+            "discriminator_filters": self.discriminator_filters,
+            "discriminator_strides": self.discriminator_strides,
+            "kl": self.kl,
+            "adversarial": self.adversarial,
+            "bn_training": self.bn_training,
+            "reconstruction_weight": self.reconstruction_weight,
+            "kl_weight": self.kl_weight,
+            "regularizer_weight": self.regularizer_weight,
+            "adversarial_weight": self.adversarial_weight,
+            "seed": self.seed,
+        }
 
     def build(self, input_shape=None):
         # The networks are functional models, built in __init__.
@@ -190,80 +209,28 @@ class GamixVAE(GenerativeModel, SafeSaving, keras.Model):
 
     # --- Training ---------------------------------------------------------
 
-    def compile(self, vae_optimizer=None, discriminator_optimizer=None, **kwargs):
-        """Compiles with one optimizer per network (a `GroupedOptimizer`).
+    @property
+    def optimizer_roles(self):
+        """`("vae", "discriminator")`, or `("vae",)` without the PatchGAN."""
+        return ("vae", "discriminator") if self.adversarial else ("vae",)
 
-        Args:
-            vae_optimizer: Keras optimizer (or identifier) of the encoder and
-                decoder. Defaults to Adam(1e-4, beta_1=0.5), the author's.
-            discriminator_optimizer: optimizer of the PatchGAN. Defaults to
-                Adam(1e-4, beta_1=0.5). Ignored when `adversarial=False`.
-            **kwargs: passed to `keras.Model.compile` (e.g. `jit_compile`).
-        """
-        if "optimizer" in kwargs or "loss" in kwargs:
-            raise ValueError(
-                "GamixVAE.compile takes vae_optimizer= and discriminator_optimizer=; its "
-                f"loss is the paper's. Received: {sorted(k for k in kwargs if k in ('optimizer', 'loss'))}"
-            )
-        vae_optimizer = (
-            keras.optimizers.get(vae_optimizer) if vae_optimizer is not None
-            else keras.optimizers.Adam(1e-4, beta_1=0.5)
-        )
-        groups = [(vae_optimizer, self.encoder.trainable_variables + self.decoder.trainable_variables)]
+    def default_optimizer(self, role):
+        """Adam(1e-4, beta_1=0.5) for each network, the author's."""
+        return keras.optimizers.Adam(1e-4, beta_1=0.5)
+
+    def optimizer_variables(self):
+        groups = {"vae": self.encoder.trainable_variables + self.decoder.trainable_variables}
         if self.adversarial:
-            discriminator_optimizer = (
-                keras.optimizers.get(discriminator_optimizer) if discriminator_optimizer is not None
-                else keras.optimizers.Adam(1e-4, beta_1=0.5)
-            )
-            groups.append((discriminator_optimizer, self.discriminator.trainable_variables))
-        else:
-            discriminator_optimizer = None
-        self._optimizer_pair = (vae_optimizer, discriminator_optimizer)
-        self._compile_extra = dict(kwargs)
-        super().compile(optimizer=GroupedOptimizer(groups), **kwargs)
+            groups["discriminator"] = self.discriminator.trainable_variables
+        return groups
 
-    @property
-    def vae_optimizer(self):
-        """The optimizer of the encoder and decoder (after `compile`)."""
-        return self._optimizer_pair[0] if self._optimizer_pair else None
+    def loss_terms(self, x, y_pred, training=False):
+        """The weighted GAMIX-VAE objective of one batch (eq. (13) + adversary) and its terms.
 
-    @property
-    def discriminator_optimizer(self):
-        """The optimizer of the PatchGAN (after `compile`), or None."""
-        return self._optimizer_pair[1] if self._optimizer_pair else None
-
-    def get_compile_config(self):
-        if not self.compiled or self._optimizer_pair is None:
-            return {}
-        vae, disc = self._optimizer_pair
-        config = {k: v for k, v in self._compile_extra.items() if isinstance(v, (bool, int, float, str))}
-        config["vae_optimizer"] = keras.optimizers.serialize(vae)
-        config["discriminator_optimizer"] = keras.optimizers.serialize(disc) if disc is not None else None
-        return config
-
-    def compile_from_config(self, config):
-        config = dict(config)
-        vae = keras.optimizers.deserialize(config.pop("vae_optimizer"))
-        disc = config.pop("discriminator_optimizer", None)
-        disc = keras.optimizers.deserialize(disc) if disc is not None else None
-        self.compile(vae_optimizer=vae, discriminator_optimizer=disc, **config)
-        self.optimizer.build(self.trainable_variables)
-
-    @property
-    def metrics(self):
-        loss_tracker = getattr(self, "_loss_tracker", None)
-        return ([loss_tracker] if loss_tracker is not None else []) + list(self.trackers)
-
-    def _track(self, values):
-        for tracker in self.trackers:
-            tracker.update_state(values[tracker.name])
-
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """The weighted GAMIX-VAE objective of one batch (eq. (13) + adversary).
-
-        One scalar: its gradient with respect to the encoder and decoder is
-        that of their loss, and with respect to the discriminator that of
-        the discriminator loss (see the class docstring).
+        `"loss"`: one scalar whose gradient with respect to the encoder and
+        decoder is that of their loss, and with respect to the
+        discriminator that of the discriminator loss (see the class
+        docstring). The other terms are unweighted, for the progress bar.
         """
         check_batch_of_two(x, "x")
         x = ops.cast(x, "float32")
@@ -298,10 +265,8 @@ class GamixVAE(GenerativeModel, SafeSaving, keras.Model):
         values["batch_mean_sq"] = ops.mean(ops.square(mu_bar))
         values["batch_var"] = ops.mean(sigma_bar_sq)
         values["sigma_sq"] = ops.mean(ops.exp(ops.cast(z_log_var, "float32")))
-        self._track(values)
-        if self.losses:
-            total = total + ops.sum(self.losses)
-        return total
+        values["loss"] = total
+        return values
 
     def evaluate(self, x=None, y=None, batch_size=None, *args, **kwargs):
         x, y = self._checked_fit_input(x, y, batch_size)

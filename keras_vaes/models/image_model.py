@@ -13,14 +13,9 @@ from keras import ops
 from keras_vaes.blocks.infogan import check_infogan_shape
 from keras_vaes.losses.learned_priors import reconstruction_error
 from keras_vaes.losses.perceptual import perceptual_loss
-from keras_vaes.models.contract import GenerativeModel
+from keras_vaes.models.base import GenerativeModel
 from keras_vaes.samplers.base import seeded_generator
 from keras_vaes.utils import check_input_shape, check_non_negative_float, check_positive_int
-
-
-def default_optimizer():
-    """Lucic et al. (2018)'s defaults for these networks: Adam(1e-4, beta_1=0.5)."""
-    return keras.optimizers.Adam(1e-4, beta_1=0.5)
 
 
 def check_latent_dim(latent_dim):
@@ -53,6 +48,10 @@ class ImageModelAPI(GenerativeModel):
     # A feature network is an object, rebuilt on load: never in the config.
     unsaved_arguments = ("perceptual_model",)
 
+    def default_optimizer(self, role):
+        """Lucic et al. (2018)'s defaults for these networks: Adam(1e-4, beta_1=0.5), every role."""
+        return keras.optimizers.Adam(1e-4, beta_1=0.5)
+
     def _setup_shared(self, input_shape, latent_dim, beta, num_classes, seed, reconstruction,
                       perceptual_model):
         """Sets what both models keep alike: shapes, beta, labels, the NumPy generator, the reconstruction term."""
@@ -76,7 +75,22 @@ class ImageModelAPI(GenerativeModel):
 
             perceptual_model = vgg19_feature_model(input_shape=self.image_shape)
         self.reconstruction = reconstruction
+        self.seed = seed
         self._perceptual = _FeatureModelHolder(perceptual_model)
+
+    def _shared_config(self):
+        """The config entries both models share (the feature network is never saved)."""
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "input_shape": self.image_shape,
+            "latent_dim": self.latent_dim,
+            "beta": self.beta,
+            "filters": self.filters,
+            "dense_units": self.dense_units,
+            "seed": self.seed,
+            "reconstruction": self.reconstruction,
+        }
 
     def reconstruction_terms(self, x, x_hat):
         """Per-sample reconstruction term, (N,).
@@ -90,9 +104,6 @@ class ImageModelAPI(GenerativeModel):
         if self.reconstruction == "perceptual":
             return perceptual_loss(x, x_hat, self._perceptual.model)
         return reconstruction_error(x, x_hat)
-
-    def _check_images(self, x, name="images"):
-        return self.check_input(x, name=name)
 
     def _labels_for(self, labels, n):
         return self._one_hot(labels, n)

@@ -25,9 +25,7 @@ from keras_vaes.blocks.infogan import LEAKY_SLOPE, infogan_decoder, infogan_enco
 from keras_vaes.layers.core import PACKAGE
 from keras_vaes.losses.learned_priors import code_generator_loss, encoder_adversarial_loss
 from keras_vaes.losses.learned_priors import latent_discriminator_loss
-from keras_vaes.models.image_model import ImageModelAPI, check_network_arguments, default_optimizer
-from keras_vaes.models.saving import SafeSaving
-from keras_vaes.optimizers import GroupedOptimizer
+from keras_vaes.models.image_model import ImageModelAPI, check_network_arguments
 from keras_vaes.samplers.base import _rng
 
 
@@ -52,8 +50,28 @@ def code_generator(latent_dim, units=(512, 512), name="code_generator"):
     return keras.Model(z_0, z_T, name=name)
 
 
+class CodeGeneratorPrior:
+    """The Prior-AAE's learned prior: codes G(z_0), z_0 ~ N(0, I) (a `models.contract.Prior`).
+
+    Args:
+        code_generator: the network G (`code_generator`).
+        latent_dim: int.
+        rng: the NumPy generator drawing z_0 when `sample` gets no seed.
+    """
+
+    def __init__(self, code_generator, latent_dim, rng):
+        self.code_generator = code_generator
+        self.latent_dim = latent_dim
+        self.rng = rng
+
+    def sample(self, num_samples, seed=None):
+        """`num_samples` codes G(z_0); the same seed, the same codes."""
+        z_0 = _rng(seed, self.rng).standard_normal((num_samples, self.latent_dim)).astype("float32")
+        return np.asarray(ops.convert_to_numpy(self.code_generator(z_0, training=False)), dtype="float32")
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class PriorAAE(ImageModelAPI, SafeSaving, keras.Model):
+class PriorAAE(ImageModelAPI):
     """Adversarial autoencoder with a fixed (AAE) or learned (Prior-AAE) prior.
 
     Calling the model on images returns `{"x_hat": ..., "z": ...}` (z the
@@ -121,15 +139,27 @@ class PriorAAE(ImageModelAPI, SafeSaving, keras.Model):
         if prior == "learned":
             self.code_generator = code_generator(latent_dim, generator_units)
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self.trackers = [
-            keras.metrics.Mean(name=name)
-            for name in ("loss", "reconstruction", "adversarial", "discriminator", "generator")
-        ]
+        self.track_loss_terms(("loss", "reconstruction", "adversarial", "discriminator", "generator"))
         self.built = True
 
         # === Config ===
         self._setup_shared(input_shape, latent_dim, beta, None, seed, reconstruction, perceptual_model)
-        self._record_config(locals())
+        self.filters = filters
+        self.dense_units = dense_units
+        self.discriminator_units = discriminator_units
+        self.generator_units = generator_units
+        # The declared prior (a plain object, not tracked: G is saved once,
+        # as `code_generator`); None for the AAE's N(0, I).
+        if self.code_generator is not None:
+            self.prior = CodeGeneratorPrior(self.code_generator, latent_dim, self._rng)
+
+    def get_config(self):
+        return {
+            **self._shared_config(),
+            "prior": "normal" if self.code_generator is None else "learned",
+            "discriminator_units": self.discriminator_units,
+            "generator_units": self.generator_units,
+        }
 
     # --- Forward pass and loss --------------------------------------------
 
@@ -151,9 +181,14 @@ class PriorAAE(ImageModelAPI, SafeSaving, keras.Model):
         )
         return logits
 
-    def loss_terms(self, x, y_pred, z_0, training=False):
-        """All terms for noise z_0; returns (loss, rec, adversarial, d_loss, g_loss)."""
+    def loss_terms(self, x, y_pred, training=False, z_0=None):
+        """The summed objective `"loss"` and its terms, for prior noise `z_0`.
+
+        `z_0` defaults to a draw of N(0, I) from the model's seed generator.
+        """
         z = y_pred["z"]
+        if z_0 is None:
+            z_0 = keras.random.normal(ops.shape(z), seed=self.seed_generator)
         z_prior = self.prior_codes(z_0, training=training)
         rec = ops.mean(self.reconstruction_terms(x, y_pred["x_hat"]))
         adversarial = encoder_adversarial_loss(self._frozen_discriminator(z))
@@ -165,61 +200,25 @@ class PriorAAE(ImageModelAPI, SafeSaving, keras.Model):
         if self.code_generator is not None:
             g_loss = code_generator_loss(self._frozen_discriminator(z_prior))
         loss = rec + self.beta * adversarial + d_loss + g_loss
-        return loss, rec, adversarial, d_loss, g_loss
-
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        z_0 = keras.random.normal(ops.shape(y_pred["z"]), seed=self.seed_generator)
-        terms = self.loss_terms(x, y_pred, z_0, training=training)
-        for tracker, value in zip(self.trackers, terms):
-            tracker.update_state(value)
-        return terms[0]
-
-    @property
-    def metrics(self):
-        return list(self.trackers)
+        return {"loss": loss, "reconstruction": rec, "adversarial": adversarial,
+                "discriminator": d_loss, "generator": g_loss}
 
     # --- Optimizers -------------------------------------------------------
 
-    def compile(self, ae_optimizer=None, discriminator_optimizer=None, generator_optimizer=None, **kwargs):
-        """One optimizer per network; each defaults to Adam(1e-4, beta_1=0.5).
+    @property
+    def optimizer_roles(self):
+        """`("vae", "discriminator", "generator")`; no `"generator"` for the AAE."""
+        roles = ("vae", "discriminator")
+        return roles + ("generator",) if self.code_generator is not None else roles
 
-        Args:
-            ae_optimizer: optimizer of the encoder and decoder.
-            discriminator_optimizer: optimizer of D.
-            generator_optimizer: optimizer of G (learned prior only).
-            **kwargs: passed to `keras.Model.compile` (not `optimizer`).
-        """
-        if "optimizer" in kwargs:
-            raise ValueError(
-                "PriorAAE.compile takes ae_optimizer, discriminator_optimizer and "
-                "generator_optimizer, not `optimizer`."
-            )
-        get = lambda o: keras.optimizers.get(o) if o is not None else default_optimizer()
-        self.ae_optimizer = get(ae_optimizer)
-        self.discriminator_optimizer = get(discriminator_optimizer)
-        groups = [
-            (self.ae_optimizer, self.encoder.trainable_variables + self.decoder.trainable_variables),
-            (self.discriminator_optimizer, self.discriminator.trainable_variables),
-        ]
-        self.generator_optimizer = None
-        if self.code_generator is not None:
-            self.generator_optimizer = get(generator_optimizer)
-            groups.append((self.generator_optimizer, self.code_generator.trainable_variables))
-        super().compile(optimizer=GroupedOptimizer(groups), **kwargs)
-
-    def get_compile_config(self):
-        if not self.compiled:
-            return {}
-        optimizers = {
-            "ae_optimizer": self.ae_optimizer,
-            "discriminator_optimizer": self.discriminator_optimizer,
-            "generator_optimizer": self.generator_optimizer,
+    def optimizer_variables(self):
+        groups = {
+            "vae": self.encoder.trainable_variables + self.decoder.trainable_variables,
+            "discriminator": self.discriminator.trainable_variables,
         }
-        return {k: keras.optimizers.serialize(o) for k, o in optimizers.items() if o is not None}
-
-    def compile_from_config(self, config):
-        self.compile(**{k: keras.optimizers.deserialize(v) for k, v in config.items()})
-        self.optimizer.build(self.trainable_variables)
+        if self.code_generator is not None:
+            groups["generator"] = self.code_generator.trainable_variables
+        return groups
 
     # --- Public API -------------------------------------------------------
 
@@ -227,11 +226,6 @@ class PriorAAE(ImageModelAPI, SafeSaving, keras.Model):
         # A deterministic encoder: the posterior is the code E(x).
         return self.encoder.predict(images, batch_size=batch_size, verbose=0), None
 
-    def _prior_latents(self, n, seed, labels):
-        """`n` prior codes: G(z_0) (Prior-AAE) or z_0 (AAE), z_0 ~ N(0, I)."""
-        rng = _rng(seed, self._generator)
-        z_0 = rng.standard_normal((n, self.latent_dim)).astype("float32")
-        return np.asarray(ops.convert_to_numpy(self.prior_codes(z_0)), dtype="float32")
 
 
 def build_prior_aae(input_shape, latent_dim, **kwargs):
@@ -243,6 +237,8 @@ def build_prior_aae(input_shape, latent_dim, **kwargs):
     Example:
     >>> model = build_prior_aae((32, 32, 1), 8, beta=0.0)
     >>> model.compile()  # Adam(1e-4, beta_1=0.5) for each network
+    >>> model.optimizer_roles
+    ('vae', 'discriminator')
     """
     kwargs.setdefault("name", "prior_aae" if kwargs.get("prior", "learned") == "learned" else "aae")
     return PriorAAE(input_shape, latent_dim, **kwargs)

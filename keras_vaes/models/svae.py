@@ -70,15 +70,30 @@ class SplitVAE(BalancedVAE):
         encoder = self._build_encoder(input_shape, latent_dim, emb_dim, network)
         decoder = self._build_decoder(input_shape, latent_dim, emb_dim, split, network)
 
-        # === Functional model (and gamma, rule "split_vae") ===
+        # === Model: data -> encoder -> sample -> decoder (and gamma, rule "split_vae") ===
         self._build_graph(encoder, decoder, seed, **kwargs)
 
         # === Config ===
         self.image_shape = input_shape
         self.latent_dim = latent_dim
+        self.emb_dim = emb_dim
         self.beta = beta
         self.split = split
-        self._record_config(locals(), **network.as_dict())
+        self.seed = seed
+        self.network = network
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "input_shape": self.image_shape,
+            "latent_dim": self.latent_dim,
+            "emb_dim": self.emb_dim,
+            "beta": self.beta,
+            "split": self.split,
+            "seed": self.seed,
+            **self.network.as_dict(),
+        }
 
     @staticmethod
     def _build_encoder(input_shape, latent_dim, emb_dim, network):
@@ -114,7 +129,12 @@ class SplitVAE(BalancedVAE):
 
     # --- Training ---------------------------------------------------------
 
-    def loss_terms(self, x, outputs):
+    def default_optimizer(self, role):
+        """Adam(1e-4), the authors' script's (the paper's 1e-3 diverges)."""
+        return keras.optimizers.Adam(1e-4)
+
+    def vae_loss_terms(self, x, outputs):
+        """0.5 * sum((x - x_hat)^2) / gamma + beta * KL (`balanced_split_vae_loss`)."""
         loss, _, kl = balanced_split_vae_loss(
             x,
             outputs["x_hat"],
@@ -123,7 +143,7 @@ class SplitVAE(BalancedVAE):
             self.balancer.current_gamma(),
             self.beta,
         )
-        return loss, kl
+        return {"loss": loss, "kl": kl}
 
 
 def build_svae(input_shape, latent_dim, **kwargs):

@@ -23,7 +23,7 @@ import numpy as np
 
 from keras_vaes import samplers
 from keras_vaes.metrics import diagnostics
-from keras_vaes.models.contract import GenerativeModel
+from keras_vaes.models.contract import ModelContract as GenerativeModel
 from keras_vaes.models.saving import unchanged_on_error
 # The stages, importable from here as before the split.
 from keras_vaes.models.stages import (  # noqa: F401

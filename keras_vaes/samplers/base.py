@@ -5,7 +5,13 @@ A sampler is fitted after training on a model's codes and draws new ones:
 the posterior means of `model.encode(images)`) and `sample(n, seed=None)`
 -> float32 `(n, latent_dim)`. Any model of the package decodes them:
 `model.generate(n, sampler=sampler)`.
+
+This module sits below the models in the import graph: `Posterior`, what
+every model's `encode` returns, lives here, and nothing here imports a
+model.
 """
+
+import collections
 
 import keras
 import numpy as np
@@ -49,6 +55,29 @@ def seeded_generator(seed=None):
     return np.random.default_rng(seed) if seed is not None else _GlobalStateGenerator()
 
 
+class Posterior(collections.namedtuple("Posterior", ["mean", "log_var"])):
+    """What `encode` returns: `mean, log_var = model.encode(images)`.
+
+    Attributes:
+        mean: float32 NumPy array `(N, latent_dim)`, the posterior means
+            (the codes E(x) of a deterministic encoder).
+        log_var: float32 NumPy array `(N, latent_dim)` of log sigma^2, or
+            None for a deterministic encoder.
+    """
+
+    __slots__ = ()
+
+    def sample(self, seed=None):
+        """One draw z = mean + exp(log_var / 2) * eps (the mean when deterministic).
+
+        `seed=None` draws from NumPy's global state (`seeded_generator`).
+        """
+        if self.log_var is None:
+            return self.mean
+        eps = seeded_generator(seed).standard_normal(self.mean.shape)
+        return (self.mean + np.exp(0.5 * self.log_var) * eps).astype("float32")
+
+
 def _rng(seed, default):
     # An explicit seed gives a fresh, reproducible stream; otherwise the
     # object's own generator (`seeded_generator` of its constructor's seed).
@@ -81,15 +110,13 @@ def encode_images(model, images, batch_size=100):
         `Posterior(mean, log_var)` of float32 NumPy arrays `(N, latent_dim)`;
         `log_var` is None for deterministic encoders (AAE, Prior-AAE).
     """
-    from keras_vaes.models.contract import Posterior
-
     check_positive_int(batch_size, "batch_size")
     if len(images) == 0:
         raise ValueError("`images` is empty. Received: len(images)=0")
     posterior = model.encode(images, batch_size=batch_size)
     if not isinstance(posterior, Posterior):
         raise TypeError(
-            "`model.encode` must return a `keras_vaes.models.contract.Posterior`. "
+            "`model.encode` must return a `keras_vaes.samplers.base.Posterior`. "
             f"Received: {type(posterior).__name__} from {type(model).__name__}"
         )
     return posterior
@@ -97,8 +124,6 @@ def encode_images(model, images, batch_size=100):
 
 def codes_of(codes, name="z"):
     """`codes` as a float32 matrix: a Posterior gives its means."""
-    from keras_vaes.models.contract import Posterior
-
     if isinstance(codes, Posterior):
         codes = codes.mean
     return _check_latent_matrix(codes, name).astype(np.float32)
