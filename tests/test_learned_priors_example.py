@@ -91,6 +91,8 @@ def test_example_end_to_end_on_tiny_data(tiny_mnist, tmp_path, capsys):
     assert [(r["model"], float(r["beta"])) for r in rows] == (
         [(m, 0.0) for m in models] + [("fp_vae", 1.0)])
     assert all(float(r["fid"]) >= 0 for r in rows)
+    assert all(0 <= float(r["precision"]) <= 1 and 0 <= float(r["recall"]) <= 1 for r in rows)
+    assert len(lp.sweep_ledger(str(out)).read()) == len(rows)  # the resumable ledger, one record a run
     fp = [r for r in rows if r["model"] == "fp_vae"]
     assert all(float(r["separability_z0"]) >= 1 and float(r["separability_zT"]) >= 1 for r in fp)
     text = (out / "results.md").read_text()

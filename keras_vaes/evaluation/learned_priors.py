@@ -12,22 +12,31 @@ variable models" measures:
 - Table 1 (CelebA): linear separability (Karras et al.,
   `keras_vaes.metrics.linear_separability`) of z_0 and z_T of the proposed
   model and of the VAE's z, and FID (`PAPER_TABLE1`, `table1_rows`).
+- The sweep (`evaluate_run`): each trained model's samples judged by the
+  protocol's judges (`tables.QualityMeasures`: FD, precision, recall against
+  the test images), its reconstruction error, separability and nearest
+  neighbours, one row per (model, beta), recorded in a resumable ledger
+  (`sweep_ledger`).
 - Section 5.2: interpolation in Z_T, `D(lerp(E(x_a), E(x_b), t))`, vs in
   Z_0, `D(f^-1(slerp(f(E(x_a)), f(E(x_b)), t)))` (`interpolate_z_t`,
   `interpolate_z_0`), and the attribute vector of Figure 7
   (`attribute_vector`, `attribute_interpolation`).
 """
 
-import csv
-import math
 import os
+import warnings
 
 import keras
 import numpy as np
 
-from keras_vaes.metrics.separability import linear_separability, single_class_attributes
+from keras_vaes import plotting
+from keras_vaes.evaluation import tables
+from keras_vaes.ledger import Ledger
+from keras_vaes.metrics import classifier, extractors, neighbours
+from keras_vaes.metrics.separability import linear_separability, one_vs_rest_attributes
+from keras_vaes.metrics.separability import single_class_attributes
 from keras_vaes.samplers import lerp, slerp
-from keras_vaes.utils import check_positive_int
+from keras_vaes.utils import atomic_write, check_positive_int
 
 # Table 1 of the paper (CelebA 128x128, latent 128). The beta-VAE row has
 # one number in the extracted text, read as its separability.
@@ -49,7 +58,7 @@ MODEL_NAMES = {
     "prior_aae": "Prior-AAE (learned prior)",
 }
 SWEEP_COLUMNS = (
-    "model", "beta", "steps", "fid", "reconstruction_mse", "separability_z",
+    "model", "beta", "steps", "fid", "precision", "recall", "reconstruction_mse", "separability_z",
     "separability_z0", "separability_zT", "single_class_attributes", "closer_to_test", "seconds",
 )
 
@@ -249,16 +258,232 @@ def generated_separability(model, classify, num_samples, keep=0.5, seed=0):
 
 
 # ---------------------------------------------------------------------------
-# Tables
+# The sweep (Figure 3, Table 1): one trained model judged
 # ---------------------------------------------------------------------------
 
 
-def _fmt(value, digits=2):
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
+def stand_in_classifier(x_train, y_train, path, name="stand_in_classifier", verbose=0):
+    """The package's classifier network trained one epoch on 20k images, for when none is shipped.
+
+    Kept in `path` (a `.weights.h5`) and reused from there, so that a
+    resumed sweep is measured with the same features.
+
+    Returns:
+        `(logits model, feature model)`.
+    """
+    model = classifier.build_classifier(name=name)
+    if os.path.exists(path):
+        model.load_weights(path)
+    else:
+        model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      metrics=["accuracy"])
+        count = min(len(x_train), 20000)
+        model.fit(x_train[:count], y_train[:count], batch_size=128, epochs=1, verbose=verbose)
+        atomic_write(path, model.save_weights)
+    return model, classifier.features_from_classifier(model)
+
+
+def sweep_features(spec, dataset, x_train, y_train, x_test, y_test, stand_in_path, verbose=0):
+    """The sweep's judge features and attribute labeller.
+
+    Args:
+        spec: "classifier" (the package's offline MNIST / Fashion-MNIST
+            classifier, or a stand-in trained here when it is not shipped),
+            or what `extractors.feature_model_from_spec` takes.
+        dataset: str. The sweep's dataset.
+        x_train, y_train, x_test, y_test: the data (the stand-in trains on
+            the training split and reports its test accuracy).
+        stand_in_path: str. Where the stand-in's weights are kept.
+        verbose: int. Keras verbosity of the stand-in's training.
+
+    Returns:
+        `(feature model or None, description, reason if none, classify or
+        None)`; `classify(images) -> (N, classes)` softmax probabilities,
+        the attributes of generated images for `generated_separability`.
+    """
+    if spec != "classifier":
+        model, description, reason = extractors.feature_model_from_spec(spec)
+        return model, description, reason, None
+    if dataset not in ("mnist", "fashion_mnist"):
+        return None, "none", (f"no offline classifier for {dataset}; pass --feature-model inception "
+                              "(with its ImageNet weights) or a .keras feature model"), None
+    try:
+        features = classifier.classifier_feature_model(dataset)
+        logits = classifier.load_classifier(dataset)
+        description = classifier.describe(dataset)
+    except (FileNotFoundError, OSError, ValueError) as error:
+        warnings.warn(f"The package's {dataset} classifier is not available ({error}); training a "
+                      "stand-in for one epoch on 20k training images.", stacklevel=2)
+        logits, features = stand_in_classifier(x_train, y_train, stand_in_path, verbose=verbose)
+        accuracy = float(np.mean(np.argmax(logits.predict(x_test, verbose=0), 1) == y_test))
+        description = (f"FD of a STAND-IN classifier's features (the package's classifier network, "
+                       f"trained 1 epoch here, test accuracy {100 * accuracy:.2f}%; the shipped "
+                       "classifier was not available); not comparable with the papers' FIDs")
+        return features, description, None, None
+
+    def classify(images):
+        return keras.ops.convert_to_numpy(
+            keras.ops.softmax(logits.predict(images, batch_size=200, verbose=0), axis=-1))
+
+    return features, description, None, classify
+
+
+def evaluate_run(model, kind, beta, judge, x_train, x_test, *, labels=None, attributes=None,
+                 classify=None, num_samples=10000, separability_samples=10000, seed=0):
+    """One (model, beta) of the sweep: its samples judged, reconstructions, separability, neighbours.
+
+    Args:
+        model: a trained model of the sweep (`configs.learned_priors.build_model`).
+        kind: str. Its key in `MODEL_NAMES`.
+        beta: float. Its KL / adversarial weight.
+        judge: a `tables.QualityMeasures` on the test images (reference
+            features computed once for the whole sweep).
+        x_train, x_test: images in [0, 1].
+        labels: test labels or None; their one-vs-rest attributes are the
+            separability labels when neither `classify` nor `attributes` is
+            given.
+        attributes: array `(N, A)` of test attributes (CelebA) or None.
+        classify: callable or None (see `sweep_features`): separability of
+            generated samples, as Karras et al.
+        num_samples: int. Samples judged (as many as the judge's reference).
+        separability_samples: int.
+        seed: int.
+
+    Returns:
+        `(row, samples)`: the row (`SWEEP_COLUMNS` but steps and seconds)
+        and the samples in [0, 1]. Non-finite samples are not judged
+        (a warning says so; the row's measures stay None).
+    """
+    samples = np.clip(model.generate(num_samples, seed=seed)["x_hat"], 0.0, 1.0)
+    row = {"model": kind, "beta": beta, "fid": None}
+    if not np.all(np.isfinite(samples)):
+        warnings.warn(f"{kind} at beta={beta:g}: non-finite samples; not judged.", stacklevel=2)
+        return row, samples
+    cells = judge.score(samples)
+    if cells:
+        cell = next(iter(cells.values()))
+        row.update(fid=cell["fd"], precision=cell["precision"], recall=cell["recall"])
+    probe = x_test[:1000]
+    row["reconstruction_mse"] = float(np.mean((model.reconstruct(probe)["x_hat"] - probe) ** 2))
+    if kind in ("vae", "fp_vae"):
+        count = min(separability_samples, len(x_test))
+        if classify is not None:
+            scores = generated_separability(model, classify, separability_samples, seed=seed)
+        elif attributes is not None or labels is not None:
+            chosen = attributes[:count] if attributes is not None else one_vs_rest_attributes(labels=labels[:count])
+            scores = encoding_separability(model, x_test[:count], chosen)
+        else:
+            scores = {}
+        row.update(separability_z=scores.get("z"), separability_z0=scores.get("z_0"),
+                   separability_zT=scores.get("z_T"), single_class_attributes=scores.get("single_class"))
+    row["closer_to_test"] = neighbours.train_test_neighbours(samples[:200], x_train, x_test, seed=seed)[
+        "closer_to_test"]
+    return row, samples
+
+
+def sweep_ledger(output):
+    """The sweep's resumable ledger, `<output>/runs.jsonl`: one record per finished (model, beta).
+
+    Keyed by model, beta, training steps and the judge's description, so a
+    resumed sweep keeps only the runs measured alike.
+    """
+    return Ledger(os.path.join(output, "runs.jsonl"), key=("model", "beta", "steps", "features"))
+
+
+def sweep_notes(fid_label, fid_description, fid_reason, label_note, betas, reconstruction, dataset):
+    """The notes of results.md: judges, labels, the columns' meaning, what differs from the paper."""
+    described = fid_description if fid_description.startswith(fid_label) else f"{fid_label}: {fid_description}"
+    notes = [f"{described}." + (f" Not computed: {fid_reason}" if fid_reason else ""),
+             label_note,
+             "single_class_attributes: attributes left with one label after the pruning; "
+             "Karras et al.'s code counts them as perfectly separable (H = 0), so a "
+             "separability near 1 with many of them means samples of few classes, not a "
+             "disentangled latent space.",
+             "precision / recall: improved precision and recall (Kynkaanniemi et al. 2019, k = 3) of "
+             "the same features.",
+             "closer_to_test: fraction of 200 samples whose nearest test image (pixels) is nearer "
+             "than their nearest image among an equal number of training images.",
+             "reconstruction_mse: mean squared error per pixel of 1,000 test reconstructions.",
+             "fid_vs_beta.png: log-x axis; beta = 0 drawn at "
+             f"{plotting.beta_positions(betas)[1]:g} (a decade below the smallest positive beta).",
+             "The paper's Table 1 is CelebA 128x128; its numbers stand beside this run's for the "
+             "layout only."]
+    if reconstruction == "perceptual":
+        notes.append("Reconstruction term: the VGG19 perceptual loss (relu1_1..relu4_1, "
+                     "keras_vaes.losses.perceptual_loss), as the paper on CelebA.")
+    elif dataset == "celeba":
+        notes.append("Reconstruction term: squared error (--reconstruction l2); the paper trains "
+                     "CelebA with the VGG19 perceptual loss (--reconstruction perceptual).")
+    return notes
+
+
+def label_note(classify, attributes, labels, count, separability_samples):
+    """How the separability's attributes were obtained (a note of results.md)."""
+    if classify is not None:
+        return (f"Linear separability (Karras et al. protocol): {separability_samples} generated samples "
+                "labelled by the classifier's softmax (ten one-vs-rest digit/class attributes), the most "
+                "confident half kept.")
+    if attributes is not None:
+        return (f"Linear separability of the encodings of {count} CelebA test images with their "
+                f"{attributes.shape[1]} annotated attributes (no attribute classifier offline; Karras "
+                "et al. label generated images with one).")
+    if labels is not None:
+        return (f"Linear separability of the encodings of {count} test images with the ten one-vs-rest "
+                "TRUE class labels (no classifier softmax available; Karras et al. label generated "
+                "images with a classifier).")
+    return "No labels: separability not measured."
+
+
+# ---------------------------------------------------------------------------
+# Figures 2, 4, 7, 8
+# ---------------------------------------------------------------------------
+
+
+def save_interpolation_figures(model, x_train, x_test, directory, pairs=6, steps=8, seed=0,
+                               attributes=None, attribute_names=None, title="FP-VAE"):
+    """interpolation.png (Figures 4 / 8), neighbours.png and, with CelebA's eyeglasses, Figure 7.
+
+    Returns the paths written.
+    """
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(len(x_test), size=(pairs, 2), replace=False)
+    x_a, x_b = x_test[chosen[:, 0]], x_test[chosen[:, 1]]
+    in_z0, in_zt = interpolate_z_0(model, x_a, x_b, steps), interpolate_z_t(model, x_a, x_b, steps)
+    rows = [r for i in range(pairs) for r in ((f"Z_0 slerp {i}", in_z0[i]), (f"Z_T lerp {i}", in_zt[i]))]
+    paths = [plotting.save_interpolation_rows(
+        rows, os.path.join(directory, "interpolation.png"),
+        starts=[x for x in x_a for _ in (0, 1)], ends=[x for x in x_b for _ in (0, 1)],
+        title=f"{title}: test pairs, Z_0 (slerp) vs Z_T (lerp)")]
+    samples = np.clip(model.generate(10, seed=seed + 1)["x_hat"], 0, 1)
+    report = neighbours.train_test_neighbours(samples, x_train, x_test, equal_size=False)
+    paths.append(plotting.save_neighbours(
+        samples, x_train[report["train_index"]], x_test[report["test_index"]],
+        os.path.join(directory, "neighbours.png"),
+        title=f"{title} samples and nearest training / test images (pixels)"))
+    if attributes is not None and "Eyeglasses" in (attribute_names or ()):
+        glasses = attributes[:, attribute_names.index("Eyeglasses")]
+        vector = attribute_vector(encode_codes(model, x_test[: len(glasses)]), glasses)
+        without = np.flatnonzero(glasses == 0)[:pairs]
+        in_z0, in_zt = attribute_interpolation(model, x_test[without], vector, steps)
+        rows = [r for i in range(len(without)) for r in ((f"Z_0 {i}", in_z0[i]), (f"Z_T {i}", in_zt[i]))]
+        paths.append(plotting.save_interpolation_rows(
+            rows, os.path.join(directory, "attribute_interpolation.png"),
+            starts=[x_test[j] for j in without for _ in (0, 1)],
+            title="Adding the eyeglasses vector: Z_0 (slerp) vs Z_T (lerp) (Figure 7)"))
+    return paths
+
+
+def save_latent_figure(model, images, labels, path, seed=0, title=None):
+    """Figure 2: f(E(x)), E(x) coloured by label, and f^-1(z_0) of prior samples (2-D latent)."""
+    z_t = encode_codes(model, images)
+    prior = np.asarray(model.sample_latents(len(images), seed=seed))
+    return plotting.save_latent_panels(to_z0(model, z_t), z_t, labels, prior, path, title=title)
+
+
+# ---------------------------------------------------------------------------
+# Tables
+# ---------------------------------------------------------------------------
 
 
 def beta_trend(rows, model):
@@ -300,7 +525,7 @@ def sweep_table(rows, fid_label="FID"):
         cells = []
         for beta in betas:
             match = [r for r in rows if r["model"] == model and r["beta"] == beta]
-            cells.append(_fmt(match[0].get("fid")) if match else "")
+            cells.append(tables.format_value(match[0].get("fid")) if match else "")
         trend = beta_trend(rows, model)
         trend_text = "" if trend is None else (
             f"rho={trend[0]:+.2f}; FID {trend[1]:.2f} at the lowest beta vs {trend[2]:.2f} at the highest"
@@ -353,20 +578,13 @@ def write_sweep_results(rows, output, header="", fid_label="FID", notes=()):
     Returns:
         The markdown text.
     """
-    os.makedirs(output, exist_ok=True)
     extra = sorted({k for r in rows for k in r} - set(SWEEP_COLUMNS))
     columns = list(SWEEP_COLUMNS) + extra
-    csv_path = os.path.join(output, "results.csv")
-    with open(csv_path + ".tmp", "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(columns)
-        for r in rows:
-            writer.writerow(["" if r.get(c) is None else r.get(c) for c in columns])
-    os.replace(csv_path + ".tmp", csv_path)
-
+    csv_rows = [columns] + [["" if r.get(c) is None else r.get(c) for c in columns] for r in rows]
     parts = [header.strip(), "", "## Figure 3: FID vs beta", "",
              sweep_table(rows, fid_label), "", f"Paper: {PAPER_FIGURE3_CLAIM}.", ""]
     table1 = table1_rows(rows)
+    fmt = tables.format_value
     parts += [
         "## Table 1 layout (the paper: CelebA 128x128; here: this run's data)", "",
         f"| | beta | separability (obtained) | separability (paper) | {fid_label} (obtained) | FID (paper) |",
@@ -374,23 +592,20 @@ def write_sweep_results(rows, output, header="", fid_label="FID", notes=()):
     ]
     for t in table1:
         parts.append(
-            f"| {t['row']} | {_fmt(t['beta'])} | {_fmt(t['separability'])} | {_fmt(t['paper_separability'])} "
-            f"| {_fmt(t['fid'])} | {_fmt(t['paper_fid'], 1)} |"
+            f"| {t['row']} | {fmt(t['beta'])} | {fmt(t['separability'])} | {fmt(t['paper_separability'])} "
+            f"| {fmt(t['fid'])} | {fmt(t['paper_fid'], 1)} |"
         )
     parts += ["", "## Every run", "",
               "| " + " | ".join(SWEEP_COLUMNS) + " |", "|---" * len(SWEEP_COLUMNS) + "|"]
     for r in rows:
         parts.append("| " + " | ".join(
-            _fmt(r.get(c), 3) if c != "model" else r["model"] for c in SWEEP_COLUMNS
+            tables.format_value(r.get(c), 3) if c != "model" else r["model"] for c in SWEEP_COLUMNS
         ) + " |")
     if notes:
         parts += ["", "## Notes", ""] + [f"- {n}" for n in notes]
-    text = "\n".join(parts).strip() + "\n"
-    md_path = os.path.join(output, "results.md")
-    with open(md_path + ".tmp", "w") as f:
-        f.write(text)
-    os.replace(md_path + ".tmp", md_path)
-    return text
+    lines = "\n".join(parts).strip().split("\n")
+    tables.write_table_files(output, lines, csv_rows)
+    return "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------------------
