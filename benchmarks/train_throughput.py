@@ -94,20 +94,33 @@ Usage:
 import argparse
 import json
 import os
-import re
 import resource
 import subprocess
 import sys
 import time
 
-CONFIGS = {
-    "mnist": dict(input_shape=(32, 32, 1), latent_dim=32, beta=8.0),
-    "cifar10": dict(input_shape=(32, 32, 3), latent_dim=200, beta=3.0),
-}
+from profiling import PROFILERS  # benchmarks/profiling/, beside this script
+
+CONFIG_NAMES = ("mnist", "cifar10", "tiny")
 # A tiny Split-VAE (as in the tests), `--quick`'s: a smoke run of every code
 # path in about a minute per backend. Not a paper network; not in "all".
-CONFIGS["tiny"] = dict(input_shape=(16, 16, 1), latent_dim=4, beta=2.0, base_dim=8, emb_dim=16,
-                       num_scale=2)
+TINY_CONFIG = dict(input_shape=(16, 16, 1), latent_dim=4, beta=2.0, base_dim=8, emb_dim=16,
+                   num_scale=2)
+
+
+def model_config(name):
+    """`build_svae` arguments of `name`: the paper's (`keras_vaes.configs.split_vae`) or the tiny one.
+
+    Imported when asked, not at the top: Keras loads its backend on import,
+    and this script chooses the backend first.
+    """
+    if name == "tiny":
+        return dict(TINY_CONFIG)
+    from keras_vaes.configs.split_vae import model_kwargs
+
+    return model_kwargs(name)
+
+
 PAPER_CONFIGS = ["mnist", "cifar10"]
 
 # name -> help. "fit" is the package default, "reference" the plain loop.
@@ -140,7 +153,7 @@ def parse_args(argv=None):
         + ". Env variants: "
         + ", ".join(ENV_VARIANTS),
     )
-    parser.add_argument("--config", choices=[*CONFIGS, "all"], default="mnist")
+    parser.add_argument("--config", choices=[*CONFIG_NAMES, "all"], default="mnist")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--steps", type=int, default=5, help="timed steps per repeat (default 5)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps per repeat (default 2)")
@@ -349,13 +362,13 @@ def _build(config, keras_bn=False, seed=0):
     from keras_vaes.blocks import resnet
 
     if not keras_bn:
-        return build_svae(seed=seed, **CONFIGS[config])
+        return build_svae(seed=seed, **model_config(config))
     import keras
 
     original = resnet.FusedBatchNormalization
     resnet.FusedBatchNormalization = keras.layers.BatchNormalization
     try:
-        return build_svae(seed=seed, **CONFIGS[config])
+        return build_svae(seed=seed, **model_config(config))
     finally:
         resnet.FusedBatchNormalization = original
 
@@ -365,7 +378,7 @@ def _runner(variant, config, x, args):
     import numpy as np
 
     batch, warmup = args.batch_size, args.warmup
-    beta = CONFIGS[config]["beta"]
+    beta = model_config(config)["beta"]
     if variant == "keras2_authors":
         if config not in PAPER_CONFIGS:
             raise SystemExit(f"The authors' Keras 2 loop builds the paper networks only. Received: "
@@ -403,7 +416,7 @@ def _make_keras2_authors_runner(config, x, batch, warmup):
     import tf_keras as k2
     from tf_keras import layers as L
 
-    cfg = CONFIGS[config]
+    cfg = model_config(config)
     shape, latent, beta = cfg["input_shape"], cfg["latent_dim"], cfg["beta"]
 
     def res_block(y, dim, layer):
@@ -459,7 +472,7 @@ def measure_training(config, args):
     import numpy as np
 
     batch = args.batch_size
-    shape = CONFIGS[config]["input_shape"]
+    shape = model_config(config)["input_shape"]
     rng = np.random.default_rng(args.seed)
     per_repeat = args.warmup + args.steps
     x = rng.random((per_repeat * batch,) + shape, dtype=np.float32)
@@ -492,7 +505,7 @@ def measure_predict(config, args):
     model = _build(config, seed=args.seed)
     n = args.predict_images
     rng = np.random.default_rng(args.seed)
-    images = rng.random((n,) + CONFIGS[config]["input_shape"], dtype=np.float32)
+    images = rng.random((n,) + model_config(config)["input_shape"], dtype=np.float32)
     z = rng.standard_normal((n, model.latent_dim)).astype("float32")
     model.encode(images[:200])  # trace
     model.decode(z[:200])
@@ -547,368 +560,8 @@ def measure_peak(repeats=7):
 # --- Profile: each backend's own profiler ------------------------------------
 #
 # `profile_training` builds the default path, warms it up, and hands `fit`
-# of `--steps` batches to the backend's profiler; each returns
-# {"wall_ms_per_step", "ms_per_step": {group: ms}, "top_ops": [(name, ms)]}.
-
-# Op types (without oneDNN's "_Mkl"/"_MklNative" prefixes) of activation
-# kernels; swish's gradient multiplications are plain Mul ops ("other").
-_ACTIVATION_OPS = {
-    "Sigmoid", "SigmoidGrad", "Swish", "Relu", "ReluGrad", "Tanh", "TanhGrad", "Softplus",
-}
-_OTHER = "other (elementwise, loss, balancing, ...)"
-
-
-def _op_group(op_type, op_name, optimizer_scope):
-    """Group of one TensorFlow op, by pass (op name) and kernel (op type).
-
-    Inside the compiled step the backward pass is under `gradient_tape/`.
-    A Conv2DTranspose forward is a Conv2DBackpropInput kernel and its
-    input gradient a Conv2D kernel: convolutions are grouped by pass, not
-    by kernel name.
-    """
-    kernel = op_type.replace("_MklNative", "").replace("_Mkl", "")
-    if f"/{optimizer_scope}/" in op_name or op_name.startswith(f"{optimizer_scope}/"):
-        return "optimizer"
-    backward = "gradient_tape/" in op_name
-    if "Conv2D" in kernel:
-        if not backward:
-            return "conv forward"
-        return "conv weight gradients" if "BackpropFilter" in kernel else "conv input gradients"
-    if "MatMul" in kernel:
-        return "dense (matmul), both passes"
-    if "BatchNorm" in kernel:
-        return "batch norm, both passes"
-    if kernel in _ACTIVATION_OPS:
-        return "activation kernels"
-    return _OTHER
-
-
-def _timed_fit(model, x, batch):
-    start = time.perf_counter()
-    model.fit(x, batch_size=batch, epochs=1, verbose=0, shuffle=False)
-    return time.perf_counter() - start
-
-
-def _top(times, steps, n=10):
-    return [(name, ms / steps) for name, ms in sorted(times.items(), key=lambda kv: -kv[1])[:n]]
-
-
-def _profile_tensorflow(model, x, batch, steps):
-    """`tf.profiler.experimental` and its `framework_op_stats` tool (host rows)."""
-    import glob
-    import tempfile
-
-    import tensorflow as tf
-
-    try:
-        from tensorflow.python.profiler.internal import _pywrap_profiler_plugin as plugin
-    except ImportError as error:  # internal module: may move between TF versions
-        return {"error": f"TensorFlow profiler tools unavailable ({error})"}
-    with tempfile.TemporaryDirectory() as logdir:
-        tf.profiler.experimental.start(logdir)
-        try:
-            wall = _timed_fit(model, x, batch)
-        finally:
-            tf.profiler.experimental.stop()
-        planes = glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True)
-        data, ok = plugin.xspace_to_tools_data(planes, "framework_op_stats", {})
-    if not ok:
-        return {"error": "the profiler wrote no op statistics"}
-    table = json.loads(data)[0]
-    columns = [column["id"] for column in table["cols"]]
-    groups, ops = {}, {}
-    for row in table["rows"]:
-        row = dict(zip(columns, (cell["v"] for cell in row["c"])))
-        if row["type"] == "IDLE" or row.get("host_or_device", "Host") != "Host":
-            continue
-        ms = row["total_self_time"] / 1e3  # microseconds
-        group = _op_group(row["type"], row["operation"], model.optimizer.name)
-        groups[group] = groups.get(group, 0.0) + ms / steps
-        name = row["operation"].replace("StatefulPartitionedCall/", "")
-        ops[f"{row['type']} {name}"] = ops.get(f"{row['type']} {name}", 0.0) + ms
-    return {"wall_ms_per_step": 1e3 * wall / steps, "ms_per_step": groups, "top_ops": _top(ops, steps)}
-
-
-def _hlo_group(name):
-    """Group of one XLA thunk by its name alone (when the HLO is unavailable).
-
-    XLA names an instruction after its opcode (`convolution.3`, `dot.6`),
-    a fusion after its ops (`broadcast_add_fusion.4`, or `ynn_fusion.1`, a
-    YNNPACK call); JAX names a convolution after its primitive
-    (`conv_general_dilated.44`). The pass is not in the name.
-    """
-    kind = name.split(".")[0]
-    if kind.startswith(("convolution", "conv_general_dilated")):
-        return "convolution (pass unknown)"
-    if kind.startswith(("dot", "dot_general")):
-        return "dense (matmul), both passes"
-    return _OTHER
-
-
-_HLO_INSTRUCTION = re.compile(r"\s+(?:ROOT )?%?([\w.\-]+) = (\S+) ([\w\-]+)\(")
-_HLO_COMPUTATION = re.compile(r"(?:ENTRY )?%?([\w.\-]+) .*\{$")
-
-
-def _hlo_instructions(text):
-    """Instructions of compiled HLO text: name -> (opcode, shape, op_name, members, YNNPACK).
-
-    `members` are the instructions of the computation a fusion calls;
-    `op_name` is JAX's source path, e.g. `jit(train_step)/transpose(jvp(
-    decoder))/.../conv_general_dilated` (`transpose(jvp(...))`: backward).
-    """
-    computations, instructions, current = {}, {}, None
-    for line in text.splitlines():
-        if not line.startswith(" "):
-            header = _HLO_COMPUTATION.match(line)
-            current = header.group(1) if header else None
-            computations.setdefault(current, [])
-            continue
-        match = _HLO_INSTRUCTION.match(line)
-        if match is None:  # tuple shapes (while, ...): grouped by their thunks' names
-            continue
-        name, shape, opcode = match.groups()
-        op_name = re.search(r'op_name="([^"]*)"', line)
-        calls = re.search(r"calls=%?([\w.\-]+)", line)
-        instructions[name] = [opcode, shape, op_name.group(1) if op_name else "",
-                              calls.group(1) if calls else None, "__ynn_fusion" in line]
-        computations[current].append(name)
-    for entry in instructions.values():
-        entry[3] = [instructions[n] for n in computations.get(entry[3], [])] if entry[3] else []
-    return instructions
-
-
-def _jax_group(instruction, batch, optimizer_name, bn_layers, act_layers):
-    """(group, kernel, output shape) of one XLA thunk, from its HLO instruction and JAX source path."""
-    opcode, shape, op_name, members, ynn = instruction
-    for member in [instruction] + members:
-        if member[0] in ("convolution", "dot"):
-            opcode, shape, op_name = member[:3]
-            break
-    if opcode == "fusion":
-        kernel = "YNNPACK fusion" if ynn else "XLA fusion"
-    else:
-        kernel = f"{'YNNPACK' if ynn else 'XLA'} {opcode}"
-    path = op_name.split("/")
-    if optimizer_name in path:
-        return "optimizer", kernel, shape
-    backward = "transpose(" in op_name
-    if opcode == "convolution":
-        # Outputs are batch-major (b01f) but for weight gradients (kernel-
-        # shaped), whose fusions often lose the source path.
-        leading = re.match(r"\w+\[(\d+)", shape)
-        if not leading or int(leading.group(1)) != batch:
-            return "conv weight gradients", kernel, shape
-        if backward:
-            return "conv input gradients", kernel, shape
-        return ("conv forward" if op_name else "conv, pass unknown (no source path)"), kernel, shape
-    if opcode == "dot":
-        return "dense (matmul), both passes", kernel, shape
-    if any(part in bn_layers for part in path):
-        return "batch norm, both passes", kernel, shape
-    if any(part in act_layers for part in path):
-        return "activation kernels", kernel, shape
-    return _OTHER, kernel, shape
-
-
-def _jax_train_step_hlo(model, x, batch):
-    """Compiled HLO text of the train step `fit` runs (same jit: a cache hit).
-
-    Keras's JAX trainer keeps its jitted step in the closure of
-    `model.train_function`; one `fit` batch records the argument shapes.
-    """
-    import inspect
-
-    import jax
-
-    original = model.train_function
-    jitted = inspect.getclosurevars(original).nonlocals["step_function"]
-    shapes = []
-
-    def recording(state, iterator):
-        data = next(iterator)
-        shapes.append(jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), (state, data)))
-        return original(state, iter([data]))
-
-    model.train_function = recording
-    try:
-        model.fit(x[:batch], batch_size=batch, epochs=1, verbose=0, shuffle=False)
-    finally:
-        model.train_function = original
-    return jitted.lower(*shapes[0]).compile().as_text()
-
-
-def _profile_jax(model, x, batch, steps):
-    """`jax.profiler.trace` of `fit`: self time of each XLA CPU thunk.
-
-    A thunk runs one HLO instruction (a fusion, a convolution, a dot...);
-    its event names it (`hlo_op`). The compiled HLO of the train step gives
-    each one's opcode, fused members and JAX source path: the pass
-    (`transpose(jvp(...))` is the backward pass), the layer and the
-    optimizer. Without the HLO, thunks are grouped by name only.
-    """
-    import glob
-    import tempfile
-
-    import jax
-    import keras
-
-    with tempfile.TemporaryDirectory() as logdir:
-        with jax.profiler.trace(logdir):
-            wall = _timed_fit(model, x, batch)
-        planes = glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True)
-        if not planes:
-            return {"error": "jax.profiler wrote no trace"}
-        profile = jax.profiler.ProfileData.from_file(planes[0])
-    ops = {}  # hlo_op -> ms of self time (a while thunk's body thunks are nested in it)
-    for plane in profile.planes:
-        for line in plane.lines:
-            stack = []  # (end_ns, hlo_op) of the enclosing thunks
-            for event in sorted(line.events, key=lambda e: (e.start_ns, -e.duration_ns)):
-                hlo_op = dict(event.stats).get("hlo_op")
-                if hlo_op is None:
-                    continue
-                while stack and stack[-1][0] <= event.start_ns:
-                    stack.pop()
-                ms = event.duration_ns / 1e6
-                if stack:
-                    ops[stack[-1][1]] -= ms
-                ops[hlo_op] = ops.get(hlo_op, 0.0) + ms
-                stack.append((event.start_ns + event.duration_ns, hlo_op))
-    if not ops:
-        return {"error": "the JAX trace holds no XLA thunk events (hlo_op)"}
-    result = {"wall_ms_per_step": 1e3 * wall / steps}
-    try:
-        instructions = _hlo_instructions(_jax_train_step_hlo(model, x, batch))
-    except Exception as error:  # noqa: BLE001 - Keras internals: fall back to names
-        instructions = {}
-        result["note"] = (f"no HLO of the train step ({type(error).__name__}: {error}); "
-                          "thunks grouped by name")
-    layers = list(model._flatten_layers(include_self=False, recursive=True))
-    bn_layers = {l.name for l in layers if isinstance(l, keras.layers.BatchNormalization)}
-    act_layers = {l.name for l in layers if isinstance(l, keras.layers.Activation)}
-    groups, kernels, top = {}, {}, {}
-    for name, ms in ops.items():
-        if name in instructions:
-            group, kernel, shape = _jax_group(instructions[name], batch, model.optimizer.name,
-                                              bn_layers, act_layers)
-            path = instructions[name][2].replace("jit(train_step)/", "") or f"-> {shape}"
-        else:
-            group, kernel, path = _hlo_group(name), "?", ""
-        groups[group] = groups.get(group, 0.0) + ms / steps
-        if group.startswith("conv"):
-            kernels[kernel] = kernels.get(kernel, 0.0) + ms / steps
-        top[f"{name} [{kernel}] {path}"] = ms
-    result.update(ms_per_step=groups, top_ops=_top(top, steps), conv_kernels=kernels)
-    return result
-
-
-# record_function labels of the PyTorch profile (Keras's torch trainer has none).
-_TORCH_OPTIMIZER, _TORCH_BN = "keras_vaes/optimizer.apply", "keras_vaes/batch_norm.call"
-_TORCH_DENSE = {"aten::addmm", "aten::mm", "aten::linear", "aten::matmul", "aten::bmm"}
-
-
-def _torch_group(name, node, label, parents):
-    """Group of one aten op: by its label, else by its name, callers and backward node."""
-    if label == _TORCH_OPTIMIZER:
-        return "optimizer"
-    if label == _TORCH_BN:
-        return "batch norm (Keras's composite ops), both passes"
-    node_name = node.name if node is not None else ""
-    if "convolution_backward" in name or "Convolution" in node_name:
-        return "conv backward (input and weight gradients, one kernel)"
-    if "conv" in name:
-        return "conv forward"
-    if "aten::contiguous" in parents and "aten::_convolution" not in parents:
-        # Keras's torch convolutions permute NHWC inputs to NCHW and copy them.
-        return "layout copies (.contiguous(), NHWC -> NCHW for convs)"
-    if name in _TORCH_DENSE or node_name.startswith(("autograd::engine::evaluate_function: Addmm",
-                                                     "autograd::engine::evaluate_function: Mm")):
-        return "dense (matmul), both passes"
-    if "silu" in name or "sigmoid" in name:
-        return "activation kernels"
-    return _OTHER
-
-
-def _profile_torch(model, x, batch, steps):
-    """`torch.profiler.profile` (CPU) of `fit`; self CPU time per aten op.
-
-    The optimizer's `apply` and each batch norm layer's `call` run under a
-    `record_function` label; a backward op counts for the label of the
-    forward op that recorded its autograd node (sequence number).
-    """
-    import functools
-
-    import keras
-    import torch.profiler as tp
-
-    patched = []
-
-    def label(obj, attr, name):
-        original = getattr(obj, attr)
-
-        @functools.wraps(original)
-        def labelled(*args, **kwargs):
-            with tp.record_function(name):
-                return original(*args, **kwargs)
-
-        setattr(obj, attr, labelled)  # an instance attribute over the class's method
-        patched.append((obj, attr))
-
-    label(model.optimizer, "apply", _TORCH_OPTIMIZER)
-    for layer in model._flatten_layers(include_self=False, recursive=True):
-        if isinstance(layer, keras.layers.BatchNormalization):
-            label(layer, "call", _TORCH_BN)
-    try:
-        with tp.profile(activities=[tp.ProfilerActivity.CPU]) as prof:
-            wall = _timed_fit(model, x, batch)
-    finally:
-        for obj, attr in patched:
-            delattr(obj, attr)
-    events = prof.events()
-
-    def label_of(event):
-        while event is not None and event.name not in (_TORCH_OPTIMIZER, _TORCH_BN):
-            event = event.cpu_parent
-        return event.name if event is not None else None
-
-    def node_of(event):  # the autograd node (backward function) an op runs in
-        while event is not None and event.scope != 1:  # 1: RecordScope.BACKWARD_FUNCTION
-            event = event.cpu_parent
-        return event
-
-    nodes = {id(event): node_of(event) for event in events}
-    # Ops that record no autograd node share the next one's sequence number:
-    # the forward op named like the node (PowBackward0: aten::pow) decides.
-    forward = {}  # (sequence number, thread) -> {op name: label}
-    for e in events:
-        if e.sequence_nr >= 0 and nodes[id(e)] is None:
-            forward.setdefault((e.sequence_nr, e.thread), {})[e.name] = label_of(e)
-
-    def forward_label(node):
-        ops = forward.get((node.sequence_nr, node.fwd_thread), {})
-        op = "aten::" + re.sub(r"Backward\d*$", "", node.name).lower()
-        if op in ops:
-            return ops[op]
-        labels = set(ops.values())
-        return labels.pop() if len(labels) == 1 else None
-    groups, ops = {}, {}
-    for event in events:
-        ms = event.self_cpu_time_total / 1e3  # microseconds
-        node = nodes[id(event)]
-        label = label_of(event)
-        if node is not None and label is None:
-            label = forward_label(node)
-        parents, parent = set(), event.cpu_parent
-        while parent is not None:
-            parents.add(parent.name)
-            parent = parent.cpu_parent
-        group = _torch_group(event.name, node, label, parents)
-        groups[group] = groups.get(group, 0.0) + ms / steps
-        ops[event.name] = ops.get(event.name, 0.0) + ms
-    return {"wall_ms_per_step": 1e3 * wall / steps, "ms_per_step": groups, "top_ops": _top(ops, steps)}
-
-
-_PROFILERS = {"tensorflow": _profile_tensorflow, "jax": _profile_jax, "torch": _profile_torch}
+# of `--steps` batches to the backend's profiler (benchmarks/profiling/);
+# each returns {"wall_ms_per_step", "ms_per_step": {group: ms}, "top_ops": [(name, ms)]}.
 
 
 def profile_training(config, args):
@@ -926,18 +579,18 @@ def profile_training(config, args):
     import numpy as np
 
     backend = keras.backend.backend()
-    if backend not in _PROFILERS:
+    if backend not in PROFILERS:
         return {"profiler": backend, "error": f"no profiler for the {backend} backend"}
     batch, steps = args.batch_size, args.steps
     try:
         model = _build(config, seed=args.seed)
         model.compile(optimizer=keras.optimizers.Adam(1e-3))
         rng = np.random.default_rng(args.seed)
-        x = rng.random(((args.warmup + 1) * batch,) + CONFIGS[config]["input_shape"],
+        x = rng.random(((args.warmup + 1) * batch,) + model_config(config)["input_shape"],
                        dtype=np.float32)
         model.fit(x, batch_size=batch, epochs=1, verbose=0)  # trace, compile and warm up
         x = np.tile(x[:batch], (steps, 1, 1, 1))
-        result = _PROFILERS[backend](model, x, batch, steps)
+        result = PROFILERS[backend](model, x, batch, steps)
     except Exception as error:  # noqa: BLE001 - report, keep the timings
         result = {"error": f"profiling failed: {type(error).__name__}: {error}"}
     return {"profiler": backend, **result}
@@ -1015,7 +668,7 @@ def serve(args):
     import numpy as np
 
     config = args.config
-    shape = CONFIGS[config]["input_shape"]
+    shape = model_config(config)["input_shape"]
     x = np.random.default_rng(args.seed).random(
         ((args.warmup + args.steps) * args.batch_size,) + shape, dtype=np.float32)
     runners = {}
@@ -1040,7 +693,7 @@ def measure_memory(phase, args):
     from keras_vaes.metrics import extractors
 
     config = args.config
-    shape = CONFIGS[config]["input_shape"]
+    shape = model_config(config)["input_shape"]
     rng = np.random.default_rng(args.seed)
     baseline = _current_rss_mb()  # after importing Keras, its backend and keras_vaes
     start = time.perf_counter()
@@ -1161,7 +814,7 @@ def run_backends(args):
                 memory[(backend, phase)] = json.loads(done.stdout.strip().splitlines()[-1])
 
     print(
-        f"{args.config} {CONFIGS[args.config]}, batch {args.batch_size}, {os.cpu_count()} CPUs; "
+        f"{args.config} {model_config(args.config)}, batch {args.batch_size}, {os.cpu_count()} CPUs; "
         f"{args.repeats} windows x {args.steps} steps after {args.warmup} warm-up per variant, "
         f"interleaved across backends; 1-min load average at the end {os.getloadavg()[0]:.1f}"
         + ("; --quick: a smoke run, not a measurement" if args.quick else "")
@@ -1261,7 +914,7 @@ def main(argv=None):
         )
     for config, entry in report.items():
         flop = entry["train_gflop_per_image"]
-        print(f"\n[{config}] {CONFIGS[config]} params={entry['params']:,} "
+        print(f"\n[{config}] {model_config(config)} params={entry['params']:,} "
               f"training FLOPs/image={flop:.2f} GFLOP (2*MACs fwd x3)")
         print(f"{'variant':<16}{'images/s':>10}{'GFLOP/s':>10}{'img/CPU-s':>11}  repeats")
         training = entry["training"]

@@ -21,6 +21,8 @@ KNOWN_FLAG = "--xla_force_host_platform_device_count=1"
 
 
 def _load(name):
+    if os.path.join(REPO, "benchmarks") not in sys.path:  # as `python benchmarks/x.py`: profiling/ beside
+        sys.path.insert(0, os.path.join(REPO, "benchmarks"))
     path = os.path.join(REPO, "benchmarks", f"{name}.py")
     spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
     module = importlib.util.module_from_spec(spec)

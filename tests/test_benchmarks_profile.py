@@ -6,6 +6,7 @@ around one training step; its grouped times, or a clean {"error": ...}.
 
 import importlib.util
 import os
+import sys
 
 import keras
 
@@ -13,6 +14,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _script():
+    """benchmarks/train_throughput.py, its folder first on sys.path as `python benchmarks/...` has it."""
+    if os.path.join(REPO, "benchmarks") not in sys.path:  # it imports benchmarks/profiling/
+        sys.path.insert(0, os.path.join(REPO, "benchmarks"))
     path = os.path.join(REPO, "benchmarks", "train_throughput.py")
     spec = importlib.util.spec_from_file_location("train_throughput_profile", path)
     module = importlib.util.module_from_spec(spec)
