@@ -35,14 +35,12 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from keras_vaes.blocks import resnet_v2  # noqa: E402
+from keras_vaes.configs.gamix import model_kwargs  # noqa: E402
 from keras_vaes.losses import gamix as gl  # noqa: E402
 from keras_vaes.models.gamix import build_gamix_vae  # noqa: E402
 
-CONFIGS = {
-    "cpu": dict(input_shape=(32, 32, 1), latent_dim=32, filters=32, discriminator_strides=(2, 2, 1, 1, 1, 1)),
-    "paper": dict(input_shape=(256, 256, 3), latent_dim=512, filters=128,
-                  discriminator_strides=(2, 2, 2, 1, 1, 1)),
-}
+# The networks of keras_vaes.configs.gamix: the CPU one and the paper's (CelebA-HQ).
+CONFIGS = {"cpu": model_kwargs("fashion_mnist"), "paper": model_kwargs("celeba_hq")}
 
 
 def parse_args():
