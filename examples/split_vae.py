@@ -35,19 +35,14 @@ from keras import ops
 
 from keras_vaes import callbacks as vae_callbacks
 from keras_vaes import datasets, evaluation, plotting, pretrained
-from keras_vaes.configs.split_vae import (
-    CONFIGS,
-    DEFAULT_LEARNING_RATE,
-    compile_for_training,
-    load_for_resuming,
-    read_history,
-)
+from keras_vaes.callbacks import TrainingDivergedError
+from keras_vaes.configs import split_vae as paper
+from keras_vaes.configs.split_vae import CONFIGS, DEFAULT_LEARNING_RATE, load_for_resuming
 from keras_vaes.evaluation import split_vae_categories
 from keras_vaes.evaluation.protocol import write_results
 from keras_vaes.evaluation.split_vae import fid_curves, write_fid_evolution
 from keras_vaes.evaluation.tables import measure_name
 from keras_vaes.metrics import extractors
-from keras_vaes.models.base import TrainingDivergedError
 from keras_vaes.models.svae import build_svae
 
 import _common  # examples/_common.py, beside the script: the flags every example shares
@@ -204,65 +199,32 @@ def build_model(args, seed, split=True):
     )
 
 
-def train(model, x_train, x_test, args, output, extra_callbacks=()):
-    """Trains with the run's settings; checkpoints every epoch; returns the history dict.
-
-    A model compiled beforehand (`load_for_resuming`) keeps its optimizer.
-    A diverged run stops with advice (SystemExit); no NaN weights are written.
-    """
-    weights_path = os.path.join(output, f"svae_{args.dataset}.weights.h5")
-    if not model.compiled:
-        compile_for_training(model, args.learning_rate)
-    callbacks = list(extra_callbacks) + [
-        keras.callbacks.ModelCheckpoint(weights_path, save_weights_only=True),
-        keras.callbacks.CSVLogger(os.path.join(output, "history.csv")),
-        keras.callbacks.TerminateOnNaN(),
-    ]
+def train(model, x_train, x_test, args, callbacks=()):
+    """Trains with the run's settings (`configs.split_vae.train`); a diverged run stops with advice."""
+    weights = os.path.join(args.output, f"svae_{args.dataset}.weights.h5")
     try:
-        history = model.fit(x_train, batch_size=args.batch_size, epochs=args.initial_epoch + args.epochs,
-                            initial_epoch=args.initial_epoch, validation_data=(x_test[:1000],),
-                            callbacks=callbacks)
-    except ValueError as error:  # TrainingDivergedError, or a checkpoint refusing NaN weights
-        if not isinstance(error, TrainingDivergedError) and "NaN or inf" not in str(error):
-            raise
-        raise SystemExit(
-            f"Training diverged (NaN/inf loss); {weights_path} holds the last finite "
-            f"checkpoint, if any. Lower --learning-rate (now {args.learning_rate:g}) or "
-            "change --seed."
-        ) from error
-    model.save_weights(weights_path)
-    plotting.save_curves(history.history, os.path.join(output, "curves.png"),
+        history = paper.train(model, x_train, x_test[:1000], weights, os.path.join(args.output, "history.csv"),
+                              epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+                              initial_epoch=args.initial_epoch, callbacks=callbacks)
+    except TrainingDivergedError as error:
+        raise SystemExit(f"{error} (--learning-rate, --seed)") from error
+    plotting.save_curves(history, os.path.join(args.output, "curves.png"),
                          keys=["loss", "mse", "kl", "gamma"], first_epoch=args.initial_epoch + 1)
-    print(f"wrote {weights_path}")
-    return history.history
+    print(f"wrote {weights}")
+    return history
 
 
 def run_ablation(args, x_train, x_test, extractor, description):
     """Figures 14/15: split and vanilla over seeds, FIDs every `fid_every` epochs."""
-    reference = x_test[: args.fid_samples]
-    histories = {"split": [], "vanilla": []}
-    for seed in args.ablation_seeds:
-        for label in ("split", "vanilla"):
-            folder = os.path.join(args.output, "ablation", f"{label}_seed{seed}")
-            os.makedirs(folder, exist_ok=True)
-            done = os.path.join(folder, "history.csv")
-            if os.path.exists(done) and len(read_history(done).get("loss", [])) == args.epochs:
-                print(f"{label}, seed {seed}: reusing {done}")
-                histories[label].append(read_history(done))
-                continue
-            print(f"--- {label} VAE, seed {seed} ---")
-            keras.utils.set_random_seed(seed)
-            model = build_model(args, seed, split=label == "split")
-            callback = vae_callbacks.GMMFIDHistory(
-                reference, extractor, every=args.fid_every, components=args.fid_gmm_components,
-                num_samples=args.fid_samples, seed=seed, batch_size=args.batch_size)
-            histories[label].append(train(model, x_train, x_test, args, folder, [callback]))
-    curves = fid_curves(histories, args.fid_gmm_components)
-    title = (f"{args.dataset}: {measure_name(description)} after GMM-{args.fid_gmm_components}, mean +- std over "
-             f"{len(args.ablation_seeds)} seed(s)")
-    path = write_fid_evolution(curves, args.output, description, title)
-    print(f"wrote {path}")
-    return curves
+    histories = paper.ablation(
+        lambda seed, split: build_model(args, seed, split), x_train, x_test[:1000], x_test[: args.fid_samples],
+        extractor, args.output, args.ablation_seeds, epochs=args.epochs, fid_every=args.fid_every,
+        components=args.fid_gmm_components, num_samples=args.fid_samples, batch_size=args.batch_size,
+        learning_rate=args.learning_rate, weights_name=f"svae_{args.dataset}.weights.h5")
+    title = (f"{args.dataset}: {measure_name(description)} after GMM-{args.fid_gmm_components}, mean +- std "
+             f"over {len(args.ablation_seeds)} seed(s)")
+    print("wrote " + write_fid_evolution(fid_curves(histories, args.fid_gmm_components), args.output,
+                                         description, title))
 
 
 def run_split_vae(args, parser):
@@ -346,7 +308,7 @@ def run_split_vae(args, parser):
                 x_test[: args.fid_samples], extractor, every=args.fid_every,
                 components=args.fid_gmm_components, num_samples=args.fid_samples,
                 seed=args.seed, batch_size=args.batch_size))
-        history = train(model, x_train, x_test, args, args.output, extra)
+        history = train(model, x_train, x_test, args, extra)
         if args.fid_every:
             label = "vanilla" if args.vanilla else "split"
             curves = fid_curves({label: [history]}, args.fid_gmm_components,

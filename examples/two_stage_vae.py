@@ -22,10 +22,11 @@ import warnings
 
 import keras
 
-from keras_vaes import metrics, plotting, pretrained
+from keras_vaes import plotting, pretrained
 from keras_vaes.configs import two_stage as paper
 from keras_vaes.evaluation.protocol import write_results
 from keras_vaes.evaluation.two_stage import evaluate_two_stage, evaluation_images
+from keras_vaes.metrics import extractors
 from keras_vaes.models.two_stage import build_two_stage_vae
 
 import _common  # examples/_common.py, beside the script: the flags every example shares
@@ -43,8 +44,8 @@ def build_parser():
     _common.add_train_size(parser)
     _common.add_output(parser, "runs/two_stage")
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--weights", help="a .weights.h5 of both stages (export_weights), or the prefix P of "
-                                          "P.first_stage / P.second_stage .weights.h5: load, skip training")
+    source.add_argument("--weights", help="a .weights.h5 of both stages (save_weights or export_weights): "
+                                          "load it, skip training")
     _common.add_pretrained(source, "build_two_stage_vae", "evaluate a shipped two-stage preset instead of training")
     add("--fid-samples", type=_common.integer_at_least(2), default=10000,
         help="evaluation (reference) / generated images per cell (paper: 10000)")
@@ -122,8 +123,8 @@ def main(argv=None):
                      model.fit_second_stage(x_train, args.epochs2, batch_size, config["lr2"],
                                             config["lr_epochs2"], seed=args.seed + 1)]
         prefix = os.path.join(args.output, f"two_stage_{args.dataset}")
-        model.save_weights(prefix)  # both stages with Adam's state (resuming)
-        model.export_weights(prefix + ".weights.h5")  # one file, no optimizer state
+        model.save_weights(prefix + ".checkpoint.weights.h5")  # both stages with their optimizers' state
+        model.export_weights(prefix + ".weights.h5")  # both stages, no optimizer state (a preset's file)
         for stage, history in enumerate(histories, 1):
             plotting.save_curves(history.history, os.path.join(args.output, f"stage{stage}_curves.png"),
                                  keys=["loss", "mse", "kl", "gamma"], title=f"stage {stage}")
@@ -133,10 +134,10 @@ def main(argv=None):
         model.first_stage_codes(x_train[:10000], batch_size=min(args.batch_size, len(x_train)))
 
     # === Evaluate: REC, GEN-1, GEN-2 with and without renormalisation ===
-    feature_model, description, why = metrics.feature_model_from_spec(args.feature_model)
+    feature_model, description, why = extractors.feature_model_from_spec(args.feature_model)
     classifier, classifier_why = None, "--classifier none"
     if args.classifier == "auto":
-        classifier, classifier_why = metrics.fid.classifier_extractor_or_reason(args.dataset)
+        classifier, classifier_why = extractors.classifier_extractor_or_reason(args.dataset)
     split = (f"the test split shuffled (seed {args.seed}), first {len(reference)}, as the authors' latest code"
              if args.eval_split == "test" else f"the first {len(reference)} training images")
     notes = [source + (f", JPEG round trip {options['jpeg']}" if options else ""),

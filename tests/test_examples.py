@@ -47,6 +47,12 @@ def run(script, *args):
     return result.stdout
 
 
+def results_csv(folder, name="results.csv"):
+    """`{(row, column, quantity): value}` of a tidy results file (`protocol.write_results`)."""
+    with open(folder / name) as f:
+        return {(r["row"], r["column"], r["quantity"]): r["value"] for r in csv.DictReader(f)}
+
+
 @pytest.fixture(scope="module")
 def tiny_mnist(tmp_path_factory):
     folder = tmp_path_factory.mktemp("data")
@@ -79,14 +85,15 @@ def test_split_vae_mnist_trains_evaluates_and_writes(tiny_mnist, tmp_path):
     out = tmp_path / "run"
     run("split_vae_mnist.py", *small, "--epochs", "1", "--output", str(out))
     for name in ["svae_mnist.weights.h5", "split_rows.png", "generated.png", "curves.png",
-                 "variance_law.png", "generated_gmm-2.png", "results.md", "results.csv"]:
+                 "variance_law.png", "images_gmm_2.png", "results.md", "results.csv"]:
         assert (out / name).stat().st_size > 0, name
     text = (out / "results.md").read_text()
     # No Inception weights here: empty FID cells, offline classifier FD beside.
     assert "FID cells are empty" in text
     assert "FD (classifier features)" in text and "NOT comparable" in text
-    rows = {r[0]: r for r in csv.reader(open(out / "results.csv"))}
-    assert float(rows["GMM-2"][rows["samples"].index("fd_classifier_x1")]) >= 0
+    values = results_csv(out)
+    assert float(values[("GMM-2", "x1", "FD (classifier features)")]) >= 0
+    assert ("GMM-2", "x1", "FID") not in values  # no Inception weights: no FID number
     # Evaluate the saved (float32-trained) weights with a small feature model,
     # under the opt-in mixed_bfloat16 policy: the file loads, FID cells fill.
     out2 = tmp_path / "eval"
@@ -94,9 +101,11 @@ def test_split_vae_mnist_trains_evaluates_and_writes(tiny_mnist, tmp_path):
                  "--feature-model", features, "--output", str(out2),
                  "--dtype-policy", "mixed_bfloat16")
     assert "dtype policy mixed_bfloat16" in stdout
-    rows = {r[0]: r for r in csv.reader(open(out2 / "results.csv"))}
-    assert set(rows) >= {"REC", "GEN", "GMM-2", "mse_rec", "variance_law_mean"}
-    assert all(float(v) >= 0 for v in rows["GMM-2"][1:5])
+    values = results_csv(out2)
+    assert {row for row, *_ in values} >= {"REC", "GEN", "GMM-2"}
+    assert float(values[("REC", "", "x_hat MSE")]) >= 0
+    assert float(values[("", "", "variance law (mean over latents, expected ~1)")]) >= 0
+    assert all(float(values[("GMM-2", column, "FID")]) >= 0 for column in ("x_hat", "x1", "x2", "mix"))
     assert not (out2 / "svae_mnist.weights.h5").exists()  # loaded, not retrained
     # Resuming after epoch 1: logs and FID curves number the new epoch 2.
     out3 = tmp_path / "resume"
@@ -118,8 +127,8 @@ def test_two_stage_vae_runs(tiny_mnist, tmp_path):
     run("two_stage_vae.py", "--dataset", "mnist", "--data", data, "--epochs", "1",
         "--epochs2", "1", "--fid-samples", "20", "--feature-model", features,
         "--output", str(out))
-    assert (out / "two_stage_mnist.first_stage.weights.h5").exists()
-    assert (out / "two_stage_mnist.second_stage.weights.h5").exists()
+    assert (out / "two_stage_mnist.weights.h5").exists()  # both stages in one file
+    assert (out / "two_stage_mnist.checkpoint.weights.h5").exists()  # with the optimizers' state
     text = (out / "results.md").read_text()
     assert "GEN-2" in text and "variance" in text.lower()
     assert any(name.endswith(".png") for name in os.listdir(out))
@@ -200,11 +209,12 @@ def test_split_vae_cifar10_table2_and_ablation_figure(tiny_cifar, tiny_mnist, tm
     run("split_vae.py", "--dataset", "cifar10", "--data", tiny_cifar, *SMALL, "--epochs", "2",
         "--fid-samples", "20", "--feature-model", features, "--category-table",
         "--ablation-seeds", "0", "--fid-gmm-components", "2", "--output", str(out))
-    table2 = {r[0]: r for r in csv.reader(open(out / "table2.csv"))}
-    assert set(table2) == {"category", "plane", "car", "bird", "cat", "deer", "dog", "frog",
-                           "horse", "ship", "truck", "mix"}
-    assert table2["plane"][1] == "8" and table2["mix"][1] == "20"  # 4 images + 4 flips; 20 mixed
-    assert table2["plane"][3] == "80.7"  # the paper's value beside
+    table2 = results_csv(out, "table2.csv")
+    assert {row for row, *_ in table2} == {"plane", "car", "bird", "cat", "deer", "dog", "frog",
+                                           "horse", "ship", "truck", "mix"}
+    assert table2[("plane", "", "images")] == "8" and table2[("mix", "", "images")] == "20"  # 4 + 4 flips
+    assert float(table2[("plane", "images", "FID")]) >= 0
+    assert table2[("plane", "images", "paper FID")] == "80.7"  # the paper's value beside
     rows = list(csv.DictReader(open(out / "fid_evolution.csv")))
     assert {r["curve"] for r in rows} == {"split x_hat", "split x1", "split x2", "vanilla x_hat"}
     assert {r["epoch"] for r in rows} == {"1", "2"}
@@ -230,8 +240,7 @@ def test_split_vae_celeba_trains_with_fid_every(tmp_path, tiny_mnist):
         "--fid-gmm-components", "2", "--feature-model", features, "--output", str(out))
     history = list(csv.DictReader(open(out / "history.csv")))
     assert float(history[0]["fid_gmm2_x1"]) >= 0
-    rows = {r[0]: r for r in csv.reader(open(out / "results.csv"))}
-    assert {"REC", "GEN", "GMM-2"} <= set(rows)
+    assert {"REC", "GEN", "GMM-2"} <= {row for row, *_ in results_csv(out)}
     for name in ("svae_celeba.weights.h5", "fid_evolution.png", "split_rows.png", "results.md"):
         assert (out / name).stat().st_size > 0, name
 
@@ -245,7 +254,7 @@ def test_pretrained_preset_evaluates_without_training(tiny_mnist, tmp_path):
     text = (out / "results.md").read_text()
     assert "preset svae_mnist_10ep" in text and "NOT comparable" in text
     assert not (out / "svae_mnist.weights.h5").exists()
-    assert (out / "split_rows.png").exists() and (out / "generated_gmm-2.png").exists()
+    assert (out / "split_rows.png").exists() and (out / "images_gmm_2.png").exists()
 
 
 def test_divergence_benchmark_records_each_run(tiny_mnist, tmp_path):

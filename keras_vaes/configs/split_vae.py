@@ -9,8 +9,10 @@
 - CelebA (V-C, Table 4): 64x64x3, latent 150, beta 3, 160 epochs, GMM 100;
 
 always the authors' ResNet (base 64, 4 scales, embedding 512, the
-`build_svae` defaults), batch 100. `examples/split_vae.py` runs them from
-the command line.
+`build_svae` defaults), batch 100. The training recipe: Adam at the authors'
+learning rate (`compile_for_training`, `train`), resuming a checkpoint with
+its optimizer state (`load_for_resuming`), and the ablation of Figures 14-15
+(`ablation`). `examples/split_vae.py` runs them from the command line.
 
 Example:
 
@@ -25,11 +27,13 @@ Example:
 
 import csv
 import math
+import os
 import warnings
 
 import keras
 from keras import ops
 
+from keras_vaes.callbacks import GMMFIDHistory, TrainingDivergedError
 from keras_vaes.evaluation import split_vae as evaluation
 
 # Adam's learning rate of the examples: the authors' script's 1e-4 (the
@@ -109,3 +113,91 @@ def read_history(path):
         rows = list(csv.DictReader(f))
     return {k: [float(r[k]) if r[k] not in ("", "NA") else math.nan for r in rows]
             for k in (rows[0] if rows else {})}
+
+
+def train(model, x_train, x_val, weights_path, log_path, *, epochs, batch_size=BATCH_SIZE,
+          learning_rate=DEFAULT_LEARNING_RATE, initial_epoch=0, callbacks=()):
+    """Trains as the paper's runs: Adam, a checkpoint every epoch, a CSV log; returns the history dict.
+
+    A model compiled beforehand (`load_for_resuming`) keeps its optimizer.
+    Training stops at a non-finite loss; no NaN weights are written (the
+    checkpoint keeps the last finite epoch).
+
+    Args:
+        model: a `SplitVAE`.
+        x_train: training images.
+        x_val: validation images (the examples: the first 1,000 test images).
+        weights_path: str. The `.weights.h5` checkpoint.
+        log_path: str. The `CSVLogger` file.
+        epochs: int. Epochs after `initial_epoch`.
+        batch_size, learning_rate: the run's.
+        initial_epoch: int. Epochs the weights were already trained.
+        callbacks: more callbacks, run first (e.g. `GMMFIDHistory`).
+
+    Raises:
+        TrainingDivergedError: the loss became NaN or infinite; the message
+            names the checkpoint and what to change.
+    """
+    if not model.compiled:
+        compile_for_training(model, learning_rate)
+    callbacks = list(callbacks) + [
+        keras.callbacks.ModelCheckpoint(weights_path, save_weights_only=True),
+        keras.callbacks.CSVLogger(log_path),
+        keras.callbacks.TerminateOnNaN(),
+    ]
+    try:
+        history = model.fit(x_train, batch_size=batch_size, epochs=initial_epoch + epochs,
+                            initial_epoch=initial_epoch, validation_data=(x_val,), callbacks=callbacks)
+    except ValueError as error:  # TrainingDivergedError, or a checkpoint refusing NaN weights
+        if not isinstance(error, TrainingDivergedError) and "NaN or inf" not in str(error):
+            raise
+        raise TrainingDivergedError(
+            f"Training diverged (NaN/inf loss); {weights_path} holds the last finite checkpoint, if "
+            f"any. Lower the learning rate (now {learning_rate:g}) or change the seed."
+        ) from error
+    model.save_weights(weights_path)
+    return history.history
+
+
+def ablation(build_model, x_train, x_val, reference, feature_model, output, seeds, *, epochs,
+             fid_every=1, components=100, num_samples=10000, batch_size=BATCH_SIZE,
+             learning_rate=DEFAULT_LEARNING_RATE, weights_name="split_vae.weights.h5"):
+    """Figures 14 / 15: the split and the vanilla VAE over seeds, FIDs after GMM resampling along training.
+
+    Each run trains in `<output>/ablation/<split|vanilla>_seed<s>/` (weights
+    and history.csv); a run whose history already holds `epochs` epochs is
+    read back instead of trained again.
+
+    Args:
+        build_model: callable `(seed, split) -> model`.
+        x_train, x_val: training and validation images.
+        reference: the images the FIDs compare with.
+        feature_model: the FID extractor.
+        output: str. The run's folder.
+        seeds: ints.
+        epochs, fid_every, components, num_samples, batch_size,
+            learning_rate: the runs' settings (`GMMFIDHistory`'s for the
+            FIDs).
+        weights_name: str. The checkpoint's file name in each run's folder.
+
+    Returns:
+        `{"split": [history, ...], "vanilla": [...]}`, one history dict per
+        seed (`evaluation.split_vae.fid_curves` reads them).
+    """
+    histories = {"split": [], "vanilla": []}
+    for seed in seeds:
+        for label in histories:
+            folder = os.path.join(output, "ablation", f"{label}_seed{seed}")
+            os.makedirs(folder, exist_ok=True)
+            done = os.path.join(folder, "history.csv")
+            if os.path.exists(done) and len(read_history(done).get("loss", [])) == epochs:
+                histories[label].append(read_history(done))
+                continue
+            keras.utils.set_random_seed(seed)
+            model = build_model(seed, split=label == "split")
+            fids = GMMFIDHistory(reference, feature_model, every=fid_every, components=components,
+                                 num_samples=num_samples, seed=seed, batch_size=batch_size)
+            histories[label].append(train(
+                model, x_train, x_val, os.path.join(folder, weights_name), done, epochs=epochs,
+                batch_size=batch_size, learning_rate=learning_rate, callbacks=[fids]))
+    return histories
