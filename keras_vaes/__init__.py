@@ -43,8 +43,7 @@ from keras_vaes.models.two_stage import (
     build_two_stage_vae,
 )
 from keras_vaes.pretrained import list_presets, load_pretrained
-# After the models: `priors` builds on `models.saving`.
-from keras_vaes import priors
-from keras_vaes.priors import FlowSampler, RealNVPPrior
+from keras_vaes.models.priors import RealNVPPrior
+from keras_vaes.samplers.flow import FlowSampler
 
 __version__ = "0.2.0"

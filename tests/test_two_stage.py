@@ -1,4 +1,5 @@
 import math
+import os
 
 import keras
 import numpy as np
@@ -168,13 +169,22 @@ def test_generation_shapes_ranges_and_renormalisation(trained):
 
 
 def test_weights_round_trip_restores_outputs_and_gamma(trained, tmp_path):
+    import h5py
+
     model, data, _, _ = trained
-    prefix = tmp_path / "ts"
-    first, second = model.save_weights(prefix)
-    assert first.endswith(".first_stage.weights.h5")
+    path = tmp_path / "ts.weights.h5"
+    model.save_weights(path)
+    # ONE file holding both stages (with their gammas), no other file written.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ts.weights.h5"]
+    with h5py.File(path) as f:
+        names = []
+        f.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+    assert any(n.startswith("first_stage/encoder/") for n in names)
+    assert any("second_stage/decoder/" in n for n in names)
+    assert sum(n.endswith("balancer_gamma") for n in names) == 2
     other = tiny_model(seed=7)
     assert other.first_stage.gamma == 1.0
-    other.load_weights(prefix)
+    assert other.load_weights(path) is True
     assert other.first_stage.gamma == pytest.approx(model.first_stage.gamma)
     assert other.second_stage.gamma == pytest.approx(model.second_stage.gamma)
     assert other.first_stage.mse_estimate == pytest.approx(model.first_stage.mse_estimate)
@@ -185,14 +195,69 @@ def test_weights_round_trip_restores_outputs_and_gamma(trained, tmp_path):
                                model.second_stage.decode(u)["z_hat"], atol=1e-6)
     np.testing.assert_allclose(other.generate(4, stage=2, seed=1)["x_hat"],
                                model.generate(4, stage=2, seed=1)["x_hat"], atol=1e-6)
-    # One preset file holding both stages (export_weights, no optimizer state).
-    path = tmp_path / "both.weights.h5"
-    model.export_weights(path)
+    # The preset file (export_weights): the same layout without the optimizers' state.
+    exported = tmp_path / "both.weights.h5"
+    model.export_weights(exported)
+    assert os.path.getsize(exported) < 0.6 * os.path.getsize(path)
     third = tiny_model(seed=9)
-    assert third.load_weights(path) is True
+    assert third.load_weights(exported) is True
     assert third.second_stage.gamma == pytest.approx(model.second_stage.gamma)
     np.testing.assert_allclose(third.generate(4, seed=1)["x_hat"],
                                model.generate(4, seed=1)["x_hat"], atol=1e-6)
+
+
+def test_config_round_trip_rebuilds_both_stages(trained, tmp_path):
+    model, data, _, _ = trained
+    config = model.get_config()
+    assert set(config) == {"name", "trainable", "first_stage", "second_stage"}
+    assert config["first_stage"]["config"] == model.first_stage.get_config()
+    assert config["second_stage"]["config"] == model.second_stage.get_config()
+    assert "compile_config" not in config["first_stage"]  # architecture only
+    rebuilt = TwoStageVAE.from_config(config)
+    assert type(rebuilt) is TwoStageVAE and rebuilt.get_config() == config
+    assert rebuilt.count_params() == model.count_params()
+    assert rebuilt.first_stage.get_config() == model.first_stage.get_config()
+    # The whole model through Keras's own serialization and `.keras` file.
+    revived = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(model))
+    assert type(revived) is TwoStageVAE and revived.get_config() == config
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert type(loaded) is TwoStageVAE
+    np.testing.assert_allclose(loaded.generate(4, seed=2)["x_hat"],
+                               model.generate(4, seed=2)["x_hat"], atol=1e-6)
+    assert loaded.first_stage.gamma == pytest.approx(model.first_stage.gamma)
+
+
+def test_the_declared_prior_is_the_second_stage(trained):
+    from keras_vaes.models.contract import Prior
+
+    model, _, _, _ = trained
+    prior = model.prior
+    assert isinstance(prior, Prior) and prior.model is model.second_stage
+    z = prior.sample(7, seed=3)
+    assert z.shape == (7, LATENT) and z.dtype == np.float32
+    np.testing.assert_array_equal(z, prior.sample(7, seed=3))
+    # u ~ N(0, I) through the second decoder: the codes generate(n) decodes (GEN-2).
+    u = np.random.default_rng(3).standard_normal((7, LATENT)).astype("float32")
+    np.testing.assert_allclose(z, model.second_stage.decode(u)["z_hat"], atol=1e-6)
+    np.testing.assert_allclose(model.generate(7, seed=3)["x_hat"],
+                               model.decode(z)["x_hat"], atol=1e-6)
+
+
+def test_compile_gives_each_stage_its_optimizer_and_fit_is_refused():
+    model = tiny_model()
+    model.compile()
+    assert set(model.role_optimizers) == {"first_stage", "second_stage"}
+    assert model.first_stage.optimizer.epsilon == pytest.approx(1e-8)  # TF1's Adam
+    assert model.first_stage.optimizer is not model.second_stage.optimizer
+    model.compile(optimizer=keras.optimizers.SGD(0.1))
+    assert isinstance(model.second_stage.optimizer, keras.optimizers.SGD)
+    assert model.first_stage.optimizer is not model.second_stage.optimizer
+    with pytest.raises(ValueError, match="unknown optimizer role"):
+        model.compile(optimizer={"vae": "adam"})
+    with pytest.raises(TypeError, match="fit_first_stage"):
+        model.fit(tiny_data(8), epochs=1)
 
 
 # --- errors --------------------------------------------------------------
@@ -204,7 +269,7 @@ def test_weights_round_trip_restores_outputs_and_gamma(trained, tmp_path):
         ((16, 8, 1), {}, "square"),
         ((12, 12, 1), {}, "image side"),
         ((16, 16), {}, "height, width, channels"),
-        (SHAPE, {"num_scale": 6}, "num_scale"),
+        (SHAPE, {"num_scale": 6}, "downsamplings"),
         (SHAPE, {"latent_dim": 0}, "latent_dim"),
     ],
 )
@@ -232,10 +297,14 @@ def test_bad_inputs_errors(tmp_path):
         SecondStage(LATENT, second_dim=0)
     with pytest.raises(ValueError, match="latent"):
         TwoStageVAE(model.first_stage, SecondStage(LATENT + 1, second_dim=4))
+    with pytest.raises(TypeError, match="SecondStage"):
+        TwoStageVAE(model.first_stage, model.sampler)
     with pytest.raises(ValueError, match=".weights.h5"):
         model.first_stage.save_weights(tmp_path / "x.h5")
     with pytest.raises(FileNotFoundError):
-        model.load_weights(tmp_path / "missing")
+        model.load_weights(tmp_path / "missing.weights.h5")
+    with pytest.raises(ValueError, match=".weights.h5"):
+        model.save_weights(tmp_path / "prefix")
 
 
 def test_latent_renormalisation_rule_both_ways(trained):
@@ -652,7 +721,7 @@ def test_epoch_checkpoint_and_resume(tmp_path):
 
     data = tiny_data(16)
     model = tiny_model()
-    first_path, _ = model.weights_paths(tmp_path / "run")
+    first_path = str(tmp_path / "run.first_stage.weights.h5")
     log_path = tmp_path / "log.jsonl"
     callback = EpochCheckpoint(first_path, log_path, "first_stage")
     model.fit_first_stage(data, 1, batch_size=8, learning_rate=1e-3, lr_epochs=1, lr_factor=0.5,
@@ -672,15 +741,16 @@ def test_epoch_checkpoint_and_resume(tmp_path):
 
 
 def test_evaluation_flags_a_broken_inference_mode_in_results(tmp_path):
+    from keras_vaes.evaluation import protocol
     from keras_vaes.evaluation import two_stage as evaluation
 
     model = tiny_model()  # untrained: reconstructions carry no information
     images = squares(20)
     with pytest.warns(UserWarning, match="no better than the mean image"):
-        results = evaluation.evaluate_two_stage(model, images, batch_size=10)
-    assert not results["health"].healthy
-    md_path, _ = evaluation.write_results(results, "mnist", str(tmp_path))
-    text = open(md_path).read()
+        table = evaluation.evaluate_two_stage(model, images, batch_size=10)
+    assert any(w.startswith("inference mode broken") for w in table.warnings)
+    paths = protocol.write_results(table, str(tmp_path), figures=False)
+    text = open([p for p in paths if p.endswith(".md")][0]).read()
     assert "**WARNING — inference mode broken" in text
     assert "var_loss2 / mse2" in text and "gamma_z noise" in text
 
@@ -696,26 +766,15 @@ def test_build_two_stage_vae_forwards_first_stage_arguments():
 
 
 def test_a_failed_load_changes_neither_stage(tmp_path):
-    """The second stage's file does not fit: the first stage, already read, is restored too."""
-    source = tiny_model(seed=3)
-    source.save_weights(str(tmp_path / "good"))
-    other = tiny_model(second_dim=24, seed=4)  # another second-stage width
-    other.save_weights(str(tmp_path / "bad"))
-    first, _ = TwoStageVAE.weights_paths(str(tmp_path / "mixed"))
-    import shutil
-
-    shutil.copy(TwoStageVAE.weights_paths(str(tmp_path / "good"))[0], first)
-    shutil.copy(TwoStageVAE.weights_paths(str(tmp_path / "bad"))[1],
-                TwoStageVAE.weights_paths(str(tmp_path / "mixed"))[1])
+    """A file whose second stage does not fit: the first stage, read first, is restored too."""
     target = tiny_model(seed=5)
+    target.first_stage.balancer.reset(0.5)
     before = [np.array(v) for v in target.first_stage.weights + target.second_stage.weights]
-    with pytest.raises(ValueError):
-        target.load_weights(str(tmp_path / "mixed"))
-    after = [np.array(v) for v in target.first_stage.weights + target.second_stage.weights]
-    assert all(np.array_equal(a, b) for a, b in zip(before, after))
-    # The file of another configuration, one file for both stages: nothing changes either.
+    other = tiny_model(second_dim=24, seed=4)  # another second-stage width
+    other.first_stage.balancer.reset(0.1)
     other.export_weights(str(tmp_path / "other.weights.h5"))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="different configuration"):
         target.load_weights(str(tmp_path / "other.weights.h5"))
     after = [np.array(v) for v in target.first_stage.weights + target.second_stage.weights]
     assert all(np.array_equal(a, b) for a, b in zip(before, after))
+    assert target.first_stage.mse_estimate == pytest.approx(0.5)  # gamma untouched too

@@ -24,7 +24,7 @@ from keras_vaes.layers.core import PACKAGE, Sampling, full_precision_policy
 from keras_vaes.losses.gaussian import gaussian_kl
 from keras_vaes.losses.learned_priors import fp_vae_loss, kl_annealing
 from keras_vaes.losses.learned_priors import merged_prior_input
-from keras_vaes.priors import RealNVPPrior
+from keras_vaes.models.priors import RealNVPPrior
 from keras_vaes.models.image_model import ImageModelAPI, check_network_arguments
 from keras_vaes.utils import check_positive_float, check_positive_int, describe
 

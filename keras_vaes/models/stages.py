@@ -74,8 +74,10 @@ class GaussianVAE(BalancedVAE):
     """
 
     balancing_rule = "two_stage"
+    _gamma_restored = False
 
-    def loss_terms(self, x, outputs):
+    def vae_loss_terms(self, x, outputs):
+        """`{"loss", "kl"}` at the current gamma (`losses.balanced_gaussian_vae_loss`)."""
         rec_key, mean_key, log_var_key = self.output_keys
         loss, _, kl = balanced_gaussian_vae_loss(
             x,
@@ -85,7 +87,32 @@ class GaussianVAE(BalancedVAE):
             self.balancer.current_gamma(),
             self.kl_weight,
         )
-        return loss, kl
+        return {"loss": loss, "kl": kl}
+
+    @property
+    def gamma_restored(self):
+        """Whether the last `load_weights` (of the stage or of a model holding it) restored gamma.
+
+        False for a file without the balancing state: then call
+        `estimate_gamma` on training data before resuming, as the authors.
+        """
+        return self._gamma_restored
+
+    def load_own_variables(self, store):
+        self._gamma_restored = "balancer_gamma" in store.keys()
+        super().load_own_variables(store)
+
+    def load_weights(self, filepath, *args, **kwargs):
+        """Loads a `.weights.h5` file of the same configuration; returns `gamma_restored`."""
+        self._gamma_restored = False
+        super().load_weights(filepath, *args, **kwargs)
+        return self._gamma_restored
+
+    def copy_balancing_to(self, other):
+        """Gives `other` (a stage of the same kind) this stage's gamma and MSE estimate."""
+        state = {}
+        self.balancer.save_to(state)
+        other.balancer.load_from(state)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -168,13 +195,32 @@ class FirstStage(GaussianVAE):
         # === Config ===
         self.image_shape = input_shape
         self.latent_dim = latent_dim
+        self.fc_dim = fc_dim
+        self.l2_reg = l2_reg
+        self.kl_weight_argument = kl_weight
         self.zero_debias = zero_debias
+        self.seed = seed
+        self.network = network
         self.kl_weight = (
             first_stage_kl_weight(input_shape[0], latent_dim)
             if kl_weight is None
             else check_non_negative_float(kl_weight, "kl_weight")
         )
-        self._record_config(locals(), **network.as_dict())
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "input_shape": self.image_shape,
+            "latent_dim": self.latent_dim,
+            "fc_dim": self.fc_dim,
+            "l2_reg": self.l2_reg,
+            "kl_weight": self.kl_weight_argument,
+            "initial_mse": self.initial_mse,
+            "zero_debias": self.zero_debias,
+            "seed": self.seed,
+            **self.network.as_dict(),
+        }
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -217,8 +263,8 @@ class SecondStage(GaussianVAE):
         **kwargs,
     ):
         latent_dim = check_positive_int(latent_dim, "latent_dim")
-        check_positive_int(second_dim, "second_dim")
-        check_positive_int(second_depth, "second_depth")
+        second_dim = check_positive_int(second_dim, "second_dim")
+        second_depth = check_positive_int(second_depth, "second_depth")
 
         # === Layers ===
         initializers = _kernel_initializers(seed)
@@ -230,8 +276,10 @@ class SecondStage(GaussianVAE):
 
         # === Config ===
         self.latent_dim = latent_dim
-        self.kl_weight = kl_weight = check_non_negative_float(kl_weight, "kl_weight")
-        self._record_config(locals())
+        self.second_dim = second_dim
+        self.second_depth = second_depth
+        self.kl_weight = check_non_negative_float(kl_weight, "kl_weight")
+        self.seed = seed
         # `call` also takes a posterior dict, which the single input's spec
         # would reject.
         self.input_spec = None
@@ -239,6 +287,18 @@ class SecondStage(GaussianVAE):
         self.z_sampling = Sampling(
             seed=None if seed is None else seed + 1, dtype="float32", name="z_sampling"
         )
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "latent_dim": self.latent_dim,
+            "second_dim": self.second_dim,
+            "second_depth": self.second_depth,
+            "kl_weight": self.kl_weight,
+            "initial_mse": self.initial_mse,
+            "seed": self.seed,
+        }
 
     @staticmethod
     def _dense_side(latent_dim, second_dim, second_depth, name, initializers):
@@ -270,14 +330,14 @@ class SecondStage(GaussianVAE):
             )
         return data
 
-    def call(self, inputs, training=None, mask=None):
+    def call(self, inputs, training=None):
         # A posterior {"z_mean", "z_log_var"} (what `fit` trains on): draw
         # z inside the step, fresh at every call on every backend, and
         # return it under "z" as the target of the reconstruction.
         if isinstance(inputs, dict):
             z = self.z_sampling([inputs["z_mean"], inputs["z_log_var"]])
-            return {**super().call(z, training=training, mask=mask), "z": z}
-        return super().call(inputs, training=training, mask=mask)
+            return {**super().call(z, training=training), "z": z}
+        return super().call(inputs, training=training)
 
     def _training_target(self, x, y_pred):
         return y_pred["z"] if isinstance(x, dict) else x

@@ -13,18 +13,23 @@ I) -> second decoder -> z), with or without the paper's renormalisation
 `latent_noise`).
 """
 
-import json
 import math
-import os
-import time
+import types
 
 import keras
-import numpy as np
 
 from keras_vaes import samplers
+from keras_vaes.layers import PACKAGE
 from keras_vaes.metrics import diagnostics
-from keras_vaes.models.contract import ModelContract as GenerativeModel
-from keras_vaes.models.saving import unchanged_on_error
+from keras_vaes.models.base import GenerativeModel
+# The stage training, importable from here (scripts resume runs with it).
+from keras_vaes.models.stage_training import (  # noqa: F401
+    ADAM_EPSILON,
+    EpochBatches,
+    EpochCheckpoint,
+    compile_stage,
+    fit_stage,
+)
 # The stages, importable from here as before the split.
 from keras_vaes.models.stages import (  # noqa: F401
     FirstStage,
@@ -34,194 +39,104 @@ from keras_vaes.models.stages import (  # noqa: F401
 )
 from keras_vaes.samplers.renormalization import RENORMALIZATION_TARGETS
 from keras_vaes.samplers.second_stage import Renormalization, SecondStageSampler  # noqa: F401
-from keras_vaes.utils import atomic_write, check_positive_int, sha256
+from keras_vaes.utils import check_positive_int
 
 
-def _learning_rate_schedule(learning_rate, lr_epochs, lr_factor):
-    # The authors' step decay: lr * lr_factor^floor(epoch / lr_epochs).
-    def schedule(epoch, lr=None):
-        if lr_epochs and lr_epochs > 0:
-            return learning_rate * lr_factor ** math.floor(epoch / lr_epochs)
-        return learning_rate
-
-    return keras.callbacks.LearningRateScheduler(schedule)
+def _architecture(stage):
+    """A stage's serialized config, without its compile config (training state, not architecture)."""
+    config = keras.saving.serialize_keras_object(stage)
+    config.pop("compile_config", None)
+    return config
 
 
-# TF1's `AdamOptimizer` epsilon, the authors' optimiser (Keras's is 1e-7).
-ADAM_EPSILON = 1e-8
-
-
-def compile_stage(stage, learning_rate):
-    """Compiles a stage with the authors' Adam and builds its state.
-
-    Adam(learning_rate, epsilon=1e-8) as TF1's `AdamOptimizer`; building the
-    state first lets `load_weights` of a training checkpoint restore Adam's
-    moments and step count (resuming).
-    """
-    stage.compile(optimizer=keras.optimizers.Adam(learning_rate, epsilon=ADAM_EPSILON))
-    stage.optimizer.build(stage.trainable_variables)
-    return stage
-
-
-class EpochBatches(keras.utils.PyDataset):
-    """Whole batches of a reshuffled array (or dict of arrays), one epoch each.
-
-    As the authors' loops: each epoch the data is shuffled and cut into
-    `len // batch_size` batches, the last partial batch dropped. Epoch k's
-    order is a function of (seed, k) (`set_epoch`), so a run resumed at
-    epoch k (`initial_epoch`, `keras.callbacks.BackupAndRestore`) reads the
-    batches of the uninterrupted run.
-
-    Args:
-        data: an array `(N, ...)`, or a dict of arrays with N rows each.
-        batch_size: int. Rows per batch.
-        seed: int or None. Seed of the shuffling (None: one drawn from
-            NumPy's global state, which `keras.utils.set_random_seed` seeds).
-
-    Example:
-    >>> batches = EpochBatches(np.arange(10), 4, seed=0)
-    >>> len(batches), batches[0].shape
-    (2, (4,))
-    """
-
-    def __init__(self, data, batch_size, seed=None):
-        super().__init__()
-        arrays = data if isinstance(data, dict) else {None: data}
-        sizes = {len(v) for v in arrays.values()}
-        if len(sizes) != 1 or min(sizes) < batch_size:
-            raise ValueError(
-                f"Expected at least one batch of {batch_size} rows, the same number "
-                f"in every array. Received: sizes {sorted(sizes)}"
-            )
-        self.arrays = arrays
-        self.batch_size = int(batch_size)
-        self.count = sizes.pop()
-        self.seed = int(samplers.seeded_generator(None).integers(2**62)) if seed is None else seed
-        self.set_epoch(0)
-
-    def set_epoch(self, epoch):
-        """Sets the order of the batches to epoch `epoch`'s (0-based)."""
-        self.epoch = int(epoch)
-        self.order = np.random.default_rng([self.seed, self.epoch]).permutation(self.count)
-
-    def __len__(self):
-        return self.count // self.batch_size
-
-    def __getitem__(self, index):
-        rows = np.sort(self.order[index * self.batch_size : (index + 1) * self.batch_size])
-        batch = {k: v[rows] for k, v in self.arrays.items()}
-        return batch[None] if None in batch else batch
-
-    def on_epoch_end(self):
-        self.set_epoch(self.epoch + 1)
-
-
-class _BatchOrderOfEpoch(keras.callbacks.Callback):
-    # Keras tells callbacks, not datasets, which epoch starts (a resumed
-    # run starts at its `initial_epoch`).
-    def __init__(self, batches):
-        super().__init__()
-        self.batches = batches
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.batches.set_epoch(epoch)
-
-
-class EpochCheckpoint(keras.callbacks.Callback):
-    """After every epoch: the stage's weights (with Adam's state) and one JSON line.
-
-    The line holds the stage, the 1-based epoch, its logs and the wall time,
-    so an interrupted run resumes from the last finished epoch
-    (`TwoStageVAE.fit_first_stage(..., initial_epoch=...)`).
-
-    Args:
-        weights_path: the `.weights.h5` file rewritten after every epoch.
-        log_path: the JSON-lines log, appended to.
-        stage_name: str. What the log's `"stage"` field says.
-    """
-
-    def __init__(self, weights_path, log_path, stage_name):
-        super().__init__()
-        self.weights_path = os.fspath(weights_path)
-        self.log_path = os.fspath(log_path)
-        self.stage_name = stage_name
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.time()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.model.save_weights(self.weights_path)
-        record = {"stage": self.stage_name, "epoch": epoch + 1,
-                  "seconds": round(time.time() - self._start, 1)}
-        record.update({k: float(v) for k, v in (logs or {}).items()})
-        with open(self.log_path, "a") as f:
-            f.write(json.dumps(record) + "\n")
-
-
-def _fit_stage(stage, batches, epochs, learning_rate, lr_epochs, lr_factor, callbacks, verbose,
-               initial_epoch):
-    """`stage.fit` on `EpochBatches` with the authors' Adam and step schedule."""
-    if not stage.compiled:
-        compile_stage(stage, learning_rate)
-    callbacks = [_BatchOrderOfEpoch(batches),
-                 _learning_rate_schedule(learning_rate, lr_epochs, lr_factor)] + list(callbacks or [])
-    # The batches are shuffled by `EpochBatches`' seed; Keras's shuffle of
-    # their order would draw from Python's global state instead.
-    return stage.fit(batches, epochs=epochs, initial_epoch=initial_epoch,
-                     callbacks=callbacks, verbose=verbose, shuffle=False)
-
-
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class TwoStageVAE(GenerativeModel):
     """The two stages, their training in sequence, and generation.
 
-    Follows the model contract (`keras_vaes.models.contract`): `encode` /
-    `decode` / `reconstruct` are the first stage's; `generate(n)` decodes
-    the second stage's codes (`sampler=None`), or those of any fitted
-    sampler. `fit_first_stage` / `fit_second_stage` train the stages as
-    the authors' scripts. `build_two_stage_vae` builds one.
+    A `keras.Model` holding its stages as attributes, as a keras-hub Task
+    holds its Backbone: `first_stage` (a `FirstStage`) and `second_stage`
+    (a `SecondStage` on the first stage's latents). `save_weights` /
+    `load_weights` / `export_weights` write and read ONE `.weights.h5`
+    holding both (gammas included); `get_config` holds both stages'
+    configs. It follows the model contract (`keras_vaes.models.contract`):
+    `encode` / `decode` / `reconstruct` are the first stage's, and the
+    declared `prior` is the second stage (a `SecondStageSampler` on it), so
+    `generate(n)` is GEN-2. `fit_first_stage` / `fit_second_stage` train
+    the stages as the authors' scripts; `model.fit` is refused.
+    `build_two_stage_vae` builds one.
 
     Args:
         first_stage: a `FirstStage`.
-        second_stage: a `SecondStage` on the first stage's latents, or None
-            when `sampler` is given.
-        sampler: a `samplers.SecondStageSampler` whose network
-            (`sampler.model`) is the second stage, or None.
+        second_stage: a `SecondStage` with the first stage's `latent_dim`.
+        **kwargs: `keras.Model`'s (`name`, `trainable`).
 
     Example:
     >>> first = FirstStage((16, 16, 1), 8, base_dim=8, num_scale=2, fc_dim=16)
     >>> model = TwoStageVAE(first, SecondStage(8, second_dim=16))
     >>> model.generate(2, stage=1, seed=0)["x_hat"].shape
     (2, 16, 16, 1)
+    >>> model.prior.sample(3, seed=0).shape
+    (3, 8)
     """
 
     value_range = (0.0, 1.0)
+    # `compile` gives each stage its optimizer (Adam with TF1's epsilon by default).
+    optimizer_roles = ("first_stage", "second_stage")
 
-    def __init__(self, first_stage, second_stage=None, *, sampler=None):
-        if (second_stage is None) == (sampler is None):
-            raise ValueError(
-                "Pass exactly one of `second_stage` (a SecondStage) and `sampler` (a "
-                f"SecondStageSampler). Received: second_stage={type(second_stage).__name__}, "
-                f"sampler={type(sampler).__name__}"
+    def __init__(self, first_stage, second_stage, **kwargs):
+        if not isinstance(first_stage, FirstStage) or not isinstance(second_stage, SecondStage):
+            raise TypeError(
+                "Expected a FirstStage and a SecondStage. Received: "
+                f"first_stage={type(first_stage).__name__}, "
+                f"second_stage={type(second_stage).__name__}"
             )
-        if sampler is None:
-            sampler = SecondStageSampler(model=second_stage)
-        if sampler.model is None or first_stage.latent_dim != sampler.model.latent_dim:
+        if first_stage.latent_dim != second_stage.latent_dim:
             raise ValueError(
                 "The second stage must model the first stage's latents. Received: "
-                f"latent_dim {first_stage.latent_dim} and "
-                f"{None if sampler.model is None else sampler.model.latent_dim}"
+                f"latent_dim {first_stage.latent_dim} and {second_stage.latent_dim}"
             )
+        kwargs.setdefault("name", "two_stage_vae")
+        super().__init__(**kwargs)
+
+        # === Layers ===
         self.first_stage = first_stage
-        self.sampler = sampler
+        self.second_stage = second_stage
+        self.built = True
+
+        # === Config ===
         self.image_shape = first_stage.image_shape
         self.latent_dim = first_stage.latent_dim
+        # The second stage as a sampler: GEN-2 and the renormalisation statistics.
+        self.sampler = SecondStageSampler(model=second_stage)
         # What was done to make inference work (recalibrations), for reports.
         self.notes = []
 
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "first_stage": _architecture(self.first_stage),
+            "second_stage": _architecture(self.second_stage),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("first_stage", "second_stage"):
+            if isinstance(config[key], dict):
+                config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
+
     @property
-    def second_stage(self):
-        """The second-stage network (`SecondStage`) of `self.sampler`."""
-        return self.sampler.model
+    def prior(self):
+        """The declared prior: the second stage, as a `SecondStageSampler`.
+
+        `prior.sample(num_samples, seed=None)` draws u ~ N(0, I) and decodes
+        it into first-stage latent codes (GEN-2, no renormalisation). An
+        untrained second stage is still this prior (its codes then carry no
+        information): train it with `fit_second_stage`.
+        """
+        return self.sampler
 
     @property
     def renormalization(self):
@@ -233,18 +148,53 @@ class TwoStageVAE(GenerativeModel):
         self.sampler.renormalization = stats
 
     def count_params(self):
+        """The parameters of both stages' networks (gamma is not one)."""
         return self.first_stage.count_params() + self.second_stage.count_params()
+
+    def call(self, images, training=None):
+        """The first stage's outputs `{"x_hat", "z_mean", "z_log_var"}` on `images`."""
+        return self.first_stage(images, training=training)
 
     # --- Contract hooks -----------------------------------------------------
 
     def _encode_arrays(self, images, labels, batch_size):
-        return self.first_stage._encode_arrays(images, labels, batch_size)
+        posterior = self.first_stage.encode(images, batch_size=batch_size)
+        return posterior.mean, posterior.log_var
 
     def _decode_arrays(self, z, labels, batch_size):
-        return self.first_stage._decode_arrays(z, labels, batch_size)
+        return self.first_stage.decode(z, batch_size=batch_size)
 
     def _prior_latents(self, n, seed, labels):
         return self.sampler.sample(n, seed=seed, renormalize=False, latent_noise=False)
+
+    # --- Compiling ------------------------------------------------------------
+
+    def default_optimizer(self, role):
+        """Adam(1e-4, epsilon 1e-8), TF1's `AdamOptimizer` as the authors' scripts."""
+        return keras.optimizers.Adam(1e-4, epsilon=ADAM_EPSILON)
+
+    def compile(self, optimizer=None, **kwargs):
+        """Compiles each stage with its own optimizer (`fit_first_stage` / `fit_second_stage` use them).
+
+        Args:
+            optimizer: one optimizer (each stage gets a copy), a mapping
+                `{"first_stage": ..., "second_stage": ...}`, or None for
+                the authors' Adam (epsilon 1e-8). The fits' learning-rate
+                schedule sets the rate every epoch.
+            **kwargs: passed to each stage's `compile`.
+        """
+        optimizers = self._optimizers_for(optimizer)
+        self.first_stage.compile(optimizer=optimizers["first_stage"], **kwargs)
+        self.second_stage.compile(optimizer=optimizers["second_stage"], **kwargs)
+        self.role_optimizers = types.MappingProxyType(optimizers)
+
+    def fit(self, *args, **kwargs):
+        """Refused: the stages train in sequence, `fit_first_stage` then `fit_second_stage`."""
+        raise TypeError(
+            "TwoStageVAE trains its stages in sequence: call fit_first_stage(images, epochs), "
+            "then fit_second_stage(images, epochs) (each stage's own `fit` also works). "
+            f"Received: fit with {len(args)} positional and keyword arguments {sorted(kwargs)}"
+        )
 
     # --- Training -----------------------------------------------------------
 
@@ -273,8 +223,8 @@ class TwoStageVAE(GenerativeModel):
             Keras's `History` of the first stage.
         """
         images = self.first_stage.check_input(images)
-        return _fit_stage(self.first_stage, EpochBatches(images, batch_size, seed), epochs,
-                          learning_rate, lr_epochs, lr_factor, callbacks, verbose, initial_epoch)
+        return fit_stage(self.first_stage, EpochBatches(images, batch_size, seed), epochs,
+                         learning_rate, lr_epochs, lr_factor, callbacks, verbose, initial_epoch)
 
     def first_stage_codes(self, images, batch_size=100, recalibrate="auto",
                           check_images=2000, recalibration_images=10000):
@@ -386,7 +336,12 @@ class TwoStageVAE(GenerativeModel):
         return stats
 
     def _require_renormalization(self):
-        return self.sampler._require_renormalization()
+        if self.renormalization is None:
+            raise ValueError(
+                "renormalize=True and rescale_images=True need the statistics of reference "
+                "images: call `fit_renormalization(images)` first."
+            )
+        return self.renormalization
 
     def sample_latents(self, n, *, sampler=None, seed=None, labels=None, stage=None,
                        renormalize=False, batch_size=100, renormalization_batch=100,
@@ -511,96 +466,38 @@ class TwoStageVAE(GenerativeModel):
             self.first_stage, images, batch_size=batch_size, warn=warn
         )
 
-    # --- Saving -----------------------------------------------------------
+    # --- Saving -------------------------------------------------------------
 
-    @staticmethod
-    def weights_paths(prefix):
-        """`(prefix.first_stage.weights.h5, prefix.second_stage.weights.h5)`."""
-        prefix = os.fspath(prefix)
-        return (f"{prefix}.first_stage.weights.h5", f"{prefix}.second_stage.weights.h5")
+    # `save_weights` / `load_weights` / `export_weights` are the package's
+    # (`SafeSaving`): one `.weights.h5` with both stages under `first_stage/`
+    # and `second_stage/`, their gammas included.
 
-    def save_weights(self, prefix):
-        """Saves both stages (with their gammas) next to `prefix`; returns the paths."""
-        first, second = self.weights_paths(prefix)
-        self.first_stage.save_weights(first)
-        self.second_stage.save_weights(second)
-        return first, second
-
-    def load_weights(self, path):
-        """Loads `export_weights(path)`'s file, or the two files of `save_weights(path)`.
-
-        Args:
-            path: a `.weights.h5` file holding both stages (a preset), or the
-                prefix P of `P.first_stage.weights.h5` and
-                `P.second_stage.weights.h5`.
+    def load_weights(self, filepath, *args, **kwargs):
+        """Loads one `.weights.h5` of both stages, wholly or not at all.
 
         Returns:
-            True when both stages' gammas were restored.
+            True when both stages' gammas were restored (`gamma_restored`).
         """
-        path = os.fspath(path)
-        # A failed load (the second file, or a stage of the single file) leaves both stages as they were.
-        state = self.first_stage._state_variables() + self.second_stage._state_variables()
-        if path.endswith(".weights.h5") and os.path.isfile(path):
-            from keras.src.saving import saving_lib
+        super().load_weights(filepath, *args, **kwargs)
+        return bool(self.first_stage.gamma_restored and self.second_stage.gamma_restored)
 
-            for stage in (self.first_stage, self.second_stage):
-                stage._restored_gamma = False
-            try:
-                with unchanged_on_error(state):
-                    saving_lib.load_weights_only(_Stages(self.first_stage, self.second_stage), path)
-            except (ValueError, KeyError) as error:
-                raise ValueError(
-                    f"Could not load {path} into this two-stage VAE "
-                    f"(first stage {self.first_stage.get_config()}, second stage "
-                    f"{self.second_stage.get_config()}): the file was written by another "
-                    f"configuration. Keras said: {error}"
-                ) from error
-            return bool(self.first_stage._restored_gamma and self.second_stage._restored_gamma)
-        first, second = self.weights_paths(path)
-        for file in (first, second):
-            if not os.path.exists(file):
-                raise FileNotFoundError(
-                    f"Weights file {file!r} does not exist (expected a .weights.h5 file "
-                    f"holding both stages, or the prefix of two stage files). Received: {path!r}"
-                )
-        with unchanged_on_error(state):
-            restored = [self.first_stage.load_weights(first), self.second_stage.load_weights(second)]
-        return all(restored)
-
-    def export_weights(self, filepath):
-        """Writes both stages (with gammas, without optimizer state) to one file.
-
-        The preset format: one `.weights.h5` that `load_weights` reads.
-
-        Returns:
-            The file's SHA-256.
-        """
-        from keras.src.saving import saving_lib
-
-        filepath = os.fspath(filepath)
-        if not filepath.endswith(".weights.h5"):
-            raise ValueError(
-                f"The weights file name must end in `.weights.h5`. Received: filepath={filepath}"
-            )
-        bare = []
+    def _state_variables(self):
+        # A failed load restores the stages' gammas and optimizers too.
+        found = list(super()._state_variables())
+        seen = {id(v) for v in found}
         for stage in (self.first_stage, self.second_stage):
-            stage._check_finite(filepath)
-            copy = type(stage).from_config(stage.get_config())
-            copy.set_weights(stage.get_weights())
-            stage._export_state(copy)
-            bare.append(copy)
-        atomic_write(filepath, lambda tmp: saving_lib.save_weights_only(_Stages(*bare), tmp))
-        return sha256(filepath)
+            optimizer = stage.optimizer if stage.compiled else None
+            for metric in stage.metrics:
+                found += [v for v in metric.variables if id(v) not in seen]
+            if optimizer is not None:
+                found += [v for v in optimizer.variables if id(v) not in seen]
+            seen = {id(v) for v in found}
+        return found
 
-
-class _Stages(keras.layers.Layer):
-    """Container whose weight file holds both stages (`export_weights`)."""
-
-    def __init__(self, first_stage, second_stage):
-        super().__init__(name="two_stage_vae")
-        self.first_stage = first_stage
-        self.second_stage = second_stage
-        self.built = True
+    def _export_state(self, bare):
+        # Gamma and the MSE estimate live outside `get_weights()`.
+        self.first_stage.copy_balancing_to(bare.first_stage)
+        self.second_stage.copy_balancing_to(bare.second_stage)
 
 
 def build_two_stage_vae(input_shape, latent_dim=64, *, second_dim=1024, second_depth=3,

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_vaes.models.priors import RealNVPPrior
 from keras_vaes.samplers.base import LatentSampler, codes_of
 from keras_vaes.utils import check_positive_int
 
@@ -45,8 +46,6 @@ class FlowSampler(LatentSampler):
             raise ValueError(f"`z` must have shape (num_samples >= 2, latent_dim). Received: z.shape={z.shape}")
         if self.seed is not None:
             keras.utils.set_random_seed(self.seed)
-        from keras_vaes.priors import RealNVPPrior
-
         self.prior = RealNVPPrior(
             z.shape[1], num_couplings=self.num_couplings,
             hidden_units=self.hidden_units, seed=self.seed,

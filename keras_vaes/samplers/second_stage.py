@@ -1,7 +1,7 @@
 """The second stage of a two-stage VAE as an ex-post latent sampler.
 
 Dai & Wipf, "Diagnosing and enhancing VAE models" (ICLR 2019), section 4:
-a second VAE (`keras_vaes.models.two_stage.SecondStage`) is fitted on the
+a second VAE (`keras_vaes.models.stages.SecondStage`) is fitted on the
 codes of a trained first stage; sampling draws u ~ N(0, I) and decodes it
 into z. Asperti, "Variance Loss in Variational Autoencoders" (LOD 2020),
 section 4, adds the balancing of gamma_z and, when the second stage shows
@@ -15,7 +15,18 @@ import typing
 
 import numpy as np
 
-from keras_vaes.samplers.base import LatentSampler, _check_count, _check_latent_matrix, _rng, seeded_generator
+from keras_vaes.metrics import diagnostics
+from keras_vaes.models.stage_training import EpochBatches, fit_stage
+from keras_vaes.models.stages import SecondStage
+from keras_vaes.samplers.base import (
+    LatentSampler,
+    Posterior,
+    _check_count,
+    _check_latent_matrix,
+    _rng,
+    encode_images,
+    seeded_generator,
+)
 from keras_vaes.samplers.renormalization import (
     RENORMALIZATION_TARGETS,
     renormalization_target_std,
@@ -62,8 +73,6 @@ class Renormalization:
 
 def _posterior_parts(codes):
     """`(mean, log_var or None)` of a Posterior, a (mean, log_var) dict, or a matrix."""
-    from keras_vaes.models.contract import Posterior
-
     if isinstance(codes, Posterior):
         mean, log_var = codes.mean, codes.log_var
     elif isinstance(codes, dict):
@@ -170,8 +179,6 @@ class SecondStageSampler(LatentSampler):
     # --- The second-stage network ---------------------------------------------
 
     def _ensure_model(self, latent_dim):
-        from keras_vaes.models.two_stage import SecondStage
-
         if self.latent_dim is not None and latent_dim != self.latent_dim:
             raise ValueError(
                 f"Expected codes of dimension {self.latent_dim}. Received: codes of dimension "
@@ -203,15 +210,13 @@ class SecondStageSampler(LatentSampler):
         from weights without a stored gamma, as the authors), None keeps
         its state (1 from scratch); `initial_epoch` resumes the schedule.
         """
-        from keras_vaes.models.two_stage import EpochBatches, _fit_stage
-
         mean, log_var = _posterior_parts(codes)
         model = self._ensure_model(mean.shape[1])
         if initial_mse is not None:
             model.balancer.reset(float(initial_mse))
         data = mean if log_var is None else {"z_mean": mean, "z_log_var": log_var}
         batch_size = self.batch_size if batch_size is None else batch_size
-        history = _fit_stage(
+        history = fit_stage(
             model, EpochBatches(data, batch_size, self.seed if seed is None else seed),
             self.epochs if epochs is None else epochs,
             self.learning_rate if learning_rate is None else learning_rate,
@@ -239,8 +244,6 @@ class SecondStageSampler(LatentSampler):
 
     def fit_on_encodings(self, model, images, batch_size=100):
         """Fits on `model.encode(images)`: its Posterior (mu + sigma * eps when it has log_var)."""
-        from keras_vaes.samplers.base import encode_images
-
         return self.fit(encode_images(model, images, batch_size=batch_size))
 
     def fit_renormalization(self, codes, seed=None, batch_size=100):
@@ -258,8 +261,6 @@ class SecondStageSampler(LatentSampler):
         Returns:
             The stored `Renormalization`.
         """
-        from keras_vaes.metrics import diagnostics
-
         self._require_fitted(self.fitted)
         mean, log_var = _posterior_parts(codes)
         if log_var is None:

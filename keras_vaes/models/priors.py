@@ -5,7 +5,7 @@ bijection f_theta: Z_T -> Z_0 built from affine couplings that split the
 vector in half (Dinh et al. 2017), with permutations between them; z_0 ~
 N(0, I) and log p_theta(z_T) by the change of variables (eq. 4). The same
 `RealNVPPrior` is the prior inside `FlowPriorVAE` training and, through
-`fit_encodings` / `FlowSampler`, an ex-post sampler fitted to any model's
+`fit_encodings` / `keras_vaes.samplers.FlowSampler`, an ex-post sampler fitted to any model's
 codes (beside `keras_vaes.samplers.GMMSampler`).
 """
 
@@ -283,7 +283,3 @@ class RealNVPPrior(SafeSaving, keras.Model):
             self.compile(optimizer=keras.optimizers.Adam(learning_rate))
         x = z if labels is None else (z, np.asarray(labels))
         return self.fit(x, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=verbose, **kwargs)
-
-
-# Moved to keras_vaes.samplers.flow; kept importable from here.
-from keras_vaes.samplers.flow import FlowSampler  # noqa: E402,F401
