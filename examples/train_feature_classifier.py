@@ -28,6 +28,7 @@ import numpy as np
 
 import keras_vaes as kv
 from keras_vaes.metrics import classifier as clf
+from keras_vaes.metrics import extractors, fid
 from keras_vaes.utils import atomic_write
 
 import _common  # examples/_common.py, beside the script: the flags every example shares
@@ -65,9 +66,7 @@ def check_shipped(dataset, x_test, y_test, seed=0):
     uniform noise images are compared with it. A usable measure orders
     them real < blurred < noise.
     """
-    import scipy.ndimage
-
-    from keras_vaes.metrics import fid
+    import scipy.ndimage  # only for this check
 
     model = clf.load_classifier(dataset)
     logits = model.predict(x_test, batch_size=500, verbose=0)
@@ -75,7 +74,7 @@ def check_shipped(dataset, x_test, y_test, seed=0):
     print(f"shipped {dataset} classifier: test accuracy {accuracy:.4f} ({len(x_test)} images)")
     half = len(x_test) // 2
     reference, other = x_test[:half], x_test[half: 2 * half]
-    extractor = fid.classifier_extractor(dataset)
+    extractor = extractors.classifier_extractor(dataset)
     stats = fid.compute_statistics(reference, extractor)
     ladder = {
         "real (other half of the test set)": other,

@@ -19,7 +19,6 @@ optimizer state), `history.csv`, `samples.png`, `reconstructions.png`,
 test codes, throughput).
 """
 
-import csv
 import os
 import sys
 import time
@@ -29,6 +28,8 @@ import numpy as np
 
 import keras_vaes as kv
 from keras_vaes import plotting
+from keras_vaes.evaluation import tables
+from keras_vaes.metrics import extractors, fid_score
 
 import _common  # examples/_common.py, beside the script: the flags every example shares
 
@@ -50,18 +51,15 @@ class TimeBudget(keras.callbacks.Callback):
 
 
 def classifier_fd(model, x_test, labels_test, args):
-    """FD of the shipped classifier's features (NOT the papers' Inception FID)."""
-    from keras_vaes.metrics import fid
-
-    try:
-        extractor = fid.classifier_extractor(args.dataset)
-    except Exception as error:  # no shipped classifier for this dataset
-        print(f"FD skipped: {error}")
+    """FD of the shipped classifier's features (NOT the papers' Inception FID); NaN when none ships."""
+    extractor, reason = extractors.classifier_extractor_or_reason(args.dataset)
+    if extractor is None:
+        print(f"FD skipped: {reason}")
         return float("nan")
     n = min(args.fd_samples, len(x_test))
     labels = None if labels_test is None else labels_test[:n]
     generated = np.clip(model.generate(n, seed=args.seed + 1, labels=labels)["x_hat"], 0.0, 1.0)
-    return round(float(fid.fid_score(generated, x_test[:n], extractor)), 3)
+    return round(float(fid_score(generated, x_test[:n], extractor)), 3)
 
 
 def build_parser():
@@ -167,13 +165,8 @@ def main(argv=None):
     if args.conditional:
         diversity, _ = kv.conditional_diversity(model, args.diversity_samples, seed=args.seed)
         row["diversity"] = round(diversity, 3)
-    with open(os.path.join(args.output, "results.csv"), "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(row))
-        writer.writeheader()
-        writer.writerow(row)
-    with open(os.path.join(args.output, "results.md"), "w") as f:
-        f.write("| " + " | ".join(row) + " |\n|" + "---|" * len(row) + "\n")
-        f.write("| " + " | ".join(str(v) for v in row.values()) + " |\n")
+    tables.write_table_files(args.output, tables.markdown_table(list(row), [[str(v) for v in row.values()]]),
+                             [list(row), list(row.values())])
     print(row)
     return 0
 

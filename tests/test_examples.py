@@ -143,6 +143,19 @@ def test_variance_loss_runs(tiny_mnist, tmp_path):
     assert any(n.endswith(".csv") for n in names) and any(n.endswith(".png") for n in names)
 
 
+def test_train_fp_vae_trains_and_writes(tiny_mnist, tmp_path):
+    data, _ = tiny_mnist
+    out = tmp_path / "fp"
+    run("train_fp_vae.py", "--data", data, "--epochs", "1", "--fd-samples", "0", "--anneal-steps", "1",
+        "--output", str(out))
+    for name in ("fp_vae.weights.h5", "preset.weights.h5", "history.csv", "samples.png",
+                 "reconstructions.png", "results.md"):
+        assert (out / name).stat().st_size > 0, name
+    row = next(csv.DictReader(open(out / "results.csv")))
+    assert row["prior"] == "flow" and float(row["test_mse"]) >= 0 and int(row["steps"]) == 1
+    assert len(row["sha256"]) == 64 and "fd_classifier" not in row  # --fd-samples 0: skipped
+
+
 def test_split_vae_mnist_diverging_run_says_so_and_writes_no_weights(tiny_mnist, tmp_path):
     data, _ = tiny_mnist
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")

@@ -102,15 +102,15 @@ features (offline; not comparable with Inception FIDs), and the spread of
 the encoder means that eq. 10 targets (variance 1 per dimension).
 """
 
-extractor = kv.metrics.fid.classifier_extractor("fashion_mnist")
+extractor = kv.metrics.classifier_extractor("fashion_mnist")
 for name, model in [("gamix", gamix), ("baseline", baseline)]:
     rec = model.reconstruct(x_test)["x_hat"]
     samples = model.generate(EVAL_IMAGES, seed=1)["x_hat"]
     posterior = model.encode(x_test)
     print(
         f"{name:9s} L1 {np.mean(np.abs(rec - x_test)):.4f}"
-        f"  FD recon. {kv.metrics.fid.fid_score(to_unit(x_test), to_unit(rec), extractor):7.2f}"
-        f"  FD samples {kv.metrics.fid.fid_score(to_unit(x_test), to_unit(samples), extractor):7.2f}"
+        f"  FD recon. {kv.metrics.fid_score(to_unit(x_test), to_unit(rec), extractor):7.2f}"
+        f"  FD samples {kv.metrics.fid_score(to_unit(x_test), to_unit(samples), extractor):7.2f}"
         f"  var(mu) {np.mean(np.var(posterior.mean, axis=0)):.3f}"
     )
 

@@ -89,7 +89,7 @@ also be fitted after training to any model's codes (`FlowSampler`): here to
 the beta-VAE's, as a third row.
 """
 
-extractor = kv.metrics.fid.classifier_extractor("mnist")
+extractor = kv.metrics.classifier_extractor("mnist")
 flow = kv.samplers.FlowSampler(epochs=30, seed=0).fit_on_encodings(vae, x_train[:EVAL_IMAGES])
 rows = [
     ("FP-VAE, beta 0, learned prior", fp_vae, None),
@@ -99,7 +99,7 @@ rows = [
 for name, model, sampler in rows:
     samples = model.generate(EVAL_IMAGES, sampler=sampler, seed=1)["x_hat"]
     mse = kv.metrics.diagnostics.mse(x_test, model.reconstruct(x_test)["x_hat"])
-    print(f"{name:34s} FD {kv.metrics.fid.fid_score(x_test, samples, extractor):7.2f}  MSE {mse:.5f}")
+    print(f"{name:34s} FD {kv.metrics.fid_score(x_test, samples, extractor):7.2f}  MSE {mse:.5f}")
 
 """
 ## Show: interpolations in Z_0 (slerp) and Z_T (lerp)

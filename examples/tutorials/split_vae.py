@@ -105,7 +105,7 @@ instead ("FD (classifier features)"), which ranks models trained here but
 is not comparable with the papers' FIDs.
 """
 
-extractor = kv.metrics.fid.classifier_extractor("mnist")
+extractor = kv.metrics.classifier_extractor("mnist")
 
 
 def evaluate(model, name):
@@ -117,7 +117,7 @@ def evaluate(model, name):
     }
     print(name)
     for row, images in rows.items():
-        cells = {key: kv.metrics.fid.fid_score(x_test, images[key], extractor) for key in ("x_hat", "x1", "x2")}
+        cells = {key: kv.metrics.fid_score(x_test, images[key], extractor) for key in ("x_hat", "x1", "x2")}
         print(f"  {row:8s}", "  ".join(f"FD {key} {value:7.2f}" for key, value in cells.items()))
     posterior = model.encode(x_test)
     law = kv.metrics.diagnostics.variance_law(posterior.mean, posterior.log_var)

@@ -112,9 +112,9 @@ weights cannot be loaded offline; the two are not comparable), and the
 variance loss of each set (section 3 of the paper).
 """
 
-extractor = kv.metrics.fid.classifier_extractor("mnist")
+extractor = kv.metrics.classifier_extractor("mnist")
 for row, images in [("REC", rec), ("GEN-1", gen1), ("GEN-2", gen2)]:
-    fd = kv.metrics.fid.fid_score(x_test, images, extractor)
+    fd = kv.metrics.fid_score(x_test, images, extractor)
     loss = kv.metrics.diagnostics.variance_loss(x_test, images)["variance_loss"]
     print(f"{row:6s} FD {fd:7.2f}   variance loss {loss:.5f}")
 
