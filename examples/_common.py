@@ -1,5 +1,10 @@
 """The command-line flags every example repeats, each written and checked once.
 
+Command-line only (argparse types, `parser.error`), so it stays beside the
+scripts rather than in the package, which never parses arguments or exits.
+`python examples/x.py` puts the script's folder first on `sys.path`, so the
+scripts `import _common` as it is.
+
 Each `type=` validator raises `argparse.ArgumentTypeError` with what was
 received, so a bad value stops the script with argparse's usage line before
 any data is read or model built:

@@ -64,24 +64,24 @@ def split_vae_parser(dataset=None):
     if dataset is None:
         parser.add_argument("--dataset", choices=sorted(CONFIGS), default="mnist",
                             help="the paper's configuration to use (section V-A, V-B, V-C)")
-    paper = parser.add_argument_group("model and training (default: the paper's values)")
-    paper.add_argument("--latent-dim", type=positive, default=None,
+    model = parser.add_argument_group("model and training (default: the paper's values)")
+    model.add_argument("--latent-dim", type=positive, default=None,
                        help="latent variables (paper: MNIST 32, CIFAR-10 200, CelebA 150)")
-    paper.add_argument("--beta", type=_common.non_negative_float, default=None,
+    model.add_argument("--beta", type=_common.non_negative_float, default=None,
                        help="KL weight (paper: MNIST 8 or 3, CIFAR-10 and CelebA 3)")
-    paper.add_argument("--base-dim", type=positive, default=64, help="channels at full resolution")
-    paper.add_argument("--emb-dim", type=positive, default=512, help="width of the dense embedding")
-    paper.add_argument("--num-scale", type=positive, default=4, help="downsamplings of the encoder")
-    paper.add_argument("--block-per-scale", type=positive, default=1, help="residual blocks per scale")
-    paper.add_argument("--depth-per-block", type=positive, default=2, help="convolutions per block")
-    paper.add_argument("--learning-rate", type=_common.positive_float, default=DEFAULT_LEARNING_RATE,
+    model.add_argument("--base-dim", type=positive, default=64, help="channels at full resolution")
+    model.add_argument("--emb-dim", type=positive, default=512, help="width of the dense embedding")
+    model.add_argument("--num-scale", type=positive, default=4, help="downsamplings of the encoder")
+    model.add_argument("--block-per-scale", type=positive, default=1, help="residual blocks per scale")
+    model.add_argument("--depth-per-block", type=positive, default=2, help="convolutions per block")
+    model.add_argument("--learning-rate", type=_common.positive_float, default=DEFAULT_LEARNING_RATE,
                        help="Adam learning rate (paper text 1e-3, authors' script 1e-4; "
                             "see benchmarks/divergence.py for the divergence rates)")
-    paper.add_argument("--batch-size", type=positive, default=100, help="images per step")
-    paper.add_argument("--epochs", type=non_negative, default=None,
+    model.add_argument("--batch-size", type=positive, default=100, help="images per step")
+    model.add_argument("--epochs", type=non_negative, default=None,
                        help="training epochs (default: the paper's, MNIST 300, CIFAR-10 110, "
                             "CelebA 160; 0 with --weights or --pretrained)")
-    paper.add_argument("--vanilla", action="store_true",
+    model.add_argument("--vanilla", action="store_true",
                        help="split=False: the ablation's vanilla VAE (same network but the last layer)")
     run = parser.add_argument_group("run")
     _common.add_data(run, "dataset file or folder (MNIST/CIFAR-10 npz, cifar-10-batches-py, "
