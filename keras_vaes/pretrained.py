@@ -143,14 +143,16 @@ SAMPLER_NAMES = {
 #       --epochs 5 --learning-rate 1e-4 --dtype-policy mixed_bfloat16 \
 #       --recalibrate-bn --fid-every 1 --feature-model classifier --no-eval \
 #       --output runs/svae_mnist_10ep
-#   and model.export_weights(path) on the weights it wrote (float32).
+#   and model.export_weights(path) on the weights it wrote (float32); then
+#   converted once to the subclassed layout (issue 29, tools/convert_weights.py,
+#   every array unchanged).
 PRESETS = {
     "svae_mnist_10ep": {
         "builder": "build_svae",
         "config": {"input_shape": (32, 32, 1), "latent_dim": 32, "beta": 8.0},
         "file": "svae_mnist_10ep.weights.h5",
-        "sha256": "eacf3df70337c328718e6ea0bac447b883ae2fe0fac3febd04070d0f91ab68d4",
-        "bytes": 51_413_888,
+        "sha256": "5c6edef0d4a7625eba80c4593ddda02654f891a1236cd25eb8b8f24c868ed5d6",
+        "bytes": 51_391_056,
         "in_wheel": False,
         "class": "SplitVAE",
         "dataset": "MNIST",
@@ -240,14 +242,17 @@ PRESETS = {
     # How weights/two_stage_mnist.weights.h5 was made (weights/two_stage_mnist_run/):
     #   python weights/two_stage_mnist_run/train.py --data path/to/mnist.npz \
     #       --run RUN --export weights/two_stage_mnist.weights.h5
-    #   (both stages, checkpointed per epoch; TwoStageVAE.export_weights: one file).
+    #   (both stages, checkpointed per epoch; TwoStageVAE.export_weights: one file),
+    #   then converted once to the layout of TwoStageVAE as a keras.Model (issue 29):
+    #   python tools/convert_two_stage_weights.py weights/two_stage_mnist.weights.h5
+    #   (every array unchanged; tests/test_pretrained.py checks each is restored).
     "two_stage_mnist": {
         "builder": "build_two_stage_vae",
         "config": {"input_shape": (32, 32, 1), "latent_dim": 64, "base_dim": 16, "num_scale": 3,
                    "fc_dim": 512, "second_dim": 512, "second_depth": 3, "seed": 0},
         "file": "two_stage_mnist.weights.h5",
-        "sha256": "61c293cf5b7b5108a8e7f3a717257a1dba0ed41b2433c522a331430a80b4e33a",
-        "bytes": 11_659_728,
+        "sha256": "b3ff45d761b833a030dd3e92d20606015b906a1c14efdf497d5552f82cfa60d7",
+        "bytes": 11_619_320,
         "in_wheel": False,
         "class": "TwoStageVAE",
         "dataset": "MNIST",

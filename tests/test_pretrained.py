@@ -162,3 +162,115 @@ def test_wheel_install_loads_every_preset_from_another_directory(tmp_path):
     assert out["from_preset"] == "SplitVAE"
     assert out["cached"] == str(tmp_path / "cache" / "svae_mnist_10ep.weights.h5")
     assert out["classifier"] == 356234
+
+
+# --- the two-stage preset in the one-file layout (issue 29) ----------------------
+
+
+def _arrays(path):
+    import h5py
+
+    arrays = {}
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda n, o: arrays.__setitem__(n, o[()]) if isinstance(o, h5py.Dataset) else None)
+    return arrays
+
+
+def test_two_stage_preset_restores_every_variable(tmp_path):
+    """Every array of the shipped file lands in a variable, and every variable comes from it."""
+    preset = pretrained.PRESETS["two_stage_mnist"]
+    path = pretrained.weights_path("two_stage_mnist")
+    assert pretrained.sha256(path) == preset["sha256"]
+    model = kv.load_pretrained("two_stage_mnist")
+    assert isinstance(model, kv.TwoStageVAE)
+    shipped = _arrays(path)
+    # The model written back out holds the shipped arrays at the same paths, unchanged.
+    model.save_weights(tmp_path / "again.weights.h5")
+    again = _arrays(tmp_path / "again.weights.h5")
+    assert set(shipped) <= set(again)
+    for name, value in shipped.items():
+        np.testing.assert_array_equal(again[name], value, err_msg=name)
+    # Only the seed generators' state is new; each weight of both stages is one shipped array.
+    assert all("seed_generator_state" in name for name in set(again) - set(shipped))
+    gammas = [n for n in shipped if n.rsplit("/", 1)[-1].startswith("balancer_")]
+    assert len(gammas) == 4  # gamma and the MSE estimate of each stage
+    assert len(shipped) - len(gammas) == len(model.weights) == 186
+    assert 0.0 < model.first_stage.gamma < 0.2 and 0.0 < model.second_stage.gamma < 1.0
+    z = model.prior.sample(3, seed=0)
+    assert z.shape == (3, 64) and np.all(np.isfinite(z))
+
+
+def _old_layout(new_path, old_path=None, prefix=None):
+    """Writes `new_path`'s arrays in the layouts before issue 29 (the inverse of the conversion)."""
+    import h5py
+
+    def old_name(name):
+        for stage, group in (("first_stage", "first_stage/"), ("second_stage", "layers/second_stage/")):
+            if name.startswith(group):
+                rest = name[len(group):]
+                for new, old in (("encoder/", "layers/functional/"), ("decoder/", "layers/functional_1/")):
+                    if rest.startswith(new):
+                        rest = old + rest[len(new):]
+                return stage, rest
+        return None, None
+
+    # Files of those days held no seed generators' state.
+    arrays = {n: v for n, v in _arrays(new_path).items() if "seed_generator_state" not in n}
+    if old_path is not None:
+        with h5py.File(old_path, "w") as f:
+            for name, value in arrays.items():
+                stage, rest = old_name(name)
+                if stage is not None:
+                    f[f"{stage}/{rest}"] = value
+    if prefix is not None:
+        for stage in ("first_stage", "second_stage"):
+            with h5py.File(f"{prefix}.{stage}.weights.h5", "w") as f:
+                for name, value in arrays.items():
+                    owner, rest = old_name(name)
+                    if owner == stage:
+                        f[rest] = value
+
+
+def _convert_module():
+    import importlib.util
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    spec = importlib.util.spec_from_file_location(
+        "convert_two_stage_weights", os.path.join(root, "tools", "convert_two_stage_weights.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_old_two_stage_files_convert_to_one_file_with_every_array(tmp_path):
+    convert = _convert_module()
+    build = lambda seed: kv.build_two_stage_vae((16, 16, 1), 8, base_dim=8, num_scale=2, fc_dim=16,
+                                                second_dim=16, seed=seed)
+    model = build(1)
+    model.first_stage.balancer.reset(0.04)
+    model.second_stage.balancer.reset(0.3)
+    exported = tmp_path / "model.weights.h5"
+    model.export_weights(exported)
+    expected = {n: v for n, v in _arrays(exported).items() if "seed_generator_state" not in n}
+    _old_layout(exported, old_path=tmp_path / "old.weights.h5", prefix=tmp_path / "pair")
+    for source in (tmp_path / "old.weights.h5", tmp_path / "pair"):
+        target = tmp_path / "converted.weights.h5"
+        written = convert.convert_two_stage_weights(source, target)
+        assert written == sorted(expected)
+        converted = _arrays(target)
+        for name, value in expected.items():
+            np.testing.assert_array_equal(converted[name], value, err_msg=name)
+        other = build(2)
+        assert other.load_weights(target) is True
+        assert other.first_stage.mse_estimate == pytest.approx(0.04)
+        assert other.second_stage.mse_estimate == pytest.approx(0.3)
+        for a, b in zip(other.weights, model.weights):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    # In place, through a temporary file; a converted file is refused, a missing pair named.
+    convert.convert_two_stage_weights(tmp_path / "old.weights.h5", tmp_path / "old.weights.h5")
+    assert sorted(_arrays(tmp_path / "old.weights.h5")) == sorted(expected)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp")) == []
+    with pytest.raises(ValueError, match="old layout"):
+        convert.convert_two_stage_weights(tmp_path / "old.weights.h5", tmp_path / "x.weights.h5")
+    with pytest.raises(FileNotFoundError, match="missing"):
+        convert.convert_two_stage_weights(tmp_path / "nothing", tmp_path / "x.weights.h5")
