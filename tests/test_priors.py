@@ -8,7 +8,8 @@ import pytest
 from keras import ops
 
 from keras_vaes.layers.flow import ActNorm, AffineCoupling
-from keras_vaes.priors import FlowSampler, RealNVPPrior, coupling_permutations
+from keras_vaes.models.priors import RealNVPPrior, coupling_permutations
+from keras_vaes.samplers.flow import FlowSampler
 
 
 def randomized(prior, scale=0.3, seed=1):
@@ -201,3 +202,25 @@ def test_errors_name_what_was_received():
         conditional.forward(np.zeros((2, 4), "float32"), np.zeros((2, 5)))
     with pytest.raises(ValueError, match="NaN"):
         prior.fit_encodings(np.full((4, 4), np.nan, "float32"))
+
+
+def test_config_is_the_constructors_arguments_and_the_top_level_name_stays():
+    import inspect
+
+    import keras_vaes as kv
+
+    assert kv.RealNVPPrior is RealNVPPrior and kv.FlowSampler is FlowSampler
+    prior = RealNVPPrior(4, num_couplings=3, hidden_units=8, num_classes=2, seed=7, scale_bound=1.5,
+                         name="flow")
+    config = prior.get_config()
+    arguments = set(inspect.signature(RealNVPPrior.__init__).parameters) - {"self", "kwargs"}
+    assert set(config) == arguments | {"name", "trainable"}
+    assert (config["latent_dim"], config["num_couplings"], config["hidden_units"], config["num_classes"],
+            config["seed"], config["scale_bound"], config["name"]) == (4, 3, 8, 2, 7, 1.5, "flow")
+    assert config["permutations"] == prior.permutations and len(config["permutations"]) == 2
+    rebuilt = RealNVPPrior.from_config(config)
+    assert rebuilt.get_config() == config
+    z = prior.sample(5, seed=0, labels=1)
+    assert z.shape == (5, 4) and z.dtype == np.float32
+    rebuilt.set_weights(prior.get_weights())
+    np.testing.assert_allclose(rebuilt.sample(5, seed=0, labels=1), z, atol=1e-6)

@@ -146,11 +146,32 @@ class RealNVPPrior(SafeSaving, keras.Model):
         # === Config ===
         self.latent_dim = latent_dim
         self.num_couplings = num_couplings
+        self.hidden_units = hidden_units
         self.num_classes = num_classes
+        self.seed = seed
         self.permutations = permutations
+        self.scale_bound = scale_bound
+        self.momentum = momentum
         self.inverse_permutations = [np.argsort(p).tolist() for p in permutations]
         self._rng = np.random.default_rng(seed)
-        self._record_config(locals())
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "latent_dim": self.latent_dim,
+            "num_couplings": self.num_couplings,
+            "hidden_units": self.hidden_units,
+            "num_classes": self.num_classes,
+            "seed": self.seed,
+            "permutations": [list(p) for p in self.permutations],
+            "scale_bound": self.scale_bound,
+            "momentum": self.momentum,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
 
     # --- The bijection ----------------------------------------------------
 
