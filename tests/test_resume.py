@@ -149,10 +149,10 @@ def _weights(model):
 
 
 def test_the_two_stage_fits_resume_with_backup_and_restore(tmp_path):
-    # TwoStageVAE is a plain object holding two Keras models: each stage's
-    # `fit` takes BackupAndRestore (the stage's weights, Adam, gamma, seed
-    # generators), and `EpochBatches` gives a resumed epoch the order of
-    # the uninterrupted one.
+    # TwoStageVAE trains its stages in sequence: each stage's `fit` takes
+    # BackupAndRestore (the stage's weights, Adam, gamma, seed generators),
+    # and `EpochBatches` gives a resumed epoch the order of the
+    # uninterrupted one.
     images = np.random.default_rng(0).uniform(size=(16, 8, 8, 1)).astype("float32")
 
     def build():
@@ -180,10 +180,11 @@ def test_the_two_stage_fits_resume_with_backup_and_restore(tmp_path):
         with pytest.raises(RuntimeError, match="interrupted"):
             fit(resumed, stage, [keras.callbacks.BackupAndRestore(backup), _Interrupt(2)])
         keras.utils.set_random_seed(123)  # a new process: a new network of the stage
+        fresh = build()
         if stage == "first":
-            resumed.first_stage = build().first_stage
+            resumed = kv.TwoStageVAE(fresh.first_stage, resumed.second_stage)
         else:
-            resumed.sampler.model = build().second_stage
+            resumed = kv.TwoStageVAE(resumed.first_stage, fresh.second_stage)
         history = fit(resumed, stage, [keras.callbacks.BackupAndRestore(backup)])
         assert history.epoch == [2]
         network = resumed.first_stage if stage == "first" else resumed.second_stage
