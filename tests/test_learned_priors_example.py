@@ -185,3 +185,20 @@ def test_celeba_trains_with_the_perceptual_loss_by_default():
     assert script.parse_args(["--dataset", "celeba"]).reconstruction == "perceptual"
     assert script.parse_args(["--dataset", "mnist"]).reconstruction == "l2"
     assert script.parse_args(["--dataset", "celeba", "--reconstruction", "l2"]).reconstruction == "l2"
+
+
+@pytest.mark.parametrize("kind, keys", [("vae", {"z"}), ("fp_vae", {"z_T", "z_0"}), ("prior_aae", {"z_T", "z_0"})])
+def test_generated_separability_follows_the_declared_prior(kind, keys):
+    """z_T from the model's declared prior: N(0, I) (one latent), its flow or its code generator (two)."""
+    from keras_vaes.configs import learned_priors as paper
+
+    model = paper.build_model(kind, 0.0, (32, 32, 1), 2, filters=(4, 8), dense_units=8, num_couplings=2,
+                              hidden_units=4)
+    rng = np.random.default_rng(0)
+
+    def classify(images):  # two attributes, both values present
+        return np.stack([rng.random(len(images)), rng.random(len(images))], axis=1)
+
+    scores = lp.generated_separability(model, classify, 40, seed=0)
+    assert keys <= set(scores) and not ({"z", "z_T"} - keys) & set(scores)
+    assert all(np.isfinite(scores[k]) for k in keys)

@@ -74,12 +74,12 @@ def encode_codes(model, images, batch_size=100):
 
 
 def _has_flow(model):
-    prior = getattr(model, "prior", None)
+    prior = model.prior
     return prior is not None and hasattr(prior, "forward") and hasattr(prior, "inverse")
 
 
 def _flow(model):
-    prior = getattr(model, "prior", None)
+    prior = model.prior
     if not _has_flow(model):
         raise ValueError(
             "Interpolation in Z_0 needs an invertible learned prior (`model.prior` "
@@ -247,12 +247,13 @@ def generated_separability(model, classify, num_samples, keep=0.5, seed=0):
         A dict as `encoding_separability`.
     """
     z_0 = np.random.default_rng(seed).standard_normal((num_samples, model.latent_dim)).astype(np.float32)
-    if _has_flow(model):
-        z_t = to_z_t(model, z_0)
-    elif getattr(model, "code_generator", None) is not None:
-        z_t = np.asarray(keras.ops.convert_to_numpy(model.prior_codes(z_0)), dtype=np.float32)
-    else:
+    if model.prior is None:  # the declared prior: N(0, I)
         z_t, z_0 = z_0, None
+    elif _has_flow(model):
+        z_t = to_z_t(model, z_0)
+    else:  # the Prior-AAE's code generator, z_T = G(z_0)
+        z_t = np.asarray(keras.ops.convert_to_numpy(model.prior.code_generator(z_0, training=False)),
+                         dtype=np.float32)
     attributes = np.asarray(classify(model.decode(z_t)["x_hat"]))
     return _scores(model, z_t, z_0, attributes, keep)
 
