@@ -164,7 +164,7 @@ def test_the_readme_table_links_existing_files():
 def test_in_wheel_follows_the_size_rule_and_setup_cfg_lists_the_same_files():
     for name, preset in pretrained.PRESETS.items():
         assert preset["in_wheel"] == (preset["bytes"] <= pretrained.WHEEL_MAX_BYTES), name
-    assert pretrained.PRESETS["two_stage_mnist"]["in_wheel"] is False  # 11.7 MB
+    assert pretrained.PRESETS["two_stage_mnist"]["in_wheel"] is False  # 11.6 MB
     listed = _setup_cfg()["options.data_files"]["share/keras_vaes/weights"].split()
     assert listed == [f"weights/{name}" for name in pretrained.wheel_files()]
     for path in listed:

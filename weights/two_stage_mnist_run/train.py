@@ -57,7 +57,8 @@ def main():
     x_train = x_train[: args.train_size]
     model = kv.build_two_stage_vae(**CONFIG)
     prefix = os.path.join(args.run, "two_stage_mnist")
-    first_path, second_path = model.weights_paths(prefix)
+    # Each stage checkpointed with its Adam state (resuming), one file per stage.
+    first_path, second_path = (f"{prefix}.{stage}.weights.h5" for stage in ("first_stage", "second_stage"))
     log_path = os.path.join(args.run, "log.jsonl")
     with open(os.path.join(args.run, "config.json"), "w") as f:
         json.dump({"config": CONFIG, "training": vars(args)}, f, indent=1)
