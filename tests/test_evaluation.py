@@ -7,7 +7,7 @@ import pytest
 
 import keras_vaes as kv
 from keras_vaes import evaluation
-from keras_vaes.metrics import fid
+from keras_vaes import metrics
 
 
 def tiny_feature_model():
@@ -26,7 +26,7 @@ def evaluated():
     table = evaluation.evaluate_split_vae(
         model, images, feature_model=features, gmm_components=(2,),
         num_samples=30, seed=0, batch_size=10, verbose=0,
-        classifier=fid.FeatureExtractor(features, input_range=(0.0, 1.0), description="stand-in"),
+        classifier=metrics.FeatureExtractor(features, input_range=(0.0, 1.0), description="stand-in"),
     )
     return model, images, features, table
 
@@ -48,7 +48,7 @@ def test_table_rows_columns_and_fid_values(evaluated):
             assert 0.0 <= cell["precision"] <= 1.0 and 0.0 <= cell["recall"] <= 1.0
     gen_x2 = table.images[("GEN", "x2")]
     assert gen_x2.shape == (30, 16, 16, 1)
-    expected = fid.fid_score(images[:30], gen_x2, features)
+    expected = metrics.fid_score(images[:30], gen_x2, features)
     assert table.cell("GEN", "x2")["fd"] == pytest.approx(expected, rel=1e-6)
     # GEN decodes the N(0, I) draw of the given seed.
     z = kv.samplers.NormalSampler(4).sample(30, seed=0)
@@ -97,14 +97,14 @@ def test_results_files_with_and_without_fid(evaluated, tmp_path):
 
 def test_feature_model_resolution(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_VAES_INCEPTION_WEIGHTS", str(tmp_path / "missing.h5"))
-    model, description, reason = fid.feature_model_from_spec("inception")
+    model, description, reason = metrics.feature_model_from_spec("inception")
     assert model is None and "InceptionV3" in description and "missing.h5" in reason
     path = str(tmp_path / "f.keras")
     tiny_feature_model().save(path)
-    model, description, reason = fid.feature_model_from_spec(path)
+    model, description, reason = metrics.feature_model_from_spec(path)
     assert reason is None and model.model.output_shape == (None, 6)
     with pytest.raises(FileNotFoundError, match="--feature-model"):
-        fid.feature_model_from_spec(str(tmp_path / "nope.keras"))
+        metrics.feature_model_from_spec(str(tmp_path / "nope.keras"))
 
 
 # --- the Split-VAE mix and the FD column ------------------------------------
@@ -141,18 +141,18 @@ def test_gmm_mix_as_the_authors_or_random(evaluated, mix):
     else:
         pick = np.random.default_rng(0).permutation(30)[15:]
         mixed[pick] = decoded["x2"][pick]
-    expected = fid.fid_score(images[:30], np.clip(mixed, 0, 1), features)
+    expected = metrics.fid_score(images[:30], np.clip(mixed, 0, 1), features)
     assert table.cell("GMM-2", "mix")["fd"] == pytest.approx(expected, rel=1e-4)
 
 
 def test_fd_column_rows_computed_one_at_a_time(evaluated, tmp_path):
     model, images, features, table = evaluated
-    classifier = fid.FeatureExtractor(features, input_range=(0.0, 1.0))
+    classifier = metrics.FeatureExtractor(features, input_range=(0.0, 1.0))
     assert list(table.measures) == [evaluation.tables.FID, evaluation.tables.FD]
     assert table.measures[evaluation.tables.FD] == "stand-in"
     gen = table.images[("GEN", "x1")]
     assert table.cell("GEN", "x1", evaluation.tables.FD)["fd"] == pytest.approx(
-        fid.fid_score(images[:30], gen, classifier), rel=1e-4)
+        metrics.fid_score(images[:30], gen, classifier), rel=1e-4)
     # Only `keep_images` images per set are kept; the scores do not change.
     kept = evaluation.evaluate_split_vae(
         model, images, feature_model=features, gmm_components=(2,), num_samples=30,
@@ -190,7 +190,7 @@ def test_two_stage_rows_authors_protocol_and_extension(tmp_path):
                                    second_dim=16, seed=0)
     images = np.random.default_rng(1).uniform(0, 1, (40, 16, 16, 1)).astype("float32")
     features = tiny_feature_model()
-    classifier = fid.FeatureExtractor(features, input_range=(0.0, 1.0), description="stand-in")
+    classifier = metrics.FeatureExtractor(features, input_range=(0.0, 1.0), description="stand-in")
     table = two_stage.evaluate_two_stage(
         model, images, features, seed=3, batch_size=20, classifier=classifier,
         feature_description="tiny extractor", dataset="cifar10", notes=["a note"])
@@ -200,21 +200,21 @@ def test_two_stage_rows_authors_protocol_and_extension(tmp_path):
     assert model.renormalization.target == "authors"
     # Authors' row: REC rescaled, generated images not rescaled.
     rec = model.reconstruct(images, renormalize=True, sample=True, seed=3, batch_size=20)["x_hat"]
-    assert table.cell(authors, "REC")["fd"] == pytest.approx(fid.fid_score(images, rec, features), rel=1e-4)
+    assert table.cell(authors, "REC")["fd"] == pytest.approx(metrics.fid_score(images, rec, features), rel=1e-4)
     gen2 = model.generate(40, stage=2, renormalize=True, seed=3, batch_size=20)["x_hat"]
-    assert table.cell(authors, "GEN-2")["fd"] == pytest.approx(fid.fid_score(images, gen2, features), rel=1e-4)
+    assert table.cell(authors, "GEN-2")["fd"] == pytest.approx(metrics.fid_score(images, gen2, features), rel=1e-4)
     assert table.cell(authors, "GEN-2", evaluation.tables.FD)["fd"] == pytest.approx(
-        fid.fid_score(images, gen2, classifier), rel=1e-4)
+        metrics.fid_score(images, gen2, classifier), rel=1e-4)
     rescaled = model.generate(40, stage=2, renormalize=True, seed=3, batch_size=20,
                               rescale_images=True)["x_hat"]
-    assert table.cell(extension, "GEN-2")["fd"] == pytest.approx(fid.fid_score(images, rescaled, features), rel=1e-4)
+    assert table.cell(extension, "GEN-2")["fd"] == pytest.approx(metrics.fid_score(images, rescaled, features), rel=1e-4)
     assert table.cell(extension, "REC")["fd"] == pytest.approx(table.cell(authors, "REC")["fd"], rel=1e-6)
     assert table.extras[plain]["GEN-1 pixel std"] == pytest.approx(
         kv.samplers.mean_std(model.generate(40, stage=1, seed=3, batch_size=20)["x_hat"]), rel=1e-5)
     assert table.extras[authors]["REC MSE"] == pytest.approx(np.mean((images - rec) ** 2), rel=1e-5)
     assert table.extras[extension]["renormalize"] is True and table.extras[plain]["renormalize"] is False
     noisy = model.generate(40, seed=3, batch_size=20, latent_noise=True)["x_hat"]
-    assert table.cell(noise, "GEN-2")["fd"] == pytest.approx(fid.fid_score(images, noisy, features), rel=1e-4)
+    assert table.cell(noise, "GEN-2")["fd"] == pytest.approx(metrics.fid_score(images, noisy, features), rel=1e-4)
     assert table.cell(noise, "REC")["fd"] is None and "REC MSE" not in table.extras[noise]
     md_path, csv_path, *_ = evaluation.write_results(table, str(tmp_path), figures=False)
     text = open(md_path).read()
@@ -283,7 +283,7 @@ def test_category_table_is_a_result_table(tmp_path):
     assert table.rows == ["a", "b", "c", "mix"] and table.columns == ["images"]
     b = categories.category_images(images, labels, 1, 30)
     assert table.extras["b"]["images"] == 30 and table.extras["mix"]["images"] == 30
-    assert table.cell("b", "images")["fd"] == pytest.approx(fid.fid_score(reference, b, features), rel=1e-6)
+    assert table.cell("b", "images")["fd"] == pytest.approx(metrics.fid_score(reference, b, features), rel=1e-6)
     md_path, csv_path = evaluation.write_results(table, str(tmp_path), name="table2", figures=False)
     assert md_path.endswith("table2.md") and not (tmp_path / "results.md").exists()
     line = next(line for line in open(md_path) if line.startswith("| a |"))

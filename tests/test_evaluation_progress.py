@@ -12,7 +12,7 @@ import numpy as np
 
 import keras_vaes as kv
 from keras_vaes import evaluation
-from keras_vaes.metrics import fid
+from keras_vaes import metrics
 
 
 def _evaluate(verbose):
@@ -21,7 +21,7 @@ def _evaluate(verbose):
     images = np.random.default_rng(0).uniform(0, 1, (40, 16, 16, 1)).astype("float32")
     inputs = keras.Input((16, 16, 1))
     features = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3, activation="relu")(inputs))
-    extractor = fid.FeatureExtractor(keras.Model(inputs, features), input_range=(0.0, 1.0),
+    extractor = metrics.FeatureExtractor(keras.Model(inputs, features), input_range=(0.0, 1.0),
                                      description="stand-in")
     return evaluation.evaluate_split_vae(
         model, images, feature_model=extractor, gmm_components=(2,), num_samples=30, seed=0,
