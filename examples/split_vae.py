@@ -2,16 +2,18 @@
 
 Asperti, Bugo, Filippini, "Enhancing Variational Generation Through
 Self-Decomposition", IEEE Access 2022. `--dataset mnist|cifar10|celeba`
-selects the paper's configuration as defaults (MNIST: latent 32, beta 8,
-300 epochs, GMM 20 and 100; CIFAR-10: latent 200, beta 3, 110 epochs,
-GMM 100; CelebA 64x64: latent 150, beta 3, 160 epochs, GMM 100; the authors'
-ResNet, batch 100). `examples/split_vae_mnist.py` is this script on MNIST. Writes:
+selects the paper's configuration as defaults (`keras_vaes.configs.split_vae`:
+MNIST latent 32, beta 8, 300 epochs, GMM 20 and 100; CIFAR-10 latent 200,
+beta 3, 110 epochs, GMM 100; CelebA 64x64 latent 150, beta 3, 160 epochs,
+GMM 100; the authors' ResNet, batch 100). `examples/split_vae_mnist.py` is
+this script on MNIST. Writes:
 
     <output>/svae_<dataset>.weights.h5  trained weights (checkpoint every epoch, atomic)
     <output>/results.md, results.csv    Table 1/3/4 layout: REC, GEN, GMM-k x (x_hat, x1, x2, mix)
     <output>/split_rows.png             sigma, x1, x2, x_hat of generated images (Figures 1-4)
-    <output>/generated*.png             generated grids (Figures 7, 10, 12), after GMM too
-    <output>/variance_law.png, curves.png
+    <output>/generated.png              generated grid (Figures 7, 10, 12)
+    <output>/images_<row>.png           each row's images (REC, GEN, GMM-k: x_hat, x1, x2, mix)
+    <output>/variance_law.png, curves.png, arrays.csv
     <output>/table2.md, table2.csv      --category-table: Table 2 (each category vs test set)
     <output>/fid_evolution.png, .csv    --fid-every / --ablation-seeds: Figures 11, 14, 15
 
