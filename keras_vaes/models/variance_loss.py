@@ -102,11 +102,11 @@ class VarianceLossVAE(GaussianVAE):
 
     def get_config(self):
         return {
-            "name": self.name,
-            "trainable": self.trainable,
+            "architecture": self.architecture,
             "input_shape": self.image_shape,
             "latent_dim": self.latent_dim,
-            "architecture": self.architecture,
+            "name": self.name,
+            "trainable": self.trainable,
             "units": self.units,
             "filters": self.filters,
             "initial_mse": self.initial_mse,
