@@ -37,40 +37,16 @@ False
 
 import os
 import shutil
-import site
-import sys
 
+import keras
+
+from keras_vaes.metrics.classifier import CLASSIFIERS
 from keras_vaes.utils import sha256
+# The folders of the files that come with the package, re-exported here.
+from keras_vaes.weights_dir import WEIGHTS_DIR, bundled_folders  # noqa: F401
 
 ENV_WEIGHTS = "KERAS_VAES_WEIGHTS"
 ENV_CACHE = "KERAS_VAES_CACHE"
-_CHECKOUT_WEIGHTS = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "weights"
-)
-_DATA_SUBDIR = os.path.join("share", "keras_vaes", "weights")
-
-
-def _bundled_folders():
-    """The checkout's `weights/`, then the wheel's data folder(s)."""
-    folders = [_CHECKOUT_WEIGHTS]
-    for prefix in (sys.prefix, sys.base_prefix, getattr(site, "USER_BASE", None)):
-        if prefix:
-            folders.append(os.path.join(prefix, _DATA_SUBDIR))
-    return [f for i, f in enumerate(folders) if f not in folders[:i]]
-
-
-def _default_weights_dir():
-    for folder in _bundled_folders():
-        if os.path.isdir(folder):
-            return folder
-    return _CHECKOUT_WEIGHTS
-
-
-# The folder of the files that come with the package (the checkout's
-# `weights/`, or an installed wheel's data folder). The feature classifiers
-# (`keras_vaes.metrics.classifier`) load from here.
-WEIGHTS_DIR = _default_weights_dir()
-
 # Preset files of at most this size travel in the wheel (`in_wheel` below,
 # `wheel_files()`, setup.cfg's [options.data_files]); larger ones come
 # through KERAS_VAES_WEIGHTS or install_weights. A test checks all three agree.
@@ -294,7 +270,7 @@ def weights_folders(weights_dir=None):
         return [os.fspath(weights_dir)]
     folders = [f for f in os.environ.get(ENV_WEIGHTS, "").split(os.pathsep) if f]
     folders = [os.path.abspath(os.path.expanduser(f)) for f in folders]
-    return folders + [cache_dir()] + [f for f in _bundled_folders() if os.path.isdir(f)]
+    return folders + [cache_dir()] + [f for f in bundled_folders() if os.path.isdir(f)]
 
 
 def _preset(name):
@@ -351,8 +327,6 @@ def install_weights(name, source):
     os.makedirs(cache_dir(), exist_ok=True)
     target = os.path.join(cache_dir(), preset["file"])
     if "://" in source:
-        import keras
-
         url = source if source.endswith(preset["file"]) else source.rstrip("/") + "/" + preset["file"]
         path = keras.utils.get_file(
             preset["file"], origin=url, cache_dir=os.path.dirname(cache_dir()),
@@ -537,8 +511,6 @@ def wheel_files():
     each with the training record written beside it, then the presets whose
     `in_wheel` is True.
     """
-    from keras_vaes.metrics.classifier import CLASSIFIERS
-
     files = []
     for entry in CLASSIFIERS.values():
         files += [entry["file"], entry["file"].replace(".weights.h5", ".json")]

@@ -29,7 +29,7 @@ import os
 
 import keras
 
-from keras_vaes.pretrained import WEIGHTS_DIR
+from keras_vaes.weights_dir import WEIGHTS_DIR
 from keras_vaes.utils import check_positive_int, sha256
 
 INPUT_SHAPE = (32, 32, 1)
