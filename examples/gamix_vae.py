@@ -37,37 +37,34 @@ MODELS = {"gamix": "GAMIX-VAE", "baseline": "standard VAE (baseline)"}
 
 
 def build_parser():
-    """The command line (`parse_args` checks the combinations)."""
+    """The command line (`parse_args` checks the combinations and fills the dataset's defaults)."""
     parser = _common.parser(__doc__)
-    positive = _common.positive_int
-    parser.add_argument("--dataset", choices=sorted(paper.CONFIGS), default="fashion_mnist",
-                        help="celeba_hq: the paper's configuration; mnist / fashion_mnist: the CPU one")
+    add, positive, at_least_2 = parser.add_argument, _common.positive_int, _common.integer_at_least(2)
+    add("--dataset", choices=sorted(paper.CONFIGS), default="fashion_mnist",
+        help="celeba_hq: the paper's configuration; mnist / fashion_mnist: the CPU one")
     _common.add_data(parser, "npz file (mnist, fashion_mnist; default keras.datasets) or the "
                              "CelebA-HQ .jpg folder (celeba_hq)")
-    parser.add_argument("--epochs", type=positive, help="training epochs (default: per dataset)")
-    parser.add_argument("--steps", type=positive, help="steps per epoch (default: one pass over the data)")
+    add("--epochs", type=positive, help="training epochs (default: per dataset)")
+    add("--steps", type=positive, help="steps per epoch (default: one pass over the data)")
     _common.add_train_size(parser, "use the first N training images (mnist-like)")
-    parser.add_argument("--batch-size", type=_common.integer_at_least(2),
-                        help="default: per dataset (author: 10 on CelebA-HQ; the batch-mixture "
-                             "variance needs 2 images)")
-    parser.add_argument("--eval-size", type=_common.integer_at_least(2),
-                        help="held-out images evaluated (default: per dataset)")
+    add("--batch-size", type=at_least_2, help="default: per dataset (author: 10 on CelebA-HQ; the "
+                                              "batch-mixture variance needs 2 images)")
+    add("--eval-size", type=at_least_2, help="held-out images evaluated (default: per dataset)")
     _common.add_output(parser, "runs/gamix")
-    parser.add_argument("--weights", help="folder holding gamix.weights.h5 (and baseline.weights.h5) "
-                                          "of an earlier run: load them, skip training")
-    _common.add_pretrained(parser, "build_gamix_vae", "a GAMIX-VAE preset to load instead of "
-                                                      "training GAMIX-VAE")
-    parser.add_argument("--no-baseline", action="store_true", help="do not train the standard-VAE baseline")
-    parser.add_argument("--bn-training", action="store_true",
-                        help="BN / dropout in training mode (default: inference mode, as the author's code)")
+    add("--weights", help="folder holding gamix.weights.h5 (and baseline.weights.h5) of an earlier run: "
+                          "load them, skip training")
+    _common.add_pretrained(parser, "build_gamix_vae", "a GAMIX-VAE preset to load instead of training GAMIX-VAE")
+    add("--no-baseline", action="store_true", help="do not train the standard-VAE baseline")
+    add("--bn-training", action="store_true",
+        help="BN / dropout in training mode (default: inference mode, as the author's code)")
     _common.add_feature_model(
         parser, "auto", "FID features: auto (InceptionV3 if its weights are here, else the shipped "
                         "classifier for mnist-like data), inception, tfgan[:path], a .keras path, or none",
         keywords=("auto", "inception", "classifier", "none"))
-    parser.add_argument("--variant-dims", type=_common.non_negative_int, nargs=2, default=(0, 3),
-                        help="Fig. 2: the two latent entries moved (author's code: 0 and 3)")
-    parser.add_argument("--variant-steps", type=float, nargs=3, default=(-20.0, 0.0, 20.0),
-                        help="Fig. 2: moves in units of the posterior sigma (author's code: -20 0 20)")
+    add("--variant-dims", type=_common.non_negative_int, nargs=2, default=(0, 3),
+        help="Fig. 2: the two latent entries moved (author's code: 0 and 3)")
+    add("--variant-steps", type=float, nargs=3, default=(-20.0, 0.0, 20.0),
+        help="Fig. 2: moves in units of the posterior sigma (author's code: -20 0 20)")
     _common.add_seed(parser, "seed of weights, sampling and data order")
     return parser
 
@@ -76,45 +73,46 @@ def parse_args(argv=None, parser=None):
     """Parses the command line (exit status 2 on a bad value); `parser` defaults to `build_parser()`."""
     parser = parser or build_parser()
     args = parser.parse_args(argv)
-    if args.pretrained:
-        expected = paper.CONFIGS[args.dataset]["input_shape"]
-        if _common.preset_image_shape(args.pretrained) != expected:
-            parser.error(f"argument --pretrained: preset {args.pretrained!r} takes images of shape "
-                         f"{_common.preset_image_shape(args.pretrained)}, not {args.dataset}'s "
-                         f"{expected}. Received: --pretrained {args.pretrained} with --dataset "
-                         f"{args.dataset}")
+    config = paper.CONFIGS[args.dataset]
+    if args.pretrained and _common.preset_image_shape(args.pretrained) != config["input_shape"]:
+        parser.error(f"argument --pretrained: preset {args.pretrained!r} takes images of shape "
+                     f"{_common.preset_image_shape(args.pretrained)}, not {args.dataset}'s "
+                     f"{config['input_shape']}. Received: --pretrained {args.pretrained} with --dataset "
+                     f"{args.dataset}")
+    args.epochs = args.epochs or config["epochs"]
+    args.batch_size = args.batch_size or config["batch_size"]
+    args.eval_size = args.eval_size or config["eval_size"]
     return args
 
 
-def load_data(args, config, parser):
+def load_data(args, parser):
     """(training data for fit, held-out images in [-1, 1]); `parser` reports data it cannot use."""
-    eval_size = args.eval_size or config["eval_size"]
     if args.dataset == "celeba_hq":
         if args.data is None:
             parser.error("argument --data: --dataset celeba_hq needs the CelebA-HQ .jpg folder. "
                          "Received: no --data")
         train, validation = _common.load_dataset(
             parser, args.dataset, args.data, load=datasets.load_celeba_hq,
-            batch_size=args.batch_size or config["batch_size"], seed=args.seed)
-        count = min(eval_size, len(validation.paths))
+            batch_size=args.batch_size, seed=args.seed)
+        count = min(args.eval_size, len(validation.paths))
         held_out = np.stack([datasets.read_jpeg(p) for p in validation.paths[:count]])
         return train, held_out
     loader = datasets.load_mnist_signed if args.dataset == "mnist" else datasets.load_fashion_mnist_signed
     (x_train, _), (x_test, _) = _common.load_dataset(parser, args.dataset, args.data, load=loader)
     if args.train_size:
         x_train = x_train[: args.train_size]
-    return x_train, x_test[:eval_size]
+    return x_train, x_test[: args.eval_size]
 
 
-def train(model, data, args, config, output, key):
+def train(model, data, args, output, key):
     model.compile()
     callbacks = [
         # GamixVAE.save_weights is atomic and refuses NaN weights.
         keras.callbacks.ModelCheckpoint(os.path.join(output, f"{key}.weights.h5"), save_weights_only=True),
         keras.callbacks.CSVLogger(os.path.join(output, f"history_{key}.csv")),
     ]
-    fit_kwargs = {} if args.dataset == "celeba_hq" else {"batch_size": args.batch_size or config["batch_size"]}
-    history = model.fit(data, epochs=args.epochs or config["epochs"], steps_per_epoch=args.steps,
+    fit_kwargs = {} if args.dataset == "celeba_hq" else {"batch_size": args.batch_size}
+    history = model.fit(data, epochs=args.epochs, steps_per_epoch=args.steps,
                         callbacks=callbacks, verbose=2, **fit_kwargs)
     plotting.save_curves(history.history, os.path.join(output, f"curves_{key}.png"),
                          title=f"{MODELS[key]} training")
@@ -123,9 +121,8 @@ def train(model, data, args, config, output, key):
 def main(argv=None):
     parser = build_parser()
     args = parse_args(argv, parser)
-    config = paper.CONFIGS[args.dataset]
     keras.utils.set_random_seed(args.seed)
-    x_train, held_out = load_data(args, config, parser)
+    x_train, held_out = load_data(args, parser)
     os.makedirs(args.output, exist_ok=True)  # after the data: a refused --data leaves no folder
 
     # === Models: GAMIX-VAE and the same network as a standard VAE ===
@@ -144,7 +141,7 @@ def main(argv=None):
             print(f"{MODELS[key]}: loaded {args.weights}/{key}.weights.h5")
         else:
             print(f"=== Training {MODELS[key]} ===")
-            train(model, x_train, args, config, args.output, key)
+            train(model, x_train, args, args.output, key)
 
     # === Figures: Fig. 2 (variants), Fig. 3 (transitions, eq. 14), samples, reconstructions ===
     rng = np.random.default_rng(args.seed)
@@ -165,8 +162,8 @@ def main(argv=None):
     extractor, description, reason = (None, None, "--feature-model none") if args.feature_model == "none" \
         else extractors.resolve_feature_model(args.feature_model, args.dataset)
     notes = [f"dataset {args.dataset}, held-out images {len(held_out)}, seed {args.seed}",
-             f"training: epochs {args.epochs or config['epochs']}, steps per epoch {args.steps or 'all'}, "
-             f"batch {args.batch_size or config['batch_size']}"
+             f"training: epochs {args.epochs}, steps per epoch {args.steps or 'all'}, "
+             f"batch {args.batch_size}"
              + (", weights loaded" if (args.weights or args.pretrained) else "")]
     table = evaluate_gamix({MODELS[k]: m for k, m in models.items()}, held_out, feature_model=extractor,
                            fid_unavailable=reason, feature_description=description, seed=args.seed,
