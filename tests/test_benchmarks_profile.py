@@ -41,3 +41,28 @@ def test_profile_groups_one_step_or_reports_an_error(capsys):
     script.print_profile(prof)
     assert "profile" in capsys.readouterr().out
 
+
+
+def test_hlo_parser_tells_passes_apart():
+    _script()  # benchmarks/ on sys.path
+    from profiling import hlo
+
+    text = "\n".join([
+        "fused_computation.1 {",
+        '  %convolution.2 = f32[16,8,8,4]{3,2,1,0} convolution(%a, %b), op_name="jit(train_step)/'
+        'transpose(jvp(decoder))/conv_general_dilated"',
+        "}",
+        "ENTRY main.9 {",
+        '  %conv.1 = f32[16,8,8,4]{3,2,1,0} convolution(%x, %w), op_name="jit(train_step)/encoder/conv_general_dilated"',
+        '  %conv.3 = f32[3,3,4,4]{3,2,1,0} convolution(%x, %g), op_name=""',
+        "  %fusion.4 = f32[16,8,8,4]{3,2,1,0} fusion(%p), kind=kLoop, calls=%fused_computation.1",
+        '  %add.5 = f32[4]{0} add(%m, %v), op_name="jit(train_step)/adam/add"',
+        "}",
+    ])
+    instructions = hlo.hlo_instructions(text)
+    group = {name: hlo.jax_group(instructions[name], 16, "adam", set(), set())[0] for name in instructions}
+    assert group["conv.1"] == "conv forward"
+    assert group["conv.3"] == "conv weight gradients"  # kernel-shaped output
+    assert group["fusion.4"] == "conv input gradients"  # its fused convolution is under transpose(jvp(...))
+    assert group["add.5"] == "optimizer"
+    assert hlo.hlo_group("dot.6") == "dense (matmul), both passes"
