@@ -2,11 +2,12 @@
 
 Asperti, "Variance Loss in Variational Autoencoders" (LOD 2020), on Dai &
 Wipf's two-stage VAE (ICLR 2019), as in the authors' BalancingVAE code.
-`TwoStageVAE` holds a `FirstStage` and a `samplers.SecondStageSampler`
-whose network is a `SecondStage` (both in `keras_vaes.models.stages`, and
-importable from here); it follows the model contract (`generate(n)` is
-GEN-2) and trains the stages as the authors' scripts (`fit_first_stage`,
-`fit_second_stage`). It generates GEN-1 (z ~ N(0, I)) and GEN-2 (u ~ N(0,
+`TwoStageVAE`, a `keras.Model`, holds a `FirstStage` and a `SecondStage`
+(both in `keras_vaes.models.stages`, and importable from here) and saves
+both in one `.weights.h5`; its declared prior is the second stage (a
+`samplers.SecondStageSampler` on it), so `generate(n)` is GEN-2. It trains
+the stages as the authors' scripts (`fit_first_stage`, `fit_second_stage`,
+through `keras_vaes.models.stage_training`). It generates GEN-1 (z ~ N(0, I)) and GEN-2 (u ~ N(0,
 I) -> second decoder -> z), with or without the paper's renormalisation
 (section 4); each difference from the paper's text is a named switch
 (`target`, `rescale_images`, `sample`, `renormalization_batch`,
