@@ -16,7 +16,8 @@ import keras
 import numpy as np
 
 from keras_vaes.metrics import fid
-from keras_vaes.samplers import GMMSampler, decode_latents
+from keras_vaes.samplers.base import decode_latents
+from keras_vaes.samplers.gmm import GMMSampler
 from keras_vaes.utils import check_positive_int, print_msg
 
 # The divergence guard every model's `fit` puts first (defined in utils).
