@@ -12,6 +12,6 @@ def timed_fit(model, x, batch):
     return time.perf_counter() - start
 
 
-def top(times, steps, n=10):
+def costliest(times, steps, n=10):
     """The `n` costliest ops as `(name, ms per step)`."""
     return [(name, ms / steps) for name, ms in sorted(times.items(), key=lambda kv: -kv[1])[:n]]

@@ -4,7 +4,7 @@ import glob
 import os
 import tempfile
 
-from profiling.common import timed_fit, top
+from profiling.common import costliest, timed_fit
 from profiling.hlo import hlo_group, hlo_instructions, jax_group, jax_train_step_hlo
 
 
@@ -66,5 +66,5 @@ def profile_jax(model, x, batch, steps):
         if group.startswith("conv"):
             kernels[kernel] = kernels.get(kernel, 0.0) + ms / steps
         top[f"{name} [{kernel}] {path}"] = ms
-    result.update(ms_per_step=groups, top_ops=top(top, steps), conv_kernels=kernels)
+    result.update(ms_per_step=groups, top_ops=costliest(top, steps), conv_kernels=kernels)
     return result

@@ -10,7 +10,7 @@ import json
 import os
 import tempfile
 
-from profiling.common import OTHER, timed_fit, top
+from profiling.common import OTHER, costliest, timed_fit
 
 # Op types (without oneDNN's "_Mkl"/"_MklNative" prefixes) of activation
 # kernels; swish's gradient multiplications are plain Mul ops ("other").
@@ -74,4 +74,4 @@ def profile_tensorflow(model, x, batch, steps):
         groups[group] = groups.get(group, 0.0) + ms / steps
         name = row["operation"].replace("StatefulPartitionedCall/", "")
         ops[f"{row['type']} {name}"] = ops.get(f"{row['type']} {name}", 0.0) + ms
-    return {"wall_ms_per_step": 1e3 * wall / steps, "ms_per_step": groups, "top_ops": top(ops, steps)}
+    return {"wall_ms_per_step": 1e3 * wall / steps, "ms_per_step": groups, "top_ops": costliest(ops, steps)}

@@ -9,7 +9,7 @@ kernels; other.
 import functools
 import re
 
-from profiling.common import OTHER, timed_fit, top
+from profiling.common import OTHER, costliest, timed_fit
 
 # record_function labels of the PyTorch profile (Keras's torch trainer has none).
 _TORCH_OPTIMIZER, _TORCH_BN = "keras_vaes/optimizer.apply", "keras_vaes/batch_norm.call"
@@ -112,4 +112,4 @@ def profile_torch(model, x, batch, steps):
         group = torch_group(event.name, node, label, parents)
         groups[group] = groups.get(group, 0.0) + ms / steps
         ops[event.name] = ops.get(event.name, 0.0) + ms
-    return {"wall_ms_per_step": 1e3 * wall / steps, "ms_per_step": groups, "top_ops": top(ops, steps)}
+    return {"wall_ms_per_step": 1e3 * wall / steps, "ms_per_step": groups, "top_ops": costliest(ops, steps)}
