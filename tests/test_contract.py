@@ -232,3 +232,109 @@ def test_config_round_trips(name):
 def test_config_leaves_the_feature_network_out():
     model = _fp_vae()
     assert "perceptual_model" not in model.get_config()
+
+
+# --- One base: the declared prior, the single compile ------------------------
+
+OWN_PRIOR = {"fp_vae": kv.RealNVPPrior, "prior_aae": object}  # the others: N(0, I)
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_every_model_subclasses_the_one_base(models, name):
+    model = models[name]
+    assert isinstance(model, kv.GenerativeModel)
+    assert "Functional" not in [cls.__name__ for cls in type(model).__mro__]
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_declared_prior(models, name):
+    """`model.prior`: None is N(0, I); otherwise `generate(sampler=None)` decodes `prior.sample`."""
+    model = models[name]
+    if name not in OWN_PRIOR:
+        assert model.prior is None
+        np.testing.assert_allclose(model.sample_latents(4, seed=3),
+                                   np.random.default_rng(3).standard_normal((4, LATENT)), rtol=1e-6)
+        return
+    assert isinstance(model.prior, OWN_PRIOR[name])
+    assert isinstance(model.prior, kv.models.contract.Prior)
+    codes = np.asarray(model.prior.sample(4, seed=3))
+    assert codes.shape == (4, LATENT)
+    np.testing.assert_allclose(model.sample_latents(4, seed=3), codes, rtol=1e-6)
+    assert not np.allclose(codes, np.random.default_rng(3).standard_normal((4, LATENT)), atol=1e-3)
+
+
+def _fit_once(model):
+    model.fit(_images(model, n=4), batch_size=4, epochs=1, verbose=0)
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_one_compile_single_optimizer(name):
+    """One optimizer: the main role's; every further network trains with a copy of it."""
+    import keras
+
+    model = BUILDERS[name]()
+    roles = model.optimizer_roles
+    assert roles[0] == "vae"
+    model.compile(keras.optimizers.SGD(0.01))
+    assert list(model.role_optimizers) == list(roles)
+    optimizers = list(model.role_optimizers.values())
+    assert all(type(o).__name__ == "SGD" for o in optimizers)
+    assert len({id(o) for o in optimizers}) == len(roles)  # copies, not one shared state
+    assert all(float(o.learning_rate) == pytest.approx(0.01) for o in optimizers)
+    if len(roles) > 1:
+        assert model.optimizer.optimizers == optimizers  # one GroupedOptimizer
+    _fit_once(model)
+    assert all(int(ops.convert_to_numpy(o.iterations)) == 1 for o in optimizers)
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_one_compile_mapping_default_and_wrong_role(name):
+    model = BUILDERS[name]()
+    roles = model.optimizer_roles
+    model.compile({roles[-1]: "sgd"})
+    assert type(model.role_optimizers[roles[-1]]).__name__ == "SGD"
+    if len(roles) > 1:  # a role left out gets the authors' default
+        assert type(model.role_optimizers[roles[0]]).__name__ == "Adam"
+    model.compile()
+    assert [type(o).__name__ for o in model.role_optimizers.values()] == ["Adam"] * len(roles)
+    with pytest.raises(ValueError, match=r"Expected keys among .*Received: optimizer keys \['critic'\]"):
+        model.compile({"critic": "adam"})
+    with pytest.raises(ValueError, match="Received: loss='mse'"):
+        model.compile("adam", loss="mse")
+
+
+def test_compile_config_round_trips_the_role_optimizers(tmp_path):
+    import keras
+
+    model = _prior_aae()
+    model.compile({"vae": keras.optimizers.Adam(2e-3), "discriminator": "sgd"}, jit_compile=False)
+    config = model.get_compile_config()
+    assert sorted(config["optimizer"]) == ["discriminator", "generator", "vae"]
+    assert config["jit_compile"] is False
+    copy = _prior_aae()
+    copy.compile_from_config(config)
+    assert [type(o).__name__ for o in copy.role_optimizers.values()] == ["Adam", "SGD", "Adam"]
+    assert float(copy.role_optimizers["vae"].learning_rate) == pytest.approx(2e-3)
+
+
+@pytest.mark.parametrize("name", ["split_vae", "gamix", "fp_vae", "prior_aae"])
+def test_progress_bar_shows_every_loss_term(name):
+    """One tracker per key of `loss_terms`, `loss` first, and the history has each of them."""
+    model = BUILDERS[name]()
+    model.compile()
+    x = _images(model, n=4)
+    terms = model.loss_terms(x, model(x, training=False), training=False)
+    assert [t.name for t in model.loss_trackers] == list(terms) or sorted(
+        t.name for t in model.loss_trackers) == sorted(terms)
+    assert model.loss_trackers[0].name == "loss"
+    history = model.fit(x, batch_size=4, epochs=1, verbose=0).history
+    assert set(terms) <= set(history)
+    assert np.isfinite(history["loss"][0])
+
+
+def test_config_is_explicit_not_read_from_a_frame():
+    """The config holds the checked arguments (a tuple shape, floats), whatever the call's locals."""
+    model = kv.build_svae([8, 8, 1], LATENT, beta=2, base_dim=4, emb_dim=8, num_scale=1)
+    config = model.get_config()
+    assert config["input_shape"] == (8, 8, 1) and config["beta"] == 2.0
+    assert isinstance(config["beta"], float)

@@ -53,7 +53,9 @@ def test_losses_against_numpy(prior):
     x = images()
     z_0 = np.random.default_rng(2).normal(size=(6, 2)).astype("float32")
     out = model(x, training=False)
-    terms = [float(to_np(t)) for t in model.loss_terms(x, out, z_0)]
+    values = model.loss_terms(x, out, z_0=z_0)
+    assert list(values) == ["loss", "reconstruction", "adversarial", "discriminator", "generator"]
+    terms = [float(to_np(t)) for t in values.values()]
     z, x_hat = to_np(out["z"]), to_np(out["x_hat"])
     leaky = lambda v: np.where(v > 0, v, 0.2 * v)
     relu = lambda v: np.maximum(v, 0)
@@ -80,7 +82,9 @@ def test_each_network_gets_only_its_own_term(beta):
     }
     with tf.GradientTape(persistent=True) as tape:
         out = model(x, training=False)
-        loss, rec, adversarial, d_loss, g_loss = model.loss_terms(x, out, z_0)
+        terms = model.loss_terms(x, out, z_0=z_0)
+        loss, rec, adversarial = terms["loss"], terms["reconstruction"], terms["adversarial"]
+        d_loss, g_loss = terms["discriminator"], terms["generator"]
         own = {"ae": rec + beta * adversarial, "d": d_loss, "g": g_loss}
     for name, variables in groups.items():
         full = tape.gradient(loss, variables)
@@ -112,7 +116,9 @@ def test_bare_compile_trains_every_network_with_its_optimizer():
     assert codes.shape == (3, 2) and log_var is None
     assert model.reconstruct(images(3))["x_hat"].shape == (3,) + SHAPE
     aae = tiny(prior="normal")
-    aae.compile(ae_optimizer=keras.optimizers.Adam(1e-3), discriminator_optimizer="sgd")
+    aae.compile({"vae": keras.optimizers.Adam(1e-3), "discriminator": "sgd"})
+    assert aae.optimizer_roles == ("vae", "discriminator") and aae.prior is None
+    assert [type(o).__name__ for o in aae.optimizer.optimizers] == ["Adam", "SGD"]
     aae.fit(images(8), batch_size=8, epochs=1, verbose=0)
     np.testing.assert_allclose(aae.sample_latents(3, seed=4), np.random.default_rng(4).standard_normal((3, 2)), rtol=1e-6)
     np.testing.assert_allclose(aae.generate(3, seed=4)["x_hat"], aae.decode(aae.sample_latents(3, seed=4))["x_hat"], rtol=1e-6)
@@ -149,8 +155,10 @@ def test_bad_input_errors():
     with pytest.raises(ValueError, match="prior='flow'"):
         kv.build_prior_aae(SHAPE, 2, prior="flow")
     model = tiny()
-    with pytest.raises(ValueError, match="not `optimizer`"):
-        model.compile(optimizer="adam")
+    with pytest.raises(ValueError, match=r"unknown optimizer role\(s\) \['ae'\].*Received: optimizer keys \['ae'\]"):
+        model.compile(optimizer={"ae": "adam"})
+    with pytest.raises(ValueError, match="own loss"):
+        model.compile(loss="mse")
     with pytest.raises(ValueError, match=r"images.shape=\(2, 8, 8, 3\)"):
         model.encode(np.zeros((2, 8, 8, 3), "float32"))
     with pytest.raises(ValueError, match=r"z.shape=\(2, 5\)"):

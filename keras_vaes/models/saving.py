@@ -15,10 +15,7 @@ without the optimizer state.
 """
 
 import contextlib
-import copy
-import inspect
 import os
-import types
 
 import keras
 import numpy as np
@@ -103,55 +100,14 @@ def unchanged_on_error(variables):
         raise
 
 
-class ConstructorConfig:
-    """`get_config` from the constructor's own arguments, recorded once (a `keras.Model` mixin).
-
-    The constructor calls `self._record_config(locals())` once its
-    arguments are checked: their checked values, with the model's `name`
-    and `trainable`, are the config, and `from_config` is `cls(**config)`.
-    Settings a constructor takes out of its `**kwargs` are passed as
-    keywords: `self._record_config(locals(), **settings.as_dict())`.
-    Arguments named in `unsaved_arguments` (objects such as a feature
-    network) stay out of it.
-
-    Example:
-    >>> import keras
-    >>> class Tiny(ConstructorConfig, keras.Model):
-    ...     def __init__(self, units=4, **kwargs):
-    ...         super().__init__(**kwargs)
-    ...         units = int(units)
-    ...         self._record_config(locals())
-    >>> Tiny(units=3.0, name="tiny").get_config()
-    {'name': 'tiny', 'trainable': True, 'units': 3}
-    """
-
-    unsaved_arguments = ()
-
-    def _record_config(self, arguments, **taken_from_kwargs):
-        # The named parameters of the calling constructor, in order
-        # (`self`, `*args` and `**kwargs` left out), then the checked
-        # values it took out of its `**kwargs` (e.g. the ResNet settings).
-        code = inspect.currentframe().f_back.f_code
-        names = code.co_varnames[1 : code.co_argcount + code.co_kwonlyargcount]
-        config = {name: arguments[name] for name in names if name not in self.unsaved_arguments}
-        # A read-only mapping, which Keras's attribute tracking leaves alone.
-        self._constructor_config = types.MappingProxyType({**config, **taken_from_kwargs})
-
-    def get_config(self):
-        recorded = getattr(self, "_constructor_config", None)
-        if recorded is None:  # a subclass that records nothing: Keras's own config
-            return super().get_config()
-        return {"name": self.name, "trainable": self.trainable, **copy.deepcopy(dict(recorded))}
+class SafeSaving:
+    """Atomic, NaN-refusing saves, all-or-nothing loads, `export_weights` (a `keras.Model` mixin)."""
 
     @classmethod
     def from_config(cls, config):
-        # Every model of the package takes its whole config as arguments:
-        # never revive it as a Functional model.
+        # Every savable class of the package takes its whole (explicit)
+        # config as arguments: never revive it as a Functional model.
         return cls(**config)
-
-
-class SafeSaving(ConstructorConfig):
-    """Atomic, NaN-refusing saves, all-or-nothing loads, `export_weights` (a `keras.Model` mixin)."""
 
     def _check_finite(self, filepath):
         broken = [w.path for w in self.weights if not np.all(np.isfinite(ops.convert_to_numpy(w)))]
