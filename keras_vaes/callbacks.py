@@ -1,4 +1,8 @@
-"""Keras callbacks that measure what the papers plot along training.
+"""Keras callbacks: the divergence guard of every model's `fit`, and what the papers plot.
+
+`StopOnDivergence` raises `TrainingDivergedError` as soon as a logged loss
+is NaN or inf; every model puts one first in `fit`'s callbacks
+(`with_divergence_guard`).
 
 `GMMFIDHistory` computes, every `every` epochs, the FID (Split-VAE eq. (5),
 `keras_vaes.metrics.fid`) of x_hat, x1 and x2 of images generated after
@@ -15,13 +19,73 @@ import os
 import keras
 import numpy as np
 
-from keras_vaes.metrics import fid
+from keras_vaes import plotting
+from keras_vaes.metrics import extractors, fid
 from keras_vaes.samplers.base import decode_latents
 from keras_vaes.samplers.gmm import GMMSampler
-from keras_vaes.utils import check_positive_int, print_msg
+from keras_vaes.utils import check_images, check_positive_int, print_msg
 
-# The divergence guard every model's `fit` puts first (defined in utils).
-from keras_vaes.utils import StopOnDivergence, TrainingDivergedError  # noqa: F401
+
+class TrainingDivergedError(ValueError):
+    """Raised by every model's `fit` when a training step's loss is NaN or inf."""
+
+
+class StopOnDivergence(keras.callbacks.Callback):
+    """Stops `fit` with advice as soon as a logged loss is not finite.
+
+    Keras's `TerminateOnNaN` only sets `stop_training`: the epoch's other
+    callbacks still run (a checkpoint of NaN weights) and `fit` returns as
+    if it had finished. This raises instead, before any later callback.
+    Every model of the package puts one first in `fit`'s callbacks
+    (`with_divergence_guard`).
+    """
+
+    def on_train_batch_end(self, batch, logs=None):
+        broken = None
+        for key, value in (logs or {}).items():
+            try:
+                number = float(np.mean(keras.ops.convert_to_numpy(value)))
+            except (TypeError, ValueError):
+                continue
+            if not math.isfinite(number):
+                broken = (key, number)
+                if key == "loss":
+                    break
+        if broken is None:
+            return
+        learning_rate = getattr(self.model.optimizer, "learning_rate", None)
+        try:
+            learning_rate = f"{float(keras.ops.convert_to_numpy(learning_rate)):g}"
+        except (TypeError, ValueError):
+            learning_rate = "the current one"
+        key, number = broken
+        raise TrainingDivergedError(
+            f"Training diverged at batch {batch} of epoch {self._epoch + 1}: the logged "
+            f"{key!r} is {number} (NaN or inf), so the weights are no longer usable and "
+            "nothing more is saved (`save_weights` refuses NaN or inf weights; files "
+            "written before this step are intact). Check that the training data hold no "
+            "NaN or inf; then restart from the last good weights with a lower learning "
+            f"rate than {learning_rate} (the authors' script uses Adam(1e-4)), or "
+            "another seed."
+        )
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_begin(self, logs=None):
+        self._epoch = 0
+
+
+def with_divergence_guard(callbacks):
+    """`callbacks` (None, one or a list) with a `StopOnDivergence` first, once."""
+    if callbacks is None:
+        callbacks = []
+    elif not isinstance(callbacks, (list, tuple)):
+        callbacks = [callbacks]
+    callbacks = list(callbacks)
+    if not any(isinstance(c, StopOnDivergence) for c in callbacks):
+        callbacks.insert(0, StopOnDivergence())
+    return callbacks
 
 
 class GMMFIDHistory(keras.callbacks.Callback):
@@ -45,7 +109,7 @@ class GMMFIDHistory(keras.callbacks.Callback):
             (the authors: 10,000 test images). GMM fit and FID reference.
         feature_model: what `keras_vaes.metrics.fid_score` accepts (a
             `FeatureExtractor`, a `keras.Model`, ...), e.g.
-            `keras_vaes.metrics.fid.classifier_extractor("mnist")` offline.
+            `keras_vaes.metrics.classifier_extractor("mnist")` offline.
         every: int. Epoch period. Defaults to 1.
         components: int. GMM components. Defaults to 100 (Figures 14/15).
         num_samples: int or None. Generated images per FID; None: as many
@@ -69,7 +133,10 @@ class GMMFIDHistory(keras.callbacks.Callback):
                  num_samples=None, outputs=None, seed=0, include_last=True,
                  batch_size=100, verbose=1):
         super().__init__()
-        self.reference_images = fid.check_images(reference_images, name="reference_images")
+        self.reference_images = check_images(
+            reference_images, name="reference_images", channels=extractors.IMAGE_CHANNELS,
+            tolerance=extractors.RANGE_TOLERANCE,
+        )
         every = check_positive_int(every, "every")
         components = check_positive_int(components, "components")
         if num_samples is not None:
@@ -203,8 +270,6 @@ class SampleGrid(keras.callbacks.Callback):
         self.ncols = check_positive_int(ncols, "ncols")
 
     def on_epoch_end(self, epoch, logs=None):
-        from keras_vaes import plotting
-
         images = self.model.generate(self.n, seed=self.seed)["x_hat"]
         low, high = getattr(self.model, "value_range", (0.0, 1.0))
         images = np.clip((images - low) / (high - low), 0.0, 1.0)

@@ -68,7 +68,7 @@ def test_fd_orders_real_blurred_noise():
     model = classifier.load_classifier("mnist")
     accuracy = np.mean(np.argmax(model.predict(real_a, verbose=0), axis=1) == y_test[:1000])
     assert accuracy > 0.95
-    extractor = fid.classifier_extractor("mnist")
+    extractor = kv.metrics.classifier_extractor("mnist")
     reference = fid.compute_statistics(real_a, extractor)
     blurred = scipy.ndimage.gaussian_filter(real_b, sigma=(0, 1.5, 1.5, 0))
     noise = np.random.default_rng(0).uniform(size=real_b.shape).astype("float32")

@@ -8,7 +8,7 @@ import pytest
 import scipy.linalg
 
 from keras_vaes import utils
-from keras_vaes.metrics import extractors, fid
+from keras_vaes.metrics import extractors, fid, fid_cache
 
 
 def _random_spd(rng, dim, condition=10.0):
@@ -125,26 +125,26 @@ def test_cached_statistics_keyed_by_full_description(tmp_path):
     rng = np.random.default_rng(5)
     images = rng.uniform(size=(12, 32, 32, 3)).astype("float32")
     model = _tiny_feature_model()
-    first = fid.cached_statistics(images, {"dataset": "toy", "split": "test"}, model, cache_dir=str(tmp_path))
+    first = fid_cache.cached_statistics(images, {"dataset": "toy", "split": "test"}, model, cache_dir=str(tmp_path))
     files = os.listdir(tmp_path)
     assert len(files) == 1
     # The same images (same content) hit the cache...
-    again = fid.cached_statistics(images.copy(), {"dataset": "toy", "split": "test"}, model, cache_dir=str(tmp_path))
+    again = fid_cache.cached_statistics(images.copy(), {"dataset": "toy", "split": "test"}, model, cache_dir=str(tmp_path))
     np.testing.assert_array_equal(again.mu, first.mu)
     assert len(os.listdir(tmp_path)) == 1
     # ...other images under the same description do not (content hash)...
-    other = fid.cached_statistics(images[::-1] * 0.5, {"dataset": "toy", "split": "test"}, model, cache_dir=str(tmp_path))
+    other = fid_cache.cached_statistics(images[::-1] * 0.5, {"dataset": "toy", "split": "test"}, model, cache_dir=str(tmp_path))
     assert not np.allclose(other.mu, first.mu)
-    assert other.source["images_sha256"] == fid.images_hash(images[::-1] * 0.5) != first.source["images_sha256"]
+    assert other.source["images_sha256"] == fid_cache.images_hash(images[::-1] * 0.5) != first.source["images_sha256"]
     # ...and another split, count or extractor gets its own file.
-    fid.cached_statistics(images, {"dataset": "toy", "split": "train"}, model, cache_dir=str(tmp_path))
-    fid.cached_statistics(images[:10], {"dataset": "toy", "split": "test"}, model, cache_dir=str(tmp_path))
+    fid_cache.cached_statistics(images, {"dataset": "toy", "split": "train"}, model, cache_dir=str(tmp_path))
+    fid_cache.cached_statistics(images[:10], {"dataset": "toy", "split": "test"}, model, cache_dir=str(tmp_path))
     assert len(os.listdir(tmp_path)) == 4
     # A file whose stored description differs from its name is refused.
     path = os.path.join(tmp_path, files[0])
     fid.FeatureStatistics(first.mu, first.sigma, 12, {"dataset": "other"}).save(path)
     with pytest.raises(fid.StatisticsMismatchError):
-        fid.cached_statistics(images, {"dataset": "toy", "split": "test"}, model, cache_dir=str(tmp_path))
+        fid_cache.cached_statistics(images, {"dataset": "toy", "split": "test"}, model, cache_dir=str(tmp_path))
 
 
 # --- feature extraction and fid_score --------------------------------------
@@ -174,7 +174,7 @@ def test_extract_features_resizes_bilinearly_and_maps_to_minus_one_one():
     images = rng.uniform(size=(5, 16, 16, 3)).astype("float32")
     resized = keras.ops.convert_to_numpy(keras.ops.image.resize(images, (32, 32), interpolation="bilinear"))
     expected = keras.ops.convert_to_numpy(model(2 * resized - 1))
-    got = fid.extract_features(images, model, batch_size=2, verbose=0)
+    got = extractors.extract_features(images, model, batch_size=2, verbose=0)
     assert got.shape == (5, 16)
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
 
@@ -197,11 +197,11 @@ def test_images_outside_unit_range_are_rejected():
     model = _tiny_feature_model()
     images = np.full((4, 32, 32, 3), 200.0, dtype="float32")
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        fid.extract_features(images, model, verbose=0)
+        extractors.extract_features(images, model, verbose=0)
     with pytest.raises(ValueError, match="shape"):
-        fid.extract_features(np.zeros((4, 32, 32, 2)), model, verbose=0)
+        extractors.extract_features(np.zeros((4, 32, 32, 2)), model, verbose=0)
     with pytest.raises(ValueError, match="shape"):
-        fid.extract_features(np.zeros((32, 32, 3)), model, verbose=0)
+        extractors.extract_features(np.zeros((32, 32, 3)), model, verbose=0)
 
 
 # --- InceptionV3 weights ----------------------------------------------------
@@ -209,31 +209,32 @@ def test_images_outside_unit_range_are_rejected():
 
 def test_missing_inception_weights_file_gives_clear_error(tmp_path):
     missing = str(tmp_path / "nowhere.h5")
-    with pytest.raises(fid.InceptionWeightsUnavailable) as info:
-        fid.inception_feature_model(weights=missing)
+    with pytest.raises(extractors.InceptionWeightsUnavailable) as info:
+        extractors.inception_feature_model(weights=missing)
     message = str(info.value)
-    assert fid.INCEPTION_WEIGHTS_FILENAME in message
-    assert fid.INCEPTION_WEIGHTS_ENV in message and missing in message
+    assert extractors.INCEPTION_WEIGHTS_FILENAME in message
+    assert extractors.INCEPTION_WEIGHTS_ENV in message and missing in message
 
 
 def test_missing_inception_weights_env_var_gives_clear_error(tmp_path, monkeypatch):
     missing = str(tmp_path / "env_nowhere.h5")
-    monkeypatch.setenv(fid.INCEPTION_WEIGHTS_ENV, missing)
-    with pytest.raises(fid.InceptionWeightsUnavailable, match="environment variable"):
-        fid.inception_feature_model()
+    monkeypatch.setenv(extractors.INCEPTION_WEIGHTS_ENV, missing)
+    with pytest.raises(extractors.InceptionWeightsUnavailable, match="environment variable"):
+        extractors.inception_feature_model()
     # fid_score with the default extractor raises the same clear error.
     images = np.zeros((4, 8, 8, 1), dtype="float32")
-    with pytest.raises(fid.InceptionWeightsUnavailable, match=fid.INCEPTION_WEIGHTS_FILENAME):
+    with pytest.raises(extractors.InceptionWeightsUnavailable, match=extractors.INCEPTION_WEIGHTS_FILENAME):
         fid.fid_score(images, images)
 
 
 def test_inception_weights_are_fetched_as_keras_fetches_them():
     import inspect
 
-    from keras.src.applications import inception_v3
+    # Keras's own module of InceptionV3, reached from the public function.
+    inception_v3 = inspect.getmodule(keras.applications.InceptionV3)
 
     filename, url, md5 = extractors.INCEPTION_WEIGHTS_FILE
-    assert filename == fid.INCEPTION_WEIGHTS_FILENAME
+    assert filename == extractors.INCEPTION_WEIGHTS_FILENAME
     assert url == inception_v3.WEIGHTS_PATH_NO_TOP
     assert f'"{filename}"' in inspect.getsource(inception_v3)
     assert f'file_hash="{md5}"' in inspect.getsource(inception_v3)
@@ -242,7 +243,7 @@ def test_inception_weights_are_fetched_as_keras_fetches_them():
 def test_offline_imagenet_weights_fail_before_the_network_is_built(monkeypatch):
     import urllib.error
 
-    monkeypatch.delenv(fid.INCEPTION_WEIGHTS_ENV, raising=False)
+    monkeypatch.delenv(extractors.INCEPTION_WEIGHTS_ENV, raising=False)
     fetched = []
 
     def offline(filename, origin, **kwargs):
@@ -254,8 +255,8 @@ def test_offline_imagenet_weights_fail_before_the_network_is_built(monkeypatch):
 
     monkeypatch.setattr(keras.utils, "get_file", offline)
     monkeypatch.setattr(keras.applications, "InceptionV3", never_built)
-    with pytest.raises(fid.InceptionWeightsUnavailable, match="Could not load.*no network"):
-        fid.inception_feature_model()
+    with pytest.raises(extractors.InceptionWeightsUnavailable, match="Could not load.*no network"):
+        extractors.inception_feature_model()
     filename, url, md5 = extractors.INCEPTION_WEIGHTS_FILE
     assert fetched == [(filename, url, {"cache_subdir": "models", "file_hash": md5})]
 
@@ -276,10 +277,10 @@ def test_fetched_imagenet_weights_are_built_from_the_cached_file(monkeypatch, tm
 
 
 def test_corrupt_inception_weights_file_gives_clear_error(tmp_path):
-    corrupt = tmp_path / fid.INCEPTION_WEIGHTS_FILENAME
+    corrupt = tmp_path / extractors.INCEPTION_WEIGHTS_FILENAME
     corrupt.write_bytes(b"not an h5 file")
-    with pytest.raises(fid.InceptionWeightsUnavailable, match="Could not load"):
-        fid.inception_feature_model(weights=str(corrupt))
+    with pytest.raises(extractors.InceptionWeightsUnavailable, match="Could not load"):
+        extractors.inception_feature_model(weights=str(corrupt))
 
 
 def test_inception_is_float32_under_a_mixed_policy_and_loads_a_weights_file(tmp_path):
@@ -293,7 +294,7 @@ def test_inception_is_float32_under_a_mixed_policy_and_loads_a_weights_file(tmp_
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy("mixed_bfloat16")
     try:
-        model = fid.inception_feature_model(weights=path)
+        model = extractors.inception_feature_model(weights=path)
         assert keras.config.dtype_policy().name == "mixed_bfloat16"  # restored
     finally:
         keras.config.set_dtype_policy(previous)
@@ -311,7 +312,7 @@ def test_precomputed_statistics_from_another_extractor_are_refused():
     images = np.random.default_rng(0).uniform(size=(12, 8, 8, 3)).astype("float32")
     first, second = features("same_name"), features("same_name")
     stats = fid.compute_statistics(images, first)
-    assert stats.source["extractor"].startswith("weights-sha256:" + fid.weights_hash(first))
+    assert stats.source["extractor"].startswith("weights-sha256:" + extractors.weights_hash(first))
     assert fid.fid_score(stats, images, first) == pytest.approx(0.0, abs=1e-6)
     # Same name, other weights: refused (identity is the weights' hash).
     with pytest.raises(fid.StatisticsMismatchError, match="weights-sha256"):
@@ -319,7 +320,7 @@ def test_precomputed_statistics_from_another_extractor_are_refused():
     # Same weights under another name: the same extractor.
     renamed = features("renamed")
     renamed.set_weights(first.get_weights())
-    assert fid.weights_hash(renamed) == fid.weights_hash(first)
+    assert extractors.weights_hash(renamed) == extractors.weights_hash(first)
     assert fid.fid_score(stats, images, renamed) == pytest.approx(0.0, abs=1e-6)
 
 
@@ -331,19 +332,19 @@ def test_weights_hash_tells_apart_random_and_loaded_inception_weights(tmp_path):
     random_b = keras.applications.InceptionV3(include_top=False, weights=None,
                                               input_shape=(75, 75, 3), pooling="avg")
     assert random_a.name == random_b.name
-    assert fid.weights_hash(random_a) != fid.weights_hash(random_b)
+    assert extractors.weights_hash(random_a) != extractors.weights_hash(random_b)
     random_b.set_weights(random_a.get_weights())
-    assert fid.weights_hash(random_a) == fid.weights_hash(random_b)
+    assert extractors.weights_hash(random_a) == extractors.weights_hash(random_b)
 
 
 def test_cache_never_shared_between_extractors_of_the_same_name(tmp_path):
     images = np.random.default_rng(1).uniform(size=(10, 32, 32, 3)).astype("float32")
-    a = fid.cached_statistics(images, "toy", _tiny_feature_model("features"), cache_dir=str(tmp_path))
+    a = fid_cache.cached_statistics(images, "toy", _tiny_feature_model("features"), cache_dir=str(tmp_path))
     keras.utils.set_random_seed(1)
     inputs = keras.Input((32, 32, 3))
     x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(8, 3, activation="relu")(inputs))
     other = keras.Model(inputs, keras.layers.Dense(16)(x), name="features")
-    b = fid.cached_statistics(images, "toy", other, cache_dir=str(tmp_path))
+    b = fid_cache.cached_statistics(images, "toy", other, cache_dir=str(tmp_path))
     assert len(os.listdir(tmp_path)) == 2 and a.key != b.key
 
 
@@ -353,30 +354,30 @@ def test_cache_never_shared_between_extractors_of_the_same_name(tmp_path):
 def test_feature_extractor_input_range_and_description():
     model = _tiny_feature_model()
     images = np.random.default_rng(2).uniform(size=(6, 32, 32, 3)).astype("float32")
-    extractor = fid.FeatureExtractor(model, input_range=(0.0, 1.0), description="unit range")
+    extractor = extractors.FeatureExtractor(model, input_range=(0.0, 1.0), description="unit range")
     expected = keras.ops.convert_to_numpy(model(images))
-    np.testing.assert_allclose(fid.extract_features(images, extractor, verbose=0), expected,
+    np.testing.assert_allclose(extractors.extract_features(images, extractor, verbose=0), expected,
                                rtol=1e-4, atol=1e-5)
     assert "[0,1]->[0,1]" in extractor.identity()
-    assert extractor.identity() != fid.FeatureExtractor(model).identity()
+    assert extractor.identity() != extractors.FeatureExtractor(model).identity()
     with pytest.raises(ValueError, match="input_range"):
-        fid.FeatureExtractor(model, input_range=(1, 0))
+        extractors.FeatureExtractor(model, input_range=(1, 0))
 
 
 def test_classifier_extractor_uses_unit_range(monkeypatch):
-    import keras_vaes.metrics as metrics
+    from keras_vaes.metrics import classifier
 
     inputs = keras.Input((32, 32, 1))
     stand_in = keras.Model(inputs, keras.layers.Flatten()(keras.layers.AveragePooling2D(8)(inputs)))
-    monkeypatch.setattr(metrics, "classifier_feature_model", lambda name: stand_in, raising=False)
-    extractor = fid.classifier_extractor("mnist")
+    monkeypatch.setattr(classifier, "classifier_feature_model", lambda name: stand_in)
+    extractor = extractors.classifier_extractor("mnist")
     images = np.random.default_rng(3).uniform(size=(4, 32, 32, 1)).astype("float32")
     expected = images.reshape(4, 4, 8, 4, 8).mean(axis=(2, 4)).reshape(4, -1)
-    np.testing.assert_allclose(fid.extract_features(images, extractor, verbose=0), expected, rtol=1e-5)
+    np.testing.assert_allclose(extractors.extract_features(images, extractor, verbose=0), expected, rtol=1e-5)
     assert "mnist" in extractor.description
-    monkeypatch.setattr(metrics, "classifier_feature_model",
+    monkeypatch.setattr(classifier, "classifier_feature_model",
                         lambda name: (_ for _ in ()).throw(ValueError(f"no {name}")))
-    extractor, reason = fid.classifier_extractor_or_reason("cifar10")
+    extractor, reason = extractors.classifier_extractor_or_reason("cifar10")
     assert extractor is None and "no cifar10" in reason
 
 
@@ -419,10 +420,10 @@ def test_tfgan_frozen_graph_extractor_matches_the_authors_pipeline(tmp_path):
     path = str(tmp_path / "tiny_inception.pb")
     side = 12
     kernel = _write_tiny_frozen_graph(path, side)
-    extractor = fid.FrozenGraphExtractor(path, image_size=side, batch_size=4)
+    extractor = extractors.FrozenGraphExtractor(path, image_size=side, batch_size=4)
     rng = np.random.default_rng(4)
     images = rng.uniform(size=(10, 7, 7, 1)).astype("float32")
-    got = fid.extract_features(images, extractor, batch_size=100, verbose=0)
+    got = extractors.extract_features(images, extractor, batch_size=100, verbose=0)
     # The authors' fid.py: batches of 64 (here 4) with the remainder
     # dropped, x * 2 - 1, TF1 resize_bilinear, graph from Mul:0 to pool_3:0.
     kept = images[:8]
@@ -435,58 +436,51 @@ def test_tfgan_frozen_graph_extractor_matches_the_authors_pipeline(tmp_path):
     score = fid.fid_score(images, images[::-1], extractor)
     assert score == pytest.approx(fid.frechet_distance(
         got.mean(0), np.cov(got.T),
-        *(lambda f: (f.mean(0), np.cov(f.T)))(fid.extract_features(images[::-1], extractor, verbose=0)),
+        *(lambda f: (f.mean(0), np.cov(f.T)))(extractors.extract_features(images[::-1], extractor, verbose=0)),
     ), rel=1e-6)
     other = str(tmp_path / "other.pb")
     _write_tiny_frozen_graph(other, side, seed=1)
-    assert fid.FrozenGraphExtractor(other, image_size=side).identity() != extractor.identity()
+    assert extractors.FrozenGraphExtractor(other, image_size=side).identity() != extractor.identity()
 
 
 def test_tfgan_graph_missing_or_corrupt_gives_the_inception_error(tmp_path, monkeypatch):
-    missing = str(tmp_path / fid.TFGAN_INCEPTION_FILENAME)
-    with pytest.raises(fid.InceptionWeightsUnavailable, match="frozen_inception_v1_2015_12_05"):
-        fid.tfgan_inception_extractor(missing)
-    monkeypatch.delenv(fid.TFGAN_INCEPTION_ENV, raising=False)
-    with pytest.raises(fid.InceptionWeightsUnavailable, match=fid.TFGAN_INCEPTION_ENV):
-        fid.tfgan_inception_extractor()
+    missing = str(tmp_path / extractors.TFGAN_INCEPTION_FILENAME)
+    with pytest.raises(extractors.InceptionWeightsUnavailable, match="frozen_inception_v1_2015_12_05"):
+        extractors.tfgan_inception_extractor(missing)
+    monkeypatch.delenv(extractors.TFGAN_INCEPTION_ENV, raising=False)
+    with pytest.raises(extractors.InceptionWeightsUnavailable, match=extractors.TFGAN_INCEPTION_ENV):
+        extractors.tfgan_inception_extractor()
     corrupt = tmp_path / "corrupt.pb"
     corrupt.write_bytes(b"not a graph")
-    with pytest.raises(fid.InceptionWeightsUnavailable, match="Could not import"):
-        fid.FrozenGraphExtractor(str(corrupt))
-    extractor, description, reason = fid.feature_model_from_spec(f"tfgan:{missing}")
+    with pytest.raises(extractors.InceptionWeightsUnavailable, match="Could not import"):
+        extractors.FrozenGraphExtractor(str(corrupt))
+    extractor, description, reason = extractors.feature_model_from_spec(f"tfgan:{missing}")
     assert extractor is None and "TF-GAN" in description and missing in reason
     good = str(tmp_path / "good.pb")
     _write_tiny_frozen_graph(good, 299)
-    extractor, _, reason = fid.feature_model_from_spec(good)
-    assert reason is None and isinstance(extractor, fid.FrozenGraphExtractor)
+    extractor, _, reason = extractors.feature_model_from_spec(good)
+    assert reason is None and isinstance(extractor, extractors.FrozenGraphExtractor)
 
 
-def test_the_split_modules_keep_every_old_name():
-    """fid.py holds the distance and statistics; extractors and the cache live beside it."""
+def test_fid_module_holds_the_distance_and_statistics_only():
+    """Extractors and the cache live beside fid.py; the package exports the names of all three."""
     from keras_vaes import metrics
-    from keras_vaes.metrics import extractors, fid_cache
 
-    assert fid.cached_statistics is fid_cache.cached_statistics is metrics.cached_statistics
-    assert fid.images_hash is fid_cache.images_hash
-    assert fid.statistics_path is fid_cache.statistics_path
-    assert fid.DEFAULT_STATS_CACHE_DIR == fid_cache.DEFAULT_STATS_CACHE_DIR
-    for name in ("FeatureExtractor", "FrozenGraphExtractor", "InceptionWeightsUnavailable",
-                 "as_extractor", "extract_features", "feature_model_from_spec", "weights_hash",
-                 "classifier_extractor", "tfgan_inception_extractor", "preprocess_images"):
-        assert getattr(fid, name) is getattr(extractors, name) is getattr(metrics, name)
-    with pytest.raises(AttributeError, match="no_such_name"):
-        fid.no_such_name
+    assert not hasattr(fid, "__getattr__")
+    for name in ("FeatureExtractor", "extract_features", "cached_statistics", "check_images"):
+        assert name not in vars(fid)
+    assert metrics.cached_statistics is fid_cache.cached_statistics
+    assert metrics.FeatureExtractor is extractors.FeatureExtractor
+    assert metrics.frechet_distance is fid.frechet_distance
 
 
 def test_resolve_feature_model_falls_back_to_the_shipped_classifier(tmp_path, monkeypatch):
-    from keras_vaes.metrics import extractors
-
-    monkeypatch.setenv(fid.INCEPTION_WEIGHTS_ENV, str(tmp_path / "nowhere.h5"))
+    monkeypatch.setenv(extractors.INCEPTION_WEIGHTS_ENV, str(tmp_path / "nowhere.h5"))
     extractor, description, reason = extractors.resolve_feature_model("inception", "mnist")
     assert extractor is not None and reason is None
     assert description.startswith("FD (classifier features)") and "InceptionV3 weights unavailable" in description
     extractor, description, reason = extractors.resolve_feature_model("auto", "cifar10")
-    assert extractor is None and description == fid.INCEPTION_DESCRIPTION and "nowhere.h5" in reason
+    assert extractor is None and description == extractors.INCEPTION_DESCRIPTION and "nowhere.h5" in reason
     extractor, description, reason = extractors.resolve_feature_model("classifier", "cifar10")
     assert extractor is None and "cifar10" in reason
     with pytest.raises(FileNotFoundError, match="no_model.keras"):

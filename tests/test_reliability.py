@@ -26,7 +26,8 @@ import keras_vaes as kv
 from keras_vaes import samplers, utils
 from keras_vaes.metrics.fid import FeatureStatistics, frechet_distance
 from keras_vaes.metrics.neighbours import nearest_neighbours
-from keras_vaes.utils import TrainingDivergedError, ValueRangeWarning
+from keras_vaes.callbacks import TrainingDivergedError
+from keras_vaes.utils import ValueRangeWarning
 
 SHAPE = (8, 8, 1)
 LATENT = 8

@@ -1,4 +1,4 @@
-"""`keras_vaes.utils.print_msg`: Keras's reporting, with a public-API fallback."""
+"""`keras_vaes.utils.print_msg`: Keras's reporting through its public API."""
 
 import logging
 
@@ -19,15 +19,7 @@ def interactive():
         keras.utils.disable_interactive_logging()
 
 
-@pytest.fixture(params=["keras", "public"])
-def implementation(request, monkeypatch):
-    """Runs a test with Keras's private helper and with the public-API fallback."""
-    if request.param == "public":
-        monkeypatch.setattr(utils, "_keras_print_msg", None)
-    return request.param
-
-
-def test_writes_a_line_to_stdout(interactive, implementation, capsys):
+def test_writes_a_line_to_stdout(interactive, capsys):
     keras.utils.enable_interactive_logging()
     utils.print_msg("epoch 1: fid=12.300")
     utils.print_msg(3)
@@ -35,8 +27,7 @@ def test_writes_a_line_to_stdout(interactive, implementation, capsys):
     assert capsys.readouterr().out == "epoch 1: fid=12.300\n3\nno newline"
 
 
-def test_fallback_logs_when_interactive_logging_is_off(interactive, monkeypatch, capsys, caplog):
-    monkeypatch.setattr(utils, "_keras_print_msg", None)
+def test_logs_when_interactive_logging_is_off(interactive, capsys, caplog):
     keras.utils.disable_interactive_logging()
     with caplog.at_level(logging.INFO, logger="keras_vaes"):
         utils.print_msg("to the log")
@@ -46,9 +37,18 @@ def test_fallback_logs_when_interactive_logging_is_off(interactive, monkeypatch,
     ]
 
 
-def test_modules_report_through_the_wrapper():
-    from keras_vaes import callbacks
-    from keras_vaes.evaluation import split_vae, split_vae_categories
+def test_library_reports_through_the_wrapper_and_never_prints():
+    import ast
+    import pathlib
 
-    for module in (callbacks, split_vae, split_vae_categories):
-        assert module.print_msg is utils.print_msg
+    from keras_vaes import callbacks
+
+    assert callbacks.print_msg is utils.print_msg
+    package = pathlib.Path(utils.__file__).parents[1]
+    printing = [
+        f"{path.relative_to(package)}:{node.lineno}"
+        for path in sorted(package.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print"
+    ]
+    assert printing == []

@@ -7,7 +7,6 @@ from keras_vaes.blocks.resnet import BN_EPSILON
 from keras_vaes.blocks.resnet import BN_MOMENTUM
 from keras_vaes.blocks.resnet import FusedBatchNormalization
 from keras_vaes.blocks.resnet import ResNetSettings
-from keras_vaes.blocks.resnet import check_image_size
 from keras_vaes.blocks.resnet import check_input_shape
 from keras_vaes.blocks.resnet import conv_decoder
 from keras_vaes.blocks.resnet import conv_encoder

@@ -24,6 +24,7 @@ from keras import layers
 
 from keras_vaes.layers import conv
 from keras_vaes.layers.core import FusedBatchNormalization
+from keras_vaes.utils import check_input_shape
 
 # Lucic et al.'s InfoGAN network (MNIST, Fashion-MNIST, CIFAR-10).
 INFOGAN_FILTERS = (64, 128)
@@ -49,20 +50,12 @@ def _batch_norm(name):
 
 
 def check_infogan_shape(input_shape, filters=INFOGAN_FILTERS):
-    """Validates an image shape (H, W, C) for `len(filters)` halvings."""
-    input_shape = tuple(input_shape)
-    factor = 2 ** len(filters)
-    if (
-        len(input_shape) != 3
-        or any(not isinstance(d, int) or d < 1 for d in input_shape)
-        or input_shape[0] % factor
-        or input_shape[1] % factor
-    ):
-        raise ValueError(
-            f"Expected input_shape (H, W, C) with H and W multiples of {factor} "
-            f"({len(filters)} stride-2 stages). Received: input_shape={input_shape}"
-        )
-    return input_shape
+    """Validates an image shape (H, W, C) for `len(filters)` halvings.
+
+    Height and width must be multiples of `2 ** len(filters)`
+    (`keras_vaes.utils.check_input_shape`).
+    """
+    return check_input_shape(input_shape, multiple_of=2 ** len(filters))
 
 
 def _check_filters(filters):

@@ -16,7 +16,7 @@ from keras import layers
 
 from keras_vaes.layers import conv
 from keras_vaes.layers.core import FusedBatchNormalization
-from keras_vaes.utils import check_positive_int
+from keras_vaes.utils import check_positive_int, checks
 
 # The authors' BatchNormalization: momentum 0.999, epsilon 1e-5.
 BN_MOMENTUM = 0.999
@@ -202,42 +202,18 @@ def decoder_channels(image_size, base_dim, max_dim=1024, base_size=4):
     return list(reversed(dims))
 
 
-def check_image_size(image_size, base_size=4):
-    """Raise unless `image_size` is `base_size * 2**k` with k >= 1."""
-    size = base_size * 2
-    while size < image_size:
-        size *= 2
-    if size != image_size:
-        sizes = ", ".join(str(base_size * 2**k) for k in range(1, 5))
-        raise ValueError(
-            f"The image side must be {base_size}*2^k with k >= 1 "
-            f"({sizes}, ...). Received: image side {image_size}."
-        )
-
-
 def check_input_shape(input_shape, downsamplings, base_size=4):
     """Checks `(H, W, C)` for the ResNet encoder/decoder of this module.
 
-    Square, side `base_size * 2**k` (the decoder doubles from
-    `base_size`), and not downsampled below 1x1 by the encoder's
-    `downsamplings` stride-2 convolutions.
+    Square, side `base_size * 2**k` (the decoder doubles from `base_size`),
+    and not downsampled below 1x1 by the encoder's `downsamplings` stride-2
+    convolutions: `keras_vaes.utils.check_input_shape` with this network's
+    constraints.
+
+    Returns:
+        The shape as a tuple of ints.
     """
-    if len(input_shape) != 3:
-        raise ValueError(
-            "Expected input_shape=(height, width, channels). "
-            f"Received: input_shape={input_shape}"
-        )
-    height, width, channels = input_shape
-    if height != width:
-        raise ValueError(f"Expected square images. Received: input_shape={input_shape}")
-    if channels < 1:
-        raise ValueError(f"Expected at least one channel. Received: input_shape={input_shape}")
-    check_image_size(height, base_size)
-    if height // 2**downsamplings < 1:
-        raise ValueError(
-            f"{downsamplings} stride-2 downsamplings take a {height}x{width} "
-            "image below 1x1: use fewer scales (num_scale)."
-        )
+    return checks.check_input_shape(input_shape, base_size=base_size, downsamplings=downsamplings)
 
 
 @dataclasses.dataclass(frozen=True)

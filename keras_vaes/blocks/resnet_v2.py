@@ -27,7 +27,7 @@ from keras import layers
 from keras_vaes.layers import conv
 from keras_vaes.layers.core import FusedBatchNormalization
 from keras_vaes.layers.gamix import SpatialLayerNormalization
-from keras_vaes.utils import check_positive_int
+from keras_vaes.utils import check_input_shape, check_positive_int
 
 # Keras's BatchNormalization defaults, which the author's code keeps.
 BN_MOMENTUM = 0.99
@@ -108,20 +108,10 @@ def num_stages(input_shape):
     """Stages S of the encoder / decoder: side = 4 * 2^S (256 -> 6).
 
     Raises a ValueError naming `input_shape` unless it is (H, H, C) with
-    H = 4 * 2^k, k >= 1.
+    H = 4 * 2^k, k >= 1 (`keras_vaes.utils.check_input_shape`).
     """
-    if len(input_shape) != 3:
-        raise ValueError(
-            f"Expected input_shape=(height, width, channels). Received: input_shape={input_shape}"
-        )
-    height, width, channels = input_shape
-    stages = int(round(math.log2(height / BASE_SIZE))) if height > 0 else 0
-    if height != width or stages < 1 or BASE_SIZE * 2**stages != height or channels < 1:
-        raise ValueError(
-            "Expected square images of side 4*2^k, k >= 1 (8, 16, 32, 64, 128, "
-            f"256, ...) with at least one channel. Received: input_shape={tuple(input_shape)}"
-        )
-    return stages
+    height, _, _ = check_input_shape(input_shape, base_size=BASE_SIZE)
+    return int(round(math.log2(height / BASE_SIZE)))
 
 
 def check_latent_dim(latent_dim):

@@ -6,7 +6,7 @@ without a model hub cannot load. `classifier_feature_model("mnist")` (or
 small convolutional classifier trained by this repository
 (`examples/train_feature_classifier.py`) on the training split of that
 dataset and shipped in `weights/` with its SHA-256.
-`keras_vaes.metrics.fid.classifier_extractor(dataset)` wraps it for the
+`keras_vaes.metrics.classifier_extractor(dataset)` wraps it for the
 package's FID code (`fid_score`, `extract_features`, `compute_statistics`,
 the evaluation tables), which applies the Fréchet distance of Split-VAE
 eq. (5) to its features.
@@ -19,10 +19,10 @@ near 0), the way the papers use FID.
 Example:
 
 >>> import numpy as np
->>> from keras_vaes.metrics import fid
->>> extractor = fid.classifier_extractor("mnist")  # doctest: +SKIP
+>>> from keras_vaes import metrics
+>>> extractor = metrics.classifier_extractor("mnist")  # doctest: +SKIP
 >>> images = np.random.default_rng(0).uniform(size=(200, 32, 32, 1))
->>> fid.fid_score(images[:100], images[100:], extractor)  # doctest: +SKIP
+>>> metrics.fid_score(images[:100], images[100:], extractor)  # doctest: +SKIP
 """
 
 import os
@@ -162,7 +162,7 @@ def classifier_feature_model(dataset, weights_dir=None):
         A `keras.Model` taking (N, 32, 32, 1) images in [0, 1] and
         returning (N, 128) features. It takes [0, 1] itself, not the
         [-1, 1] of Inception: give the FID functions
-        `keras_vaes.metrics.fid.classifier_extractor(dataset)`, which wraps
+        `keras_vaes.metrics.classifier_extractor(dataset)`, which wraps
         it with that input range.
     """
     entry = _check_name(dataset)

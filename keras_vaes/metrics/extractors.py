@@ -24,6 +24,7 @@ import keras
 import numpy as np
 
 from keras_vaes import utils
+from keras_vaes.metrics import classifier
 
 INCEPTION_WEIGHTS_ENV = "KERAS_VAES_INCEPTION_WEIGHTS"
 INCEPTION_WEIGHTS_FILENAME = (
@@ -37,8 +38,11 @@ INCEPTION_WEIGHTS_FILE = (
     "bcbd6486424b2319ff4ef7d526e38f63",
 )
 INCEPTION_INPUT_SIZE = 299
-# Values this much above 1 mean the images are not in [0, 1] (e.g. 0-255).
-_RANGE_TOLERANCE = 1e-3
+# The images the extractors take (`utils.check_images(images, channels=
+# IMAGE_CHANNELS, tolerance=RANGE_TOLERANCE)`): grayscale or RGB in [0, 1];
+# values this much above 1 mean they are not (e.g. 0-255).
+IMAGE_CHANNELS = (1, 3)
+RANGE_TOLERANCE = 1e-3
 # Network timeout for the ImageNet weights download, so offline machines
 # fail instead of hanging.
 _DOWNLOAD_TIMEOUT_S = 60
@@ -450,9 +454,7 @@ def classifier_extractor(dataset):
     Args:
         dataset: str. "mnist" or "fashion_mnist".
     """
-    from keras_vaes import metrics
-
-    model = metrics.classifier_feature_model(dataset)
+    model = classifier.classifier_feature_model(dataset)
     return FeatureExtractor(model, input_range=(0.0, 1.0),
                             description=f"classifier features ({dataset})")
 
@@ -524,16 +526,6 @@ def extractor_identity(feature_model):
     return as_extractor(feature_model).identity()
 
 
-def check_images(images, name="images"):
-    """Validates images for FID: rank 4, 1 or 3 channels, [0, 1], not empty."""
-    images = utils.check_images(
-        images, name=name, channels=(1, 3), tolerance=_RANGE_TOLERANCE
-    )
-    if images.shape[0] == 0:
-        raise ValueError(f"`{name}` is empty. Received: {name}.shape={images.shape}")
-    return images
-
-
 def preprocess_images(images, feature_model):
     """Prepares one batch of [0, 1] images for `feature_model`.
 
@@ -573,7 +565,7 @@ def extract_features(images, feature_model, batch_size=100, verbose=1):
         Float64 array of shape `(N, d)` (fewer rows when the extractor
         drops an incomplete last batch).
     """
-    images = check_images(images)
+    images = utils.check_images(images, channels=IMAGE_CHANNELS, tolerance=RANGE_TOLERANCE)
     extractor = as_extractor(feature_model)
     batch_size = extractor.batch_size or utils.check_positive_int(batch_size, "batch_size")
     count = images.shape[0]
@@ -618,8 +610,6 @@ def resolve_feature_model(spec, dataset=None):
     >>> description.startswith("FD (classifier features)")
     True
     """
-    from keras_vaes.metrics import classifier
-
     if spec == "classifier":
         extractor, reason = classifier_extractor_or_reason(dataset)
         described = classifier.describe(dataset) if extractor is not None else "classifier features"

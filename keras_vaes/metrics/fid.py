@@ -8,8 +8,8 @@ Split-VAE (Asperti, Bugo, Filippini, IEEE Access 2022) eq. (5):
 Protocol (docs/fid.md): Keras InceptionV3 features of images
 in [0, 1] (`keras_vaes.metrics.extractors`), 10,000 reference images vs
 10,000 generated ones; reference statistics cached on disk by
-`keras_vaes.metrics.fid_cache.cached_statistics`. The extractor and cache
-names stay importable from this module.
+`keras_vaes.metrics.fid_cache.cached_statistics`. `keras_vaes.metrics`
+exports the names of all three modules.
 """
 
 import hashlib
@@ -20,45 +20,7 @@ import numpy as np
 import scipy.linalg
 
 from keras_vaes import utils
-from keras_vaes.metrics.extractors import (  # noqa: F401  (re-exported)
-    CLASSIFIER_NOTE,
-    INCEPTION_DESCRIPTION,
-    INCEPTION_INPUT_SIZE,
-    INCEPTION_WEIGHTS_ENV,
-    INCEPTION_WEIGHTS_FILENAME,
-    TFGAN_DESCRIPTION,
-    TFGAN_INCEPTION_ENV,
-    TFGAN_INCEPTION_FILENAME,
-    TFGAN_INCEPTION_URL,
-    FeatureExtractor,
-    FrozenGraphExtractor,
-    InceptionWeightsUnavailable,
-    as_extractor,
-    check_images,
-    classifier_extractor,
-    classifier_extractor_or_reason,
-    extract_features,
-    extractor_identity,
-    feature_model_from_spec,
-    inception_extractor,
-    inception_feature_model,
-    load_application,
-    preprocess_images,
-    resolve_feature_model,
-    tfgan_inception_extractor,
-    weights_hash,
-)
-
-_CACHE_NAMES = ("DEFAULT_STATS_CACHE_DIR", "cached_statistics", "images_hash", "statistics_path")
-
-
-def __getattr__(name):
-    # The statistics cache lives in fid_cache (which imports this module).
-    if name in _CACHE_NAMES:
-        from keras_vaes.metrics import fid_cache
-
-        return getattr(fid_cache, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+from keras_vaes.metrics import extractors
 
 
 # ---------------------------------------------------------------------------
@@ -202,11 +164,12 @@ def frechet_distance(mu1, sigma1, mu2, sigma2):
 
 
 # ---------------------------------------------------------------------------
-# Feature statistics and their cache
+# Feature statistics (their cache: `keras_vaes.metrics.fid_cache`)
 # ---------------------------------------------------------------------------
 
 
-def _canonical_source(source):
+def canonical_source(source):
+    """`source` (str, dict or None) as the JSON-comparable dict the statistics store."""
     if source is None:
         return {}
     if isinstance(source, str):
@@ -230,7 +193,7 @@ def statistics_key(source):
     Returns:
         A 16-character hexadecimal string.
     """
-    text = json.dumps(_canonical_source(source), sort_keys=True)
+    text = json.dumps(canonical_source(source), sort_keys=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
@@ -265,7 +228,7 @@ class FeatureStatistics:
         self.mu = mu
         self.sigma = sigma
         self.count = int(count)
-        self.source = _canonical_source(source)
+        self.source = canonical_source(source)
 
     @property
     def key(self):
@@ -323,7 +286,7 @@ class FeatureStatistics:
                 source=json.loads(str(data["source"])),
             )
         if expected_source is not None:
-            expected = _canonical_source(expected_source)
+            expected = canonical_source(expected_source)
             if stats.source != expected:
                 raise StatisticsMismatchError(
                     f"Feature statistics in {path} were produced by "
@@ -352,9 +315,9 @@ def compute_statistics(
     Returns:
         A `FeatureStatistics`.
     """
-    extractor = as_extractor(feature_model)
-    features = extract_features(images, extractor, batch_size=batch_size, verbose=verbose)
-    source = _canonical_source(source)
+    extractor = extractors.as_extractor(feature_model)
+    features = extractors.extract_features(images, extractor, batch_size=batch_size, verbose=verbose)
+    source = canonical_source(source)
     source.setdefault("extractor", extractor.identity())
     return FeatureStatistics.from_features(features, source=source)
 
@@ -384,7 +347,7 @@ def fid_score(
         The FID, a Python float.
     """
     given = [s for s in (images_a, images_b) if isinstance(s, FeatureStatistics)]
-    extractor = as_extractor(feature_model) if len(given) < 2 else None
+    extractor = extractors.as_extractor(feature_model) if len(given) < 2 else None
     expected = extractor.identity() if extractor is not None else None
     for stats in given:
         produced_by = (stats.source or {}).get("extractor")

@@ -5,8 +5,9 @@ import os
 
 import numpy as np
 
-from keras_vaes.metrics.extractors import as_extractor, check_images
-from keras_vaes.metrics.fid import FeatureStatistics, _canonical_source, compute_statistics, statistics_key
+from keras_vaes.metrics.extractors import IMAGE_CHANNELS, RANGE_TOLERANCE, as_extractor
+from keras_vaes.metrics.fid import FeatureStatistics, canonical_source, compute_statistics, statistics_key
+from keras_vaes.utils import check_images
 
 DEFAULT_STATS_CACHE_DIR = os.path.join("~", ".keras", "keras_vaes", "fid_stats")
 
@@ -57,9 +58,9 @@ def cached_statistics(
     Returns:
         A `FeatureStatistics`.
     """
-    images = check_images(images)
+    images = check_images(images, channels=IMAGE_CHANNELS, tolerance=RANGE_TOLERANCE)
     extractor = as_extractor(feature_model)
-    full_source = _canonical_source(source)
+    full_source = canonical_source(source)
     full_source.setdefault("count", int(images.shape[0]))
     full_source.setdefault("image_shape", list(images.shape[1:]))
     full_source.setdefault("images_sha256", images_hash(images))

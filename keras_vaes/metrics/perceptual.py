@@ -10,7 +10,7 @@ convolution's activation).
 The feature model is pluggable: `keras_vaes.losses.perceptual_loss` takes
 any Keras model mapping images in [0, 1] to a list of feature maps. The
 ImageNet weights are resolved like InceptionV3's for FID
-(`keras_vaes.metrics.fid.inception_feature_model`): the `weights`
+(`keras_vaes.metrics.inception_feature_model`): the `weights`
 argument, then the environment variable `KERAS_VAES_VGG19_WEIGHTS`, then
 Keras's own "imagenet" weights (`~/.keras/models/`, downloaded if
 missing). Offline without them: `VGG19WeightsUnavailable`, saying how to

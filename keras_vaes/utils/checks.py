@@ -1,25 +1,18 @@
-"""Argument and input checks, the divergence guard, messages and file helpers of the package.
+"""Argument and input checks: each raises with what is expected and what was received.
 
-Every check raises with what was received and what is expected, so a user
-reading the message knows what to change. The package's models call them
-at the top of their constructors (`check_positive_int`, `check_float`,
-`check_input_shape`), of `fit` (`check_fit_input`, `with_divergence_guard`)
-and of `encode` / `decode` (`check_images`, `check_latents`); behind a
-`verbose=` argument they report with `print_msg`, as Keras's callbacks do.
+The package's models call them at the top of their constructors
+(`check_positive_int`, `check_float`, `check_input_shape`), of `fit`
+(`check_fit_input`) and of `encode` / `decode` (`check_images`,
+`check_latents`); FID and the datasets check images with the same
+`check_images`.
 """
 
-import glob
-import hashlib
 import inspect
-import logging
 import math
-import os
-import re
-import sys
 import warnings
 
-import keras
 import numpy as np
+from keras import ops
 
 
 class ValueRangeWarning(UserWarning):
@@ -94,15 +87,38 @@ def check_positive_float(value, name):
     return check_float(value, name, minimum=0.0, strict=True)
 
 
-def check_input_shape(input_shape, name="input_shape"):
-    """`(height, width, channels)` as a tuple of positive Python ints.
+def check_input_shape(input_shape, name="input_shape", *, base_size=None, downsamplings=0,
+                      multiple_of=1):
+    """`(height, width, channels)` as a tuple of positive Python ints, checked for a network.
 
-    The package's networks are built for one image size: None (a variable
-    size), 0, negative and non-integer sizes are refused here, before any
-    architecture-specific check (multiples of 4, square images, ...).
+    The package's one image-shape check. Every network is built for one
+    image size: None (a variable size), 0, negative and non-integer sizes
+    are refused. The keywords add what an architecture needs: a ResNet
+    decoder that doubles from `base_size` (`base_size`), an encoder's
+    stride-2 convolutions (`downsamplings`), InfoGAN's halvings
+    (`multiple_of`).
+
+    Args:
+        input_shape: the argument, a sequence of three sizes.
+        name: str. The argument's name, for the message. Defaults to
+            "input_shape".
+        base_size: int or None. When given, the images must be square with
+            side `base_size * 2**k`, k >= 1. Defaults to None.
+        downsamplings: int. Stride-2 downsamplings the side must survive
+            (at least 1x1 after them). Defaults to 0.
+        multiple_of: int. Height and width must be multiples of it.
+            Defaults to 1.
 
     Returns:
         The shape as a tuple of ints.
+
+    Example:
+    >>> check_input_shape([32, 32, 3], base_size=4, downsamplings=3)
+    (32, 32, 3)
+    >>> check_input_shape((24, 24, 1), base_size=4)
+    Traceback (most recent call last):
+    ...
+    ValueError: Expected square images of side 4*2^k with k >= 1 (8, 16, 32, 64, ...). Received: image side 24, input_shape=(24, 24, 1)
     """
     labels = ("height", "width", "channels")
     try:
@@ -125,7 +141,31 @@ def check_input_shape(input_shape, name="input_shape"):
                 f"Expected {name}=(height, width, channels), three positive integers; "
                 f"the {label} is {why}. Received: {name}={dims}"
             )
-    return tuple(int(d) for d in dims)
+    dims = tuple(int(d) for d in dims)
+    height, width, _ = dims
+    if base_size is not None:
+        side = base_size * 2
+        while side < height:
+            side *= 2
+        if height != width or side != height:
+            sizes = ", ".join(str(base_size * 2**k) for k in range(1, 5))
+            received = f"image side {height}, " if height == width else ""
+            raise ValueError(
+                f"Expected square images of side {base_size}*2^k with k >= 1 ({sizes}, ...). "
+                f"Received: {received}{name}={dims}"
+            )
+    if min(height, width) // 2**downsamplings < 1:
+        raise ValueError(
+            f"Expected images of at least {2**downsamplings}x{2**downsamplings} for "
+            f"{downsamplings} stride-2 downsamplings (fewer scales take smaller images). "
+            f"Received: {name}={dims}"
+        )
+    if height % multiple_of or width % multiple_of:
+        raise ValueError(
+            f"Expected {name}=(height, width, channels) with height and width multiples of "
+            f"{multiple_of}. Received: {name}={dims}"
+        )
+    return dims
 
 
 def check_same_item_size(first, second, names, what="item size"):
@@ -171,8 +211,6 @@ def _to_numpy(value):
         except Exception:  # a torch tensor on a device, ...
             pass
     try:
-        from keras import ops
-
         return np.asarray(ops.convert_to_numpy(value))
     except Exception:
         return np.asarray(value)
@@ -228,7 +266,7 @@ def check_images(images, expected_shape=None, name="images", channels=None, tole
         )
     if expected_shape is not None and tuple(images.shape[1:]) != tuple(expected_shape):
         raise ValueError(
-            f"The model expects images of shape {tuple(expected_shape)}. "
+            f"Expected {name} as a batch of images of shape {tuple(expected_shape)}. "
             f"Received: {name}.shape={images.shape}"
         )
     if not images.size:
@@ -412,232 +450,3 @@ def check_no_targets(y, owner):
             f"{owner} learns from the images alone and takes no `y` (targets or labels). "
             f"Received: y = {describe(y)}"
         )
-
-
-# --- The divergence guard ----------------------------------------------------
-
-
-class TrainingDivergedError(ValueError):
-    """Raised by every model's `fit` when a training step's loss is NaN or inf."""
-
-
-class StopOnDivergence(keras.callbacks.Callback):
-    """Stops `fit` with advice as soon as a logged loss is not finite.
-
-    Keras's `TerminateOnNaN` only sets `stop_training`: the epoch's other
-    callbacks still run (a checkpoint of NaN weights) and `fit` returns as
-    if it had finished. This raises instead, before any later callback.
-    Every model of the package puts one first in `fit`'s callbacks
-    (`with_divergence_guard`).
-    """
-
-    def on_train_batch_end(self, batch, logs=None):
-        broken = None
-        for key, value in (logs or {}).items():
-            try:
-                number = float(np.mean(keras.ops.convert_to_numpy(value)))
-            except (TypeError, ValueError):
-                continue
-            if not math.isfinite(number):
-                broken = (key, number)
-                if key == "loss":
-                    break
-        if broken is None:
-            return
-        learning_rate = getattr(self.model.optimizer, "learning_rate", None)
-        try:
-            learning_rate = f"{float(keras.ops.convert_to_numpy(learning_rate)):g}"
-        except (TypeError, ValueError):
-            learning_rate = "the current one"
-        key, number = broken
-        raise TrainingDivergedError(
-            f"Training diverged at batch {batch} of epoch {self._epoch + 1}: the logged "
-            f"{key!r} is {number} (NaN or inf), so the weights are no longer usable and "
-            "nothing more is saved (`save_weights` refuses NaN or inf weights; files "
-            "written before this step are intact). Check that the training data hold no "
-            "NaN or inf; then restart from the last good weights with a lower learning "
-            f"rate than {learning_rate} (the authors' script uses Adam(1e-4)), or "
-            "another seed."
-        )
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
-
-    def on_train_begin(self, logs=None):
-        self._epoch = 0
-
-
-def with_divergence_guard(callbacks):
-    """`callbacks` (None, one or a list) with a `StopOnDivergence` first, once."""
-    if callbacks is None:
-        callbacks = []
-    elif not isinstance(callbacks, (list, tuple)):
-        callbacks = [callbacks]
-    callbacks = list(callbacks)
-    if not any(isinstance(c, StopOnDivergence) for c in callbacks):
-        callbacks.insert(0, StopOnDivergence())
-    return callbacks
-
-
-# --- Messages ----------------------------------------------------------------
-
-
-def _public_print_msg(message, line_break=True):
-    # Keras's `print_msg` through public API only: stdout when interactive
-    # logging is on, else the "keras_vaes" logger.
-    if keras.utils.is_interactive_logging_enabled():
-        sys.stdout.write(f"{message}\n" if line_break else message)
-        sys.stdout.flush()
-    else:
-        logging.getLogger("keras_vaes").info(message)
-
-
-try:  # Keras's own (private) helper, as its callbacks report
-    from keras.src.utils.io_utils import print_msg as _keras_print_msg
-except ImportError:  # a Keras that moved it: the public-API equivalent
-    _keras_print_msg = None
-
-
-def print_msg(message, line_break=True):
-    """Reports a progress message the way Keras's own callbacks do.
-
-    With interactive logging on (`keras.config.enable_interactive_logging`,
-    the default) the message goes to stdout; off, to logging. The package
-    uses this behind its `verbose=` arguments and never `print`s.
-
-    Args:
-        message: the message; converted with `str`.
-        line_break: bool. End the message with a newline. Defaults to True.
-
-    Example:
-    >>> print_msg("epoch 1: fid=12.300")
-    epoch 1: fid=12.300
-    """
-    message = str(message)
-    if _keras_print_msg is not None:
-        _keras_print_msg(message, line_break=line_break)
-    else:
-        _public_print_msg(message, line_break=line_break)
-
-
-# --- Files -------------------------------------------------------------------
-
-
-def _suffix_of(base):
-    if base.endswith(".weights.h5"):
-        return ".weights.h5"
-    return os.path.splitext(base)[1]
-
-
-def _linux_process_state(pid):
-    """`(state, start time in seconds since the epoch)` from /proc, or None elsewhere."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
-        with open("/proc/stat") as f:
-            boot = next(float(line.split()[1]) for line in f if line.startswith("btime"))
-    except (OSError, StopIteration, ValueError, IndexError):
-        return None
-    # The command name, field 2, may hold spaces: count fields after it.
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return fields[0], boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
-
-
-def _alive(pid, since=None):
-    """Whether process `pid` runs and could have written a file last modified at `since`.
-
-    A zombie (killed, not yet reaped by its parent) does not run; on Linux a
-    process started after `since` is another one that reuses the PID.
-    """
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        pass
-    state = _linux_process_state(pid)
-    if state is None:
-        return True
-    status, started = state
-    if status in ("Z", "X"):
-        return False
-    return since is None or started <= since + 1.0
-
-
-def remove_stale_temporaries(path):
-    """Deletes temporary files of `path` left by saves that were killed.
-
-    `atomic_write` names its temporary `.tmp-<target>-<pid>-<token><suffix>`
-    beside the target; one whose process no longer runs (gone, a zombie, or
-    its PID taken by a process started after the file was written) is
-    debris of a killed save. Temporaries of the package's older, unnamed
-    pattern (`.tmp-XXXXXXXX<suffix>`) are removed once a minute old. Every
-    save (`atomic_write`) and load (`SafeSaving.load_weights`) of the
-    target calls this.
-
-    Returns:
-        The paths removed.
-    """
-    import time
-
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    base = os.path.basename(path)
-    suffix = _suffix_of(base)
-    stem = base[: len(base) - len(suffix)] if suffix else base
-    removed = []
-    ours = re.compile(re.escape(f".tmp-{stem}-") + r"(\d+)-[0-9a-f]{8}" + re.escape(suffix) + "$")
-    legacy = re.compile(r"\.tmp-[A-Za-z0-9_]{8}" + re.escape(suffix) + "$")
-    for candidate in glob.glob(os.path.join(glob.escape(directory), ".tmp-*")):
-        name = os.path.basename(candidate)
-        match = ours.match(name)
-        try:
-            if match:
-                pid = int(match.group(1))
-                # Also our own PID: in a container each run may get the same one.
-                stale = not _alive(pid, os.path.getmtime(candidate))
-            elif legacy.match(name):
-                stale = time.time() - os.path.getmtime(candidate) > 60
-            else:
-                continue
-            if stale:
-                os.remove(candidate)
-                removed.append(candidate)
-        except OSError:
-            continue
-    return removed
-
-
-def atomic_write(path, write):
-    """Calls `write(tmp_path)` then renames the result onto `path`.
-
-    A crash while writing never leaves a truncated file in place of a
-    user's previous weights. The temporary file lies beside the target,
-    keeps the final suffix (Keras checks it: `.weights.h5`, `.keras`) and
-    is named after the target and the writing process, so the next save of
-    the same target removes the debris of a killed one.
-    """
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    base = os.path.basename(path)
-    suffix = _suffix_of(base)
-    stem = base[: len(base) - len(suffix)] if suffix else base
-    remove_stale_temporaries(path)
-    tmp = os.path.join(directory, f".tmp-{stem}-{os.getpid()}-{os.urandom(4).hex()}{suffix}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
-
-
-def sha256(path, chunk=1 << 20):
-    """Hex SHA-256 of a file's bytes (presets, classifier weights, frozen graphs)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
