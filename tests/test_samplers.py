@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from keras_vaes import samplers
-from keras_vaes.models.contract import GenerativeModel
+from keras_vaes.models.contract import ModelContract
 
 
 def _clusters(seed=0, per_cluster=200):
@@ -16,7 +16,7 @@ def _clusters(seed=0, per_cluster=200):
     return centres, z
 
 
-class _FakeModel(GenerativeModel):
+class _FakeModel(ModelContract):
     """Linear 'VAE' speaking the model contract through its three hooks."""
 
     def __init__(self, latent_dim=3, side=4):

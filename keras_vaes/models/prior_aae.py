@@ -238,7 +238,7 @@ def build_prior_aae(input_shape, latent_dim, **kwargs):
     >>> model = build_prior_aae((32, 32, 1), 8, beta=0.0)
     >>> model.compile()  # Adam(1e-4, beta_1=0.5) for each network
     >>> model.optimizer_roles
-    ('vae', 'discriminator')
+    ('vae', 'discriminator', 'generator')
     """
     kwargs.setdefault("name", "prior_aae" if kwargs.get("prior", "learned") == "learned" else "aae")
     return PriorAAE(input_shape, latent_dim, **kwargs)
