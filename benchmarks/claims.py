@@ -541,22 +541,11 @@ def run_key(dataset, claim, arm, seed, budget, profile):
     return f"{dataset}/{claim}/{arm}/seed{seed}/{budget_hash(budget, profile)}"
 
 
-def read_jsonl(path):
-    records = {}
-    if os.path.exists(path):
-        with open(path) as f:
-            for line in f:
-                if line.strip():
-                    record = json.loads(line)
-                    records[record["key"]] = record
-    return records
+def ledger(path):
+    """The resumable JSON-lines file at `path`, keyed by each record's "key" (`keras_vaes.ledger.Ledger`)."""
+    from keras_vaes.ledger import Ledger
 
-
-def append_jsonl(path, record):
-    with open(path, "a") as f:
-        f.write(json.dumps(record, default=float) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+    return Ledger(path, key="key")
 
 
 def samples_path(output, dataset, claim, arm, seed):
@@ -729,11 +718,12 @@ def verdict(stat, gated):
     if stat["ci"] is None:
         return f"inconclusive (only {stat['n']} seed(s))"
     low, high = stat["ci"]
-    if low > 0:
-        return "holds"
-    if high < 0:
-        return "does not hold"
-    return "inconclusive"
+    if low <= 0 <= high:
+        return "inconclusive"
+    # The interval excludes 0; the family of comparisons decides (Holm, 5%).
+    if stat.get("p_holm") is not None and stat["p_holm"] >= 0.05:
+        return f"inconclusive after Holm (unadjusted: {'holds' if low > 0 else 'does not hold'})"
+    return "holds" if low > 0 else "does not hold"
 
 
 def summarise(records, config, dataset, claims):
@@ -790,11 +780,9 @@ def _rule_fired(entry):
 
 
 def _fmt(value, digits=2):
-    if value is None:
-        return "—"
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return f"{value:.{digits}f}"
+    from keras_vaes.evaluation.tables import format_value
+
+    return format_value(value, digits)
 
 
 def _mean_std(values):
@@ -834,20 +822,49 @@ def describe_budget(claim, config):
             f"{list(c['betas'])}, gamma 1")
 
 
-def calibration_lines(calibration, dataset):
+def calibration_lines(calibration, dataset, config):
     rows = [r for r in calibration.values() if r["dataset"] == dataset]
     if not rows:
         return []
+    current = {claim: budget_hash(config[claim], config["name"]) for claim in CLAIMS}
     lines = ["### Calibration: the baseline arm trained in chunks, the gate after each", "",
-             "| claim | arm | width | policy | trained | MSE / mean image | recall | gate | minutes | images/s |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in sorted(rows, key=lambda r: (r["claim"], r["policy"], r["width"], r["units"])):
+             "Budget: the hash of the claim's settings (learning rate, widths, ...); **current** marks the budget "
+             "the ledger runs now, the others are earlier budgets kept for the record.", "",
+             "| claim | arm | budget | seed | width | policy | trained | MSE / mean image | recall | gate | minutes "
+             "| images/s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+
+    def budget_of(r):
+        return r["key"].split("/")[-2]
+
+    for r in sorted(rows, key=lambda r: (r["claim"], budget_of(r) != current[r["claim"]], budget_of(r),
+                                         r["policy"], r["width"], r.get("seed", 0), r["units"])):
         g = r.get("gate") or {}
-        lines.append(f"| {r['claim']} | {r['arm']} | {r['width']} | {r['policy']} | {r['units']} {r['unit']} | "
+        budget = budget_of(r) + (" **current**" if budget_of(r) == current[r["claim"]] else "")
+        lines.append(f"| {r['claim']} | {r['arm']} | {budget} | {r.get('seed', '—')} | {r['width']} | "
+                     f"{r['policy']} | {r['units']} {r['unit']} | "
                      f"{_fmt(g.get('mse_ratio'), 3)} | {_fmt(g.get('recall'), 3)} | "
                      f"{'pass' if g.get('passed') else 'fail'} | {r['train_seconds'] / 60:.1f} | "
                      f"{_fmt(r.get('images_per_second'), 0)} |")
     return lines + [""]
+
+
+def earlier_budget_lines(records, dataset, claim, config):
+    """One line per earlier budget of the claim with runs: how many, and how many passed the gate."""
+    current = budget_hash(config[claim], config["name"])
+    earlier = {}
+    for r in records.values():
+        budget = r["key"].rsplit("/", 1)[-1]
+        if r["dataset"] == dataset and r["claim"] == claim and budget != current:
+            earlier.setdefault(budget, []).append(r)
+    lines = []
+    for budget, runs in sorted(earlier.items()):
+        runs.sort(key=lambda r: (r["arm"], r["seed"]))
+        passed = [f"{r['arm']} s{r['seed']}" for r in runs if (r.get("gate") or {}).get("passed")]
+        lines.append(f"Earlier budget {budget} ({describe_budget(claim, {**config, claim: runs[0]['budget']})}): "
+                     f"{len(runs)} runs, {len(passed)} through the gate ({', '.join(passed) or 'none'}); "
+                     "records in claims.jsonl, no verdict drawn from them.")
+    return lines + [""] if lines else []
 
 
 def arm_lines(claim, entry):
@@ -970,9 +987,10 @@ def write_reports(records, calibration, config, datasets, claims, output, comman
         "budget — no verdict**.",
         "",
         "**Verdicts**: paired difference per seed (positive favours the claim), its mean and 95% confidence "
-        "interval (Student's t, n - 1 degrees of freedom): **holds** when the interval is above 0, **does not "
-        "hold** when below, **inconclusive** otherwise. p: two-sided paired t test, Holm-adjusted over all gated "
-        "comparisons of the dataset (the count is given per dataset).",
+        "interval (Student's t, n - 1 degrees of freedom), and p, the two-sided paired t test Holm-adjusted over "
+        "all gated comparisons of the dataset (the count is given per dataset): **holds** when the interval is "
+        "above 0 and the adjusted p below 0.05, **does not hold** when the interval is below 0 and the adjusted p "
+        "below 0.05, **inconclusive** otherwise (\"after Holm\" when only the adjustment makes it so).",
         "",
         "**Widths are reduced** (both arms of a pair share them; the papers train their full networks for hundreds "
         "of epochs); each dataset's section gives its budgets.",
@@ -987,11 +1005,12 @@ def write_reports(records, calibration, config, datasets, claims, output, comman
         lines += [f"## {dataset}", "", f"Judge: {classifier.describe(dataset)}.", "",
                   f"{total} comparisons with records, {gated} with every run through the gate (Holm over these).", "",
                   "Budgets:", ""] + [f"- {claim}: {describe_budget(claim, resolved)}." for claim in claims] + [""]
-        lines += calibration_lines(calibration, dataset)
+        lines += calibration_lines(calibration, dataset, for_dataset(config, dataset))
         for entry in summary:
             claim = entry["claim"]
             done = [r for runs in entry["by_arm"].values() for r in runs.values() if r]
             lines += [f"### {dataset} {claim}", "", entry["statement"], ""]
+            lines += earlier_budget_lines(records, dataset, claim, resolved)
             if not done:
                 lines += ["Not run yet at this budget.", ""]
                 continue
@@ -1034,7 +1053,7 @@ def rescore(records, config, data_dir, output, spec):
         raise RuntimeError(f"feature model {spec!r} ({description}) is not available here: {reason}")
     label = "".join(ch if ch.isalnum() else "_" for ch in os.path.basename(spec))
     path = os.path.join(output, f"claims_rescored_{label}.jsonl")
-    done = read_jsonl(path)
+    done = ledger(path).read()
     references = {}
     written = 0
     for key, record in sorted(records.items()):
@@ -1052,7 +1071,7 @@ def rescore(records, config, data_dir, output, spec):
         context = {"reference_features": references[dataset], "judge": extractor}
         with np.load(npz) as saved:
             scores = {name: score_images(saved[name].astype(np.float32) / 255.0, context) for name in saved.files}
-        append_jsonl(path, {"key": key, "dataset": dataset, "claim": record["claim"], "arm": record["arm"],
+        ledger(path).append({"key": key, "dataset": dataset, "claim": record["claim"], "arm": record["arm"],
                             "seed": record["seed"], "feature_model": description, "scores": scores})
         written += 1
     return path, written
@@ -1135,7 +1154,7 @@ def main(argv=None):
         f" --profile {args.profile}" if args.profile != "cpu" else "") + (" --tiny" if args.tiny else "")
     records_path = os.path.join(output, "claims.jsonl")
     calibration_path = os.path.join(output, "calibration.jsonl")
-    records, calibration = read_jsonl(records_path), read_jsonl(calibration_path)
+    records, calibration = ledger(records_path).read(), ledger(calibration_path).read()
     all_claims = list(CLAIMS)
 
     if args.rescore:
@@ -1188,7 +1207,7 @@ def main(argv=None):
                                   "policy": policy, "seed": seed, "profile": config["name"], "environment": env,
                                   "finished_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(
                                       timespec="seconds")}
-                        append_jsonl(calibration_path, record)
+                        ledger(calibration_path).append(record)
                         calibration[record["key"]] = record
                         g = point.get("gate") or {}
                         print(f"[calibrate] {dataset} {claim} {policy} {point['units']} {unit_name}: "
@@ -1215,7 +1234,7 @@ def main(argv=None):
                                   wall_seconds=time.perf_counter() - t0, environment=env,
                                   finished_utc=datetime.datetime.now(datetime.timezone.utc).isoformat(
                                       timespec="seconds"))
-                    append_jsonl(records_path, record)
+                    ledger(records_path).append(record)
                     records[key] = record
                     gate = record.get("gate") or {}
                     print(f"[claims] {dataset} {claim} {arm} seed {seed}: {record['wall_seconds']:.0f} s, gate "

@@ -52,6 +52,10 @@ def test_verdicts_need_the_gate_and_an_interval():
     assert claims.verdict(against, gated=True) == "does not hold"
     assert claims.verdict(straddles, gated=True) == "inconclusive"
     assert claims.verdict(holds, gated=False) == "not trained at this budget — no verdict"
+    # The interval excludes 0 but the Holm-adjusted p does not reach 5%: the family decides.
+    assert claims.verdict({**against, "p_holm": 0.30}, gated=True) == (
+        "inconclusive after Holm (unadjusted: does not hold)")
+    assert claims.verdict({**holds, "p_holm": 0.01}, gated=True) == "holds"
 
 
 def _record(dataset, claim, arm, seed, config, scores, passed=True):
