@@ -158,9 +158,9 @@ def test_two_stage_vae_fits_both_stages_generates_and_round_trips(policy, tmp_pa
     generated = model.generate(2, seed=0)["x_hat"]
     assert generated.shape == (2,) + SHAPE and generated.dtype == np.float32
     assert np.all(np.isfinite(generated))
-    model.save_weights(tmp_path / "two")
+    model.save_weights(tmp_path / "two.weights.h5")
     fresh = build()
-    fresh.load_weights(tmp_path / "two")
+    fresh.load_weights(tmp_path / "two.weights.h5")
     np.testing.assert_array_equal(fresh.generate(2, seed=0)["x_hat"], generated)
 
 

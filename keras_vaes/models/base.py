@@ -206,8 +206,13 @@ class GenerativeModel(ModelContract, SafeSaving, keras.Model):
 
     # --- Config -------------------------------------------------------------
 
-    # Each model writes `get_config()` as the literal dict of its
-    # constructor's arguments, with `name` and `trainable` (keras-hub style).
+    def get_config(self):
+        """Keras's `name` and `trainable`.
+
+        Each model adds the literal dict of its own constructor's arguments
+        (`{**super().get_config(), ...}`, keras-hub style).
+        """
+        return {"name": self.name, "trainable": self.trainable}
 
     @classmethod
     def from_config(cls, config):

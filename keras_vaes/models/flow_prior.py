@@ -181,9 +181,8 @@ class FlowPriorVAE(ImageModelAPI):
         self.built = True
 
         # === Config ===
-        self._setup_shared(input_shape, latent_dim, beta, num_classes, seed, reconstruction, perceptual_model)
-        self.filters = filters
-        self.dense_units = dense_units
+        self._setup_shared(input_shape, latent_dim, beta, num_classes, seed, reconstruction, perceptual_model,
+                           filters, dense_units)
         self.gamma = gamma
         self.anneal_steps = anneal_steps
         self.num_couplings = num_couplings

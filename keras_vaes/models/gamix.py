@@ -175,8 +175,7 @@ class GamixVAE(GenerativeModel):
 
     def get_config(self):
         return {
-            "name": self.name,
-            "trainable": self.trainable,
+            **super().get_config(),
             "input_shape": self.image_shape,
             "latent_dim": self.latent_dim,
             "filters": self.filters,

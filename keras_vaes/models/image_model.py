@@ -53,10 +53,12 @@ class ImageModelAPI(GenerativeModel):
         return keras.optimizers.Adam(1e-4, beta_1=0.5)
 
     def _setup_shared(self, input_shape, latent_dim, beta, num_classes, seed, reconstruction,
-                      perceptual_model):
-        """Sets what both models keep alike: shapes, beta, labels, the NumPy generator, the reconstruction term."""
+                      perceptual_model, filters, dense_units):
+        """Sets what both models keep alike: shapes, widths, beta, labels, the NumPy generator, the reconstruction term."""
         self.image_shape = input_shape
         self.latent_dim = latent_dim
+        self.filters = filters
+        self.dense_units = dense_units
         self.beta = beta
         self.num_classes = num_classes
         self._rng = seeded_generator(seed)
@@ -81,8 +83,7 @@ class ImageModelAPI(GenerativeModel):
     def _shared_config(self):
         """The config entries both models share (the feature network is never saved)."""
         return {
-            "name": self.name,
-            "trainable": self.trainable,
+            **super().get_config(),
             "input_shape": self.image_shape,
             "latent_dim": self.latent_dim,
             "beta": self.beta,

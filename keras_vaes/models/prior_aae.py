@@ -143,9 +143,8 @@ class PriorAAE(ImageModelAPI):
         self.built = True
 
         # === Config ===
-        self._setup_shared(input_shape, latent_dim, beta, None, seed, reconstruction, perceptual_model)
-        self.filters = filters
-        self.dense_units = dense_units
+        self._setup_shared(input_shape, latent_dim, beta, None, seed, reconstruction, perceptual_model,
+                           filters, dense_units)
         self.discriminator_units = discriminator_units
         self.generator_units = generator_units
         # The declared prior (a plain object, not tracked: G is saved once,

@@ -209,8 +209,7 @@ class FirstStage(GaussianVAE):
 
     def get_config(self):
         return {
-            "name": self.name,
-            "trainable": self.trainable,
+            **super().get_config(),
             "input_shape": self.image_shape,
             "latent_dim": self.latent_dim,
             "fc_dim": self.fc_dim,
@@ -290,8 +289,7 @@ class SecondStage(GaussianVAE):
 
     def get_config(self):
         return {
-            "name": self.name,
-            "trainable": self.trainable,
+            **super().get_config(),
             "latent_dim": self.latent_dim,
             "second_dim": self.second_dim,
             "second_depth": self.second_depth,

@@ -84,8 +84,7 @@ class SplitVAE(BalancedVAE):
 
     def get_config(self):
         return {
-            "name": self.name,
-            "trainable": self.trainable,
+            **super().get_config(),
             "input_shape": self.image_shape,
             "latent_dim": self.latent_dim,
             "emb_dim": self.emb_dim,

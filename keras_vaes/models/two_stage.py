@@ -114,8 +114,7 @@ class TwoStageVAE(GenerativeModel):
 
     def get_config(self):
         return {
-            "name": self.name,
-            "trainable": self.trainable,
+            **super().get_config(),
             "first_stage": _architecture(self.first_stage),
             "second_stage": _architecture(self.second_stage),
         }

@@ -102,11 +102,10 @@ class VarianceLossVAE(GaussianVAE):
 
     def get_config(self):
         return {
+            **super().get_config(),
             "architecture": self.architecture,
             "input_shape": self.image_shape,
             "latent_dim": self.latent_dim,
-            "name": self.name,
-            "trainable": self.trainable,
             "units": self.units,
             "filters": self.filters,
             "initial_mse": self.initial_mse,
