@@ -23,17 +23,15 @@ import os
 import keras
 import numpy as np
 
-from keras_vaes import datasets, plotting
+from keras_vaes import datasets
 from keras_vaes.configs import gamix as paper
-from keras_vaes.evaluation.gamix import evaluate_gamix
+from keras_vaes.configs.gamix import MODEL_NAMES as MODELS
+from keras_vaes.evaluation.gamix import evaluate_gamix, save_figures
 from keras_vaes.evaluation.protocol import write_results
 from keras_vaes.metrics import extractors
-from keras_vaes.models.gamix import build_gamix_vae, to_unit_range
 from keras_vaes.pretrained import load_pretrained
 
 import _common  # examples/_common.py, beside the script: the flags every example shares
-
-MODELS = {"gamix": "GAMIX-VAE", "baseline": "standard VAE (baseline)"}
 
 
 def build_parser():
@@ -104,20 +102,6 @@ def load_data(args, parser):
     return x_train, x_test[: args.eval_size]
 
 
-def train(model, data, args, output, key):
-    model.compile()
-    callbacks = [
-        # GamixVAE.save_weights is atomic and refuses NaN weights.
-        keras.callbacks.ModelCheckpoint(os.path.join(output, f"{key}.weights.h5"), save_weights_only=True),
-        keras.callbacks.CSVLogger(os.path.join(output, f"history_{key}.csv")),
-    ]
-    fit_kwargs = {} if args.dataset == "celeba_hq" else {"batch_size": args.batch_size}
-    history = model.fit(data, epochs=args.epochs, steps_per_epoch=args.steps,
-                        callbacks=callbacks, verbose=2, **fit_kwargs)
-    plotting.save_curves(history.history, os.path.join(output, f"curves_{key}.png"),
-                         title=f"{MODELS[key]} training")
-
-
 def main(argv=None):
     parser = build_parser()
     args = parse_args(argv, parser)
@@ -125,13 +109,9 @@ def main(argv=None):
     x_train, held_out = load_data(args, parser)
     os.makedirs(args.output, exist_ok=True)  # after the data: a refused --data leaves no folder
 
-    # === Models: GAMIX-VAE and the same network as a standard VAE ===
-    net = dict(bn_training=args.bn_training, seed=args.seed, **paper.model_kwargs(args.dataset))
-    models = {"gamix": build_gamix_vae(**net)}
-    if not args.no_baseline:
-        models["baseline"] = build_gamix_vae(kl="standard", adversarial=False, name="standard_vae", **net)
-
-    # === Train (or load) ===
+    # === Models: GAMIX-VAE and the same network as a standard VAE; train (or load) ===
+    models = paper.build_models(args.dataset, baseline=not args.no_baseline, bn_training=args.bn_training,
+                                seed=args.seed)
     for key, model in models.items():
         if key == "gamix" and args.pretrained:
             models[key] = load_pretrained(args.pretrained)
@@ -141,22 +121,13 @@ def main(argv=None):
             print(f"{MODELS[key]}: loaded {args.weights}/{key}.weights.h5")
         else:
             print(f"=== Training {MODELS[key]} ===")
-            train(model, x_train, args, args.output, key)
+            paper.train(model, x_train, args.output, key, epochs=args.epochs, steps_per_epoch=args.steps,
+                        batch_size=None if args.dataset == "celeba_hq" else args.batch_size)
 
-    # === Figures: Fig. 2 (variants), Fig. 3 (transitions, eq. 14), samples, reconstructions ===
-    rng = np.random.default_rng(args.seed)
-    pairs = rng.choice(len(held_out), size=(4, 2), replace=False)
+    # === Figures: Fig. 2 (variants), Fig. 3 (transitions, eq. 14) ===
     for key, model in models.items():
-        label = MODELS[key]
-        variants = model.latent_variants(held_out[0], dims=tuple(args.variant_dims),
-                                         steps=tuple(args.variant_steps))
-        plotting.save_latent_variants(to_unit_range(variants), os.path.join(args.output, f"fig2_variants_{key}.png"),
-                                      args.variant_steps, args.variant_dims,
-                                      title=f"{label}: variants (sigma units)")
-        rows = model.interpolate(held_out[pairs[:, 0]], held_out[pairs[:, 1]], steps=6)
-        plotting.save_image_grid(to_unit_range(rows.reshape((-1,) + rows.shape[2:])),
-                                 os.path.join(args.output, f"fig3_transitions_{key}.png"), ncols=6,
-                                 title=f"{label}: transitions (eq. 14)")
+        save_figures(model, held_out, args.output, key, MODELS[key], args.variant_dims, args.variant_steps,
+                     seed=args.seed)
 
     # === The table: the paper's claims, measured ===
     extractor, description, reason = (None, None, "--feature-model none") if args.feature_model == "none" \

@@ -97,13 +97,11 @@ def main(argv=None):
     args = parse_args(argv, parser)
     keras.utils.set_random_seed(args.seed)
     names = attributes = None
-    if args.dataset == "celeba":
-        (x_train, y_train), (x_test, y_test) = _common.load_dataset(
-            parser, args.dataset, args.data, load=kv.datasets.load_celeba, side=args.image_size)
+    celeba = dict(load=kv.datasets.load_celeba, side=args.image_size) if args.dataset == "celeba" else {}
+    (x_train, y_train), (x_test, y_test) = _common.load_dataset(parser, args.dataset, args.data, **celeba)
+    if celeba:
         path = args.attributes or os.path.join(os.path.dirname(os.path.abspath(args.data)), "list_attr_celeba.txt")
         names, attributes = lp.celeba_split_attributes(path, args.data, "test")
-    else:
-        (x_train, y_train), (x_test, y_test) = _common.load_dataset(parser, args.dataset, args.data)
     x_train, y_train = x_train[: args.train_size], (None if y_train is None else y_train[: args.train_size])
     os.makedirs(args.output, exist_ok=True)  # after the data: a refused --data leaves no folder
     epochs, steps_per_epoch, steps = paper.training_plan(len(x_train), args.batch_size, args.epochs, args.steps)
@@ -113,13 +111,9 @@ def main(argv=None):
                hidden_units=args.hidden_units, seed=args.seed)
 
     def train(kind, beta, log, latent_dim=args.latent_dim):
-        keras.utils.set_random_seed(args.seed)
-        model = paper.build_model(kind, beta, x_train.shape[1:], latent_dim, **net)
-        model.compile()
-        model.fit(x_train, batch_size=args.batch_size, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                  shuffle=True, verbose=args.verbose, callbacks=[keras.callbacks.TerminateOnNaN(),
-                                                                 keras.callbacks.CSVLogger(os.path.join(args.output, log))])
-        return model
+        return paper.train(kind, beta, x_train, latent_dim, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                           batch_size=args.batch_size, log_path=os.path.join(args.output, log),
+                           verbose=args.verbose, **net)
 
     # === The judges: FID features (reference statistics once), separability labels ===
     features, description, reason, classify = lp.sweep_features(
@@ -128,12 +122,10 @@ def main(argv=None):
     fid_label = "FD (classifier features)" if "classifier" in description else "FID"
     reference = x_test[: args.fid_samples]
     judge = QualityMeasures(reference, features, description, reason)
-    count = min(args.separability_samples, len(x_test))
-    labels_note = lp.label_note(classify, attributes, y_test, count, args.separability_samples)
-    header = (f"# Learned priors: {args.dataset}, latent {args.latent_dim}\n\nCommand: `{args.command}`\n\n"
-              f"Each run: {steps} training steps of batch {args.batch_size} (Adam 1e-4, beta_1 0.5), KL "
-              f"annealed over {anneal} steps (the paper: 50,000), gamma {args.gamma:g}; {len(reference)} "
-              f"generated vs {len(reference)} test images per {fid_label}.")
+    labels_note = lp.label_note(classify, attributes, y_test, min(args.separability_samples, len(x_test)),
+                                args.separability_samples)
+    header = lp.sweep_header(args.dataset, args.latent_dim, args.command, steps, args.batch_size, anneal,
+                             args.gamma, len(reference), fid_label)
     notes = lp.sweep_notes(fid_label, description, reason, labels_note, args.betas, args.reconstruction, args.dataset)
 
     # === The sweep: every model at every beta (Figure 3, Table 1), resumable ===
@@ -149,20 +141,13 @@ def main(argv=None):
             print(f"\n=== {name} ===")
             start = time.time()
             model = train(kind, beta, f"{name}_history.csv")
-            seconds = round(time.time() - start, 1)
             figure_model = model if (kind, beta) == ("fp_vae", args.betas[0]) else figure_model
-            if args.save_all_weights or model is figure_model:
-                try:  # weights only, no optimizer state
-                    model.export_weights(os.path.join(args.output, f"{name}.weights.h5"))
-                except ValueError as error:  # the package refuses NaN weights
-                    print(f"{name}: weights not saved ({error})")
-            row, samples = lp.evaluate_run(model, kind, beta, judge, x_train, x_test, labels=y_test,
-                                           attributes=attributes, classify=classify, num_samples=len(reference),
-                                           separability_samples=args.separability_samples, seed=args.seed)
-            plotting.save_image_grid(samples[:100], os.path.join(args.output, f"samples_{name}.png"),
-                                     title=f"{lp.MODEL_NAMES[kind]}, beta={beta:g}")
-            done[(kind, beta, steps, description)] = ledger.append(
-                dict(row, steps=steps, seconds=seconds, features=description))
+            done[(kind, beta, steps, description)] = lp.record_run(
+                model, kind, beta, judge, x_train, x_test, args.output, ledger, steps=steps,
+                seconds=round(time.time() - start, 1), features=description,
+                save_weights=args.save_all_weights or model is figure_model, labels=y_test, attributes=attributes,
+                classify=classify, num_samples=len(reference), separability_samples=args.separability_samples,
+                seed=args.seed)
             lp.write_sweep_results(list(done.values()), args.output, header, fid_label, notes)
     rows = list(done.values())
     lp.write_sweep_results(rows, args.output, header, fid_label, notes)

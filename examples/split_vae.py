@@ -33,21 +33,22 @@ import os
 
 import keras
 import numpy as np
-from keras import ops
 
 from keras_vaes import callbacks as vae_callbacks
-from keras_vaes import datasets, evaluation, plotting, pretrained
+from keras_vaes import datasets, pretrained
 from keras_vaes.callbacks import TrainingDivergedError
 from keras_vaes.configs import split_vae as paper
-from keras_vaes.configs.split_vae import CONFIGS, DEFAULT_LEARNING_RATE, load_for_resuming
+from keras_vaes.configs.split_vae import CONFIGS, DEFAULT_LEARNING_RATE
 from keras_vaes.evaluation import split_vae_categories
 from keras_vaes.evaluation.protocol import write_results
-from keras_vaes.evaluation.split_vae import fid_curves, write_fid_evolution
-from keras_vaes.evaluation.tables import measure_name
+from keras_vaes.evaluation.split_vae import evaluate_paper_table, save_generated_figures, write_training_fids
 from keras_vaes.metrics import extractors
-from keras_vaes.models.svae import build_svae
 
 import _common  # examples/_common.py, beside the script: the flags every example shares
+
+NETWORK_HELP = {"base_dim": "channels at full resolution", "emb_dim": "width of the dense embedding",
+                "num_scale": "downsamplings of the encoder", "block_per_scale": "residual blocks per scale",
+                "depth_per_block": "convolutions per block"}
 
 
 def split_vae_parser(dataset=None):
@@ -58,80 +59,66 @@ def split_vae_parser(dataset=None):
             flag and that dataset's defaults (`examples/split_vae_mnist.py`);
             with None, `--dataset` picks them (`examples/split_vae.py`).
     """
-    parser = _common.parser(
-        "Split-VAE (Asperti, Bugo, Filippini, IEEE Access 2022): train and/or evaluate with the "
-        "paper's configuration of the dataset."
-    )
+    parser = _common.parser("Split-VAE (Asperti, Bugo, Filippini, IEEE Access 2022): train and/or evaluate "
+                            "with the paper's configuration of the dataset.")
     positive, non_negative = _common.positive_int, _common.non_negative_int
     if dataset is None:
         parser.add_argument("--dataset", choices=sorted(CONFIGS), default="mnist",
                             help="the paper's configuration to use (section V-A, V-B, V-C)")
-    model = parser.add_argument_group("model and training (default: the paper's values)")
-    model.add_argument("--latent-dim", type=positive, default=None,
-                       help="latent variables (paper: MNIST 32, CIFAR-10 200, CelebA 150)")
-    model.add_argument("--beta", type=_common.non_negative_float, default=None,
-                       help="KL weight (paper: MNIST 8 or 3, CIFAR-10 and CelebA 3)")
-    model.add_argument("--base-dim", type=positive, default=64, help="channels at full resolution")
-    model.add_argument("--emb-dim", type=positive, default=512, help="width of the dense embedding")
-    model.add_argument("--num-scale", type=positive, default=4, help="downsamplings of the encoder")
-    model.add_argument("--block-per-scale", type=positive, default=1, help="residual blocks per scale")
-    model.add_argument("--depth-per-block", type=positive, default=2, help="convolutions per block")
-    model.add_argument("--learning-rate", type=_common.positive_float, default=DEFAULT_LEARNING_RATE,
-                       help="Adam learning rate (paper text 1e-3, authors' script 1e-4; "
-                            "see benchmarks/divergence.py for the divergence rates)")
-    model.add_argument("--batch-size", type=positive, default=100, help="images per step")
-    model.add_argument("--epochs", type=non_negative, default=None,
-                       help="training epochs (default: the paper's, MNIST 300, CIFAR-10 110, "
-                            "CelebA 160; 0 with --weights or --pretrained)")
-    model.add_argument("--vanilla", action="store_true",
-                       help="split=False: the ablation's vanilla VAE (same network but the last layer)")
-    run = parser.add_argument_group("run")
-    _common.add_data(run, "dataset file or folder (MNIST/CIFAR-10 npz, cifar-10-batches-py, "
-                          "img_align_celeba); default: keras.datasets (MNIST, CIFAR-10)")
-    run.add_argument("--cache-dir", default=None, help="CelebA: folder caching the decoded images")
-    _common.add_train_size(run)
-    run.add_argument("--test-size", type=positive, default=None, help="use the first N test images")
-    _common.add_output(run, None, help="output folder (default runs/split_vae_<dataset>)")
-    _common.add_pretrained(run, "build_svae", "evaluate a shipped Split-VAE preset instead of training")
-    run.add_argument("--weights", type=_common.existing_file, default=None,
-                     help="a .weights.h5 to load; trains further only if --epochs > 0 (a training "
-                          "checkpoint also restores Adam's state; a preset starts Adam afresh)")
-    run.add_argument("--initial-epoch", type=non_negative, default=0,
-                     help="epochs the --weights were already trained: training resumes at "
-                          "epoch N+1, and logs, checkpoints and FID curves count from there")
-    _common.add_seed(run, "seed of initialisation, batches and sampling")
-    _common.add_dtype_policy(run, "Keras dtype policy (paper: float32). mixed_bfloat16 trained ~1.4x "
-                                  "faster on a Zen 4 CPU with AVX512-BF16; float32 heads, loss and weights")
-    run.add_argument("--recalibrate-bn", action="store_true",
-                     help="recompute BatchNormalization statistics on 10k training images after "
-                          "training/loading (needed after short runs: momentum 0.999)")
-    evaluate = parser.add_argument_group("evaluation")
-    evaluate.add_argument("--fid-samples", type=_common.integer_at_least(2), default=10000,
-                          help="reference (test) images and generated images per FID")
+    group = parser.add_argument_group("model and training (default: the paper's values)")
+    add = group.add_argument
+    add("--latent-dim", type=positive, help="latent variables (paper: MNIST 32, CIFAR-10 200, CelebA 150)")
+    add("--beta", type=_common.non_negative_float, help="KL weight (paper: MNIST 8 or 3, CIFAR-10 and CelebA 3)")
+    for name, help in NETWORK_HELP.items():
+        add("--" + name.replace("_", "-"), type=positive, default=paper.NETWORK[name], help=help)
+    add("--learning-rate", type=_common.positive_float, default=DEFAULT_LEARNING_RATE,
+        help="Adam learning rate (paper text 1e-3, authors' script 1e-4; see benchmarks/divergence.py for "
+             "the divergence rates)")
+    add("--batch-size", type=positive, default=paper.BATCH_SIZE, help="images per step")
+    add("--epochs", type=non_negative, help="training epochs (default: the paper's, MNIST 300, CIFAR-10 110, "
+                                            "CelebA 160; 0 with --weights or --pretrained)")
+    add("--vanilla", action="store_true",
+        help="split=False: the ablation's vanilla VAE (same network but the last layer)")
+    group = parser.add_argument_group("run")
+    add = group.add_argument
+    _common.add_data(group, "dataset file or folder (MNIST/CIFAR-10 npz, cifar-10-batches-py, "
+                            "img_align_celeba); default: keras.datasets (MNIST, CIFAR-10)")
+    add("--cache-dir", help="CelebA: folder caching the decoded images")
+    _common.add_train_size(group)
+    add("--test-size", type=positive, help="use the first N test images")
+    _common.add_output(group, None, help="output folder (default runs/split_vae_<dataset>)")
+    _common.add_pretrained(group, "build_svae", "evaluate a shipped Split-VAE preset instead of training")
+    add("--weights", type=_common.existing_file, help="a .weights.h5 to load; trains further only if --epochs > 0 "
+        "(a training checkpoint also restores Adam's state; a preset starts Adam afresh)")
+    add("--initial-epoch", type=non_negative, default=0, help="epochs the --weights were already trained: "
+        "training resumes at epoch N+1, and logs, checkpoints and FID curves count from there")
+    _common.add_seed(group, "seed of initialisation, batches and sampling")
+    _common.add_dtype_policy(group, "Keras dtype policy (paper: float32). mixed_bfloat16 trained ~1.4x faster on "
+                                    "a Zen 4 CPU with AVX512-BF16; float32 heads, loss and weights")
+    add("--recalibrate-bn", action="store_true", help="recompute BatchNormalization statistics on 10k training "
+        "images after training/loading (needed after short runs: momentum 0.999)")
+    group = parser.add_argument_group("evaluation")
+    add = group.add_argument
+    add("--fid-samples", type=_common.integer_at_least(2), default=10000,
+        help="reference (test) images and generated images per FID")
     _common.add_feature_model(
-        evaluate, "inception",
-        "'inception' (Keras InceptionV3, ImageNet; the paper's), 'classifier' (offline FD of this "
-        "repo's MNIST classifier, NOT comparable with the paper), 'tfgan[:graph.pb]', or a path to "
-        "a .keras model. 'inception' falls back to 'classifier' on MNIST without the weights")
-    evaluate.add_argument("--gmm-components", type=positive, nargs="+", default=None,
-                          help="GMM components (paper: MNIST 20 and 100, others 100)")
-    evaluate.add_argument("--gmm-fit", choices=["test", "train"], default="test",
-                          help="fit the GMM on encodings of the test (authors) or training images")
-    evaluate.add_argument("--no-eval", action="store_true", help="skip the Table 1/3/4 evaluation")
-    evaluate.add_argument("--mix", choices=["authors", "random"], default="authors",
-                          help="mix column: x1 for the first half of the unshuffled GMM samples, x2 "
-                               "for the second (authors), or a random half of shuffled samples")
-    evaluate.add_argument("--category-table", action="store_true",
-                          help="Table 2: FID of each category (training images + flips) vs the "
-                               "test set, and of a random mix")
-    evaluate.add_argument("--fid-every", type=non_negative, default=0,
-                          help="compute the FIDs of x_hat, x1, x2 after GMM resampling every N "
-                               "epochs into the history (Figure 11); 0: never")
-    evaluate.add_argument("--fid-gmm-components", type=positive, default=100,
-                          help="GMM components of the FIDs along training (paper: 100)")
-    evaluate.add_argument("--ablation-seeds", type=non_negative, nargs="+", default=None,
-                          help="Figures 14/15: train split and vanilla for each seed with FIDs every "
-                               "--fid-every epochs (default 1), then plot mean and std (paper: 5 seeds)")
+        group, "inception", "'inception' (Keras InceptionV3, ImageNet; the paper's), 'classifier' (offline FD "
+        "of this repo's MNIST classifier, NOT comparable with the paper), 'tfgan[:graph.pb]', or a path to a "
+        ".keras model. 'inception' falls back to 'classifier' on MNIST without the weights")
+    add("--gmm-components", type=positive, nargs="+", help="GMM components (paper: MNIST 20 and 100, others 100)")
+    add("--gmm-fit", choices=["test", "train"], default="test",
+        help="fit the GMM on encodings of the test (authors) or training images")
+    add("--no-eval", action="store_true", help="skip the Table 1/3/4 evaluation")
+    add("--mix", choices=["authors", "random"], default="authors", help="mix column: x1 for the first half of "
+        "the unshuffled GMM samples, x2 for the second (authors), or a random half of shuffled samples")
+    add("--category-table", action="store_true", help="Table 2: FID of each category (training images + "
+        "flips) vs the test set, and of a random mix")
+    add("--fid-every", type=non_negative, default=0, help="compute the FIDs of x_hat, x1, x2 after GMM "
+        "resampling every N epochs into the history (Figure 11); 0: never")
+    add("--fid-gmm-components", type=positive, default=100,
+        help="GMM components of the FIDs along training (paper: 100)")
+    add("--ablation-seeds", type=non_negative, nargs="+", help="Figures 14/15: train split and vanilla for "
+        "each seed with FIDs every --fid-every epochs (default 1), then plot mean and std (paper: 5 seeds)")
     return parser
 
 
@@ -175,58 +162,19 @@ def load_data(args, parser):
 
     Data the loader refuses stop the script with `parser`'s error on `--data`.
     """
-    if args.dataset == "celeba":
-        if args.data is None:
-            parser.error("argument --data: --dataset celeba needs the img_align_celeba folder. "
-                         "Received: no --data")
-        (x_train, y_train), (x_test, y_test) = _common.load_dataset(
-            parser, "celeba", args.data, load=datasets.load_celeba, cache_dir=args.cache_dir)
-    else:
-        (x_train, y_train), (x_test, y_test) = _common.load_dataset(parser, args.dataset, args.data)
-    if args.train_size:
-        x_train = x_train[: args.train_size]
-        y_train = None if y_train is None else y_train[: args.train_size]
-    if args.test_size:
-        x_test = x_test[: args.test_size]
-        y_test = None if y_test is None else y_test[: args.test_size]
-    return (x_train, y_train), (x_test, y_test)
+    celeba = args.dataset == "celeba"
+    if celeba and args.data is None:
+        parser.error("argument --data: --dataset celeba needs the img_align_celeba folder. Received: no --data")
+    loader = dict(load=datasets.load_celeba, cache_dir=args.cache_dir) if celeba else {}
+    train, test = _common.load_dataset(parser, args.dataset, args.data, **loader)
+    return tuple(tuple(a if a is None or not size else a[:size] for a in split)
+                 for split, size in ((train, args.train_size), (test, args.test_size)))
 
 
 def build_model(args, seed, split=True):
-    """The paper's Split-VAE (or vanilla VAE) for the run's dataset."""
-    return build_svae(
-        CONFIGS[args.dataset]["input_shape"], args.latent_dim, base_dim=args.base_dim,
-        emb_dim=args.emb_dim, num_scale=args.num_scale, block_per_scale=args.block_per_scale,
-        depth_per_block=args.depth_per_block, beta=args.beta, split=split, seed=seed,
-    )
-
-
-def train(model, x_train, x_test, args, callbacks=()):
-    """Trains with the run's settings (`configs.split_vae.train`); a diverged run stops with advice."""
-    weights = os.path.join(args.output, f"svae_{args.dataset}.weights.h5")
-    try:
-        history = paper.train(model, x_train, x_test[:1000], weights, os.path.join(args.output, "history.csv"),
-                              epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-                              initial_epoch=args.initial_epoch, callbacks=callbacks)
-    except TrainingDivergedError as error:
-        raise SystemExit(f"{error} (--learning-rate, --seed)") from error
-    plotting.save_curves(history, os.path.join(args.output, "curves.png"),
-                         keys=["loss", "mse", "kl", "gamma"], first_epoch=args.initial_epoch + 1)
-    print(f"wrote {weights}")
-    return history
-
-
-def run_ablation(args, x_train, x_test, extractor, description):
-    """Figures 14/15: split and vanilla over seeds, FIDs every `fid_every` epochs."""
-    histories = paper.ablation(
-        lambda seed, split: build_model(args, seed, split), x_train, x_test[:1000], x_test[: args.fid_samples],
-        extractor, args.output, args.ablation_seeds, epochs=args.epochs, fid_every=args.fid_every,
-        components=args.fid_gmm_components, num_samples=args.fid_samples, batch_size=args.batch_size,
-        learning_rate=args.learning_rate, weights_name=f"svae_{args.dataset}.weights.h5")
-    title = (f"{args.dataset}: {measure_name(description)} after GMM-{args.fid_gmm_components}, mean +- std "
-             f"over {len(args.ablation_seeds)} seed(s)")
-    print("wrote " + write_fid_evolution(fid_curves(histories, args.fid_gmm_components), args.output,
-                                         description, title))
+    """The paper's Split-VAE (or vanilla VAE) of the run (`configs.split_vae.build_model`)."""
+    return paper.build_model(args.dataset, latent_dim=args.latent_dim, beta=args.beta, split=split,
+                             seed=seed, **{name: getattr(args, name) for name in paper.NETWORK})
 
 
 def run_split_vae(args, parser):
@@ -234,51 +182,45 @@ def run_split_vae(args, parser):
 
     `parser` (the one that parsed `args`) reports data it cannot use.
     """
-    config = CONFIGS[args.dataset]
     keras.utils.set_random_seed(args.seed)
     keras.config.set_dtype_policy(args.dtype_policy)
     if args.dtype_policy != "float32":
         print(f"dtype policy {args.dtype_policy}: bfloat16/float16 convolutions, float32 "
               "heads, loss and weights (opt-in; the paper trained in float32)")
-
-    # --- Data --------------------------------------------------------------
     (x_train, y_train), (x_test, y_test) = load_data(args, parser)
     os.makedirs(args.output, exist_ok=True)  # after the data: a refused --data leaves no folder
     print(f"{args.dataset}: train {x_train.shape}, test {x_test.shape}")
-    needs_features = args.category_table or args.fid_every or args.ablation_seeds
-    extractor, description, reason = (extractors.resolve_feature_model(args.feature_model, args.dataset)
-                                      if needs_features else (None, "", "not needed"))
-    if needs_features:
+    extractor, description, reason = None, "", "not needed"
+    if args.category_table or args.fid_every or args.ablation_seeds:
+        extractor, description, reason = extractors.resolve_feature_model(args.feature_model, args.dataset)
         print(f"feature model: {description}" + (f" -- FID unavailable: {reason}" if reason else ""))
 
-    # --- Table 2: categories vs the test set (a property of the data) ------
-    if args.category_table:
+    def features_for(flag):
+        if extractor is None:
+            raise SystemExit(f"{flag} needs a feature model: {reason}")
+        return extractor
+
+    reference, weights = x_test[: args.fid_samples], os.path.join(args.output, f"svae_{args.dataset}.weights.h5")
+    if args.category_table:  # Table 2: each category vs the test set (a property of the data)
         if y_train is None:
             raise SystemExit(f"--category-table needs labels; {args.dataset} has none.")
-        if extractor is None:
-            raise SystemExit(f"--category-table needs a feature model: {reason}")
-        names = (split_vae_categories.CIFAR10_CLASSES if args.dataset == "cifar10"
-                 else tuple(str(c) for c in range(int(np.max(y_train)) + 1)))
-        table = split_vae_categories.category_fid_table(
-            x_train, y_train, x_test[: args.fid_samples], extractor, class_names=names,
+        table = split_vae_categories.dataset_category_table(
+            args.dataset, x_train, y_train, reference, features_for("--category-table"),
             per_category=args.fid_samples, seed=args.seed, batch_size=args.batch_size,
-            paper=split_vae_categories.PAPER_TABLE2 if args.dataset == "cifar10" else None,
-            feature_description=description,
-            title=f"Table 2 layout: each {args.dataset} category (training images + flips) "
-                  f"vs {min(len(x_test), args.fid_samples)} test images")
-        md_path = write_results(table, args.output, figures=False, name="table2")[0]
-        print(open(md_path).read())
+            feature_description=description)
+        print(open(write_results(table, args.output, figures=False, name="table2")[0]).read())
         if args.epochs == 0 and not (args.weights or args.pretrained):
             return  # only the data's table was asked for
-
-    # --- Figures 14/15: split vs vanilla over seeds ------------------------
-    if args.ablation_seeds:
-        if extractor is None:
-            raise SystemExit(f"--ablation-seeds needs a feature model: {reason}")
-        run_ablation(args, x_train, x_test, extractor, description)
+    if args.ablation_seeds:  # Figures 14/15: split vs vanilla over seeds
+        histories = paper.ablation(
+            lambda seed, split: build_model(args, seed, split), x_train, x_test[:1000], reference,
+            features_for("--ablation-seeds"), args.output, args.ablation_seeds, epochs=args.epochs,
+            fid_every=args.fid_every, components=args.fid_gmm_components, num_samples=args.fid_samples,
+            batch_size=args.batch_size, learning_rate=args.learning_rate, weights_name=os.path.basename(weights))
+        print("wrote " + write_training_fids(histories, args.fid_gmm_components, args.output, description,
+                                             args.dataset))
         return
 
-    # --- Model ---------------------------------------------------------------
     if args.pretrained:
         model = pretrained.load_pretrained(args.pretrained)
         print(f"preset {args.pretrained}: {pretrained.PRESETS[args.pretrained]['description']}")
@@ -287,74 +229,44 @@ def run_split_vae(args, parser):
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     print(f"{'vanilla VAE' if not model.split else 'Split-VAE'}: {trainable:,} trainable parameters")
     if args.weights:
-        if args.epochs > 0:
-            has_gamma, resumed = load_for_resuming(model, args.weights, args.learning_rate)
-            print(f"{args.weights}: " + (
-                f"Adam's state restored (step {int(ops.convert_to_numpy(model.optimizer.iterations))})"
-                if resumed else "no optimizer state (a preset or export_weights file): Adam starts afresh"))
-        else:
-            has_gamma = model.load_weights(args.weights)
-        if not has_gamma:
-            mse = model.estimate_gamma(x_train[:10000])
-            print(f"{args.weights} stores no gamma; restarted it from the MSE {mse:.5f}")
+        loaded = paper.load_run_weights(model, args.weights, x_train[:10000], resume=args.epochs > 0,
+                                        learning_rate=args.learning_rate)
+        if loaded["adam_step"] is not None:
+            print(f"{args.weights}: " + (f"Adam's state restored (step {loaded['adam_step']})" if loaded["adam_step"]
+                                         else "no optimizer state (a preset or export_weights file): Adam starts afresh"))
+        if loaded["gamma_mse"] is not None:
+            print(f"{args.weights} stores no gamma; restarted it from the MSE {loaded['gamma_mse']:.5f}")
         print(f"loaded {args.weights}; gamma = {model.gamma:.5f}")
 
-    # --- Train ---------------------------------------------------------------
-    history = None
     if args.epochs > 0:
-        extra = []
+        fids = [vae_callbacks.GMMFIDHistory(
+            reference, features_for("--fid-every"), every=args.fid_every, components=args.fid_gmm_components,
+            num_samples=args.fid_samples, seed=args.seed, batch_size=args.batch_size)] if args.fid_every else []
+        try:
+            history = paper.train(
+                model, x_train, x_test[:1000], weights, os.path.join(args.output, "history.csv"), epochs=args.epochs,
+                batch_size=args.batch_size, learning_rate=args.learning_rate, initial_epoch=args.initial_epoch,
+                callbacks=fids, curves_path=os.path.join(args.output, "curves.png"))
+        except TrainingDivergedError as error:
+            raise SystemExit(f"{error} (--learning-rate, --seed)") from error
+        print(f"wrote {weights}")
         if args.fid_every:
-            if extractor is None:
-                raise SystemExit(f"--fid-every needs a feature model: {reason}")
-            extra.append(vae_callbacks.GMMFIDHistory(
-                x_test[: args.fid_samples], extractor, every=args.fid_every,
-                components=args.fid_gmm_components, num_samples=args.fid_samples,
-                seed=args.seed, batch_size=args.batch_size))
-        history = train(model, x_train, x_test, args, extra)
-        if args.fid_every:
-            label = "vanilla" if args.vanilla else "split"
-            curves = fid_curves({label: [history]}, args.fid_gmm_components,
-                                first_epoch=args.initial_epoch + 1)
-            write_fid_evolution(curves, args.output, description,
-                                f"{args.dataset}: {measure_name(description)} after "
-                                f"GMM-{args.fid_gmm_components} along training")
-
+            write_training_fids({"vanilla" if args.vanilla else "split": [history]}, args.fid_gmm_components,
+                                args.output, description, args.dataset, first_epoch=args.initial_epoch + 1)
     if args.recalibrate_bn:
-        batches = model.recalibrate_batch_norm(x_train[:10000])
-        print(f"BatchNormalization statistics recomputed over {batches} batches")
+        print(f"BatchNormalization statistics recomputed over {model.recalibrate_batch_norm(x_train[:10000])} batches")
         if args.epochs > 0:
-            model.save_weights(os.path.join(args.output, f"svae_{args.dataset}.weights.h5"))
-
-    # --- Show: the paper's Figures 1-4 (split rows) and 7/10/12 (grids) ----
-    generated = model.generate(100, seed=args.seed)
-    if model.split:
-        plotting.save_split_rows(generated, os.path.join(args.output, "split_rows.png"), n=10)
-    plotting.save_image_grid(generated["x_hat"], os.path.join(args.output, "generated.png"))
-
-    # --- Evaluate: Table 1 / 3 / 4 layout --------------------------------------
+            model.save_weights(weights)
+    save_generated_figures(model, args.output, seed=args.seed)  # Figures 1-4, 7 / 10 / 12
     if args.no_eval:
         return
-    # FID with the requested (Inception) features, and beside it the offline
-    # "FD (classifier features)" where a classifier is shipped (MNIST).
-    fid_extractor, fid_description, fid_reason = (
-        extractors.feature_model_from_spec(args.feature_model) if args.feature_model != "classifier"
-        else (None, "classifier features only (--feature-model classifier)", "not requested"))
-    fd_extractor, fd_reason = extractors.classifier_extractor_or_reason(args.dataset)
-    source = (f"preset {args.pretrained}" if args.pretrained else
-              f"{args.epochs} epoch(s) on {len(x_train)} images"
+    source = (f"preset {args.pretrained}" if args.pretrained else f"{args.epochs} epoch(s) on {len(x_train)} images"
               + (f" after loading {args.weights}" if args.weights else ""))
-    table = evaluation.evaluate_split_vae(
-        model, x_test, feature_model=fid_extractor, gmm_components=tuple(args.gmm_components),
-        gmm_fit_images=x_train if args.gmm_fit == "train" else None,
-        num_samples=args.fid_samples, seed=args.seed, mix=args.mix,
-        classifier=fd_extractor, classifier_unavailable=fd_reason, fid_unavailable=fid_reason,
-        feature_description=fid_description, paper=config["paper"].get(args.beta, {}),
-        title=(f"Split-VAE, {args.dataset} (latent {args.latent_dim}, beta {args.beta:g}, "
-               f"{'split' if model.split else 'vanilla'}; {trainable:,} trainable params)"),
-        notes=[f"Weights: {source}; {min(len(x_test), args.fid_samples)} test images vs "
-               f"{args.fid_samples} samples per FID; GMM fitted on {args.gmm_fit} encodings. "
-               f"Paper: {config['table']}, beta={args.beta:g} (Inception features)."],
-    )
+    table = evaluate_paper_table(  # Table 1 / 3 / 4: FID (Inception) and, on MNIST, the offline FD beside
+        model, x_test, args.dataset, args.feature_model, gmm_components=args.gmm_components,
+        gmm_fit_images=x_train if args.gmm_fit == "train" else None, num_samples=args.fid_samples,
+        seed=args.seed, mix=args.mix, paper_by_beta=CONFIGS[args.dataset]["paper"],
+        paper_table=CONFIGS[args.dataset]["table"], weights=source)
     print(open(write_results(table, args.output)[0]).read())
 
 

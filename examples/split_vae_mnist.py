@@ -38,9 +38,6 @@ measured), with float32 heads, loss and weights; it is an opt-in because
 it changes the numerics.
 """
 
-import os
-import sys
-
 import split_vae  # examples/split_vae.py, beside the script
 
 

@@ -27,39 +27,11 @@ import keras
 import numpy as np
 
 import keras_vaes as kv
-from keras_vaes import plotting
+from keras_vaes.callbacks import TimeBudget
 from keras_vaes.evaluation import tables
-from keras_vaes.metrics import extractors, fid_score
+from keras_vaes.evaluation.learned_priors import classifier_fd, evaluate_fp_vae
 
 import _common  # examples/_common.py, beside the script: the flags every example shares
-
-
-class TimeBudget(keras.callbacks.Callback):
-    """Stops training once `minutes` have passed (checked after each batch)."""
-
-    def __init__(self, minutes):
-        super().__init__()
-        self.seconds = 60.0 * minutes
-        self.images = 0
-
-    def on_train_begin(self, logs=None):
-        self.start = time.time()
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.seconds and time.time() - self.start > self.seconds:
-            self.model.stop_training = True
-
-
-def classifier_fd(model, x_test, labels_test, args):
-    """FD of the shipped classifier's features (NOT the papers' Inception FID); NaN when none ships."""
-    extractor, reason = extractors.classifier_extractor_or_reason(args.dataset)
-    if extractor is None:
-        print(f"FD skipped: {reason}")
-        return float("nan")
-    n = min(args.fd_samples, len(x_test))
-    labels = None if labels_test is None else labels_test[:n]
-    generated = np.clip(model.generate(n, seed=args.seed + 1, labels=labels)["x_hat"], 0.0, 1.0)
-    return round(float(fid_score(generated, x_test[:n], extractor)), 3)
 
 
 def build_parser():
@@ -137,31 +109,20 @@ def main(argv=None):
     digest = model.export_weights(os.path.join(args.output, "preset.weights.h5"))
     steps = int(keras.ops.convert_to_numpy(model.anneal_step))
 
-    rec = model.reconstruct(x_test, labels=labels_test)["x_hat"]
-    mse = float(np.mean((rec - x_test) ** 2))
-    z_mean, _ = model.encode(x_test, labels=labels_test)
-    nll = float("nan")
-    if model.prior is not None:
-        nll = float(-np.mean(keras.ops.convert_to_numpy(model.prior.log_prob(z_mean, labels_test))))
-    if args.conditional:  # one row per class
-        grid_labels = np.repeat(np.arange(10), 10)
-        samples = model.generate(100, seed=args.seed, labels=grid_labels)["x_hat"]
-    else:
-        samples = model.generate(100, seed=args.seed)["x_hat"]
-    plotting.save_image_grid(samples, os.path.join(args.output, "samples.png"), title="samples")
-    plotting.save_image_grid(
-        np.concatenate([x_test[:50], rec[:50]]), os.path.join(args.output, "reconstructions.png"),
-        title="test images (top 5 rows) and reconstructions",
-    )
+    measures = evaluate_fp_vae(model, x_test, args.output, labels=labels_test, seed=args.seed)
     row = {
         "dataset": args.dataset, "prior": args.prior, "beta": args.beta,
         "epochs": len(history.history["loss"]) if history else 0, "steps": steps,
         "minutes": round(seconds / 60, 1),
         "images_per_s": round((steps - first_step) * args.batch_size / seconds, 1) if history else 0,
-        "test_mse": round(mse, 5), "test_prior_nll": round(nll, 3), "sha256": digest,
+        "test_mse": round(measures["test_mse"], 5), "test_prior_nll": round(measures["test_prior_nll"], 3),
+        "sha256": digest,
     }
-    if args.fd_samples:
-        row["fd_classifier"] = classifier_fd(model, x_test, labels_test, args)
+    if args.fd_samples:  # the shipped classifier's features, NOT the papers' Inception FID
+        fd, reason = classifier_fd(model, x_test, args.dataset, args.fd_samples, labels_test, seed=args.seed + 1)
+        if reason:
+            print(f"FD skipped: {reason}")
+        row["fd_classifier"] = float("nan") if fd is None else round(fd, 3)
     if args.conditional:
         diversity, _ = kv.conditional_diversity(model, args.diversity_samples, seed=args.seed)
         row["diversity"] = round(diversity, 3)

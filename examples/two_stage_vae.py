@@ -22,7 +22,7 @@ import warnings
 
 import keras
 
-from keras_vaes import plotting, pretrained
+from keras_vaes import pretrained
 from keras_vaes.configs import two_stage as paper
 from keras_vaes.evaluation.protocol import write_results
 from keras_vaes.evaluation.two_stage import evaluate_two_stage, evaluation_images
@@ -117,19 +117,10 @@ def main(argv=None):
         model.load_weights(args.weights)
         source += f", weights {args.weights}"
     elif not args.pretrained:
-        batch_size = min(args.batch_size, len(x_train))
-        histories = [model.fit_first_stage(x_train, args.epochs, batch_size, config["lr"], config["lr_epochs"],
-                                           seed=args.seed),
-                     model.fit_second_stage(x_train, args.epochs2, batch_size, config["lr2"],
-                                            config["lr_epochs2"], seed=args.seed + 1)]
-        prefix = os.path.join(args.output, f"two_stage_{args.dataset}")
-        model.save_weights(prefix + ".checkpoint.weights.h5")  # both stages with their optimizers' state
-        model.export_weights(prefix + ".weights.h5")  # both stages, no optimizer state (a preset's file)
-        for stage, history in enumerate(histories, 1):
-            plotting.save_curves(history.history, os.path.join(args.output, f"stage{stage}_curves.png"),
-                                 keys=["loss", "mse", "kl", "gamma"], title=f"stage {stage}")
+        paper.train(model, x_train, args.dataset, args.output, epochs=args.epochs, epochs2=args.epochs2,
+                    batch_size=args.batch_size, seed=args.seed)
         source = (f"first stage {args.epochs} epochs, second stage {args.epochs2} epochs, {len(x_train)} "
-                  f"training images, batch {batch_size}; " + source)
+                  f"training images, batch {min(args.batch_size, len(x_train))}; " + source)
     if args.weights or args.pretrained:  # check the inference mode; recalibrate the BN if it fails
         model.first_stage_codes(x_train[:10000], batch_size=min(args.batch_size, len(x_train)))
 

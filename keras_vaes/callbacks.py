@@ -11,10 +11,14 @@ logs, hence into `History.history` and `CSVLogger` files: the curves of the
 Split-VAE paper's Figure 11 (CelebA, one training) and Figures 14/15 (split
 vs vanilla, mean and std over 5 trainings; `keras_vaes.plotting.
 save_fid_evolution` draws them).
+
+`TimeBudget` stops a training after a number of minutes (how the shipped
+`fp_vae_mnist_beta0` preset was trained).
 """
 
 import math
 import os
+import time
 
 import keras
 import numpy as np
@@ -86,6 +90,32 @@ def with_divergence_guard(callbacks):
     if not any(isinstance(c, StopOnDivergence) for c in callbacks):
         callbacks.insert(0, StopOnDivergence())
     return callbacks
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stops training once `minutes` have passed since `fit` began (checked after each batch).
+
+    The batch under way finishes and the epoch's end callbacks run (a
+    checkpoint sees the last weights), as with `stop_training`.
+
+    Args:
+        minutes: float >= 0. The budget; 0 never stops.
+    """
+
+    def __init__(self, minutes):
+        super().__init__()
+        minutes = float(minutes)
+        if not (math.isfinite(minutes) and minutes >= 0):
+            raise ValueError(f"Expected `minutes` to be a finite number >= 0. Received: minutes={minutes}")
+        self.seconds = 60.0 * minutes
+        self.start = None
+
+    def on_train_begin(self, logs=None):
+        self.start = time.time()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.seconds and time.time() - self.start > self.seconds:
+            self.model.stop_training = True
 
 
 class GMMFIDHistory(keras.callbacks.Callback):

@@ -9,7 +9,7 @@ import pytest
 
 import keras_vaes as kv
 from keras_vaes import plotting
-from keras_vaes.callbacks import GMMFIDHistory, aggregate_fid_histories
+from keras_vaes.callbacks import GMMFIDHistory, TimeBudget, aggregate_fid_histories
 from keras_vaes.metrics import fid
 from keras_vaes.samplers import GMMSampler
 
@@ -127,3 +127,15 @@ def test_sample_grid_writes_one_png_per_epoch_for_any_value_range(tmp_path, monk
     assert seen[0][2] == 3 and (tmp_path / "grids").is_dir()
     with pytest.raises(ValueError, match="n=0"):
         kv.callbacks.SampleGrid(tmp_path, n=0)
+
+
+def test_time_budget_stops_after_its_minutes_and_refuses_a_negative_budget():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.zeros((40, 2), "float32")
+    history = model.fit(x, x[:, :1], batch_size=4, epochs=5, verbose=0, callbacks=[TimeBudget(1e-9)])
+    assert len(history.history["loss"]) == 1  # stopped after the first batch of the first epoch
+    history = model.fit(x, x[:, :1], batch_size=4, epochs=3, verbose=0, callbacks=[TimeBudget(0)])
+    assert len(history.history["loss"]) == 3  # 0: no limit
+    with pytest.raises(ValueError, match="Received: minutes=-1.0"):
+        TimeBudget(-1)

@@ -44,3 +44,31 @@ def test_learned_priors_networks_and_plan():
         lp.build_model("gan", 0.0, (32, 32, 1), 2)
     aae = lp.build_model("aae", 0.5, (32, 32, 1), 2, filters=(4, 8), dense_units=8)
     assert aae.prior is None and aae.latent_dim == 2
+
+
+def test_split_vae_build_model_and_loading_a_run(tmp_path):
+    import numpy as np
+
+    svae = configs.split_vae
+    assert svae.NETWORK == {"base_dim": 64, "emb_dim": 512, "num_scale": 4, "block_per_scale": 1,
+                            "depth_per_block": 2}
+    model = svae.build_model("mnist", base_dim=8, emb_dim=16, num_scale=1, split=False, seed=0)
+    assert (model.image_shape, model.latent_dim, model.beta, model.split) == ((32, 32, 1), 32, 8.0, False)
+    with pytest.raises(ValueError, match=r"Received: \['widht'\]"):
+        svae.build_model("mnist", widht=8)
+    path = str(tmp_path / "run.weights.h5")
+    model.export_weights(path)
+    images = np.random.default_rng(0).random((4, 32, 32, 1)).astype("float32")
+    fresh = svae.build_model("mnist", base_dim=8, emb_dim=16, num_scale=1, split=False, seed=1)
+    assert svae.load_run_weights(fresh, path, images) == {"adam_step": None, "gamma_mse": None}
+    resumed = svae.load_run_weights(fresh, path, images, resume=True, learning_rate=1e-4)
+    assert resumed == {"adam_step": 0, "gamma_mse": None}  # a preset's file: Adam starts afresh
+
+
+def test_two_stage_train_refuses_an_unknown_dataset():
+    with pytest.raises(ValueError, match="dataset='svhn'"):
+        configs.two_stage.train(None, None, "svhn", "out")
+
+
+def test_gamix_model_names_cover_build_models():
+    assert set(configs.gamix.MODEL_NAMES) == {"gamix", "baseline"}

@@ -6,7 +6,8 @@ widths 64, 128, and 64-512 on CelebA; dense 1024), batch 64, KL annealing
 over 50,000 steps, beta between 0 and 1. The sweep (Figure 3) trains four
 models on that network: the VAE and the flow-prior VAE (`build_flow_prior_vae`,
 prior "normal" / "flow") and the AAE and Prior-AAE (`build_prior_aae`,
-prior "normal" / "learned").
+prior "normal" / "learned"). `train` builds one of them and trains it as
+the sweep does.
 
 Example:
 
@@ -17,6 +18,9 @@ Example:
 """
 
 import math
+import os
+
+import keras
 
 from keras_vaes.models.flow_prior import build_flow_prior_vae
 from keras_vaes.models.prior_aae import build_prior_aae
@@ -74,3 +78,34 @@ def build_model(kind, beta, input_shape, latent_dim, *, filters=(64, 128), dense
         )
     return build_prior_aae(input_shape, latent_dim, beta=beta,
                            prior="learned" if kind == "prior_aae" else "normal", **network)
+
+
+def train(kind, beta, images, latent_dim, *, epochs, steps_per_epoch=None, batch_size=BATCH_SIZE,
+          log_path=None, seed=0, verbose=1, **network):
+    """Builds one of the sweep's models (`build_model`), compiles it and trains it on `images`.
+
+    Training stops at a non-finite loss (`keras.callbacks.TerminateOnNaN`);
+    the model is returned as it is then (the sweep measures it anyway).
+
+    Args:
+        kind, beta, latent_dim, **network: as `build_model` (`seed` too).
+        images: training images `(N, H, W, C)` in the model's range.
+        epochs, steps_per_epoch: the run's length (`training_plan`).
+        batch_size: int. Defaults to `BATCH_SIZE` (Lucic et al.'s 64).
+        log_path: str or None. A `keras.callbacks.CSVLogger` file.
+        seed: int. Seeds Keras before building (weights, data order).
+        verbose: int. `fit`'s verbosity.
+
+    Returns:
+        The trained model.
+    """
+    keras.utils.set_random_seed(seed)
+    model = build_model(kind, beta, images.shape[1:], latent_dim, seed=seed, **network)
+    model.compile()
+    callbacks = [keras.callbacks.TerminateOnNaN()]
+    if log_path is not None:
+        os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
+        callbacks.append(keras.callbacks.CSVLogger(log_path))
+    model.fit(images, batch_size=batch_size, epochs=epochs, steps_per_epoch=steps_per_epoch, shuffle=True,
+              verbose=verbose, callbacks=callbacks)
+    return model

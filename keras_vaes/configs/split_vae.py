@@ -9,10 +9,11 @@
 - CelebA (V-C, Table 4): 64x64x3, latent 150, beta 3, 160 epochs, GMM 100;
 
 always the authors' ResNet (base 64, 4 scales, embedding 512, the
-`build_svae` defaults), batch 100. The training recipe: Adam at the authors'
-learning rate (`compile_for_training`, `train`), resuming a checkpoint with
-its optimizer state (`load_for_resuming`), and the ablation of Figures 14-15
-(`ablation`). `examples/split_vae.py` runs them from the command line.
+`build_svae` defaults, `NETWORK`), batch 100; `build_model` builds it. The
+training recipe: Adam at the authors' learning rate (`compile_for_training`,
+`train`), resuming a checkpoint with its optimizer state
+(`load_for_resuming`, `load_run_weights`), and the ablation of Figures
+14-15 (`ablation`). `examples/split_vae.py` runs them from the command line.
 
 Example:
 
@@ -33,13 +34,17 @@ import warnings
 import keras
 from keras import ops
 
+from keras_vaes import plotting
 from keras_vaes.callbacks import GMMFIDHistory, TrainingDivergedError
 from keras_vaes.evaluation import split_vae as evaluation
+from keras_vaes.models.svae import build_svae
 
 # Adam's learning rate of the examples: the authors' script's 1e-4 (the
 # paper writes 1e-3, which diverged in benchmarks/divergence.py).
 DEFAULT_LEARNING_RATE = 1e-4
 BATCH_SIZE = 100
+# The authors' ResNet of every configuration (`build_svae`'s defaults).
+NETWORK = dict(base_dim=64, emb_dim=512, num_scale=4, block_per_scale=1, depth_per_block=2)
 
 CONFIGS = {
     "mnist": dict(
@@ -63,6 +68,28 @@ def model_kwargs(dataset):
         raise ValueError(f"Expected a dataset of {sorted(CONFIGS)}. Received: dataset={dataset!r}")
     config = CONFIGS[dataset]
     return {key: config[key] for key in ("input_shape", "latent_dim", "beta")}
+
+
+def build_model(dataset, *, latent_dim=None, beta=None, split=True, seed=None, **network):
+    """The paper's Split-VAE of `dataset` (`split=False`: the ablation's vanilla VAE, section V-D).
+
+    Args:
+        dataset: str. A key of `CONFIGS`.
+        latent_dim, beta: the paper's values of `dataset` when None.
+        split: bool. False keeps the network but the decoder's last layer
+            (Figures 14-15).
+        seed: int or None. Seed of the initialisation and the sampling.
+        **network: `NETWORK` settings replacing the authors' (e.g.
+            `base_dim=8` for a test).
+    """
+    kwargs = model_kwargs(dataset)
+    unknown = sorted(set(network) - set(NETWORK))
+    if unknown:
+        raise ValueError(f"Expected network settings of {sorted(NETWORK)}. Received: {unknown}")
+    return build_svae(
+        kwargs["input_shape"], latent_dim or kwargs["latent_dim"],
+        beta=kwargs["beta"] if beta is None else beta, split=split, seed=seed, **{**NETWORK, **network},
+    )
 
 
 def compile_for_training(model, learning_rate):
@@ -104,6 +131,36 @@ def load_for_resuming(model, path, learning_rate):
     return has_gamma, int(ops.convert_to_numpy(model.optimizer.iterations)) > 0
 
 
+def load_run_weights(model, path, gamma_images, *, resume=False, learning_rate=DEFAULT_LEARNING_RATE):
+    """Loads `path` into `model` to evaluate it or, with `resume=True`, to train it further.
+
+    Resuming compiles the model and restores Adam's state where the file
+    has it (`load_for_resuming`). A file without gamma (written by another
+    implementation) restarts gamma from the MSE of `gamma_images`, as the
+    authors' scripts do on resuming (`estimate_gamma`).
+
+    Args:
+        model: a `SplitVAE`.
+        path: str. The `.weights.h5` file.
+        gamma_images: training images (the examples: the first 10,000)
+            whose reconstruction MSE restarts gamma when the file has none.
+        resume: bool. Compile for training and restore Adam's state.
+        learning_rate: float. Adam's learning rate when resuming.
+
+    Returns:
+        dict: `"adam_step"`, Adam's restored step count (None when not
+        resuming, 0 when the file had no optimizer state), and
+        `"gamma_mse"`, the MSE gamma restarted from (None when the file
+        stored gamma).
+    """
+    if resume:
+        has_gamma, _ = load_for_resuming(model, path, learning_rate)
+        step = int(ops.convert_to_numpy(model.optimizer.iterations))
+    else:
+        has_gamma, step = model.load_weights(path), None
+    return {"adam_step": step, "gamma_mse": None if has_gamma else model.estimate_gamma(gamma_images)}
+
+
 def read_history(path):
     """A `keras.callbacks.CSVLogger` file as a `History.history`-like dict of float lists.
 
@@ -116,7 +173,7 @@ def read_history(path):
 
 
 def train(model, x_train, x_val, weights_path, log_path, *, epochs, batch_size=BATCH_SIZE,
-          learning_rate=DEFAULT_LEARNING_RATE, initial_epoch=0, callbacks=()):
+          learning_rate=DEFAULT_LEARNING_RATE, initial_epoch=0, callbacks=(), curves_path=None):
     """Trains as the paper's runs: Adam, a checkpoint every epoch, a CSV log; returns the history dict.
 
     A model compiled beforehand (`load_for_resuming`) keeps its optimizer.
@@ -133,6 +190,8 @@ def train(model, x_train, x_val, weights_path, log_path, *, epochs, batch_size=B
         batch_size, learning_rate: the run's.
         initial_epoch: int. Epochs the weights were already trained.
         callbacks: more callbacks, run first (e.g. `GMMFIDHistory`).
+        curves_path: str or None. Where to plot loss, mse, kl and gamma
+            per epoch (numbered from `initial_epoch + 1`); None: no figure.
 
     Raises:
         TrainingDivergedError: the loss became NaN or infinite; the message
@@ -156,6 +215,9 @@ def train(model, x_train, x_val, weights_path, log_path, *, epochs, batch_size=B
             f"any. Lower the learning rate (now {learning_rate:g}) or change the seed."
         ) from error
     model.save_weights(weights_path)
+    if curves_path is not None:
+        plotting.save_curves(history.history, curves_path, keys=["loss", "mse", "kl", "gamma"],
+                             first_epoch=initial_epoch + 1)
     return history.history
 
 

@@ -4,7 +4,8 @@ The authors' BalancingVAE scripts: latent 64, base_dim 32, fc_dim 512,
 second_depth 3, batch 100, Adam's learning rate halved every `lr_epochs`
 (`lr2`, `lr_epochs2`: the second stage's). CIFAR-10 and CelebA are the
 paper's; MNIST / Fashion-MNIST are not in the paper and hold the
-configuration of the `two_stage_mnist` preset (a CPU budget).
+configuration of the `two_stage_mnist` preset (a CPU budget). `train` runs
+both stages at a configuration's schedule and writes the weights and curves.
 
 Example:
 
@@ -13,6 +14,10 @@ Example:
 >>> model_kwargs("celeba")["num_scale"]
 4
 """
+
+import os
+
+from keras_vaes import plotting
 
 # Shared by every dataset (the authors' scripts).
 LATENT_DIM = 64
@@ -44,3 +49,44 @@ def model_kwargs(dataset):
     return dict(latent_dim=LATENT_DIM, base_dim=config["base_dim"], num_scale=config["num_scale"],
                 fc_dim=FC_DIM, second_dim=config["second_dim"], second_depth=SECOND_DEPTH,
                 l2_reg=config["l2_reg"])
+
+
+def train(model, images, dataset, output, *, epochs=None, epochs2=None, batch_size=BATCH_SIZE, seed=0):
+    """Trains both stages at `dataset`'s schedule; writes the weights and the curves into `output`.
+
+    The first stage (`fit_first_stage`, seed `seed`), then the second on its
+    codes (`fit_second_stage`, seed `seed + 1`), each with Adam's learning
+    rate halved every `lr_epochs` / `lr_epochs2` epochs. Writes
+    two_stage_<dataset>.checkpoint.weights.h5 (both stages with their
+    optimizers' state), two_stage_<dataset>.weights.h5 (without: a
+    preset's file) and stage1_curves.png, stage2_curves.png.
+
+    Args:
+        model: a `TwoStageVAE` (`build_two_stage_vae(**model_kwargs(dataset))`).
+        images: training images in [0, 1].
+        dataset: str. A key of `CONFIGS`: the schedule and the files' names.
+        output: str. An existing folder.
+        epochs, epochs2: ints. Each stage's epochs (None: the configuration's).
+        batch_size: int. Cut to the number of images.
+        seed: int.
+
+    Returns:
+        The two `History` objects.
+    """
+    if dataset not in CONFIGS:
+        raise ValueError(f"Expected a dataset of {sorted(CONFIGS)}. Received: dataset={dataset!r}")
+    config = CONFIGS[dataset]
+    batch_size = min(batch_size, len(images))
+    histories = [
+        model.fit_first_stage(images, config["epochs"] if epochs is None else epochs, batch_size, config["lr"],
+                              config["lr_epochs"], seed=seed),
+        model.fit_second_stage(images, config["epochs2"] if epochs2 is None else epochs2, batch_size,
+                               config["lr2"], config["lr_epochs2"], seed=seed + 1),
+    ]
+    prefix = os.path.join(output, f"two_stage_{dataset}")
+    model.save_weights(prefix + ".checkpoint.weights.h5")
+    model.export_weights(prefix + ".weights.h5")
+    for stage, history in enumerate(histories, 1):
+        plotting.save_curves(history.history, os.path.join(output, f"stage{stage}_curves.png"),
+                             keys=["loss", "mse", "kl", "gamma"], title=f"stage {stage}")
+    return histories

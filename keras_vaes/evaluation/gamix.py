@@ -15,9 +15,16 @@ makes those claims measurable, for any number of trained models side by side
 - inactive latent variables (var(mu) < 0.05, the package's diagnostic) and
   the mean / variance of the encoder means per dimension (the statistics the
   batch-mixture KL, eq. (9)-(10), drives to 0 and 1).
+
+`save_figures` draws Fig. 2 (latent variants) and Fig. 3 (transitions) of a
+model.
 """
 
+import os
+
 import numpy as np
+
+from keras_vaes import plotting
 
 from keras_vaes.evaluation import protocol
 from keras_vaes.metrics import diagnostics
@@ -131,3 +138,34 @@ def evaluate_gamix(models, data, feature_model=None, fid_unavailable=None, seed=
     table.diagnostics.update({"sharpness data": laplacian_energy(reference), "evaluation images": len(data)})
     table.arrays.update(per_dimension)
     return table
+
+
+def save_figures(model, images, directory, key, label, dims=(0, 3), steps=(-20.0, 0.0, 20.0), seed=0):
+    """Fig. 2 (fig2_variants_<key>.png) and Fig. 3 (fig3_transitions_<key>.png) of `model`.
+
+    Fig. 2: the first image with latent entries `dims` moved by `steps`
+    posterior sigmas (`GamixVAE.latent_variants`); Fig. 3: transitions of
+    eq. (14) between 4 pairs of `images` drawn with `seed`, 6 steps each.
+
+    Args:
+        model: a `GamixVAE`.
+        images: held-out images in [-1, 1].
+        directory: str. Where the figures go.
+        key: str. Names the files.
+        label: str. Starts the titles.
+        dims: two ints. The latent entries moved.
+        steps: floats. The moves, in units of the posterior sigma.
+        seed: int. Seed of the pairs.
+
+    Returns:
+        The two paths.
+    """
+    pairs = np.random.default_rng(seed).choice(len(images), size=(4, 2), replace=False)
+    variants = model.latent_variants(images[0], dims=tuple(dims), steps=tuple(steps))
+    paths = [plotting.save_latent_variants(to_unit_range(variants), os.path.join(directory, f"fig2_variants_{key}.png"),
+                                           steps, dims, title=f"{label}: variants (sigma units)")]
+    rows = model.interpolate(images[pairs[:, 0]], images[pairs[:, 1]], steps=6)
+    paths.append(plotting.save_image_grid(to_unit_range(rows.reshape((-1,) + rows.shape[2:])),
+                                          os.path.join(directory, f"fig3_transitions_{key}.png"), ncols=6,
+                                          title=f"{label}: transitions (eq. 14)"))
+    return paths

@@ -33,6 +33,7 @@ from keras_vaes import plotting
 from keras_vaes.evaluation import tables
 from keras_vaes.ledger import Ledger
 from keras_vaes.metrics import classifier, extractors, neighbours
+from keras_vaes.metrics.fid import fid_score
 from keras_vaes.metrics.separability import linear_separability, one_vs_rest_attributes
 from keras_vaes.metrics.separability import single_class_attributes
 from keras_vaes.samplers import lerp, slerp
@@ -383,6 +384,96 @@ def evaluate_run(model, kind, beta, judge, x_train, x_test, *, labels=None, attr
     return row, samples
 
 
+def record_run(model, kind, beta, judge, x_train, x_test, output, ledger, *, steps, seconds, features,
+               save_weights=False, **evaluate_kwargs):
+    """Evaluates one trained (model, beta) of the sweep (`evaluate_run`) and records it in `output`.
+
+    Writes samples_<kind>_beta<b>.png (the first 100 samples) and, with
+    `save_weights`, <kind>_beta<b>.weights.h5 (weights only, no optimizer
+    state; a model with non-finite weights is measured but not saved, and a
+    warning says so); appends the row to `ledger` (`sweep_ledger`).
+
+    Args:
+        model, kind, beta, judge, x_train, x_test: as `evaluate_run`.
+        output: str. The sweep's folder.
+        ledger: the sweep's `Ledger`.
+        steps: int. Training steps of the run.
+        seconds: float. Its training time.
+        features: str. The judge's description (a key of the ledger).
+        save_weights: bool. Export the weights.
+        **evaluate_kwargs: `evaluate_run`'s keyword arguments.
+
+    Returns:
+        The ledger's record of the run.
+    """
+    name = f"{kind}_beta{beta:g}"
+    if save_weights:
+        try:
+            model.export_weights(os.path.join(output, f"{name}.weights.h5"))
+        except ValueError as error:  # the package refuses NaN weights
+            warnings.warn(f"{name}: weights not saved ({error})", stacklevel=2)
+    row, samples = evaluate_run(model, kind, beta, judge, x_train, x_test, **evaluate_kwargs)
+    plotting.save_image_grid(samples[:100], os.path.join(output, f"samples_{name}.png"),
+                             title=f"{MODEL_NAMES[kind]}, beta={beta:g}")
+    return ledger.append(dict(row, steps=steps, seconds=seconds, features=features))
+
+
+def evaluate_fp_vae(model, images, directory, labels=None, seed=0):
+    """One trained FP-VAE on test images: reconstruction MSE, the prior's NLL of the codes, two figures.
+
+    Writes samples.png (100 samples from the prior; one row per class
+    when `labels` are given, for a class-conditional model) and
+    reconstructions.png (50 test images, then their reconstructions).
+
+    Args:
+        model: a `FlowPriorVAE`.
+        images: test images in [0, 1].
+        directory: str. Where the figures go.
+        labels: int array of the images' classes (a conditional model), or
+            None.
+        seed: int. Seed of the samples.
+
+    Returns:
+        dict: "test_mse" (per pixel, of the posterior means' decodings)
+        and "test_prior_nll" (mean -log p(z) of the posterior means; NaN
+        for a model without a learned prior).
+    """
+    reconstructions = model.reconstruct(images, labels=labels)["x_hat"]
+    z_mean, _ = model.encode(images, labels=labels)
+    nll = float("nan")
+    if model.prior is not None:
+        nll = float(-np.mean(keras.ops.convert_to_numpy(model.prior.log_prob(z_mean, labels))))
+    grid_labels = None if labels is None else np.repeat(np.arange(10), 10)  # one row per class
+    samples = model.generate(100, seed=seed, labels=grid_labels)["x_hat"]
+    plotting.save_image_grid(samples, os.path.join(directory, "samples.png"), title="samples")
+    plotting.save_image_grid(np.concatenate([images[:50], reconstructions[:50]]),
+                             os.path.join(directory, "reconstructions.png"),
+                             title="test images (top 5 rows) and reconstructions")
+    return {"test_mse": float(np.mean((reconstructions - images) ** 2)), "test_prior_nll": nll}
+
+
+def classifier_fd(model, images, dataset, num_samples=10000, labels=None, seed=0):
+    """FD of the shipped classifier's features (NOT the papers' Inception FID) of samples vs `images`.
+
+    Args:
+        model: a trained model with `generate`.
+        images: test images in [0, 1]; the first `num_samples` are the reference.
+        dataset: str. Whose shipped classifier judges (`extractors.classifier_extractor_or_reason`).
+        num_samples: int. Samples and test images compared.
+        labels: the test labels (a conditional model samples the same classes), or None.
+        seed: int. Seed of the samples.
+
+    Returns:
+        `(fd, None)`, or `(None, reason)` when no classifier ships for `dataset`.
+    """
+    extractor, reason = extractors.classifier_extractor_or_reason(dataset)
+    if extractor is None:
+        return None, reason
+    n = min(num_samples, len(images))
+    generated = np.clip(model.generate(n, seed=seed, labels=None if labels is None else labels[:n])["x_hat"], 0.0, 1.0)
+    return float(fid_score(generated, images[:n], extractor)), None
+
+
 def sweep_ledger(output):
     """The sweep's resumable ledger, `<output>/runs.jsonl`: one record per finished (model, beta).
 
@@ -390,6 +481,14 @@ def sweep_ledger(output):
     resumed sweep keeps only the runs measured alike.
     """
     return Ledger(os.path.join(output, "runs.jsonl"), key=("model", "beta", "steps", "features"))
+
+
+def sweep_header(dataset, latent_dim, command, steps, batch_size, anneal_steps, gamma, num_images, fid_label):
+    """The heading of results.md: the dataset, the command and each run's training and judging."""
+    return (f"# Learned priors: {dataset}, latent {latent_dim}\n\nCommand: `{command}`\n\n"
+            f"Each run: {steps} training steps of batch {batch_size} (Adam 1e-4, beta_1 0.5), KL "
+            f"annealed over {anneal_steps} steps (the paper: 50,000), gamma {gamma:g}; {num_images} "
+            f"generated vs {num_images} test images per {fid_label}.")
 
 
 def sweep_notes(fid_label, fid_description, fid_reason, label_note, betas, reconstruction, dataset):

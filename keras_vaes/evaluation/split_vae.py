@@ -13,6 +13,10 @@ It is `keras_vaes.evaluation.protocol.evaluate` with the paper's rows:
 each row is decoded, measured, and dropped but for `keep_images` images
 kept for figures, so a CelebA evaluation (10,000
 64x64x3 images x 4 outputs x 4 rows, ~6.5 GB) never holds every set.
+`evaluate_paper_table` titles and annotates it as the paper's Tables 1, 3
+and 4, judged by a named feature model and the dataset's shipped
+classifier; `save_generated_figures` draws Figures 1-4 and 7 / 10 / 12,
+`write_training_fids` Figures 11, 14 and 15.
 """
 
 import os
@@ -24,7 +28,7 @@ from keras_vaes import plotting
 from keras_vaes.callbacks import aggregate_fid_histories
 from keras_vaes.evaluation import protocol, tables
 from keras_vaes.layers import Sampling
-from keras_vaes.metrics import diagnostics
+from keras_vaes.metrics import diagnostics, extractors
 from keras_vaes.samplers import GMMSampler, NormalSampler, decode_latents
 
 # The Split-VAE paper's FID numbers, {row: {column: value}}.
@@ -258,3 +262,95 @@ def write_fid_evolution(curves, output_dir, description, title):
     return plotting.save_fid_evolution(curves, os.path.join(output_dir, "fid_evolution.png"),
                                        ylabel=tables.measure_name(description), title=title,
                                        std_for=std_for)
+
+
+def evaluate_paper_table(model, reference_images, dataset, feature_model="inception", *,
+                         gmm_components=(20, 100), gmm_fit_images=None, num_samples=10000, seed=0,
+                         mix="authors", paper_by_beta=None, paper_table=None, weights="", verbose=1):
+    """`evaluate_split_vae` as the paper reports it (Tables 1, 3, 4): judged, titled and annotated.
+
+    FID with `feature_model` and, beside it, the offline "FD (classifier
+    features)" of `dataset`'s shipped classifier (MNIST; NOT comparable
+    with the paper's FIDs). The title names the dataset, latent size, beta,
+    split or vanilla and trainable parameters; the notes the weights, the
+    image counts, where the GMM was fitted and the paper's table.
+
+    Args:
+        model: a `SplitVAE`.
+        reference_images: the test images, in [0, 1] (the first
+            `num_samples` are used).
+        dataset: str. "mnist", "cifar10" or "celeba": names the table and
+            picks the shipped classifier.
+        feature_model: str or None. A spec of
+            `keras_vaes.metrics.extractors.feature_model_from_spec`
+            ("inception", "tfgan[:graph.pb]", a `.keras` path), or
+            "classifier" for the classifier's FD alone.
+        gmm_components, num_samples, seed, mix: as `evaluate_split_vae`.
+        gmm_fit_images: images whose encodings the GMM is fitted on (the
+            training images), or None for the test images (the authors').
+        paper_by_beta: `{beta: {row: {column: value}}}` of the paper's FIDs
+            (e.g. `PAPER_MNIST`); the model's beta picks the row set.
+        paper_table: str or None. The paper's table, e.g. "Table 1".
+        weights: str. Where the weights come from, for the notes.
+        verbose: int. 1 shows the evaluation's progress bar.
+
+    Returns:
+        A `protocol.ResultTable`.
+    """
+    if feature_model == "classifier":
+        fid_model, description, fid_reason = (
+            None, "classifier features only (feature model 'classifier')", "not requested")
+    else:
+        fid_model, description, fid_reason = extractors.feature_model_from_spec(feature_model)
+    classifier, classifier_reason = extractors.classifier_extractor_or_reason(dataset)
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    kind = "split" if model.split else "vanilla"
+    paper_note = f" Paper: {paper_table}, beta={model.beta:g} (Inception features)." if paper_table else ""
+    return evaluate_split_vae(
+        model, reference_images, feature_model=fid_model, gmm_components=tuple(gmm_components),
+        gmm_fit_images=gmm_fit_images, num_samples=num_samples, seed=seed, mix=mix, verbose=verbose,
+        classifier=classifier, classifier_unavailable=classifier_reason, fid_unavailable=fid_reason,
+        feature_description=description, paper=(paper_by_beta or {}).get(model.beta, {}),
+        title=(f"Split-VAE, {dataset} (latent {model.latent_dim}, beta {model.beta:g}, {kind}; "
+               f"{trainable:,} trainable params)"),
+        notes=[f"Weights: {weights}; {min(len(reference_images), num_samples)} test images vs "
+               f"{num_samples} samples per FID; GMM fitted on "
+               f"{'test' if gmm_fit_images is None else 'train'} encodings.{paper_note}"],
+    )
+
+
+def save_generated_figures(model, directory, count=100, seed=0):
+    """Figures 1-4 (split_rows.png: sigma, x1, x2, x_hat of 10 samples) and 7 / 10 / 12 (generated.png).
+
+    `count` images from N(0, I); a vanilla model has no split rows.
+    Returns the paths written.
+    """
+    generated = model.generate(count, seed=seed)
+    paths = []
+    if model.split:
+        paths.append(plotting.save_split_rows(generated, os.path.join(directory, "split_rows.png"), n=10))
+    paths.append(plotting.save_image_grid(generated["x_hat"], os.path.join(directory, "generated.png")))
+    return paths
+
+
+def write_training_fids(histories_by_label, components, output_dir, description, name, first_epoch=1):
+    """Figures 11, 14, 15: the FIDs along training of `fid_curves`, written by `write_fid_evolution`.
+
+    One history per label is one run's curve ("`name`: FID after GMM-k
+    along training"); several (the ablation's seeds) their mean and std.
+    Returns the png's path.
+
+    Args:
+        histories_by_label: as `fid_curves`.
+        components: int. GMM components of the FIDs.
+        output_dir: str. Folder of fid_evolution.csv and .png.
+        description: str. The feature extractor's description.
+        name: str. Starts the title (e.g. the dataset).
+        first_epoch: int. Number of the first logged epoch.
+    """
+    seeds = max(len(histories) for histories in histories_by_label.values())
+    over = (" along training" if len(histories_by_label) == 1 and seeds == 1
+            else f", mean +- std over {seeds} seed(s)")
+    title = f"{name}: {tables.measure_name(description)} after GMM-{components}{over}"
+    return write_fid_evolution(fid_curves(histories_by_label, components, first_epoch=first_epoch),
+                               output_dir, description, title)

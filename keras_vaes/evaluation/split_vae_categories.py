@@ -9,7 +9,9 @@ distance of Split-VAE eq. (5), `keras_vaes.metrics.fid`) as a
 `protocol.ResultTable` (write it with `protocol.write_results(table,
 directory, name="table2")`); it works for any labelled dataset (e.g. MNIST
 digits with the offline classifier features, whose values are NOT
-comparable with the paper's).
+comparable with the paper's). `dataset_category_table` is that table for a
+named dataset: CIFAR-10's class names and the paper's values, else the
+labels' digits.
 """
 
 import numpy as np
@@ -113,4 +115,34 @@ def category_fid_table(train_images, train_labels, reference_images, feature_mod
         None, reference_images, rows, feature_model, feature_description=feature_description, k=k,
         batch_size=batch_size, keep_images=0, title=title, notes=notes, verbose=verbose,
         paper={name: {"images": value} for name, value in (paper or {}).items()},
+    )
+
+
+def dataset_category_table(dataset, train_images, train_labels, reference_images, feature_model, *,
+                           per_category=10000, seed=0, batch_size=100, feature_description=None, verbose=0):
+    """`category_fid_table` of a named dataset: Table 2 with the paper's values for "cifar10".
+
+    CIFAR-10's rows are its class names with `PAPER_TABLE2` beside them;
+    any other labelled dataset's rows are its labels 0..max (e.g. MNIST's
+    digits). The title counts the reference (test) images.
+
+    Args:
+        dataset: str. The dataset's name ("cifar10" for the paper's table).
+        train_images, train_labels, reference_images, feature_model,
+            per_category, seed, batch_size, feature_description, verbose:
+            as `category_fid_table`.
+
+    Raises:
+        ValueError: `train_labels` is None (e.g. CelebA has no categories).
+    """
+    if train_labels is None:
+        raise ValueError(f"Table 2 needs the training labels; {dataset} has none. Received: train_labels=None")
+    cifar10 = dataset == "cifar10"
+    names = CIFAR10_CLASSES if cifar10 else tuple(str(c) for c in range(int(np.max(train_labels)) + 1))
+    return category_fid_table(
+        train_images, train_labels, reference_images, feature_model, class_names=names,
+        per_category=per_category, seed=seed, batch_size=batch_size, verbose=verbose,
+        paper=PAPER_TABLE2 if cifar10 else None, feature_description=feature_description,
+        title=f"Table 2 layout: each {dataset} category (training images + flips) "
+              f"vs {len(reference_images)} test images",
     )
