@@ -1,6 +1,8 @@
 """Network building blocks, one module per family, each block written once.
 
 - `resnet`: the authors' ResNet of the Split-VAE and variance-loss papers.
+- `resnet_v2`: GAMIX-VAE's pre-activation ResNet and its PatchGAN.
+- `infogan`: the InfoGAN networks of the learned-priors paper.
 """
 
 from keras_vaes.blocks.resnet import BN_EPSILON

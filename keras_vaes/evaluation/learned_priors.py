@@ -30,6 +30,7 @@ import keras
 import numpy as np
 
 from keras_vaes import plotting
+from keras_vaes.datasets import CELEBA_SPLITS
 from keras_vaes.evaluation import tables
 from keras_vaes.ledger import Ledger
 from keras_vaes.metrics import classifier, extractors, neighbours
@@ -746,8 +747,6 @@ def celeba_split_attributes(attributes_path, folder, split, limit=None):
     Returns:
         `(names, array (N, 40))`.
     """
-    from keras_vaes.datasets import CELEBA_SPLITS
-
     names, table = read_celeba_attributes(attributes_path)
     start, stop = CELEBA_SPLITS[split]
     files = sorted(f for f in os.listdir(folder) if f.endswith(".jpg"))

@@ -9,6 +9,8 @@ One module per paper family, each function citing its paper and equation:
   AAE / Prior-AAE adversarial terms.
 - `adversarial`: the binary cross-entropy on logits both adversarial
   families use.
+- `perceptual`: the feature-space reconstruction term (VGG19 layers) of
+  the learned-priors paper's CelebA runs.
 """
 
 from keras_vaes.losses.gaussian import balanced_gaussian_vae_loss

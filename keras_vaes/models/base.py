@@ -34,8 +34,8 @@ from keras_vaes.optimizers import GroupedOptimizer
 from keras_vaes.samplers.base import seeded_generator
 from keras_vaes.utils import check_no_targets
 
-# The divergence guard lives in keras_vaes.utils, where every model imports
-# it; re-exported here, its first home.
+# The divergence guard every model's `fit` puts first (keras_vaes.callbacks);
+# TrainingDivergedError is re-exported as keras_vaes.TrainingDivergedError.
 from keras_vaes.callbacks import StopOnDivergence, TrainingDivergedError  # noqa: F401
 
 

@@ -13,6 +13,7 @@ from keras import ops
 from keras_vaes.blocks.infogan import check_infogan_shape
 from keras_vaes.losses.learned_priors import reconstruction_error
 from keras_vaes.losses.perceptual import perceptual_loss
+from keras_vaes.metrics.perceptual import vgg19_feature_model
 from keras_vaes.models.base import GenerativeModel
 from keras_vaes.samplers.base import seeded_generator
 from keras_vaes.utils import check_input_shape, check_non_negative_float, check_positive_int
@@ -73,8 +74,6 @@ class ImageModelAPI(GenerativeModel):
                 f"Received: reconstruction={reconstruction!r}"
             )
         if reconstruction == "perceptual" and perceptual_model is None:
-            from keras_vaes.metrics.perceptual import vgg19_feature_model
-
             perceptual_model = vgg19_feature_model(input_shape=self.image_shape)
         self.reconstruction = reconstruction
         self.seed = seed
