@@ -114,10 +114,14 @@ CPU = {
     "C3": {"latent_dim": 32, "filters": 32, "discriminator_strides": (2, 2, 1, 1, 1, 1), "bn_training": True,
            "batch_size": 64, "steps": 3000, "policy": "float32", "chunk": 500, "max_steps": 8000},
     # Learned priors: the InfoGAN networks at half width (paper filters (64, 128), dense 1024; flow 8 x 256),
-    # latent 8, the Lucic et al. Adam(1e-4, 0.5), batch 64, KL annealed over the first quarter.
+    # latent 8, the Lucic et al. Adam(1e-4, 0.5), batch 64, KL annealed over the first 750 steps (the first
+    # quarter of the first 3,000-step budget; the calibration ran with it). Steps: MNIST's
+    # baseline passed the gate at 7,500 (calibration.jsonl, budget 63a2637533), plus one chunk as C1;
+    # Fashion-MNIST's never did within the cap (recall 0.006 at 8,000).
     "C4": {"latent_dim": 8, "filters": (32, 64), "dense_units": 512, "hidden_units": 128,
            "num_couplings": 6, "discriminator_units": (256, 128), "generator_units": (256, 256),
-           "learning_rate": 1e-4, "batch_size": 64, "steps": 3000, "betas": (0.0, 0.1, 1.0),
+           "learning_rate": 1e-4, "batch_size": 64, "steps": {"mnist": 8000, "fashion_mnist": 8000},
+           "anneal_steps": 750, "betas": (0.0, 0.1, 1.0),
            "models": C4_MODELS, "policy": "float32", "chunk": 500, "max_steps": 8000,
            # The VAE at beta 0.1: at beta 1 (gamma 1) the VAE plateaued at MSE 0.37x / recall 0.03 over its last
            # 3,000 of 8,000 steps on MNIST (calibration.jsonl), a model that by design encodes few nats; its
@@ -148,7 +152,7 @@ def tiny(profile):
                         max_epochs=1, train_images=200)
     config["C3"].update(latent_dim=8, filters=4, batch_size=16, steps=2, chunk=1, max_steps=2)
     config["C4"].update(latent_dim=4, filters=(4, 8), dense_units=16, hidden_units=8, num_couplings=2,
-                        discriminator_units=(8,), generator_units=(8,), batch_size=16, steps=2,
+                        discriminator_units=(8,), generator_units=(8,), batch_size=16, steps=2, anneal_steps=1,
                         chunk=1, max_steps=2, betas=(0.0, 1.0))
     return config
 
@@ -289,7 +293,7 @@ def build_arm(claim, arm, config, seed):
             model = kv.build_flow_prior_vae(
                 (32, 32, 1), c["latent_dim"], beta=beta, prior="flow" if name == "fp_vae" else "normal",
                 filters=c["filters"], dense_units=c["dense_units"], hidden_units=c["hidden_units"],
-                num_couplings=c["num_couplings"], anneal_steps=max(1, c["steps"] // 4), seed=seed)
+                num_couplings=c["num_couplings"], anneal_steps=c["anneal_steps"], seed=seed)
             model.compile(optimizer=adam(), run_eagerly=eager)
         else:
             model = kv.build_prior_aae(
