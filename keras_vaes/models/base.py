@@ -81,6 +81,14 @@ class GenerativeModel(ModelContract, SafeSaving, keras.Model):
     role_optimizers = types.MappingProxyType({})
     loss_trackers = ()
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        # The declared prior (None: N(0, I)) is an instance attribute, never a
+        # class default: on PyTorch a layer assigned to `self.prior` lives in
+        # the module's `_modules`, where a class attribute would shadow it.
+        if not isinstance(getattr(type(self), "prior", None), property):
+            self.prior = None
+
     # --- Loss terms and their trackers --------------------------------------
 
     def track_loss_terms(self, names):

@@ -87,8 +87,6 @@ class ModelContract(PresetMixin):
     """
 
     value_range = (0.0, 1.0)
-    # The declared prior: None is N(0, I); else a `Prior`.
-    prior = None
     # Smallest training batch the loss is defined on (GAMIX's batch mixture: 2).
     min_batch_size = 1
 
