@@ -44,7 +44,7 @@ over all comparisons of a dataset.
 
 Every run appends one JSON line to `claims.jsonl` (resumable: a finished
 run is skipped) and saves its images, uint8 (N, 32, 32, C), 1,000 per set,
-to `claims_samples/<dataset>_<claim>_<arm>_s<seed>.npz`; `--rescore
+to `claims_samples/<dataset>_<claim>_<arm>_s<seed>_<budget hash>.npz`; `--rescore
 --feature-model SPEC` re-judges them with another feature model.
 
     python benchmarks/claims.py --data-dir path/to/data --calibrate     # budgets
@@ -554,8 +554,14 @@ def ledger(path):
     return Ledger(path, key="key")
 
 
-def samples_path(output, dataset, claim, arm, seed):
-    return os.path.join(output, "claims_samples", f"{dataset}_{claim}_{arm}_s{seed}.npz")
+def samples_path(output, key):
+    """The images of run `key`: `claims_samples/<dataset>_<claim>_<arm>_s<seed>_<budget hash>.npz`.
+
+    The budget in the name keeps a rerun at a new budget from overwriting the
+    images an earlier budget's record was scored on.
+    """
+    dataset, claim, arm, seed, budget = key.split("/")
+    return os.path.join(output, "claims_samples", f"{dataset}_{claim}_{arm}_s{seed[len('seed'):]}_{budget}.npz")
 
 
 def save_samples(path, sets, count):
@@ -1065,7 +1071,7 @@ def rescore(records, config, data_dir, output, spec):
     for key, record in sorted(records.items()):
         if key in done:
             continue
-        npz = samples_path(output, record["dataset"], record["claim"], record["arm"], record["seed"])
+        npz = samples_path(output, key)
         if not os.path.exists(npz):
             continue
         dataset = record["dataset"]
@@ -1234,7 +1240,7 @@ def main(argv=None):
                     t0 = time.perf_counter()
                     record, sets = run(claim, arm, config, seed, context)
                     if sets:
-                        save_samples(samples_path(output, dataset, claim, arm, seed), sets, config["saved_images"])
+                        save_samples(samples_path(output, key), sets, config["saved_images"])
                     record.update(key=key, dataset=dataset, claim=claim, arm=arm, seed=seed, profile=config["name"],
                                   budget=config[claim], steps=config[claim].get("steps"),
                                   wall_seconds=time.perf_counter() - t0, environment=env,

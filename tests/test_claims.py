@@ -103,7 +103,7 @@ def test_rescore_rejudges_saved_images_with_another_feature_model(tmp_path):
     record = _record("mnist", "C4", "vae_beta1", 0, config, {"prior": {"fd": 1.0}})
     records = {record["key"]: record}
     saved = {"prior": rng.uniform(size=(20, 32, 32, 1)), "rec": rng.uniform(size=(20, 32, 32, 1))}
-    path = claims.samples_path(str(tmp_path), "mnist", "C4", "vae_beta1", 0)
+    path = claims.samples_path(str(tmp_path), record["key"])
     claims.save_samples(path, saved, config["saved_images"])
     with np.load(path) as npz:
         assert sorted(npz.files) == ["prior", "rec"]
@@ -144,10 +144,11 @@ def test_quick_ledger_runs_gates_saves_images_and_resumes(tmp_path):
             ("C4", "vae_beta0"), ("C4", "fp_vae_beta1"), ("C4", "aae_beta0"), ("C4", "prior_aae_beta1")} <= arms
     for record in lines:
         assert record["gate"] is not None and not record["gate"]["passed"]  # 2 steps: untrained
-        npz = claims.samples_path(str(tmp_path), "mnist", record["claim"], record["arm"], 0)
+        npz = claims.samples_path(str(tmp_path), record["key"])
         with np.load(npz) as saved:
             assert "rec" in saved.files and saved["rec"].dtype == np.uint8
-    with np.load(claims.samples_path(str(tmp_path), "mnist", "C1", "split", 0)) as saved:
+    split_key = next(r["key"] for r in lines if (r["claim"], r["arm"], r["seed"]) == ("C1", "split", 0))
+    with np.load(claims.samples_path(str(tmp_path), split_key)) as saved:
         assert {"gmm100", "gmm100_x1", "gmm100_x2", "gmm100_mix", "normal", "normal_x1"} <= set(saved.files)
     text = open(tmp_path / "claims.md").read()
     assert "not trained at this budget — no verdict" in text and "### mnist C4" in text
