@@ -263,6 +263,15 @@ def test_declared_prior(models, name):
     assert not np.allclose(codes, np.random.default_rng(3).standard_normal((4, LATENT)), atol=1e-3)
 
 
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_declared_prior_is_never_a_class_default(models, name):
+    """`prior` lives on the instance: on PyTorch a class attribute of that name
+    shadows the layer held in the module's `_modules` (the flow prior was None)."""
+    for cls in type(models[name]).__mro__:
+        if "prior" in vars(cls):
+            assert isinstance(vars(cls)["prior"], property), f"{cls.__name__}.prior is a class default"
+
+
 def _fit_once(model):
     model.fit(_images(model, n=4), batch_size=4, epochs=1, verbose=0)
 
