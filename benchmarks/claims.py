@@ -1123,11 +1123,12 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="--profile cpu --tiny into a temp folder")
     parser.add_argument("--claims", default="C1,C2,C3,C4", help="comma-separated, run in this order")
     parser.add_argument("--datasets", default="mnist,fashion_mnist", help="comma-separated")
-    parser.add_argument("--seeds", default=None, help="comma-separated seeds (default: the profile's)")
+    parser.add_argument("--seeds", default=None, help="comma-separated seeds (default: the profile's); with --calibrate, each is calibrated")
     parser.add_argument("--minutes", type=float, default=None,
                         help="wall-clock guard: start no new run after this many minutes")
     parser.add_argument("--calibrate", action="store_true",
-                        help="train each claim's baseline in chunks with the gate after each; train no ledger run")
+                        help="train each claim's baseline in chunks with the gate after each (the first seed, or each of "
+                             "--seeds); train no ledger run")
     parser.add_argument("--policies", default=None,
                         help="with --calibrate: dtype policies compared on the first chunks (e.g. "
                              "float32,mixed_bfloat16)")
@@ -1196,25 +1197,30 @@ def main(argv=None):
             if args.calibrate:
                 context = context or load_context(args.data_dir, dataset, config)
                 c = config[claim]
-                seed = config["seeds"][0]
                 unit_name = "epochs" if claim == "C2" else "steps"
                 plans = []
                 if args.policies:
                     units = 1 if claim == "C2" else args.compare_units
-                    plans += [(p, units, False) for p in args.policies.split(",")]
+                    plans += [(p, units, False, config["seeds"][0]) for p in args.policies.split(",")]
                 if not args.compare_only:
-                    plans.append((c["policy"], c["max_epochs"] if claim == "C2" else c["max_steps"], True))
-                for policy, max_units, stop in plans:
+                    # Every seed of --seeds (default: the profile's first): a budget near the gate
+                    # can pass for one seed and not for another.
+                    max_units = c["max_epochs"] if claim == "C2" else c["max_steps"]
+                    seeds = config["seeds"] if args.seeds else config["seeds"][:1]
+                    plans += [(c["policy"], max_units, True, s) for s in seeds]
+                for policy, max_units, stop, seed in plans:
                     tag = f"{dataset}/{claim}/calibrate/{policy}/{_width(claim, config)}/{budget_hash(c, config['name'])}"
-                    finished = [r for r in calibration.values() if r["key"].startswith(tag + "/")]
+                    finished = [r for r in calibration.values()
+                                if r["key"].startswith(tag + "/") and r.get("seed", seed) == seed]
                     if any(r["units"] >= max_units or (stop and (r.get("gate") or {}).get("passed"))
                            for r in finished):
                         continue
                     if out_of_time():
                         break
 
-                    def on_point(point, tag=tag, policy=policy):
-                        record = {**point, "key": f"{tag}/{point['units']}", "dataset": dataset, "claim": claim,
+                    def on_point(point, tag=tag, policy=policy, seed=seed):
+                        record = {**point, "key": f"{tag}/seed{seed}/{point['units']}", "dataset": dataset,
+                                  "claim": claim,
                                   "arm": baseline_arm(claim, config), "width": _width(claim, config),
                                   "policy": policy, "seed": seed, "profile": config["name"], "environment": env,
                                   "finished_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(
@@ -1222,7 +1228,7 @@ def main(argv=None):
                         ledger(calibration_path).append(record)
                         calibration[record["key"]] = record
                         g = point.get("gate") or {}
-                        print(f"[calibrate] {dataset} {claim} {policy} {point['units']} {unit_name}: "
+                        print(f"[calibrate] {dataset} {claim} {policy} seed {seed} {point['units']} {unit_name}: "
                               f"MSE {_fmt(g.get('mse_ratio'), 3)}x, recall {_fmt(g.get('recall'), 3)}, "
                               f"{'pass' if g.get('passed') else 'fail'}, {point['train_seconds'] / 60:.1f} min",
                               flush=True)

@@ -173,6 +173,12 @@ def test_gpu_profile_smoke_on_cpu_records_device_and_stops_by_the_clock(tmp_path
     assert calibration.returncode == 0, calibration.stderr[-3000:]
     points = [json.loads(line) for line in open(tmp_path / "calibration.jsonl")]
     assert [p["units"] for p in points] == [1, 2] and all("gate" in p for p in points)
+    # --seeds: each seed calibrated under its own keys; a finished seed is not run again.
+    again = _run(tmp_path, "--profile", "gpu", "--tiny", "--claims", "C1", "--calibrate", "--seeds", "0,1")
+    assert again.returncode == 0, again.stderr[-3000:]
+    points = [json.loads(line) for line in open(tmp_path / "calibration.jsonl")]
+    assert [(p["seed"], p["units"]) for p in points] == [(0, 1), (0, 2), (1, 1), (1, 2)]
+    assert len({p["key"] for p in points}) == 4
 
 
 def test_renormalisation_row_says_when_the_rule_never_fired():
