@@ -270,8 +270,8 @@ class FlowPriorVAE(ImageModelAPI):
         else:
             self._one_hot(labels, n)
         if self.prior is not None:
-            return self.prior.sample(n, seed=seed if seed is not None else int(self._rng.integers(2**31)), labels=labels)
-        rng = np.random.default_rng(seed) if seed is not None else self._rng
+            return self.prior.sample(n, seed=seed if seed is not None else int(self._generator.integers(2**31)), labels=labels)
+        rng = np.random.default_rng(seed) if seed is not None else self._generator
         return rng.standard_normal((n, self.latent_dim)).astype("float32")
 
     def encode_z0(self, images, labels=None, batch_size=100):

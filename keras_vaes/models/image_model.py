@@ -15,7 +15,6 @@ from keras_vaes.losses.learned_priors import reconstruction_error
 from keras_vaes.losses.perceptual import perceptual_loss
 from keras_vaes.metrics.perceptual import vgg19_feature_model
 from keras_vaes.models.base import GenerativeModel
-from keras_vaes.samplers.base import seeded_generator
 from keras_vaes.utils import check_input_shape, check_non_negative_float, check_positive_int
 
 
@@ -94,7 +93,7 @@ class ImageModelAPI(GenerativeModel):
         self.dense_units = dense_units
         self.seed = seed
         self.reconstruction = reconstruction
-        self._rng = seeded_generator(seed)
+        self._seed_draws(seed)
         self._perceptual = _FeatureModelHolder(perceptual_model)
 
     def get_config(self):

@@ -149,7 +149,7 @@ class PriorAAE(ImageModelAPI):
         # The declared prior (a plain object, not tracked: G is saved once,
         # as `code_generator`); None for the AAE's N(0, I).
         if self.code_generator is not None:
-            self.prior = CodeGeneratorPrior(self.code_generator, latent_dim, self._rng)
+            self.prior = CodeGeneratorPrior(self.code_generator, latent_dim, self._generator)
 
     def get_config(self):
         return {
