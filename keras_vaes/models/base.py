@@ -31,7 +31,6 @@ from keras_vaes.layers import Sampling
 from keras_vaes.models.contract import ModelContract
 from keras_vaes.models.saving import SafeSaving
 from keras_vaes.optimizers import GroupedOptimizer
-from keras_vaes.samplers.base import seeded_generator
 from keras_vaes.utils import check_no_targets
 
 # The divergence guard every model's `fit` puts first (keras_vaes.callbacks);
@@ -260,7 +259,7 @@ class BalancedVAE(GenerativeModel):
         self.decoder = decoder
         self.sampling = Sampling(seed=seed, dtype="float32", name="sampling")
         self.sampling.build([(None,) + tuple(encoder.output_shape[0][1:])] * 2)
-        self._rng = seeded_generator(seed)
+        self._seed_draws(seed)
         self.balancer = GammaBalancer(rule=self.balancing_rule, initial_mse=initial_mse)
         self.initial_mse = initial_mse
         self.track_loss_terms(("loss", "mse", "kl"))

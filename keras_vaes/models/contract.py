@@ -83,12 +83,14 @@ class ModelContract(PresetMixin):
     `_encode_arrays(images, labels, batch_size) -> (mean, log_var or None)`
     and `_decode_arrays(z, labels, batch_size) -> dict or array`, declares
     its `prior` (None: N(0, I); else a `Prior`), sets `image_shape` and
-    `latent_dim`, and `_rng = seeded_generator(seed)` when it takes a seed.
+    `latent_dim`, and calls `_seed_draws(seed)` when it takes a seed.
     """
 
     value_range = (0.0, 1.0)
     # Smallest training batch the loss is defined on (GAMIX's batch mixture: 2).
     min_batch_size = 1
+    # The generator of draws given no seed (`_seed_draws`); None: NumPy's global state.
+    _rng = None
 
     # --- Hooks --------------------------------------------------------------
 
@@ -106,11 +108,14 @@ class ModelContract(PresetMixin):
             return rng.standard_normal((n, self.latent_dim)).astype("float32")
         return self.prior.sample(n, seed=seed)
 
+    def _seed_draws(self, seed):
+        """Seeds the model's own NumPy generator from its constructor's `seed` (None: NumPy's global state)."""
+        self._rng = seeded_generator(seed)
+
     @property
     def _generator(self):
         """The model's NumPy generator for draws given no seed (see the module's docstring)."""
-        rng = getattr(self, "_rng", None)
-        return rng if rng is not None else seeded_generator(None)
+        return self._rng if self._rng is not None else seeded_generator(None)
 
     def _labels_for(self, labels, n):
         """Checked labels for a conditional model; unconditional ones refuse any."""

@@ -154,7 +154,8 @@ class FlowPriorVAE(ImageModelAPI):
             raise ValueError(f"`log_var_range` must be (low, high) with low < high. Received: {log_var_range}")
         if hidden_units is None:
             hidden_units = 512 if latent_dim >= 64 else 256
-        super().__init__(**kwargs)
+        super().__init__(input_shape, latent_dim, beta, filters, dense_units, seed, reconstruction,
+                         perceptual_model, **kwargs)
 
         # === Layers ===
         images = keras.Input(shape=input_shape, name="images")
@@ -181,17 +182,16 @@ class FlowPriorVAE(ImageModelAPI):
         self.built = True
 
         # === Config ===
-        self._setup_shared(input_shape, latent_dim, beta, num_classes, seed, reconstruction, perceptual_model,
-                           filters, dense_units)
         self.gamma = gamma
         self.anneal_steps = anneal_steps
+        self.num_classes = num_classes
         self.num_couplings = num_couplings
         self.hidden_units = hidden_units
         self.log_var_range = log_var_range
 
     def get_config(self):
         return {
-            **self._shared_config(),
+            **super().get_config(),
             "prior": "normal" if self.prior is None else "flow",
             "gamma": self.gamma,
             "anneal_steps": self.anneal_steps,
@@ -270,8 +270,8 @@ class FlowPriorVAE(ImageModelAPI):
         else:
             self._one_hot(labels, n)
         if self.prior is not None:
-            return self.prior.sample(n, seed=seed if seed is not None else int(self._rng.integers(2**31)), labels=labels)
-        rng = np.random.default_rng(seed) if seed is not None else self._rng
+            return self.prior.sample(n, seed=seed if seed is not None else int(self._generator.integers(2**31)), labels=labels)
+        rng = np.random.default_rng(seed) if seed is not None else self._generator
         return rng.standard_normal((n, self.latent_dim)).astype("float32")
 
     def encode_z0(self, images, labels=None, batch_size=100):

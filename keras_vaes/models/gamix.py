@@ -25,7 +25,6 @@ from keras_vaes.losses.gamix import (
 )
 from keras_vaes.losses.gaussian import gaussian_kl
 from keras_vaes.models.base import GenerativeModel
-from keras_vaes.samplers.base import seeded_generator
 from keras_vaes.utils import (
     check_images,
     check_input_shape,
@@ -143,7 +142,7 @@ class GamixVAE(GenerativeModel):
         self.encoder = resnet_v2.resnet_v2_encoder(input_shape, latent_dim, filters)
         self.decoder = resnet_v2.resnet_v2_decoder(input_shape, latent_dim, filters)
         self.sampling = Sampling(seed=seed, dtype="float32", name="sampling")
-        self._rng = seeded_generator(seed)
+        self._seed_draws(seed)
         self.discriminator = None
         if adversarial:
             self.discriminator = resnet_v2.patchgan_discriminator(

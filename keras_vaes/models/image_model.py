@@ -15,7 +15,6 @@ from keras_vaes.losses.learned_priors import reconstruction_error
 from keras_vaes.losses.perceptual import perceptual_loss
 from keras_vaes.metrics.perceptual import vgg19_feature_model
 from keras_vaes.models.base import GenerativeModel
-from keras_vaes.samplers.base import seeded_generator
 from keras_vaes.utils import check_input_shape, check_non_negative_float, check_positive_int
 
 
@@ -44,25 +43,34 @@ class _FeatureModelHolder:
 
 
 class ImageModelAPI(GenerativeModel):
-    """Shared input checks, labels and reconstruction term of the learned-priors models."""
+    """Shared arguments, input checks, labels and reconstruction term of the learned-priors models.
+
+    A subclass checks the network's arguments with `check_network_arguments`
+    and its own, calls `super().__init__` with the shared ones, then builds
+    its networks; `get_config` holds the shared arguments, a subclass adds
+    its own.
+
+    Args:
+        input_shape, latent_dim, beta, filters, dense_units: as returned by
+            `check_network_arguments`.
+        seed: int or None. Seeds the model's NumPy generator (`generate`
+            when it gets no seed).
+        reconstruction: `"l2"` or `"perceptual"` (`reconstruction_terms`).
+            Defaults to `"l2"`.
+        perceptual_model: feature model for `"perceptual"`, images in
+            [0, 1] -> feature maps; None builds
+            `keras_vaes.metrics.perceptual.vgg19_feature_model`. Never in
+            the config.
+        **kwargs: `keras.Model`'s (`name`, `dtype`, `trainable`).
+    """
 
     # A feature network is an object, rebuilt on load: never in the config.
     unsaved_arguments = ("perceptual_model",)
+    # Unconditional; a conditional subclass (`FlowPriorVAE`) sets its own.
+    num_classes = None
 
-    def default_optimizer(self, role):
-        """Lucic et al. (2018)'s defaults for these networks: Adam(1e-4, beta_1=0.5), every role."""
-        return keras.optimizers.Adam(1e-4, beta_1=0.5)
-
-    def _setup_shared(self, input_shape, latent_dim, beta, num_classes, seed, reconstruction,
-                      perceptual_model, filters, dense_units):
-        """Sets what both models keep alike: shapes, widths, beta, labels, the NumPy generator, the reconstruction term."""
-        self.image_shape = input_shape
-        self.latent_dim = latent_dim
-        self.filters = filters
-        self.dense_units = dense_units
-        self.beta = beta
-        self.num_classes = num_classes
-        self._rng = seeded_generator(seed)
+    def __init__(self, input_shape, latent_dim, beta, filters, dense_units, seed=None,
+                 reconstruction="l2", perceptual_model=None, **kwargs):
         if reconstruction not in ("l2", "perceptual"):
             raise ValueError(
                 "`reconstruction` must be 'l2' or 'perceptual'. "
@@ -73,14 +81,23 @@ class ImageModelAPI(GenerativeModel):
                 "A `perceptual_model` is used only with reconstruction='perceptual'. "
                 f"Received: reconstruction={reconstruction!r}"
             )
+        super().__init__(**kwargs)
         if reconstruction == "perceptual" and perceptual_model is None:
-            perceptual_model = vgg19_feature_model(input_shape=self.image_shape)
-        self.reconstruction = reconstruction
+            perceptual_model = vgg19_feature_model(input_shape=input_shape)
+
+        # === Config ===
+        self.image_shape = input_shape
+        self.latent_dim = latent_dim
+        self.beta = beta
+        self.filters = filters
+        self.dense_units = dense_units
         self.seed = seed
+        self.reconstruction = reconstruction
+        self._seed_draws(seed)
         self._perceptual = _FeatureModelHolder(perceptual_model)
 
-    def _shared_config(self):
-        """The config entries both models share (the feature network is never saved)."""
+    def get_config(self):
+        # The feature network is never saved (`unsaved_arguments`).
         return {
             **super().get_config(),
             "input_shape": self.image_shape,
@@ -91,6 +108,10 @@ class ImageModelAPI(GenerativeModel):
             "seed": self.seed,
             "reconstruction": self.reconstruction,
         }
+
+    def default_optimizer(self, role):
+        """Lucic et al. (2018)'s defaults for these networks: Adam(1e-4, beta_1=0.5), every role."""
+        return keras.optimizers.Adam(1e-4, beta_1=0.5)
 
     def reconstruction_terms(self, x, x_hat):
         """Per-sample reconstruction term, (N,).

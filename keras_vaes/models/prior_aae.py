@@ -129,7 +129,8 @@ class PriorAAE(ImageModelAPI):
         generator_units = tuple(int(u) for u in generator_units)
         if prior not in ("learned", "normal"):
             raise ValueError(f"`prior` must be 'learned' or 'normal'. Received: prior={prior!r}")
-        super().__init__(**kwargs)
+        super().__init__(input_shape, latent_dim, beta, filters, dense_units, seed, reconstruction,
+                         perceptual_model, **kwargs)
 
         # === Layers ===
         self.encoder = infogan_encoder(input_shape, latent_dim, filters, dense_units, name="encoder")
@@ -143,18 +144,16 @@ class PriorAAE(ImageModelAPI):
         self.built = True
 
         # === Config ===
-        self._setup_shared(input_shape, latent_dim, beta, None, seed, reconstruction, perceptual_model,
-                           filters, dense_units)
         self.discriminator_units = discriminator_units
         self.generator_units = generator_units
         # The declared prior (a plain object, not tracked: G is saved once,
         # as `code_generator`); None for the AAE's N(0, I).
         if self.code_generator is not None:
-            self.prior = CodeGeneratorPrior(self.code_generator, latent_dim, self._rng)
+            self.prior = CodeGeneratorPrior(self.code_generator, latent_dim, self._generator)
 
     def get_config(self):
         return {
-            **self._shared_config(),
+            **super().get_config(),
             "prior": "normal" if self.code_generator is None else "learned",
             "discriminator_units": self.discriminator_units,
             "generator_units": self.generator_units,

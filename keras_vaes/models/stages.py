@@ -25,7 +25,7 @@ from keras_vaes import blocks
 from keras_vaes.layers import PACKAGE, Sampling
 from keras_vaes.losses import balanced_gaussian_vae_loss
 from keras_vaes.models.base import BalancedVAE
-from keras_vaes.utils import check_input_shape, check_non_negative_float, check_positive_int
+from keras_vaes.utils import check_non_negative_float, check_positive_int
 
 
 def first_stage_kl_weight(image_side, latent_dim):
@@ -164,13 +164,12 @@ class FirstStage(GaussianVAE):
         seed=None,
         **kwargs,
     ):
-        input_shape = check_input_shape(input_shape)
-        latent_dim = check_positive_int(latent_dim, "latent_dim")
-        fc_dim = check_positive_int(fc_dim, "fc_dim")
         network, kwargs = blocks.ResNetSettings.pop(kwargs, base_dim=32)
         # A stem at full resolution, then num_scale - 1 downsamplings; the
         # decoder starts from 2x2.
-        blocks.check_input_shape(input_shape, downsamplings=network.num_scale - 1, base_size=2)
+        input_shape = blocks.check_input_shape(input_shape, downsamplings=network.num_scale - 1, base_size=2)
+        latent_dim = check_positive_int(latent_dim, "latent_dim")
+        fc_dim = check_positive_int(fc_dim, "fc_dim")
         regularizer = keras.regularizers.L2(l2_reg) if l2_reg else None
         style = dict(activation="relu", zero_debias=zero_debias)
 

@@ -12,7 +12,7 @@ from keras_vaes import blocks
 from keras_vaes.layers import PACKAGE, SplitComposition
 from keras_vaes.losses import balanced_split_vae_loss
 from keras_vaes.models.base import BalancedVAE
-from keras_vaes.utils import check_input_shape, check_non_negative_float, check_positive_int
+from keras_vaes.utils import check_non_negative_float, check_positive_int
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -59,12 +59,11 @@ class SplitVAE(BalancedVAE):
         seed=None,
         **kwargs,
     ):
-        input_shape = check_input_shape(input_shape)
+        network, kwargs = blocks.ResNetSettings.pop(kwargs)
+        input_shape = blocks.check_input_shape(input_shape, downsamplings=network.num_scale)
         latent_dim = check_positive_int(latent_dim, "latent_dim")
         emb_dim = check_positive_int(emb_dim, "emb_dim")
         beta = check_non_negative_float(beta, "beta")
-        network, kwargs = blocks.ResNetSettings.pop(kwargs)
-        blocks.check_input_shape(input_shape, downsamplings=network.num_scale)
 
         # === Layers ===
         encoder = self._build_encoder(input_shape, latent_dim, emb_dim, network)
