@@ -72,3 +72,67 @@ def test_two_stage_train_refuses_an_unknown_dataset():
 
 def test_gamix_model_names_cover_build_models():
     assert set(configs.gamix.MODEL_NAMES) == {"gamix", "baseline"}
+
+
+# --- learned_priors.sweep / figure2: tiny runs, what they write and return
+
+
+@pytest.fixture(scope="module")
+def tiny_digits():
+    """16 training and 12 test images of 32x32x1 with labels, and a judge of tiny features."""
+    import keras
+    import numpy as np
+
+    from keras_vaes.evaluation.tables import QualityMeasures
+
+    rng = np.random.default_rng(0)
+    x_train, x_test = (rng.random((n, 32, 32, 1)).astype("float32") for n in (16, 12))
+    inputs = keras.Input((32, 32, 1))
+    pooled = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3, strides=2)(inputs))
+    judge = QualityMeasures(x_test, keras.Model(inputs, keras.layers.Dense(3)(pooled)), "tiny features")
+    return x_train, x_test, np.arange(12) % 2, judge
+
+
+LP_TINY = dict(latent_dim=2, epochs=1, steps_per_epoch=1, batch_size=8, filters=(4, 8), dense_units=8,
+               num_couplings=2, hidden_units=4, anneal_steps=1)
+
+
+def test_learned_priors_sweep_records_resumes_and_returns_the_figures_model(tiny_digits, tmp_path, capsys):
+    import numpy as np
+
+    lp = configs.learned_priors
+    x_train, x_test, labels, judge = tiny_digits
+    run = dict(steps=1, features="tiny features", labels=labels, num_samples=12, separability_samples=12,
+               header="# tiny", fid_label="FID", title="tiny: FID vs beta", fit_verbose=0, **LP_TINY)
+    rows, model = lp.sweep(["vae", "fp_vae"], [0.0], x_train, x_test, judge, str(tmp_path), **run)
+    assert [(r["model"], r["beta"], r["steps"]) for r in rows] == [("vae", 0.0, 1), ("fp_vae", 0.0, 1)]
+    assert all(r["fid"] >= 0 for r in rows) and all(r["seconds"] >= 0 for r in rows)
+    assert model.prior is not None and model.latent_dim == 2  # the FP-VAE at the lowest beta
+    for name in ("results.md", "results.csv", "fid_vs_beta.png", "samples_vae_beta0.png",
+                 "samples_fp_vae_beta0.png", "vae_beta0_history.csv", "fp_vae_beta0.weights.h5"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    assert not (tmp_path / "vae_beta0.weights.h5").exists()  # only the figures' model is saved
+    assert "=== vae_beta0 ===" in capsys.readouterr().out
+    # Resumed with one more beta: the two runs kept, one trained; the figures' model read back.
+    rows, again = lp.sweep(["fp_vae", "vae"], [1.0, 0.0], x_train, x_test, judge, str(tmp_path), resume=True,
+                           **run)
+    out = capsys.readouterr().out
+    assert out.count("kept from") == 2 and "=== fp_vae_beta1 ===" in out and "=== vae_beta1" in out
+    assert [(r["model"], r["beta"]) for r in rows] == [("vae", 0.0), ("fp_vae", 0.0), ("fp_vae", 1.0),
+                                                       ("vae", 1.0)]
+    for a, b in zip(again.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert "| VAE (N(0, I) prior) |" in (tmp_path / "results.md").read_text()
+    # All kept: nothing trains, the other models' records stay in the results; verbose=0 prints nothing.
+    rows, none = lp.sweep(["vae"], [0.0, 1.0], x_train, x_test, judge, str(tmp_path), resume=True, verbose=0,
+                          **run)
+    assert len(rows) == 4 and none is None and capsys.readouterr().out == ""
+
+
+def test_learned_priors_figure2_trains_a_2d_fp_vae(tiny_digits, tmp_path):
+    x_train, x_test, labels, _ = tiny_digits
+    tiny = {k: v for k, v in LP_TINY.items() if k != "latent_dim"}
+    model = configs.learned_priors.figure2(x_train, x_test, labels, str(tmp_path), "mnist", verbose=0, **tiny)
+    assert model.latent_dim == 2 and model.beta == 0.0 and model.prior is not None
+    assert (tmp_path / "latents_2d.png").stat().st_size > 0
+    assert len((tmp_path / "latent2d_history.csv").read_text().strip().splitlines()) == 2  # header, 1 epoch
