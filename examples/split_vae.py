@@ -37,8 +37,6 @@ import keras
 from keras_vaes.callbacks import TrainingDivergedError
 from keras_vaes.configs import split_vae as paper
 from keras_vaes.configs.split_vae import CONFIGS, DEFAULT_LEARNING_RATE
-from keras_vaes.evaluation import split_vae_categories
-from keras_vaes.evaluation.protocol import write_results
 from keras_vaes.evaluation.split_vae import save_generated_figures, write_training_fids
 from keras_vaes.metrics import extractors
 
@@ -178,11 +176,10 @@ def run_split_vae(args, parser):
     if args.category_table:  # Table 2: each category vs the test set (a property of the data)
         if y_train is None:
             raise SystemExit(f"--category-table needs labels; {args.dataset} has none.")
-        table = split_vae_categories.dataset_category_table(
-            args.dataset, x_train, y_train, reference, features_for("--category-table"),
+        print(open(paper.category_table(
+            args.dataset, x_train, y_train, reference, features_for("--category-table"), args.output,
             per_category=args.fid_samples, seed=args.seed, batch_size=args.batch_size,
-            feature_description=description)
-        print(open(write_results(table, args.output, figures=False, name="table2")[0]).read())
+            feature_description=description)).read())
         if args.epochs == 0 and not (args.weights or args.pretrained):
             return  # only the data's table was asked for
     if args.ablation_seeds:  # Figures 14/15: split vs vanilla over seeds

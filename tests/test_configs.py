@@ -250,3 +250,25 @@ def test_split_vae_evaluate_writes_the_papers_table(tiny_svae_judge, tmp_path):
     cells = {(r["row"], r["column"], r["quantity"]): r["value"] for r in csv.DictReader(open(tmp_path / "results.csv"))}
     assert {row for row, *_ in cells} >= {"REC", "GEN", "GMM-2"}
     assert all(float(cells[("GMM-2", c, "FID")]) >= 0 for c in ("x_hat", "x1", "x2", "mix"))
+
+
+def test_split_vae_category_table_writes_table2(tmp_path):
+    import csv
+
+    import keras
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x_train, reference = rng.random((40, 32, 32, 3)).astype("float32"), rng.random((20, 32, 32, 3)).astype("float32")
+    inputs = keras.Input((32, 32, 3))
+    pooled = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3, strides=2)(inputs))
+    features = keras.Model(inputs, keras.layers.Dense(5)(pooled))
+    path = configs.split_vae.category_table("cifar10", x_train, np.arange(40) % 10, reference, features,
+                                            str(tmp_path), per_category=20, feature_description="tiny")
+    assert path == str(tmp_path / "table2.md") and (tmp_path / "table2.md").stat().st_size > 0
+    cells = {(r["row"], r["column"], r["quantity"]): r["value"] for r in csv.DictReader(open(tmp_path / "table2.csv"))}
+    assert {row for row, *_ in cells} == {"plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+                                          "truck", "mix"}
+    assert cells[("plane", "", "images")] == "8" and float(cells[("plane", "images", "FID")]) >= 0  # 4 + 4 flips
+    with pytest.raises(ValueError, match="celeba has none"):
+        configs.split_vae.category_table("celeba", x_train, None, reference, features, str(tmp_path))

@@ -16,7 +16,7 @@ Adam at the authors' learning rate (`compile_for_training`, `train`,
 `train_run` with the FIDs of Figure 11), resuming a checkpoint with its
 optimizer state (`load_for_resuming`, `load_run_weights`), and the ablation
 of Figures 14-15 (`ablation`); the paper's table of the dataset
-(`evaluate`). `examples/split_vae.py` runs them from the command line.
+(`evaluate`) and Table 2 of its categories (`category_table`). `examples/split_vae.py` runs them from the command line.
 
 Example:
 
@@ -41,6 +41,7 @@ from keras import ops
 from keras_vaes import datasets, plotting, pretrained
 from keras_vaes.callbacks import GMMFIDHistory, TrainingDivergedError
 from keras_vaes.evaluation import split_vae as evaluation
+from keras_vaes.evaluation import split_vae_categories
 from keras_vaes.evaluation.protocol import write_results
 from keras_vaes.models.svae import build_svae
 from keras_vaes.utils import print_msg
@@ -427,6 +428,38 @@ def evaluate(model, images, dataset, output, *, feature_model="inception", gmm_c
         gmm_fit_images=gmm_fit_images, num_samples=num_samples, seed=seed, mix=mix,
         paper_by_beta=config["paper"], paper_table=config["table"], weights=weights, verbose=verbose)
     return write_results(table, output)[0]
+
+
+def category_table(dataset, x_train, y_train, reference, feature_model, output, *, per_category=10000, seed=0,
+                   batch_size=BATCH_SIZE, feature_description=None):
+    """Table 2: the FID of each category of `dataset` vs the test set, written as <output>/table2.md and .csv.
+
+    A property of the data, no model: each category's training images
+    and their flips, and a random mix, against `reference`
+    (`split_vae_categories.dataset_category_table`), the paper's values
+    beside.
+
+    Args:
+        dataset: str. A labelled dataset ("cifar10", "mnist").
+        x_train, y_train: training images in [0, 1] and their labels.
+        reference: the test images the FIDs compare with.
+        feature_model: the FID extractor.
+        output: str. An existing folder.
+        per_category, seed, batch_size, feature_description:
+            `dataset_category_table`'s.
+
+    Returns:
+        str. The path of table2.md.
+
+    Raises:
+        ValueError: `y_train` is None (a dataset without labels).
+    """
+    if y_train is None:
+        raise ValueError(f"Table 2 needs the training labels; {dataset} has none. Received: y_train=None")
+    table = split_vae_categories.dataset_category_table(
+        dataset, x_train, y_train, reference, feature_model, per_category=per_category, seed=seed,
+        batch_size=batch_size, feature_description=feature_description)
+    return write_results(table, output, figures=False, name="table2")[0]
 
 
 def ablation(build_model, x_train, x_val, reference, feature_model, output, seeds, *, epochs,
