@@ -21,12 +21,10 @@ Example (a CPU smoke run: 60 steps per model and beta):
 import os
 import shlex
 import sys
-import time
 
 import keras
 
 import keras_vaes as kv
-from keras_vaes import plotting
 from keras_vaes.configs import learned_priors as paper
 from keras_vaes.evaluation import learned_priors as lp
 from keras_vaes.evaluation.tables import QualityMeasures
@@ -106,14 +104,10 @@ def main(argv=None):
     os.makedirs(args.output, exist_ok=True)  # after the data: a refused --data leaves no folder
     epochs, steps_per_epoch, steps = paper.training_plan(len(x_train), args.batch_size, args.epochs, args.steps)
     anneal = args.anneal_steps if args.anneal_steps is not None else paper.anneal_steps(steps)
-    net = dict(filters=args.filters, dense_units=args.dense_units, reconstruction=args.reconstruction,
-               gamma=args.gamma, anneal_steps=anneal, num_couplings=args.num_couplings,
-               hidden_units=args.hidden_units, seed=args.seed)
-
-    def train(kind, beta, log, latent_dim=args.latent_dim):
-        return paper.train(kind, beta, x_train, latent_dim, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                           batch_size=args.batch_size, log_path=os.path.join(args.output, log),
-                           verbose=args.verbose, **net)
+    training = dict(epochs=epochs, steps_per_epoch=steps_per_epoch, batch_size=args.batch_size, seed=args.seed,
+                    filters=args.filters, dense_units=args.dense_units, reconstruction=args.reconstruction,
+                    gamma=args.gamma, anneal_steps=anneal, num_couplings=args.num_couplings,
+                    hidden_units=args.hidden_units)
 
     # === The judges: FID features (reference statistics once), separability labels ===
     features, description, reason, classify = lp.sweep_features(
@@ -129,44 +123,20 @@ def main(argv=None):
     notes = lp.sweep_notes(fid_label, description, reason, labels_note, args.betas, args.reconstruction, args.dataset)
 
     # === The sweep: every model at every beta (Figure 3, Table 1), resumable ===
-    ledger = lp.sweep_ledger(args.output)
-    done = {k: r for k, r in ledger.read().items() if args.resume and k[2:] == (steps, description)}
-    figure_model = None
-    for kind in args.models:
-        for beta in args.betas:
-            name = f"{kind}_beta{beta:g}"
-            if (kind, beta, steps, description) in done:
-                print(f"{name}: kept from {ledger.path} (--resume)")
-                continue
-            print(f"\n=== {name} ===")
-            start = time.time()
-            model = train(kind, beta, f"{name}_history.csv")
-            figure_model = model if (kind, beta) == ("fp_vae", args.betas[0]) else figure_model
-            done[(kind, beta, steps, description)] = lp.record_run(
-                model, kind, beta, judge, x_train, x_test, args.output, ledger, steps=steps,
-                seconds=round(time.time() - start, 1), features=description,
-                save_weights=args.save_all_weights or model is figure_model, labels=y_test, attributes=attributes,
-                classify=classify, num_samples=len(reference), separability_samples=args.separability_samples,
-                seed=args.seed)
-            lp.write_sweep_results(list(done.values()), args.output, header, fid_label, notes)
-    rows = list(done.values())
-    lp.write_sweep_results(rows, args.output, header, fid_label, notes)
-    plotting.save_fid_vs_beta(rows, os.path.join(args.output, "fid_vs_beta.png"), ylabel=fid_label,
-                              title=f"{args.dataset}: {fid_label} vs beta (Figure 3)", names=lp.MODEL_NAMES)
+    _, figure_model = paper.sweep(
+        args.models, args.betas, x_train, x_test, judge, args.output, latent_dim=args.latent_dim, steps=steps,
+        features=description, resume=args.resume, save_all_weights=args.save_all_weights, header=header,
+        fid_label=fid_label, notes=notes, title=f"{args.dataset}: {fid_label} vs beta (Figure 3)", labels=y_test,
+        attributes=attributes, classify=classify, num_samples=len(reference),
+        separability_samples=args.separability_samples, fit_verbose=args.verbose, **training)
 
     # === Figures 4 / 8 (interpolation), 7 (attributes), neighbours, 2 (2-D latent) ===
-    weights = os.path.join(args.output, f"fp_vae_beta{args.betas[0]:g}.weights.h5")
-    if figure_model is None and "fp_vae" in args.models and os.path.exists(weights):
-        figure_model = paper.build_model("fp_vae", args.betas[0], x_train.shape[1:], args.latent_dim, **net)
-        figure_model.load_weights(weights)
     if figure_model is not None:
         lp.save_interpolation_figures(figure_model, x_train, x_test, args.output, args.pairs,
                                       args.interpolation_steps, args.seed, attributes, names,
                                       title=f"FP-VAE beta={args.betas[0]:g}")
     if not args.skip_figure2 and args.dataset in ("mnist", "fashion_mnist") and "fp_vae" in args.models:
-        model = train("fp_vae", 0.0, "latent2d_history.csv", latent_dim=2)
-        lp.save_latent_figure(model, x_test, y_test, os.path.join(args.output, "latents_2d.png"), seed=args.seed,
-                              title=f"{args.dataset} test set, FP-VAE beta=0, dim(Z)=2 (Figure 2)")
+        paper.figure2(x_train, x_test, y_test, args.output, args.dataset, verbose=args.verbose, **training)
     print(open(os.path.join(args.output, "results.md")).read())
 
 

@@ -29,26 +29,18 @@ The paper's runs (a GPU and the data; FID needs the InceptionV3 weights):
         --ablation-seeds 0 1 2 3 4 --epochs 200 --fid-every 5     # Figure 14
 """
 
+import functools
 import os
 
 import keras
-import numpy as np
 
-from keras_vaes import callbacks as vae_callbacks
-from keras_vaes import datasets, pretrained
 from keras_vaes.callbacks import TrainingDivergedError
 from keras_vaes.configs import split_vae as paper
 from keras_vaes.configs.split_vae import CONFIGS, DEFAULT_LEARNING_RATE
-from keras_vaes.evaluation import split_vae_categories
-from keras_vaes.evaluation.protocol import write_results
-from keras_vaes.evaluation.split_vae import evaluate_paper_table, save_generated_figures, write_training_fids
+from keras_vaes.evaluation.split_vae import save_generated_figures, write_training_fids
 from keras_vaes.metrics import extractors
 
 import _common  # examples/_common.py, beside the script: the flags every example shares
-
-NETWORK_HELP = {"base_dim": "channels at full resolution", "emb_dim": "width of the dense embedding",
-                "num_scale": "downsamplings of the encoder", "block_per_scale": "residual blocks per scale",
-                "depth_per_block": "convolutions per block"}
 
 
 def split_vae_parser(dataset=None):
@@ -69,7 +61,7 @@ def split_vae_parser(dataset=None):
     add = group.add_argument
     add("--latent-dim", type=positive, help="latent variables (paper: MNIST 32, CIFAR-10 200, CelebA 150)")
     add("--beta", type=_common.non_negative_float, help="KL weight (paper: MNIST 8 or 3, CIFAR-10 and CelebA 3)")
-    for name, help in NETWORK_HELP.items():
+    for name, help in paper.NETWORK_DESCRIPTIONS.items():
         add("--" + name.replace("_", "-"), type=positive, default=paper.NETWORK[name], help=help)
     add("--learning-rate", type=_common.positive_float, default=DEFAULT_LEARNING_RATE,
         help="Adam learning rate (paper text 1e-3, authors' script 1e-4; see benchmarks/divergence.py for "
@@ -132,19 +124,14 @@ def parse_split_vae_args(argv=None, dataset=None, parser=None):
     if dataset is not None:
         args.dataset = dataset
     config = CONFIGS[args.dataset]
-    if args.pretrained is not None:
-        preset = pretrained.PRESETS[args.pretrained]["config"]
-        if _common.preset_image_shape(args.pretrained) != config["input_shape"]:
-            parser.error(f"argument --pretrained: preset {args.pretrained!r} takes images of shape "
-                         f"{_common.preset_image_shape(args.pretrained)}, not {args.dataset}'s "
-                         f"{config['input_shape']}. Received: --pretrained {args.pretrained} "
-                         f"with --dataset {args.dataset}")
-        args.latent_dim, args.beta = preset["latent_dim"], preset["beta"]
-    args.latent_dim = args.latent_dim or config["latent_dim"]
-    args.beta = config["beta"] if args.beta is None else args.beta
-    args.gmm_components = args.gmm_components or list(config["gmm_components"])
-    if args.epochs is None:
-        args.epochs = 0 if (args.weights or args.pretrained) else config["epochs"]
+    if args.pretrained and _common.preset_image_shape(args.pretrained) != config["input_shape"]:
+        parser.error(f"argument --pretrained: preset {args.pretrained!r} takes images of shape "
+                     f"{_common.preset_image_shape(args.pretrained)}, not {args.dataset}'s "
+                     f"{config['input_shape']}. Received: --pretrained {args.pretrained} "
+                     f"with --dataset {args.dataset}")
+    vars(args).update(paper.run_settings(
+        args.dataset, latent_dim=args.latent_dim, beta=args.beta, gmm_components=args.gmm_components,
+        epochs=args.epochs, preset=args.pretrained, loading=bool(args.weights)))
     if args.epochs == 0 and not (args.weights or args.pretrained or args.category_table):
         parser.error("--epochs 0 trains nothing: evaluate --weights or --pretrained, or ask for the "
                      "data's --category-table alone. Received: --epochs 0 without them")
@@ -157,26 +144,6 @@ def parse_split_vae_args(argv=None, dataset=None, parser=None):
     return args
 
 
-def load_data(args, parser):
-    """`(x_train, y_train), (x_test, y_test)` of the run, cut to the requested sizes.
-
-    Data the loader refuses stop the script with `parser`'s error on `--data`.
-    """
-    celeba = args.dataset == "celeba"
-    if celeba and args.data is None:
-        parser.error("argument --data: --dataset celeba needs the img_align_celeba folder. Received: no --data")
-    loader = dict(load=datasets.load_celeba, cache_dir=args.cache_dir) if celeba else {}
-    train, test = _common.load_dataset(parser, args.dataset, args.data, **loader)
-    return tuple(tuple(a if a is None or not size else a[:size] for a in split)
-                 for split, size in ((train, args.train_size), (test, args.test_size)))
-
-
-def build_model(args, seed, split=True):
-    """The paper's Split-VAE (or vanilla VAE) of the run (`configs.split_vae.build_model`)."""
-    return paper.build_model(args.dataset, latent_dim=args.latent_dim, beta=args.beta, split=split,
-                             seed=seed, **{name: getattr(args, name) for name in paper.NETWORK})
-
-
 def run_split_vae(args, parser):
     """Setup, data, model, train, show, evaluate (see the module docstring).
 
@@ -187,7 +154,11 @@ def run_split_vae(args, parser):
     if args.dtype_policy != "float32":
         print(f"dtype policy {args.dtype_policy}: bfloat16/float16 convolutions, float32 "
               "heads, loss and weights (opt-in; the paper trained in float32)")
-    (x_train, y_train), (x_test, y_test) = load_data(args, parser)
+    if args.dataset == "celeba" and args.data is None:
+        parser.error("argument --data: --dataset celeba needs the img_align_celeba folder. Received: no --data")
+    (x_train, y_train), (x_test, y_test) = _common.load_dataset(
+        parser, args.dataset, args.data, load=functools.partial(paper.load_data, args.dataset),
+        cache_dir=args.cache_dir, train_size=args.train_size, test_size=args.test_size)
     os.makedirs(args.output, exist_ok=True)  # after the data: a refused --data leaves no folder
     print(f"{args.dataset}: train {x_train.shape}, test {x_test.shape}")
     extractor, description, reason = None, "", "not needed"
@@ -200,59 +171,43 @@ def run_split_vae(args, parser):
             raise SystemExit(f"{flag} needs a feature model: {reason}")
         return extractor
 
-    reference, weights = x_test[: args.fid_samples], os.path.join(args.output, f"svae_{args.dataset}.weights.h5")
+    reference, weights = x_test[: args.fid_samples], paper.weights_path(args.output, args.dataset)
+    network = dict(latent_dim=args.latent_dim, beta=args.beta, **{name: getattr(args, name) for name in paper.NETWORK})
     if args.category_table:  # Table 2: each category vs the test set (a property of the data)
         if y_train is None:
             raise SystemExit(f"--category-table needs labels; {args.dataset} has none.")
-        table = split_vae_categories.dataset_category_table(
-            args.dataset, x_train, y_train, reference, features_for("--category-table"),
+        print(open(paper.category_table(
+            args.dataset, x_train, y_train, reference, features_for("--category-table"), args.output,
             per_category=args.fid_samples, seed=args.seed, batch_size=args.batch_size,
-            feature_description=description)
-        print(open(write_results(table, args.output, figures=False, name="table2")[0]).read())
+            feature_description=description)).read())
         if args.epochs == 0 and not (args.weights or args.pretrained):
             return  # only the data's table was asked for
     if args.ablation_seeds:  # Figures 14/15: split vs vanilla over seeds
         histories = paper.ablation(
-            lambda seed, split: build_model(args, seed, split), x_train, x_test[:1000], reference,
-            features_for("--ablation-seeds"), args.output, args.ablation_seeds, epochs=args.epochs,
-            fid_every=args.fid_every, components=args.fid_gmm_components, num_samples=args.fid_samples,
-            batch_size=args.batch_size, learning_rate=args.learning_rate, weights_name=os.path.basename(weights))
+            lambda seed, split: paper.build_model(args.dataset, split=split, seed=seed, **network), x_train,
+            x_test[:1000], reference, features_for("--ablation-seeds"), args.output, args.ablation_seeds,
+            epochs=args.epochs, fid_every=args.fid_every, components=args.fid_gmm_components,
+            num_samples=args.fid_samples, batch_size=args.batch_size, learning_rate=args.learning_rate,
+            weights_name=os.path.basename(weights))
         print("wrote " + write_training_fids(histories, args.fid_gmm_components, args.output, description,
                                              args.dataset))
         return
 
-    if args.pretrained:
-        model = pretrained.load_pretrained(args.pretrained)
-        print(f"preset {args.pretrained}: {pretrained.PRESETS[args.pretrained]['description']}")
-    else:
-        model = build_model(args, args.seed, split=not args.vanilla)
-    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
-    print(f"{'vanilla VAE' if not model.split else 'Split-VAE'}: {trainable:,} trainable parameters")
-    if args.weights:
-        loaded = paper.load_run_weights(model, args.weights, x_train[:10000], resume=args.epochs > 0,
-                                        learning_rate=args.learning_rate)
-        if loaded["adam_step"] is not None:
-            print(f"{args.weights}: " + (f"Adam's state restored (step {loaded['adam_step']})" if loaded["adam_step"]
-                                         else "no optimizer state (a preset or export_weights file): Adam starts afresh"))
-        if loaded["gamma_mse"] is not None:
-            print(f"{args.weights} stores no gamma; restarted it from the MSE {loaded['gamma_mse']:.5f}")
-        print(f"loaded {args.weights}; gamma = {model.gamma:.5f}")
-
+    model = paper.load_model(
+        args.dataset, preset=args.pretrained, weights=args.weights, gamma_images=x_train[:10000],
+        resume=args.epochs > 0, learning_rate=args.learning_rate, split=not args.vanilla, seed=args.seed,
+        verbose=1, **network)
     if args.epochs > 0:
-        fids = [vae_callbacks.GMMFIDHistory(
-            reference, features_for("--fid-every"), every=args.fid_every, components=args.fid_gmm_components,
-            num_samples=args.fid_samples, seed=args.seed, batch_size=args.batch_size)] if args.fid_every else []
         try:
-            history = paper.train(
-                model, x_train, x_test[:1000], weights, os.path.join(args.output, "history.csv"), epochs=args.epochs,
+            paper.train_run(
+                model, x_train, x_test[:1000], args.output, args.dataset, epochs=args.epochs,
                 batch_size=args.batch_size, learning_rate=args.learning_rate, initial_epoch=args.initial_epoch,
-                callbacks=fids, curves_path=os.path.join(args.output, "curves.png"))
+                fid_every=args.fid_every, reference=reference, fid_components=args.fid_gmm_components,
+                feature_model=features_for("--fid-every") if args.fid_every else None, fid_samples=args.fid_samples,
+                feature_description=description, label="vanilla" if args.vanilla else "split", seed=args.seed,
+                verbose=1)
         except TrainingDivergedError as error:
             raise SystemExit(f"{error} (--learning-rate, --seed)") from error
-        print(f"wrote {weights}")
-        if args.fid_every:
-            write_training_fids({"vanilla" if args.vanilla else "split": [history]}, args.fid_gmm_components,
-                                args.output, description, args.dataset, first_epoch=args.initial_epoch + 1)
     if args.recalibrate_bn:
         print(f"BatchNormalization statistics recomputed over {model.recalibrate_batch_norm(x_train[:10000])} batches")
         if args.epochs > 0:
@@ -262,12 +217,10 @@ def run_split_vae(args, parser):
         return
     source = (f"preset {args.pretrained}" if args.pretrained else f"{args.epochs} epoch(s) on {len(x_train)} images"
               + (f" after loading {args.weights}" if args.weights else ""))
-    table = evaluate_paper_table(  # Table 1 / 3 / 4: FID (Inception) and, on MNIST, the offline FD beside
-        model, x_test, args.dataset, args.feature_model, gmm_components=args.gmm_components,
-        gmm_fit_images=x_train if args.gmm_fit == "train" else None, num_samples=args.fid_samples,
-        seed=args.seed, mix=args.mix, paper_by_beta=CONFIGS[args.dataset]["paper"],
-        paper_table=CONFIGS[args.dataset]["table"], weights=source)
-    print(open(write_results(table, args.output)[0]).read())
+    print(open(paper.evaluate(  # Table 1 / 3 / 4: FID (Inception) and, on MNIST, the offline FD beside
+        model, x_test, args.dataset, args.output, feature_model=args.feature_model,
+        gmm_components=args.gmm_components, gmm_fit_images=x_train if args.gmm_fit == "train" else None,
+        num_samples=args.fid_samples, seed=args.seed, mix=args.mix, weights=source)).read())
 
 
 def main(argv=None, dataset=None):

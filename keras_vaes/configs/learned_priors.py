@@ -7,7 +7,8 @@ over 50,000 steps, beta between 0 and 1. The sweep (Figure 3) trains four
 models on that network: the VAE and the flow-prior VAE (`build_flow_prior_vae`,
 prior "normal" / "flow") and the AAE and Prior-AAE (`build_prior_aae`,
 prior "normal" / "learned"). `train` builds one of them and trains it as
-the sweep does.
+the sweep does; `sweep` runs Figure 3's sweep (every model at every beta,
+judged, recorded, resumable) and `figure2` Figure 2 (the 2-D latent FP-VAE).
 
 Example:
 
@@ -17,13 +18,18 @@ Example:
 2
 """
 
+import itertools
 import math
 import os
+import time
 
 import keras
 
+from keras_vaes import plotting
+from keras_vaes.evaluation import learned_priors as evaluation
 from keras_vaes.models.flow_prior import build_flow_prior_vae
 from keras_vaes.models.prior_aae import build_prior_aae
+from keras_vaes.utils import print_msg
 
 DATASETS = ("mnist", "fashion_mnist", "cifar10", "celeba")
 MODELS = ("vae", "fp_vae", "aae", "prior_aae")
@@ -108,4 +114,104 @@ def train(kind, beta, images, latent_dim, *, epochs, steps_per_epoch=None, batch
         callbacks.append(keras.callbacks.CSVLogger(log_path))
     model.fit(images, batch_size=batch_size, epochs=epochs, steps_per_epoch=steps_per_epoch, shuffle=True,
               verbose=verbose, callbacks=callbacks)
+    return model
+
+
+def sweep(models, betas, x_train, x_test, judge, output, *, latent_dim, epochs, steps_per_epoch=None, steps,
+          batch_size=BATCH_SIZE, features, resume=False, save_all_weights=False, header="", fid_label="FID",
+          notes=(), title=None, labels=None, attributes=None, classify=None, num_samples=10000,
+          separability_samples=10000, seed=0, verbose=1, fit_verbose=1, **network):
+    """Figure 3 and Table 1: every model of `models` trained at every beta of `betas`, judged and recorded.
+
+    Each run trains (`train`, its log in <output>/<kind>_beta<b>_history.csv)
+    and is recorded (`evaluation.learned_priors.record_run`: its samples
+    figure, its record appended to the ledger <output>/runs.jsonl); after
+    each run results.md / results.csv are rewritten
+    (`write_sweep_results`), so a sweep cut short leaves its tables. At the
+    end fid_vs_beta.png draws Figure 3. The FP-VAE at the lowest beta is
+    the figures' model: its weights are always saved.
+
+    Args:
+        models: keys of `MODELS`, in the order they run.
+        betas: floats >= 0; run in increasing order.
+        x_train, x_test: images in [0, 1].
+        judge: a `tables.QualityMeasures` on the test images.
+        output: str. An existing folder.
+        latent_dim, epochs, steps_per_epoch, batch_size, seed, **network:
+            each run's (`train`, `build_model`).
+        steps: int. Training steps of each run (`training_plan`); a key of
+            the ledger.
+        features: str. The judge's description; a key of the ledger.
+        resume: bool. Keep the ledger's runs of as many `steps` judged by
+            the same `features`; train only the others.
+        save_all_weights: bool. Save every run's weights.
+        header, fid_label, notes: of results.md (`write_sweep_results`).
+        title: str or None. Title of fid_vs_beta.png.
+        labels, attributes, classify, num_samples, separability_samples:
+            `evaluation.learned_priors.evaluate_run`'s.
+        verbose: int. 1 reports each run, kept from the ledger or starting.
+        fit_verbose: int. `fit`'s verbosity.
+
+    Returns:
+        `(rows, figure_model)`: every run's record, kept ones included, and
+        the FP-VAE at the lowest beta (trained here, or loaded from its
+        weights when the ledger kept it; None when neither).
+    """
+    betas = sorted(set(betas))
+    ledger = evaluation.sweep_ledger(output)
+    done = {k: r for k, r in ledger.read().items() if resume and k[2:] == (steps, features)}
+    figure_model = None
+    for kind, beta in itertools.product(models, betas):
+        name, key = f"{kind}_beta{beta:g}", (kind, beta, steps, features)
+        if key in done:
+            if verbose:
+                print_msg(f"{name}: kept from {ledger.path} (--resume)")
+            continue
+        if verbose:
+            print_msg(f"\n=== {name} ===")
+        start = time.time()
+        model = train(kind, beta, x_train, latent_dim, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                      batch_size=batch_size, log_path=os.path.join(output, f"{name}_history.csv"), seed=seed,
+                      verbose=fit_verbose, **network)
+        figure_model = model if (kind, beta) == ("fp_vae", betas[0]) else figure_model
+        done[key] = evaluation.record_run(
+            model, kind, beta, judge, x_train, x_test, output, ledger, steps=steps,
+            seconds=round(time.time() - start, 1), features=features,
+            save_weights=save_all_weights or model is figure_model, labels=labels, attributes=attributes,
+            classify=classify, num_samples=num_samples, separability_samples=separability_samples, seed=seed)
+        evaluation.write_sweep_results(list(done.values()), output, header, fid_label, notes)
+    rows = list(done.values())
+    evaluation.write_sweep_results(rows, output, header, fid_label, notes)
+    plotting.save_fid_vs_beta(rows, os.path.join(output, "fid_vs_beta.png"), ylabel=fid_label, title=title,
+                              names=evaluation.MODEL_NAMES)
+    weights = os.path.join(output, f"fp_vae_beta{betas[0]:g}.weights.h5")
+    if figure_model is None and "fp_vae" in models and os.path.exists(weights):
+        figure_model = build_model("fp_vae", betas[0], x_train.shape[1:], latent_dim, seed=seed, **network)
+        figure_model.load_weights(weights)
+    return rows, figure_model
+
+
+def figure2(x_train, x_test, labels, output, dataset, *, seed=0, **training):
+    """Figure 2: trains the FP-VAE at beta 0 with a 2-D latent and draws <output>/latents_2d.png.
+
+    The panels: f(E(x)) and E(x) of the test images coloured by label, and
+    f^-1(z_0) of prior samples (`evaluation.learned_priors.save_latent_figure`).
+    The training log goes to <output>/latent2d_history.csv.
+
+    Args:
+        x_train, x_test: images in [0, 1].
+        labels: the test images' labels (the colours).
+        output: str. An existing folder.
+        dataset: str. Its name, in the figure's title.
+        seed: int.
+        **training: `train`'s keyword arguments (epochs, steps_per_epoch,
+            batch_size, verbose, the network's).
+
+    Returns:
+        The trained FP-VAE.
+    """
+    model = train("fp_vae", 0.0, x_train, 2, log_path=os.path.join(output, "latent2d_history.csv"), seed=seed,
+                  **training)
+    evaluation.save_latent_figure(model, x_test, labels, os.path.join(output, "latents_2d.png"), seed=seed,
+                                  title=f"{dataset} test set, FP-VAE beta=0, dim(Z)=2 (Figure 2)")
     return model

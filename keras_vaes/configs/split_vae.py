@@ -9,11 +9,14 @@
 - CelebA (V-C, Table 4): 64x64x3, latent 150, beta 3, 160 epochs, GMM 100;
 
 always the authors' ResNet (base 64, 4 scales, embedding 512, the
-`build_svae` defaults, `NETWORK`), batch 100; `build_model` builds it. The
-training recipe: Adam at the authors' learning rate (`compile_for_training`,
-`train`), resuming a checkpoint with its optimizer state
-(`load_for_resuming`, `load_run_weights`), and the ablation of Figures
-14-15 (`ablation`). `examples/split_vae.py` runs them from the command line.
+`build_svae` defaults, `NETWORK`), batch 100; `build_model` builds it. A
+run's settings (`run_settings`), data (`load_data`) and model, a preset or
+the paper's network with saved weights (`load_model`). The training recipe:
+Adam at the authors' learning rate (`compile_for_training`, `train`,
+`train_run` with the FIDs of Figure 11), resuming a checkpoint with its
+optimizer state (`load_for_resuming`, `load_run_weights`), and the ablation
+of Figures 14-15 (`ablation`); the paper's table of the dataset
+(`evaluate`) and Table 2 of its categories (`category_table`). `examples/split_vae.py` runs them from the command line.
 
 Example:
 
@@ -32,12 +35,16 @@ import os
 import warnings
 
 import keras
+import numpy as np
 from keras import ops
 
-from keras_vaes import plotting
+from keras_vaes import datasets, plotting, pretrained
 from keras_vaes.callbacks import GMMFIDHistory, TrainingDivergedError
 from keras_vaes.evaluation import split_vae as evaluation
+from keras_vaes.evaluation import split_vae_categories
+from keras_vaes.evaluation.protocol import write_results
 from keras_vaes.models.svae import build_svae
+from keras_vaes.utils import print_msg
 
 # Adam's learning rate of the examples: the authors' script's 1e-4 (the
 # paper writes 1e-3, which diverged in benchmarks/divergence.py).
@@ -45,6 +52,10 @@ DEFAULT_LEARNING_RATE = 1e-4
 BATCH_SIZE = 100
 # The authors' ResNet of every configuration (`build_svae`'s defaults).
 NETWORK = dict(base_dim=64, emb_dim=512, num_scale=4, block_per_scale=1, depth_per_block=2)
+# What each `NETWORK` setting is.
+NETWORK_DESCRIPTIONS = {"base_dim": "channels at full resolution", "emb_dim": "width of the dense embedding",
+                        "num_scale": "downsamplings of the encoder", "block_per_scale": "residual blocks per scale",
+                        "depth_per_block": "convolutions per block"}
 
 CONFIGS = {
     "mnist": dict(
@@ -68,6 +79,72 @@ def model_kwargs(dataset):
         raise ValueError(f"Expected a dataset of {sorted(CONFIGS)}. Received: dataset={dataset!r}")
     config = CONFIGS[dataset]
     return {key: config[key] for key in ("input_shape", "latent_dim", "beta")}
+
+
+def run_settings(dataset, *, latent_dim=None, beta=None, gmm_components=None, epochs=None, preset=None,
+                 loading=False):
+    """A run's settings on `dataset`: the given values, else the paper's (`CONFIGS`).
+
+    A preset's network is fixed: its latent size and beta replace the
+    given ones.
+
+    Args:
+        dataset: str. A key of `CONFIGS`.
+        latent_dim, beta: None for the paper's values.
+        gmm_components: ints or None (the paper's: MNIST 20 and 100,
+            CIFAR-10 and CelebA 100).
+        epochs: int or None. None: 0 when a preset or a weights file is
+            loaded (`preset`, `loading`), else the paper's.
+        preset: str or None. A `build_svae` preset of `pretrained.PRESETS`.
+        loading: bool. Weights are loaded from a file.
+
+    Returns:
+        dict: `latent_dim`, `beta`, `gmm_components` (a list), `epochs`.
+
+    Raises:
+        ValueError: an unknown dataset, a preset of another model, or a
+            preset taking images of another shape than `dataset`'s.
+
+    Example:
+
+    >>> run_settings("cifar10", beta=1.0)
+    {'latent_dim': 200, 'beta': 1.0, 'gmm_components': [100], 'epochs': 110}
+    """
+    kwargs = model_kwargs(dataset)
+    if preset is not None:
+        entry = pretrained.PRESETS.get(preset, {})
+        if entry.get("builder") != "build_svae":
+            raise ValueError(f"Expected a build_svae preset of keras_vaes.pretrained.PRESETS. Received: "
+                             f"preset={preset!r}")
+        config = entry["config"]
+        if tuple(config["input_shape"]) != kwargs["input_shape"]:
+            raise ValueError(f"Preset {preset!r} takes images of shape {tuple(config['input_shape'])}, not "
+                             f"{dataset}'s {kwargs['input_shape']}. Received: preset={preset!r}, dataset={dataset!r}")
+        latent_dim, beta = config["latent_dim"], config["beta"]
+    if epochs is None:
+        epochs = 0 if (loading or preset is not None) else CONFIGS[dataset]["epochs"]
+    return {"latent_dim": latent_dim or kwargs["latent_dim"], "beta": kwargs["beta"] if beta is None else beta,
+            "gmm_components": list(gmm_components or CONFIGS[dataset]["gmm_components"]), "epochs": epochs}
+
+
+def load_data(dataset, path=None, *, cache_dir=None, train_size=None, test_size=None):
+    """`(x_train, y_train), (x_test, y_test)` of `dataset` in [0, 1], cut to the first images asked for.
+
+    Args:
+        dataset: str. A key of `CONFIGS` (`datasets.load`).
+        path: str or None. The dataset's file or folder (None: keras.datasets;
+            CelebA needs its img_align_celeba folder).
+        cache_dir: str or None. CelebA: the folder caching the decoded images.
+        train_size, test_size: int or None. Keep the first N images (None:
+            all); labels are cut alike.
+
+    Raises:
+        ValueError, OSError: what the loader raises on data it cannot use.
+    """
+    options = {"cache_dir": cache_dir} if dataset == "celeba" else {}
+    train, test = datasets.load(dataset, path, **options)
+    return tuple(tuple(a if a is None or not size else a[:size] for a in split)
+                 for split, size in ((train, train_size), (test, test_size)))
 
 
 def build_model(dataset, *, latent_dim=None, beta=None, split=True, seed=None, **network):
@@ -161,6 +238,49 @@ def load_run_weights(model, path, gamma_images, *, resume=False, learning_rate=D
     return {"adam_step": step, "gamma_mse": None if has_gamma else model.estimate_gamma(gamma_images)}
 
 
+def load_model(dataset, *, preset=None, weights=None, gamma_images=None, resume=False,
+               learning_rate=DEFAULT_LEARNING_RATE, verbose=0, **build_kwargs):
+    """A run's model: a shipped preset or the paper's network (`build_model`), then `weights` if given.
+
+    Args:
+        dataset: str. A key of `CONFIGS`: the network built when no preset.
+        preset: str or None. A preset of `pretrained.PRESETS`, loaded
+            instead of building (`pretrained.load_pretrained`).
+        weights: str or None. A `.weights.h5` loaded into the model
+            (`load_run_weights`).
+        gamma_images: images whose reconstruction MSE restarts gamma when
+            `weights` stores none.
+        resume: bool. Compile and restore Adam's state from `weights`.
+        learning_rate: float. Adam's learning rate when resuming.
+        verbose: int. 1 reports the preset, the trainable parameters and
+            what `weights` restored.
+        **build_kwargs: `build_model`'s (latent_dim, beta, split, seed, the
+            network), ignored with a preset.
+
+    Returns:
+        The model (a `SplitVAE`).
+    """
+    if preset is not None:
+        model = pretrained.load_pretrained(preset)
+        if verbose:
+            print_msg(f"preset {preset}: {pretrained.PRESETS[preset]['description']}")
+    else:
+        model = build_model(dataset, **build_kwargs)
+    if verbose:
+        trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+        print_msg(f"{'vanilla VAE' if not model.split else 'Split-VAE'}: {trainable:,} trainable parameters")
+    if weights:
+        loaded = load_run_weights(model, weights, gamma_images, resume=resume, learning_rate=learning_rate)
+        if verbose and loaded["adam_step"] is not None:
+            print_msg(f"{weights}: " + (f"Adam's state restored (step {loaded['adam_step']})" if loaded["adam_step"]
+                                        else "no optimizer state (a preset or export_weights file): Adam starts afresh"))
+        if verbose and loaded["gamma_mse"] is not None:
+            print_msg(f"{weights} stores no gamma; restarted it from the MSE {loaded['gamma_mse']:.5f}")
+        if verbose:
+            print_msg(f"loaded {weights}; gamma = {model.gamma:.5f}")
+    return model
+
+
 def read_history(path):
     """A `keras.callbacks.CSVLogger` file as a `History.history`-like dict of float lists.
 
@@ -219,6 +339,127 @@ def train(model, x_train, x_val, weights_path, log_path, *, epochs, batch_size=B
         plotting.save_curves(history.history, curves_path, keys=["loss", "mse", "kl", "gamma"],
                              first_epoch=initial_epoch + 1)
     return history.history
+
+
+def weights_path(output, dataset):
+    """The run's checkpoint, `<output>/svae_<dataset>.weights.h5`."""
+    return os.path.join(output, f"svae_{dataset}.weights.h5")
+
+
+def train_run(model, x_train, x_val, output, dataset, *, epochs, batch_size=BATCH_SIZE,
+              learning_rate=DEFAULT_LEARNING_RATE, initial_epoch=0, fid_every=0, reference=None,
+              feature_model=None, fid_components=100, fid_samples=10000, feature_description="", label=None,
+              seed=0, verbose=0):
+    """Trains a run in `output` (`train`) and, every `fid_every` epochs, the FIDs of Figure 11.
+
+    Writes svae_<dataset>.weights.h5 (`weights_path`, a checkpoint every
+    epoch), history.csv, curves.png and, with `fid_every`, the FIDs of
+    x_hat, x1 and x2 after GMM resampling along training
+    (`GMMFIDHistory`, in the history; fid_evolution.png / .csv, epochs
+    numbered from `initial_epoch + 1`).
+
+    Args:
+        model: a `SplitVAE`.
+        x_train, x_val: training and validation images.
+        output: str. An existing folder.
+        dataset: str. Its name, in the files' names and the figure's title.
+        epochs, batch_size, learning_rate, initial_epoch: `train`'s.
+        fid_every: int. 0: no FIDs along training.
+        reference, feature_model: the FIDs' reference images and extractor
+            (needed with `fid_every`).
+        fid_components, fid_samples: GMM components and images per FID.
+        feature_description: str. The extractor's, on the figure.
+        label: str or None. The curves' label ("split" or "vanilla";
+            None: from `model.split`).
+        seed: int. Seed of the FIDs' sampling.
+        verbose: int. 1 reports the weights written.
+
+    Returns:
+        The history dict.
+
+    Raises:
+        TrainingDivergedError: the loss became NaN or infinite (`train`).
+        ValueError: `fid_every` without `reference` or `feature_model`.
+    """
+    fids = []
+    if fid_every:
+        if reference is None or feature_model is None:
+            raise ValueError(f"FIDs along training need reference images and a feature model. Received: "
+                             f"fid_every={fid_every}, reference={type(reference).__name__}, "
+                             f"feature_model={type(feature_model).__name__}")
+        fids = [GMMFIDHistory(reference, feature_model, every=fid_every, components=fid_components,
+                              num_samples=fid_samples, seed=seed, batch_size=batch_size)]
+    weights = weights_path(output, dataset)
+    history = train(model, x_train, x_val, weights, os.path.join(output, "history.csv"), epochs=epochs,
+                    batch_size=batch_size, learning_rate=learning_rate, initial_epoch=initial_epoch,
+                    callbacks=fids, curves_path=os.path.join(output, "curves.png"))
+    if verbose:
+        print_msg(f"wrote {weights}")
+    if fid_every:
+        label = label or ("split" if model.split else "vanilla")
+        evaluation.write_training_fids({label: [history]}, fid_components, output, feature_description, dataset,
+                                       first_epoch=initial_epoch + 1)
+    return history
+
+
+def evaluate(model, images, dataset, output, *, feature_model="inception", gmm_components=None,
+             gmm_fit_images=None, num_samples=10000, seed=0, mix="authors", weights="", verbose=1):
+    """Table 1 / 3 / 4 of `dataset`, the paper's numbers beside, written as <output>/results.md and .csv.
+
+    `evaluation.split_vae.evaluate_paper_table` with the paper's values
+    and table of `CONFIGS[dataset]`, written by `protocol.write_results`
+    (with the rows' images and the variance law).
+
+    Args:
+        model: a `SplitVAE`.
+        images: the test images (the FID reference).
+        dataset: str. A key of `CONFIGS`.
+        output: str. An existing folder.
+        feature_model, gmm_fit_images, num_samples, seed, mix, weights,
+            verbose: `evaluate_paper_table`'s.
+        gmm_components: ints or None (the paper's).
+
+    Returns:
+        str. The path of results.md.
+    """
+    config = CONFIGS[dataset]
+    table = evaluation.evaluate_paper_table(
+        model, images, dataset, feature_model, gmm_components=list(gmm_components or config["gmm_components"]),
+        gmm_fit_images=gmm_fit_images, num_samples=num_samples, seed=seed, mix=mix,
+        paper_by_beta=config["paper"], paper_table=config["table"], weights=weights, verbose=verbose)
+    return write_results(table, output)[0]
+
+
+def category_table(dataset, x_train, y_train, reference, feature_model, output, *, per_category=10000, seed=0,
+                   batch_size=BATCH_SIZE, feature_description=None):
+    """Table 2: the FID of each category of `dataset` vs the test set, written as <output>/table2.md and .csv.
+
+    A property of the data, no model: each category's training images
+    and their flips, and a random mix, against `reference`
+    (`split_vae_categories.dataset_category_table`), the paper's values
+    beside.
+
+    Args:
+        dataset: str. A labelled dataset ("cifar10", "mnist").
+        x_train, y_train: training images in [0, 1] and their labels.
+        reference: the test images the FIDs compare with.
+        feature_model: the FID extractor.
+        output: str. An existing folder.
+        per_category, seed, batch_size, feature_description:
+            `dataset_category_table`'s.
+
+    Returns:
+        str. The path of table2.md.
+
+    Raises:
+        ValueError: `y_train` is None (a dataset without labels).
+    """
+    if y_train is None:
+        raise ValueError(f"Table 2 needs the training labels; {dataset} has none. Received: y_train=None")
+    table = split_vae_categories.dataset_category_table(
+        dataset, x_train, y_train, reference, feature_model, per_category=per_category, seed=seed,
+        batch_size=batch_size, feature_description=feature_description)
+    return write_results(table, output, figures=False, name="table2")[0]
 
 
 def ablation(build_model, x_train, x_val, reference, feature_model, output, seeds, *, epochs,
