@@ -404,29 +404,6 @@ def test_common_validators_say_what_they_received(tmp_path):
         _common.output_dir(str(tmp_path / "file"))
 
 
-def test_the_library_neither_prints_nor_parses_command_lines():
-    """No print(, SystemExit or argparse in keras_vaes/ outside strings and comments (issue 16)."""
-    import io
-    import tokenize
-
-    found = []
-    for folder, _, files in os.walk(os.path.join(ROOT, "keras_vaes")):
-        for name in files:
-            if not name.endswith(".py"):
-                continue
-            path = os.path.join(folder, name)
-            with open(path, encoding="utf-8") as f:
-                tokens = [t for t in tokenize.generate_tokens(io.StringIO(f.read()).readline)
-                          if t.type not in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE)]
-            for token, after in zip(tokens, tokens[1:] + tokens[-1:]):
-                if token.type != tokenize.NAME:
-                    continue
-                if (token.string == "print" and after.string == "(") or token.string in (
-                        "SystemExit", "argparse"):
-                    found.append(f"{os.path.relpath(path, ROOT)}:{token.start[0]}: {token.line.strip()}")
-    assert not found, "\n".join(found)
-
-
 # --- A preset of another model, or data of another image size: one line from argparse (issue 30)
 
 
