@@ -830,7 +830,7 @@ def describe_budget(claim, config):
             f"{tuple(c['filters'])}, dense {c['dense_units']} (paper (64, 128), 1024), flow {c['num_couplings']} "
             f"couplings x {c['hidden_units']}, D {tuple(c['discriminator_units'])}, G "
             f"{tuple(c['generator_units'])}; Adam({c['learning_rate']:g}, beta_1=0.5), batch {c['batch_size']}, "
-            f"{c['steps']} steps{policy}, KL annealed over the first {max(1, c['steps'] // 4)} steps, beta in "
+            f"{c['steps']} steps{policy}, KL annealed over the first {c['anneal_steps']} steps, beta in "
             f"{list(c['betas'])}, gamma 1")
 
 

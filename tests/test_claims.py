@@ -205,3 +205,14 @@ def test_split_pair_is_compared_as_its_better_and_worse_member():
     assert claims._value(record, "gmm100_x12best", "recall") == 0.6
     assert claims._value(record, "gmm100_x12worst", "recall") == 0.2
     assert claims._value({"scores": {"gmm100_x1": {"fd": 1.0}}}, "gmm100_x12best", "fd") is None
+
+
+def test_budget_description_states_the_settings_the_runs_train_with():
+    """The report's budget line reads the config the runs use (it once said steps // 4 for the KL ramp)."""
+    config = claims.for_dataset(claims.CPU, "mnist")
+    text = claims.describe_budget("C4", config)
+    assert f"KL annealed over the first {config['C4']['anneal_steps']} steps" in text
+    assert f"{config['C4']['steps']} steps" in text
+    changed = claims.copy.deepcopy(config)
+    changed["C4"]["anneal_steps"] = 123
+    assert "KL annealed over the first 123 steps" in claims.describe_budget("C4", changed)
