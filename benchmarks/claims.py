@@ -579,35 +579,9 @@ def save_samples(path, sets, count):
 
 def environment():
     """Device, library versions and CPU of this process, for the records."""
-    import keras
+    from keras_vaes.run_record import environment_info
 
-    info = {"keras": keras.__version__, "backend": keras.backend.backend(), "python": platform.python_version(),
-            "numpy": np.__version__, "cores": os.cpu_count(), "cpu": platform.processor() or platform.machine()}
-    try:
-        with open("/proc/cpuinfo") as f:
-            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-        info["cpu"] = names[0] if names else info["cpu"]
-    except OSError:
-        pass
-    if info["backend"] == "tensorflow":
-        import tensorflow as tf
-
-        info["tensorflow"] = tf.__version__
-        gpus = tf.config.list_physical_devices("GPU")
-        info["device"] = ", ".join(tf.config.experimental.get_device_details(g).get("device_name", g.name)
-                                   for g in gpus) or "CPU"
-    elif info["backend"] == "jax":
-        import jax
-
-        info["jax"] = jax.__version__
-        gpus = [d for d in jax.devices() if d.platform != "cpu"]
-        info["device"] = ", ".join(getattr(d, "device_kind", str(d)) for d in gpus) or "CPU"
-    elif info["backend"] == "torch":
-        import torch
-
-        info["torch"] = torch.__version__
-        info["device"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
-    return info
+    return environment_info()
 
 
 # ---------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from keras_vaes import jax_cpu
 jax_cpu.STATUS = jax_cpu.apply_jax_cpu_flags()
 
 from keras_vaes import blocks, datasets, layers, losses, metrics, optimizers, plotting, samplers
-from keras_vaes import callbacks, configs, evaluation
+from keras_vaes import callbacks, configs, evaluation, run_record
 from keras_vaes.balancing import GammaBalancer, balancing_update
 from keras_vaes.layers import Sampling, SplitComposition, split_composition
 from keras_vaes.models.base import BalancedVAE, GenerativeModel, TrainingDivergedError

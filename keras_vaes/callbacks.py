@@ -93,29 +93,47 @@ def with_divergence_guard(callbacks):
 
 
 class TimeBudget(keras.callbacks.Callback):
-    """Stops training once `minutes` have passed since `fit` began (checked after each batch).
+    """Stops training once `minutes` have passed since `fit` began.
 
-    The batch under way finishes and the epoch's end callbacks run (a
-    checkpoint sees the last weights), as with `stop_training`.
+    Checked after each batch: the batch under way finishes and the epoch's
+    end callbacks run (a checkpoint sees the last weights), as with
+    `stop_training`. With `whole_epochs=True` it is checked at the end of
+    each epoch instead, so that no epoch is cut short (a resumable run's
+    checkpoint then always holds whole epochs).
 
     Args:
         minutes: float >= 0. The budget; 0 never stops.
+        whole_epochs: bool. Check at epoch ends only. Defaults to False.
+
+    Attributes:
+        stopped: True once this callback has stopped training.
     """
 
-    def __init__(self, minutes):
+    def __init__(self, minutes, whole_epochs=False):
         super().__init__()
         minutes = float(minutes)
         if not (math.isfinite(minutes) and minutes >= 0):
             raise ValueError(f"Expected `minutes` to be a finite number >= 0. Received: minutes={minutes}")
         self.seconds = 60.0 * minutes
+        self.whole_epochs = bool(whole_epochs)
         self.start = None
+        self.stopped = False
 
     def on_train_begin(self, logs=None):
         self.start = time.time()
 
-    def on_train_batch_end(self, batch, logs=None):
+    def _check(self):
         if self.seconds and time.time() - self.start > self.seconds:
             self.model.stop_training = True
+            self.stopped = True
+
+    def on_train_batch_end(self, batch, logs=None):
+        if not self.whole_epochs:
+            self._check()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.whole_epochs:
+            self._check()
 
 
 class GMMFIDHistory(keras.callbacks.Callback):
