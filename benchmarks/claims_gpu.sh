@@ -7,11 +7,14 @@
 # mnist.npz and fashion_mnist.npz there and carry it), trains the ledger's
 # runs with `--profile gpu` until MINUTES (default 8) have passed (the run
 # in progress finishes), and writes the records, calibration and images
-# to $OUT/claims_gpu (or benchmarks/results/claims_gpu without $OUT).
+# to benchmarks/results/claims_gpu (and, on the device, all of it as
+# $OUT/claims_gpu.tar.gz).
 # Every record carries the device, the library versions and images/s.
 #
 # Keras and its pure-Python dependencies may be carried as wheels in .whl/
 # (a machine without TensorFlow then runs on JAX, or PyTorch).
+# `bash benchmarks/gpu_session.sh prepare` readies both folders and gets
+# the checkout under the device's 64 MiB transfer limit; `restore` after.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 minutes="${1:-8}"
@@ -31,8 +34,15 @@ for name in mnist fashion_mnist; do
         exit 2
     fi
 done
-output="${OUT:-benchmarks/results}/claims_gpu"
+# The device returns at most 8 files from $OUT: the records stay in a work
+# folder and travel back as one archive, $OUT/claims_gpu.tar.gz.
+output="benchmarks/results/claims_gpu"
 mkdir -p "$output"
 echo "backend $KERAS_BACKEND; $(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null || echo 'no nvidia-smi')"
 python3 benchmarks/claims.py --profile gpu --data-dir gpu_data --output "$output" --minutes "$minutes" \
     --claims C1,C3,C4,C2 2>&1 | grep -v -E "^(WARNING|I0000|W0000)" | tee "$output/log.txt"
+if [ -n "${OUT:-}" ]; then
+    tar czf "$OUT/claims_gpu.tar.gz" -C benchmarks/results claims_gpu
+    cp "$output/log.txt" "$OUT/log.txt"
+    echo "wrote $OUT/claims_gpu.tar.gz ($(du -h "$OUT/claims_gpu.tar.gz" | cut -f1)): untar it in benchmarks/results"
+fi

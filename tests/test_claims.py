@@ -216,3 +216,10 @@ def test_budget_description_states_the_settings_the_runs_train_with():
     changed = claims.copy.deepcopy(config)
     changed["C4"]["anneal_steps"] = 123
     assert "KL annealed over the first 123 steps" in claims.describe_budget("C4", changed)
+
+
+def test_gpu_session_script_refuses_an_unknown_verb():
+    script = os.path.join(os.path.dirname(SCRIPT), "gpu_session.sh")
+    result = subprocess.run(["bash", script, "upload"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "prepare|restore (received: 'upload')" in result.stderr
