@@ -808,6 +808,11 @@ def describe_budget(claim, config):
             f"{list(c['betas'])}, gamma 1")
 
 
+def calibration_budget(key):
+    """The budget hash in a calibration key: `<dataset>/<claim>/calibrate/<policy>/<width>/<hash>[/seed<s>]/<units>`."""
+    return key.split("/")[5]
+
+
 def calibration_lines(calibration, dataset, config):
     rows = [r for r in calibration.values() if r["dataset"] == dataset]
     if not rows:
@@ -821,7 +826,7 @@ def calibration_lines(calibration, dataset, config):
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def budget_of(r):
-        return r["key"].split("/")[-2]
+        return calibration_budget(r["key"])
 
     for r in sorted(rows, key=lambda r: (r["claim"], budget_of(r) != current[r["claim"]], budget_of(r),
                                          r["policy"], r["width"], r.get("seed", 0), r["units"])):
@@ -882,6 +887,82 @@ def arm_lines(claim, entry):
                              for x in renorm)
             lines.append(f"| {arm} | renormalisation (var_loss2 / mse2 > 0.25) | {text} | | | | | | |")
     return lines
+
+
+def _trajectory(calibration, dataset, claim, arm, policy):
+    """The latest chunked calibration of an arm: its points, unit, budget and seed.
+
+    The latest, not the same seed's: settings change between calibrations (C2's learning rate did), and the
+    ledger's budget is set from the latest.
+    """
+    groups = {}
+    for r in calibration.values():
+        if (r["dataset"], r["claim"], r["arm"], r["policy"]) == (dataset, claim, arm, policy) and r.get("gate"):
+            groups.setdefault((calibration_budget(r["key"]), r.get("seed", 0)), []).append(r)
+    if not groups:
+        return None
+    (budget, seed), rows = max(groups.items(), key=lambda item: max(r["finished_utc"] for r in item[1]))
+    rows.sort(key=lambda r: r["units"])
+    return {"points": [(r["units"], r["gate"]) for r in rows], "unit": rows[0]["unit"], "budget": budget,
+            "seed": seed}
+
+
+def untrained_lines(entry, calibration, dataset, config):
+    """For each arm that failed the gate: its figures, and what its calibration says more training would do.
+
+    The calibration's recall over its last four checkpoints gives a rate per unit; "a plateau" when the rate
+    would need more than three times the current budget to reach the gate's recall (or is not positive).
+    """
+    from keras_vaes.evaluation.gate import DEFAULT_MIN_RECALL
+
+    claim, c = entry["claim"], config[entry["claim"]]
+    budget = c["epochs"] if claim == "C2" else c["steps"]
+    lines = []
+    for arm, runs in entry["by_arm"].items():
+        done = [r for r in runs.values() if r]
+        failed = [r for r in done if not (r.get("gate") or {}).get("passed")]
+        if not failed:
+            continue
+        ratios = [r["gate"]["mse_ratio"] for r in failed if r.get("gate")]
+        recalls = [r["gate"]["recall"] for r in failed if r.get("gate")]
+
+        def span(values):
+            return f"{min(values):.3f}" + ("" if max(values) == min(values) else f"-{max(values):.3f}")
+
+        seeds = sorted(r["seed"] for r in failed)
+        text = (f"- **{arm}** fails the gate on seed{'s' if len(seeds) > 1 else ''} "
+                f"{', '.join(map(str, seeds))} ({len(failed)} of {len(done)} run{'s' if len(done) > 1 else ''}): MSE {span(ratios)}x the mean image's, rec "
+                f"recall {span(recalls)}. " if ratios else f"- **{arm}** fails on {len(failed)}/{len(done)} runs. ")
+        path = _trajectory(calibration, dataset, claim, arm, c["policy"])
+        if path is None or len(path["points"]) < 2:
+            lines.append(text + "No chunked calibration of this arm to extrapolate from.")
+            continue
+        tail = path["points"][-4:]
+        (u0, g0), (u1, g1) = tail[0], tail[-1]
+        rate = (g1["recall"] - g0["recall"]) / (u1 - u0)
+        per = 1000 if path["unit"] == "steps" else 1
+        text += (f"Its latest calibration (seed {path['seed']}, budget {path['budget']} in the calibration table): "
+                 f"rec recall {g0['recall']:.3f} at "
+                 f"{u0:,} -> {g1['recall']:.3f} at {u1:,} {path['unit']} ({rate * per:+.3f} per "
+                 f"{'epoch' if path['unit'] == 'epochs' else f'{per:,} ' + path['unit']}); ")
+        needed = None if rate <= 0 else u1 + (DEFAULT_MIN_RECALL - g1["recall"]) / rate
+        if g1["recall"] >= DEFAULT_MIN_RECALL:
+            text += (f"that seed reached the gate's recall at {u1:,} {path['unit']}"
+                     + ("" if path["seed"] in seeds else f", seed{'s' if len(seeds) > 1 else ''} "
+                        f"{', '.join(map(str, seeds))} did not by {budget:,}: seeds differ, and a budget must "
+                        "cover the slowest") + ".")
+        elif needed is None or needed > 3 * budget:
+            text += (f"a plateau: a straight line reaches recall {DEFAULT_MIN_RECALL:g} "
+                     + ("never" if needed is None else f"only at ~{needed:,.0f} {path['unit']}")
+                     + f" (> 3x this budget of {budget:,}): not a matter of more {path['unit']} at this width "
+                     "and loss scale.")
+        else:
+            text += (f"still rising: a straight line reaches recall {DEFAULT_MIN_RECALL:g} at ~{needed:,.0f} "
+                     f"{path['unit']} (this budget: {budget:,}).")
+        lines.append(text)
+    if not lines:
+        return []
+    return ["Arms that did not pass the gate, and what more training would do:", ""] + lines + [""]
 
 
 def comparison_lines(entry, seeds):
@@ -1004,6 +1085,7 @@ def write_reports(records, calibration, config, datasets, claims, output, comman
             lines += [f"{len(done)} runs, {minutes:.1f} min in all (training, sampler fitting, scoring).", ""]
             lines += arm_lines(claim, entry) + [""]
             lines += comparison_lines(entry, config["seeds"]) + [""]
+            lines += untrained_lines(entry, calibration, dataset, resolved)
             figure = write_figure(entry, config, dataset, output)
             if figure:
                 lines += [f"![{dataset} {claim}]({figure})", ""]
@@ -1194,7 +1276,7 @@ def main(argv=None):
 
                     def on_point(point, tag=tag, policy=policy, seed=seed):
                         record = {**point, "key": f"{tag}/seed{seed}/{point['units']}", "dataset": dataset,
-                                  "claim": claim,
+                                  "claim": claim, "budget": c,
                                   "arm": baseline_arm(claim, config), "width": _width(claim, config),
                                   "policy": policy, "seed": seed, "profile": config["name"], "environment": env,
                                   "finished_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(

@@ -223,3 +223,43 @@ def test_gpu_session_script_refuses_an_unknown_verb():
     result = subprocess.run(["bash", script, "upload"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "prepare|restore (received: 'upload')" in result.stderr
+
+
+def _calibration_point(claim, arm, units, recall, seed, finished):
+    key = f"mnist/{claim}/calibrate/float32/w/abc123/seed{seed}/{units}"
+    return key, {"key": key, "dataset": "mnist", "claim": claim, "arm": arm, "policy": "float32", "seed": seed,
+                 "units": units, "unit": "steps", "finished_utc": finished,
+                 "gate": {"passed": recall >= 0.5, "mse_ratio": 0.3, "recall": recall}}
+
+
+def test_untrained_arms_say_what_more_training_would_do():
+    """A failing arm's report line reads its latest calibration: a plateau, or where a straight line crosses the gate."""
+    config = claims.for_dataset(claims.CPU, "mnist")
+    config["C3"]["policy"] = "float32"
+    steps = config["C3"]["steps"]
+    failing = _record("mnist", "C3", "standard", 0, config, {}, passed=False)
+    entry = {"claim": "C3", "by_arm": {"gamix": {0: _record("mnist", "C3", "gamix", 0, config, {})},
+                                       "standard": {0: failing}}}
+    # Rising 0.1 per 1,000 steps: recall 0.40 at 4,000 crosses 0.5 at 5,000.
+    calibration = dict(_calibration_point("C3", "standard", u, r, 0, f"2026-12-0{i + 1}")
+                       for i, (u, r) in enumerate([(1000, 0.1), (2000, 0.2), (3000, 0.3), (4000, 0.4)]))
+    lines = claims.untrained_lines(entry, calibration, "mnist", config)
+    assert len(lines) == 4 and "gamix" not in lines[2]  # the passing arm has no line
+    assert "**standard** fails the gate on seed 0 (1 of 1 run): MSE 0.900x" in lines[2]
+    assert "rec recall 0.100 at 1,000 -> 0.400 at 4,000 steps (+0.100 per 1,000 steps)" in lines[2]
+    expected = "still rising" if 5000 <= 3 * steps else "a plateau"
+    assert expected in lines[2] and "~5,000 steps" in lines[2]
+    # Flat over its last four checkpoints: a plateau, never crossing.
+    flat = dict(_calibration_point("C3", "standard", u, 0.03, 0, f"2026-12-1{i}")
+                for i, u in enumerate([5000, 6000, 7000, 8000]))
+    lines = claims.untrained_lines(entry, {**calibration, **flat}, "mnist", config)
+    assert "a plateau: a straight line reaches recall 0.5 never" in lines[2]
+    assert "not a matter of more steps" in lines[2]
+    # Every arm through the gate: no section.
+    failing["gate"]["passed"] = True
+    assert claims.untrained_lines(entry, calibration, "mnist", config) == []
+
+
+def test_calibration_budget_reads_both_key_layouts():
+    assert claims.calibration_budget("mnist/C2/calibrate/float32/base 16, fc 256/69534993eb/9") == "69534993eb"
+    assert claims.calibration_budget("mnist/C2/calibrate/float32/base 16, fc 256/69534993eb/seed1/9") == "69534993eb"
