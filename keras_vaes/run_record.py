@@ -31,7 +31,8 @@ import time
 import keras
 import numpy as np
 
-from keras_vaes import metrics, plotting
+from keras_vaes import plotting
+from keras_vaes.evaluation.tables import FD, QualityMeasures
 from keras_vaes.samplers.gmm import GMMSampler
 from keras_vaes.utils.checks import check_images, check_positive_int
 from keras_vaes.utils.files import atomic_write
@@ -240,7 +241,7 @@ class PriorJudge(keras.callbacks.Callback):
         self.seed, self.batch_size = seed, check_positive_int(batch_size, "batch_size")
         self.scores = {}
         self.stop_reason = None
-        self._reference = None
+        self._judge = None
         self._best_fd, self._since_best = math.inf, 0
 
     def resume_from(self, history):
@@ -264,19 +265,13 @@ class PriorJudge(keras.callbacks.Callback):
         images = (np.asarray(images, np.float32) - low) / (high - low)
         if not np.all(np.isfinite(images)):
             return {"fd": math.nan, "precision": math.nan, "recall": math.nan}
-        features = metrics.extract_features(np.clip(images, 0.0, 1.0), self.feature_model,
-                                            batch_size=self.batch_size, verbose=0)
-        ref = self._reference
-        fd = metrics.frechet_distance(ref.mean(0), np.cov(ref, rowvar=False),
-                                      features.mean(0), np.cov(features, rowvar=False))
-        pr = metrics.precision_recall(ref, features, k=3)
-        return {"fd": float(fd), "precision": float(pr.precision), "recall": float(pr.recall)}
+        return self._judge.score(images)[FD]
 
     def evaluate(self):
         """`{"prior_fd", "prior_precision", "prior_recall"}` now (and the `gmm_` ones with `gmm_images`)."""
-        if self._reference is None:
-            self._reference = metrics.extract_features(self.reference_images, self.feature_model,
-                                                       batch_size=self.batch_size, verbose=0)
+        if self._judge is None:
+            self._judge = QualityMeasures(self.reference_images, classifier=self.feature_model, k=3,
+                                          batch_size=self.batch_size)
         images = self.model.generate(self.num_samples, seed=self.seed, batch_size=self.batch_size)["x_hat"]
         scores = {f"prior_{k}": v for k, v in self._score(images).items()}
         if self.gmm_images is not None:
