@@ -71,7 +71,12 @@ def main(argv=None):
 
     import keras_vaes as kv
     from keras_vaes.pretrained import PRESETS
-    from keras_vaes.run_record import EpochTimer, PriorJudge, read_history, write_run_record
+    from keras_vaes.run_record import (
+        EpochTimer,
+        PriorJudge,
+        read_history,
+        write_run_record,
+    )
     from keras_vaes.utils.files import sha256
 
     recipe, preset = RECIPES[args.preset], PRESETS[args.preset]
@@ -104,7 +109,11 @@ def main(argv=None):
     max_epochs = args.max_epochs or recipe["max_epochs"]
     done = len(next(iter(earlier.values()), []))
     state_path = os.path.join(run, "state.json")
-    ended = os.path.exists(state_path) and json.load(open(state_path))["ended"]
+    previous = {}
+    if os.path.exists(state_path):
+        with open(state_path) as f:
+            previous = json.load(f)
+    ended = previous.get("ended", False)
     if not ended and done < max_epochs:
         model.fit(x_train, batch_size=recipe["batch_size"], epochs=max_epochs, shuffle=True, verbose=2,
                   callbacks=[judge, EpochTimer(), keras.callbacks.CSVLogger(log_path, append=True),
@@ -117,7 +126,7 @@ def main(argv=None):
     epochs = len(history.get("loss", []))
 
     if ended:
-        state = json.load(open(state_path))["state"]
+        state = previous["state"]
     elif judge.stop_reason:
         state = f"stopped: {judge.stop_reason}"
     elif budget.stopped:

@@ -60,3 +60,31 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(autouse=True)
 def seeded():
     keras.utils.set_random_seed(0)
+
+
+def _squares(n, seed):
+    """16x16 images, each a bright 4x4 square at a random position with a random brightness."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    images = np.zeros((n, 16, 16, 1), "float32")
+    for i in range(n):
+        r, c = rng.integers(0, 13, size=2)
+        images[i, r: r + 4, c: c + 4, 0] = rng.uniform(0.5, 1.0)
+    return images
+
+
+@pytest.fixture(scope="session")
+def squares():
+    """`squares(n, seed)`: the 16x16 one-square images of the gate and run-record tests."""
+    return _squares
+
+
+@pytest.fixture(scope="module")
+def pool_judge():
+    """A fixed judge of the square images: 4x4 average pooling, 16 features (position and brightness)."""
+    from keras_vaes.metrics import FeatureExtractor
+
+    inputs = keras.Input((16, 16, 1))
+    features = keras.layers.Flatten()(keras.layers.AveragePooling2D(4)(inputs))
+    return FeatureExtractor(keras.Model(inputs, features), input_range=(0.0, 1.0), description="pool 4x4")

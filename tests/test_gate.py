@@ -6,41 +6,27 @@ import pytest
 
 import keras_vaes as kv
 from keras_vaes.evaluation.gate import GateResult, training_gate
-from keras_vaes.metrics import FeatureExtractor
-
-
-def _squares(n, seed):
-    """16x16 images, each a bright 4x4 square at a random position with a random brightness."""
-    rng = np.random.default_rng(seed)
-    images = np.zeros((n, 16, 16, 1), "float32")
-    for i in range(n):
-        r, c = rng.integers(0, 13, size=2)
-        images[i, r: r + 4, c: c + 4, 0] = rng.uniform(0.5, 1.0)
-    return images
 
 
 @pytest.fixture(scope="module")
-def judge():
-    # A fixed judge: 4x4 average pooling, 16 features, that tell the square's position and brightness.
-    inputs = keras.Input((16, 16, 1))
-    features = keras.layers.Flatten()(keras.layers.AveragePooling2D(4)(inputs))
-    return FeatureExtractor(keras.Model(inputs, features), input_range=(0.0, 1.0), description="pool 4x4")
+def judge(pool_judge):
+    return pool_judge
 
 
 @pytest.fixture(scope="module")
-def models():
+def models(squares):
     keras.utils.set_random_seed(0)
     build = lambda: kv.build_flow_prior_vae(  # noqa: E731
         (16, 16, 1), 4, beta=0.0, prior="normal", filters=(8, 16), dense_units=32, seed=0)
     untrained, trained = build(), build()
     trained.compile(optimizer=keras.optimizers.Adam(3e-3, beta_1=0.5))
-    trained.fit(_squares(512, 0), batch_size=32, epochs=40, verbose=0)
+    trained.fit(squares(512, 0), batch_size=32, epochs=40, verbose=0)
     return untrained, trained
 
 
-def test_trained_model_passes_and_untrained_fails(models, judge):
+def test_trained_model_passes_and_untrained_fails(models, judge, squares):
     untrained, trained = models
-    held_out, train = _squares(200, 1), _squares(512, 0)
+    held_out, train = squares(200, 1), squares(512, 0)
     good = training_gate(trained, held_out, judge, mean_image=train.mean(axis=0))
     bad = training_gate(untrained, held_out, judge, mean_image=train.mean(axis=0))
     assert good.passed, good.summary()
@@ -51,8 +37,8 @@ def test_trained_model_passes_and_untrained_fails(models, judge):
     assert "FAILED" in bad.summary() and "passed" in good.summary()
 
 
-def test_figures_match_a_hand_computation(judge):
-    images = _squares(100, 2)
+def test_figures_match_a_hand_computation(judge, squares):
+    images = squares(100, 2)
     mean_image = images.mean(axis=0)
     # The mean image as every reconstruction: MSE ratio exactly 1, and it fails.
     flat = training_gate(None, images, judge, reconstructions=np.repeat(mean_image[None], 100, axis=0))
@@ -68,8 +54,8 @@ def test_figures_match_a_hand_computation(judge):
     assert half.mse_ratio == pytest.approx(0.25, rel=1e-5) and half.passed
 
 
-def test_thresholds_are_arguments_and_value_range_is_respected(judge):
-    images = _squares(50, 3)
+def test_thresholds_are_arguments_and_value_range_is_respected(judge, squares):
+    images = squares(50, 3)
     noisy = np.clip(images + 0.3 * np.random.default_rng(0).standard_normal(images.shape), 0, 1)
     result = training_gate(None, images, judge, reconstructions=noisy, max_mse_ratio=1.0, min_recall=0.0)
     assert isinstance(result, GateResult) and result.max_mse_ratio == 1.0 and result.min_recall == 0.0
@@ -96,9 +82,9 @@ def test_thresholds_are_arguments_and_value_range_is_respected(judge):
     ({"mean_image": np.zeros((8, 8, 1), "float32"), "reconstructions": np.zeros((20, 16, 16, 1), "float32")},
      "mean_image"),
 ])
-def test_bad_arguments_raise_with_what_was_received(judge, kwargs, message):
+def test_bad_arguments_raise_with_what_was_received(judge, kwargs, message, squares):
     with pytest.raises(ValueError, match=message):
-        training_gate(None, _squares(20, 4), judge, **kwargs)
+        training_gate(None, squares(20, 4), judge, **kwargs)
 
 
 def test_too_few_images_and_no_model():
