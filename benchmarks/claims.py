@@ -65,7 +65,6 @@ import io
 import json
 import math
 import os
-import platform
 import sys
 import tempfile
 import time

@@ -38,7 +38,7 @@ except ImportError:  # pragma: no cover - Windows: single writer
     fcntl = None
 
 
-def _plain(value):
+def json_default(value):
     """NumPy scalars and arrays as JSON values."""
     if isinstance(value, np.generic):
         return value.item()
@@ -119,7 +119,7 @@ class Ledger:
     def append(self, record):
         """Appends `record` as one line, flushed to disk; returns it."""
         self.key_of(record)  # a record without its key would never be found again
-        line = (json.dumps(record, default=_plain) + "\n").encode()
+        line = (json.dumps(record, default=json_default) + "\n").encode()
         directory = os.path.dirname(os.path.abspath(self.path))
         os.makedirs(directory, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)

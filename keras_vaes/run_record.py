@@ -33,6 +33,7 @@ import numpy as np
 
 from keras_vaes import plotting
 from keras_vaes.evaluation.tables import FD, QualityMeasures
+from keras_vaes.ledger import json_default
 from keras_vaes.samplers.gmm import GMMSampler
 from keras_vaes.utils.checks import check_images, check_positive_int
 from keras_vaes.utils.files import atomic_write
@@ -101,16 +102,6 @@ def read_history(path):
             if not (key.startswith("val_") and all(row[key] == "NA" for row in rows))}
 
 
-def _plain(value):
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (np.integer, np.floating)):
-        return value.item()
-    return value
-
-
 def write_run_record(folder, *, command, config, seed, wall_seconds, history=None, environment=None,
                      extra=None, curve_keys=None):
     """Writes a run's record into `folder`; returns the paths written.
@@ -141,9 +132,8 @@ def write_run_record(folder, *, command, config, seed, wall_seconds, history=Non
     history = {k: list(v) for k, v in (history or {}).items()}
     epochs = max((len(v) for v in history.values()), default=0)
     command = command if isinstance(command, str) else shlex.join(str(part) for part in command)
-    record = {"command": command, "config": _plain(config), "seed": seed, "wall_seconds": wall_seconds,
-              "epochs": epochs, "environment": _plain(environment or environment_info()),
-              **_plain(extra or {})}
+    record = {"command": command, "config": config, "seed": seed, "wall_seconds": wall_seconds,
+              "epochs": epochs, "environment": environment or environment_info(), **(extra or {})}
     paths = []
 
     def text(content):
@@ -154,7 +144,7 @@ def write_run_record(folder, *, command, config, seed, wall_seconds, history=Non
         return write
 
     for name, content in (("command.txt", command + "\n"),
-                          (RECORD_FILE, json.dumps(record, indent=1, allow_nan=True) + "\n")):
+                          (RECORD_FILE, json.dumps(record, indent=1, allow_nan=True, default=json_default) + "\n")):
         paths.append(atomic_write(os.path.join(folder, name), text(content)))
     if epochs:
         columns = sorted(history)

@@ -29,8 +29,6 @@ Example:
 {'input_shape': (32, 32, 1), 'latent_dim': 32, 'beta': 8.0}
 """
 
-import csv
-import math
 import os
 import warnings
 
@@ -44,6 +42,7 @@ from keras_vaes.evaluation import split_vae as evaluation
 from keras_vaes.evaluation import split_vae_categories
 from keras_vaes.evaluation.protocol import write_results
 from keras_vaes.models.svae import build_svae
+from keras_vaes.run_record import read_history
 from keras_vaes.utils import print_msg
 
 # Adam's learning rate of the examples: the authors' script's 1e-4 (the
@@ -279,17 +278,6 @@ def load_model(dataset, *, preset=None, weights=None, gamma_images=None, resume=
         if verbose:
             print_msg(f"loaded {weights}; gamma = {model.gamma:.5f}")
     return model
-
-
-def read_history(path):
-    """A `keras.callbacks.CSVLogger` file as a `History.history`-like dict of float lists.
-
-    Empty and "NA" cells read as NaN.
-    """
-    with open(path) as f:
-        rows = list(csv.DictReader(f))
-    return {k: [float(r[k]) if r[k] not in ("", "NA") else math.nan for r in rows]
-            for k in (rows[0] if rows else {})}
 
 
 def train(model, x_train, x_val, weights_path, log_path, *, epochs, batch_size=BATCH_SIZE,
