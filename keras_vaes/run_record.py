@@ -199,6 +199,10 @@ class PriorJudge(keras.callbacks.Callback):
             GMM's (needs `gmm_images`). Defaults to False.
         seed: int. The same latent draw every evaluation.
         batch_size: int. Defaults to 100.
+        model: the model judged, when `fit` trains a part of it (a
+            `TwoStageVAE`'s second stage: its GEN-2 images are judged
+            while `fit_second_stage` trains); None judges the model that
+            `fit` trains. Stopping always stops that fit.
 
     Attributes:
         scores: `{epoch (1-based): {"fd", "precision", "recall"}}`.
@@ -207,8 +211,9 @@ class PriorJudge(keras.callbacks.Callback):
 
     def __init__(self, reference_images, feature_model, *, num_samples=None, every=1, target_fd=None,
                  target_recall=None, patience=None, min_epochs=0, gmm_images=None, gmm_components=100,
-                 target_beats_gmm=False, seed=0, batch_size=100):
+                 target_beats_gmm=False, seed=0, batch_size=100, model=None):
         super().__init__()
+        self._judged = model
         self.reference_images = check_images(reference_images, name="reference_images")
         self.feature_model = feature_model
         self.num_samples = check_positive_int(num_samples or len(self.reference_images), "num_samples")
@@ -233,6 +238,10 @@ class PriorJudge(keras.callbacks.Callback):
         self.stop_reason = None
         self._judge = None
         self._best_fd, self._since_best = math.inf, 0
+
+    def set_model(self, model):
+        self._fitted = model
+        super().set_model(self._judged if self._judged is not None else model)
 
     def resume_from(self, history):
         """Restores the patience count of an interrupted run from its history.
@@ -301,11 +310,11 @@ class PriorJudge(keras.callbacks.Callback):
                                 f"recall {scores['prior_recall']:.3f}"
                                 + (f", GMM-{self.gmm_components} FD {scores['gmm_fd']:.2f}"
                                    if "gmm_fd" in scores else ""))
-            self.model.stop_training = True
+            self._fitted.stop_training = True
         elif self.patience is not None and self._since_best >= self.patience:
             self.stop_reason = (f"prior FD not below its best ({self._best_fd:.2f}) for {self._since_best} "
                                 f"evaluations, at epoch {epoch + 1}")
-            self.model.stop_training = True
+            self._fitted.stop_training = True
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -317,3 +326,56 @@ class EpochTimer(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["epoch_seconds"] = time.perf_counter() - self._start
+
+
+class LossPlateau(keras.callbacks.Callback):
+    """Stops training once a logged value has stopped falling; resumable.
+
+    Keras's `EarlyStopping` rule (stop when no epoch in `patience` has
+    brought `monitor` below its best by more than `min_delta`) with a
+    `resume_from` that replays an interrupted run's history, so the count
+    survives a restart, and a `stop_reason` for the run record.
+
+    Args:
+        monitor: str. The logged value, lower is better. Defaults to
+            `"loss"`.
+        min_delta: float. The fall that counts as one. Defaults to 0.
+        patience: int. Epochs without such a fall before stopping.
+        min_epochs: int. No stop before this many epochs. Defaults to 0.
+
+    Attributes:
+        stop_reason: why training was stopped here, or None.
+    """
+
+    def __init__(self, monitor="loss", *, min_delta=0.0, patience, min_epochs=0):
+        super().__init__()
+        if not (isinstance(min_delta, (int, float)) and math.isfinite(min_delta) and min_delta >= 0):
+            raise ValueError(f"Expected `min_delta` to be a finite number >= 0. Received: min_delta={min_delta!r}")
+        self.monitor, self.min_delta = monitor, float(min_delta)
+        self.patience = check_positive_int(patience, "patience")
+        self.min_epochs = check_positive_int(min_epochs, "min_epochs", minimum=0)
+        self.best, self.wait, self.stop_reason = math.inf, 0, None
+
+    def _update(self, value):
+        if value < self.best - self.min_delta:
+            self.best, self.wait = value, 0
+        else:
+            self.wait += 1
+
+    def resume_from(self, history):
+        """Replays `{column: [value per epoch]}` of the epochs already trained."""
+        for value in history.get(self.monitor, []):
+            if math.isfinite(value):
+                self._update(value)
+        return self
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None or not math.isfinite(float(value)):
+            raise ValueError(f"LossPlateau monitors {self.monitor!r}, which the logs do not hold as a finite "
+                             f"number. Received: logs keys {sorted(logs or {})}, value {value!r}")
+        self._update(float(value))
+        if epoch + 1 >= self.min_epochs and self.wait >= self.patience:
+            self.stop_reason = (f"{self.monitor} fell by no more than {self.min_delta:g} below its best "
+                                f"({self.best:.4g}) in {self.wait} epochs, at epoch {epoch + 1}")
+            self.model.stop_training = True

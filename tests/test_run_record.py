@@ -15,6 +15,7 @@ import keras_vaes as kv
 from keras_vaes.callbacks import TimeBudget
 from keras_vaes.run_record import (
     EpochTimer,
+    LossPlateau,
     PriorJudge,
     environment_info,
     read_history,
@@ -125,6 +126,50 @@ def test_prior_judge_errors_say_what_was_received(pool_judge, squares):
         PriorJudge(squares(10, 1), pool_judge, target_recall=-0.5)
 
 
+def test_prior_judge_judges_the_given_model_and_stops_the_fitted_one(pool_judge, squares):
+    # As a two-stage VAE's second stage trains: the fit's model is a part, the judged model the whole.
+    judged = _model()
+    fitted = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    fitted.compile(optimizer="sgd", loss="mse")
+    judge = PriorJudge(squares(120, 1), pool_judge, num_samples=100, target_fd=1e6, seed=5, batch_size=50,
+                       model=judged)
+    x = np.zeros((8, 3), "float32")
+    history = fitted.fit(x, x[:, :1], batch_size=4, epochs=5, verbose=0, callbacks=[judge])
+    assert len(history.history["loss"]) == 1 and judge.stop_reason.startswith("target reached at epoch 1")
+    assert judge.model is judged
+    # The fitted Dense model has no `generate`: the logged FD is the judged model's, drawn again the same way.
+    assert history.history["prior_fd"][0] == pytest.approx(judge.evaluate()["prior_fd"], rel=1e-6)
+
+
+def test_loss_plateau_stops_as_early_stopping_and_resumes():
+    losses = [10.0, 9.0, 8.95, 8.92, 8.91, 8.0, 7.99, 7.98, 7.97]
+
+    def run(callback, values):
+        model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+        model.compile(optimizer="sgd", loss="mse")
+        feed = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: logs.update(loss=values[epoch]))
+        history = model.fit(np.zeros((4, 1)), np.zeros((4, 1)), epochs=len(values), verbose=0,
+                            callbacks=[feed, callback])
+        return len(history.history["loss"])
+
+    # A fall of more than 0.5 below the best resets the count: 9.0 (epoch 2) is the best until 8.0 (epoch 6).
+    plateau = LossPlateau("loss", min_delta=0.5, patience=3)
+    assert run(plateau, losses) == 5 and plateau.best == 9.0 and plateau.wait == 3
+    assert plateau.stop_reason == "loss fell by no more than 0.5 below its best (9) in 3 epochs, at epoch 5"
+    # Keras's EarlyStopping, by hand, stops at the same epoch.
+    early = keras.callbacks.EarlyStopping("loss", min_delta=0.5, patience=3)
+    assert run(early, losses) == 5
+    # min_epochs defers the stop; a resumed run carries its count.
+    assert run(LossPlateau(min_delta=0.5, patience=3, min_epochs=9), losses) == 9
+    resumed = LossPlateau(min_delta=0.5, patience=3).resume_from({"loss": [10.0, 9.0, math.nan, 8.95]})
+    assert (resumed.best, resumed.wait) == (9.0, 1)
+    assert run(resumed, [8.9, 8.9, 1.0]) == 2
+    with pytest.raises(ValueError, match="min_delta=-1"):
+        LossPlateau(min_delta=-1, patience=2)
+    with pytest.raises(ValueError, match="monitors 'val_loss'"):
+        run(LossPlateau("val_loss", patience=2), [1.0])
+
+
 def test_time_budget_whole_epochs_finishes_the_epoch():
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
@@ -160,3 +205,28 @@ def test_train_preset_resumes_and_writes_the_record(tmp_path):
         assert (record_dir / name).exists()
     bad = subprocess.run(command + ["--max-epochs", "0"], capture_output=True, text=True, env=env, timeout=120, check=False)
     assert bad.returncode == 2 and "--max-epochs must be >= 1; received 0" in bad.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.exists(os.path.join(DATA_DIR, "fashion_mnist.npz")),
+                    reason="needs ../shared/data/fashion_mnist.npz")
+def test_train_preset_two_stage_trains_both_stages_and_resumes_the_second(tmp_path):
+    command = [sys.executable, SCRIPT, "--preset", "two_stage_fashion_mnist", "--data-dir", DATA_DIR,
+               "--output", str(tmp_path), "--tiny", "--train-images", "400", "--judge-images", "100", "--every", "2"]
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    first = subprocess.run(command + ["--max-epochs", "2"], capture_output=True, text=True, env=env, timeout=600,
+                           check=False)
+    assert first.returncode == 0, first.stderr[-2000:]
+    second = subprocess.run(command + ["--max-epochs", "3"], capture_output=True, text=True, env=env, timeout=600,
+                            check=False)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert "Epoch 3/3" in second.stdout and "Epoch 1/3" not in second.stdout  # stage 1 loaded, stage 2 resumed
+    record_dir = tmp_path / "two_stage_fashion_mnist_run"
+    record = json.loads((record_dir / "record.json").read_text())
+    assert record["epochs"] == 3 and record["state"] == "ended at --max-epochs 3"
+    stage1 = record["first_stage"]
+    assert (stage1["source"], stage1["epochs"], stage1["paused"]) == ("trained here, 1 of 1 epochs", 1, False)
+    history = read_history(record_dir / "history.csv")
+    assert math.isnan(history["prior_fd"][0]) and np.isfinite(history["prior_fd"][1:]).all()  # epoch 2, the last
+    assert len(read_history(record_dir / "first_stage" / "history.csv")["loss"]) == 1
+    assert record["sha256"] == kv.utils.sha256(record_dir / record["weights"])
