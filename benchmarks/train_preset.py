@@ -79,6 +79,7 @@ def _first_stage(model, recipe, x_train, run, args):
         name = recipe["first_stage_from"]
         source = kv.load_pretrained(name, weights_dir=os.path.join(os.path.dirname(HERE), "weights"))
         model.first_stage.set_weights(source.first_stage.get_weights())
+        source.first_stage.copy_balancing_to(model.first_stage)  # gamma and the MSE estimate are not weights
         return {"source": f"preset {name} (weights/{name}_run)", "epochs": 0, "seconds": 0.0, "paused": False,
                 "history": {}}
     epochs1 = 1 if args.tiny else recipe["epochs1"]
